@@ -1,0 +1,269 @@
+/* Wrappers over libsodium (X25519, AEADs, constant time, wiping, base64) and
+ * libb2 (BLAKE2s). HMAC and the KDF are compositions of BLAKE2s, as the
+ * WireGuard paper defines them. */
+#include "crypto/crypto.h"
+
+#include <blake2.h>
+#include <sodium.h>
+#include <string.h>
+#include <time.h>
+
+#define BLAKE2S_BLOCK 64
+
+bool crypto_init(void)
+{
+	return sodium_init() >= 0;
+}
+
+void key_clamp(uint8_t key[KEY_LEN])
+{
+	key[0] &= 248;
+	key[31] &= 127;
+	key[31] |= 64;
+}
+
+void key_generate_private(uint8_t priv[KEY_LEN])
+{
+	randombytes_buf(priv, KEY_LEN);
+	key_clamp(priv);
+}
+
+bool key_public_from_private(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
+{
+	return crypto_scalarmult_base(pub, priv) == 0 && !ct_is_zero(pub, KEY_LEN);
+}
+
+bool dh(uint8_t out[KEY_LEN], const uint8_t priv[KEY_LEN], const uint8_t pub[KEY_LEN])
+{
+	/* libsodium returns -1 when the result is all zero (low-order point). */
+	if (crypto_scalarmult(out, priv, pub) != 0) {
+		sodium_memzero(out, KEY_LEN);
+		return false;
+	}
+	return true;
+}
+
+static void wg_nonce(uint8_t nonce[12], uint64_t ctr)
+{
+	memset(nonce, 0, 4);
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] = (uint8_t)(ctr >> (8 * i));
+}
+
+void aead_encrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
+		  const uint8_t *ad, size_t ad_len, uint64_t ctr,
+		  const uint8_t key[KEY_LEN])
+{
+	uint8_t nonce[12];
+
+	wg_nonce(nonce, ctr);
+	crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, src_len, ad, ad_len,
+						  NULL, nonce, key);
+}
+
+bool aead_decrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
+		  const uint8_t *ad, size_t ad_len, uint64_t ctr,
+		  const uint8_t key[KEY_LEN])
+{
+	uint8_t nonce[12];
+
+	if (src_len < AEAD_TAG_LEN)
+		return false;
+	wg_nonce(nonce, ctr);
+	return crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, src_len,
+							 ad, ad_len, nonce, key) == 0;
+}
+
+void xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
+		   const uint8_t *ad, size_t ad_len,
+		   const uint8_t nonce[XAEAD_NONCE_LEN], const uint8_t key[KEY_LEN])
+{
+	crypto_aead_xchacha20poly1305_ietf_encrypt(dst, NULL, src, src_len, ad, ad_len,
+						   NULL, nonce, key);
+}
+
+bool xaead_decrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
+		   const uint8_t *ad, size_t ad_len,
+		   const uint8_t nonce[XAEAD_NONCE_LEN], const uint8_t key[KEY_LEN])
+{
+	if (src_len < AEAD_TAG_LEN)
+		return false;
+	return crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, src_len,
+							  ad, ad_len, nonce, key) == 0;
+}
+
+void hash2(uint8_t out[HASH_LEN], const void *a, size_t a_len, const void *b, size_t b_len)
+{
+	blake2s_state s;
+
+	blake2s_init(&s, HASH_LEN);
+	blake2s_update(&s, a, a_len);
+	blake2s_update(&s, b, b_len);
+	blake2s_final(&s, out, HASH_LEN);
+	sodium_memzero(&s, sizeof(s));
+}
+
+void blake2s_keyed(uint8_t *out, size_t out_len, const uint8_t *key, size_t key_len,
+		   const void *in, size_t in_len)
+{
+	blake2s(out, in, key, out_len, in_len, key_len);
+}
+
+void hmac_blake2s(uint8_t out[HASH_LEN], const uint8_t *key, size_t key_len,
+		  const void *in, size_t in_len)
+{
+	uint8_t k[BLAKE2S_BLOCK] = { 0 };
+	uint8_t pad[BLAKE2S_BLOCK];
+	uint8_t inner[HASH_LEN];
+
+	if (key_len > BLAKE2S_BLOCK)
+		blake2s(k, key, NULL, HASH_LEN, key_len, 0);
+	else
+		memcpy(k, key, key_len);
+
+	for (int i = 0; i < BLAKE2S_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	hash2(inner, pad, sizeof(pad), in, in_len);
+	for (int i = 0; i < BLAKE2S_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	hash2(out, pad, sizeof(pad), inner, sizeof(inner));
+
+	sodium_memzero(k, sizeof(k));
+	sodium_memzero(pad, sizeof(pad));
+	sodium_memzero(inner, sizeof(inner));
+}
+
+void kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[HASH_LEN],
+	 const void *in, size_t in_len)
+{
+	uint8_t t0[HASH_LEN], buf[HASH_LEN + 1], out[HASH_LEN];
+
+	hmac_blake2s(t0, ck, HASH_LEN, in, in_len);
+
+	buf[0] = 1;
+	hmac_blake2s(out, t0, HASH_LEN, buf, 1);
+	if (!t1)
+		goto out;
+	memcpy(buf, out, HASH_LEN);
+
+	buf[HASH_LEN] = 2;
+	hmac_blake2s(out, t0, HASH_LEN, buf, HASH_LEN + 1);
+	/* t1 is written only after its last use as input: outputs may alias ck. */
+	memcpy(t1, buf, HASH_LEN);
+	if (!t2)
+		goto out;
+	memcpy(buf, out, HASH_LEN);
+
+	buf[HASH_LEN] = 3;
+	hmac_blake2s(out, t0, HASH_LEN, buf, HASH_LEN + 1);
+	memcpy(t2, buf, HASH_LEN);
+	if (t3)
+		memcpy(t3, out, HASH_LEN);
+out:
+	sodium_memzero(t0, sizeof(t0));
+	sodium_memzero(buf, sizeof(buf));
+	sodium_memzero(out, sizeof(out));
+}
+
+void tai64n_from_unix_ns(uint8_t out[TAI64N_LEN], uint64_t unix_ns)
+{
+	uint64_t sec = 0x400000000000000aULL + unix_ns / 1000000000ULL;
+	uint32_t nsec = (uint32_t)(unix_ns % 1000000000ULL);
+
+	nsec &= ~((1U << 24) - 1);	/* round down: no clock oracle */
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(sec >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		out[8 + i] = (uint8_t)(nsec >> (24 - 8 * i));
+}
+
+uint64_t wall_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+bool ct_equal(const void *a, const void *b, size_t len)
+{
+	return sodium_memcmp(a, b, len) == 0;
+}
+
+bool ct_is_zero(const void *a, size_t len)
+{
+	return sodium_is_zero(a, len) == 1;
+}
+
+void secure_wipe(void *p, size_t len)
+{
+	sodium_memzero(p, len);
+}
+
+void random_bytes(void *p, size_t len)
+{
+	randombytes_buf(p, len);
+}
+
+uint32_t random_u32(void)
+{
+	return randombytes_random();
+}
+
+uint32_t random_uniform(uint32_t upper_bound)
+{
+	return randombytes_uniform(upper_bound);
+}
+
+bool key_from_base64(uint8_t key[KEY_LEN], const char *b64)
+{
+	uint8_t tmp[KEY_LEN];
+	size_t bin_len = 0;
+	const char *end = NULL;
+	char canon[KEY_B64_LEN + 1];
+	bool ok = false;
+
+	if (strlen(b64) != KEY_B64_LEN || b64[KEY_B64_LEN - 1] != '=')
+		goto out;
+	if (sodium_base642bin(tmp, sizeof(tmp), b64, KEY_B64_LEN, NULL, &bin_len, &end,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    bin_len != KEY_LEN || end != b64 + KEY_B64_LEN)
+		goto out;
+	/* Canonical: the unused low bits of the last symbol must be zero, so
+	 * that one key has exactly one text. */
+	key_to_base64(canon, tmp);
+	if (memcmp(canon, b64, KEY_B64_LEN) != 0)
+		goto out;
+	memcpy(key, tmp, KEY_LEN);
+	ok = true;
+out:
+	sodium_memzero(tmp, sizeof(tmp));
+	sodium_memzero(canon, sizeof(canon));
+	return ok;
+}
+
+void key_to_base64(char out[KEY_B64_LEN + 1], const uint8_t key[KEY_LEN])
+{
+	sodium_bin2base64(out, KEY_B64_LEN + 1, key, KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+}
+
+bool key_from_hex(uint8_t key[KEY_LEN], const char *hex)
+{
+	uint8_t tmp[KEY_LEN];
+	size_t bin_len = 0;
+	const char *end = NULL;
+	bool ok;
+
+	ok = strlen(hex) == KEY_HEX_LEN &&
+	     sodium_hex2bin(tmp, sizeof(tmp), hex, KEY_HEX_LEN, NULL, &bin_len, &end) == 0 &&
+	     bin_len == KEY_LEN && end == hex + KEY_HEX_LEN;
+	if (ok)
+		memcpy(key, tmp, KEY_LEN);
+	sodium_memzero(tmp, sizeof(tmp));
+	return ok;
+}
+
+void key_to_hex(char out[KEY_HEX_LEN + 1], const uint8_t key[KEY_LEN])
+{
+	sodium_bin2hex(out, KEY_HEX_LEN + 1, key, KEY_LEN);
+}

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Install, idempotently, the Debian packages vpnd needs to build and test.
+# Only what is missing, and without recommends (wireguard-tools recommends a
+# kernel image). Safe to run as often as you like; a no-op when all is there.
+set -e
+PKGS="build-essential pkg-config libsodium-dev libmnl-dev libcmocka-dev libb2-dev
+      clang libclang-rt-14-dev libseccomp-dev
+      iproute2 iputils-ping iperf3 wireguard-tools wireguard-go nftables ncat
+      procps python3"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

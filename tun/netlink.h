@@ -1,0 +1,44 @@
+/* Interface set-up over rtnetlink, through libmnl: MTU, link state,
+ * addresses, routes, deletion, and a watch that tells when a link goes away.
+ * Every call returns 0 or -errno and, on error, writes a readable message
+ * naming the operation and its argument into err (e.g.
+ * "add address 198.18.0.1/24 to vpn0: File exists"). */
+#ifndef VPND_NETLINK_H
+#define VPND_NETLINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nl;
+
+struct nl *nl_open(char *err, size_t err_len);
+void nl_close(struct nl *nl);
+
+/* 0 if no such interface. */
+unsigned nl_ifindex(const char *ifname);
+
+int nl_link_set_mtu(struct nl *nl, unsigned ifindex, unsigned mtu, char *err, size_t err_len);
+int nl_link_set_up(struct nl *nl, unsigned ifindex, bool up, char *err, size_t err_len);
+int nl_link_delete(struct nl *nl, unsigned ifindex, char *err, size_t err_len);
+/* family AF_INET / AF_INET6; addr 4 or 16 bytes. */
+int nl_addr_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr,
+		uint8_t prefix_len, char *err, size_t err_len);
+int nl_addr_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr,
+		uint8_t prefix_len, char *err, size_t err_len);
+/* Route dst/prefix_len via the interface (scope link, main table, proto
+ * static). An existing identical route is not an error. */
+int nl_route_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+		 uint8_t prefix_len, char *err, size_t err_len);
+int nl_route_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+		 uint8_t prefix_len, char *err, size_t err_len);
+
+/* A separate non-blocking socket subscribed to link events: poll its fd,
+ * then call nl_watch_link_gone(), true once ifindex was deleted. */
+struct nl_watch;
+struct nl_watch *nl_watch_open(char *err, size_t err_len);
+int nl_watch_fd(const struct nl_watch *w);
+bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex);
+void nl_watch_close(struct nl_watch *w);
+
+#endif

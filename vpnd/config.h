@@ -1,0 +1,91 @@
+/* wg-quick-compatible configuration files.
+ *
+ *   NAME.conf        [Interface] and optionally [Peer] sections
+ *   NAME.d/*.conf    more [Peer] sections, one file per peer on a server
+ *
+ * A config with any error is refused whole; the error names the file, the
+ * line, what is wrong and the bad text:
+ *   "/etc/vpnd/wg0.conf:7: invalid AllowedIPs: '10.0.0.0/33'"
+ * Parsing has no side effect but reading files and resolving host names. */
+#ifndef VPND_CONFIG_H
+#define VPND_CONFIG_H
+
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "crypto/crypto.h"
+
+#define CONFIG_DEFAULT_MTU 1420
+
+struct ip_prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];	/* 4 or 16 bytes used */
+	uint8_t cidr;
+};
+
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+struct config_peer {
+	uint8_t public_key[KEY_LEN];
+	bool has_preshared_key;
+	uint8_t preshared_key[KEY_LEN];
+	struct ip_prefix *allowed_ips;
+	size_t n_allowed_ips;
+	bool has_endpoint;
+	union sockaddr_any endpoint;	/* resolved */
+	char endpoint_text[256];	/* as written, for re-resolution */
+	uint16_t persistent_keepalive;	/* seconds, 0 = off */
+	char file[PATH_MAX];		/* where the [Peer] section starts */
+	int line;
+};
+
+struct config {
+	bool has_private_key;
+	uint8_t private_key[KEY_LEN];
+	struct ip_prefix *addresses;
+	size_t n_addresses;
+	bool has_listen_port;
+	uint16_t listen_port;
+	unsigned mtu;			/* CONFIG_DEFAULT_MTU unless set */
+	uint32_t fwmark;
+	struct config_peer *peers;
+	size_t n_peers;
+	/* wg-quick hooks, in file order; run by vpnd up/down with %i. */
+	char **pre_up, **post_up, **pre_down, **post_down;
+	size_t n_pre_up, n_post_up, n_pre_down, n_post_down;
+};
+
+enum config_status {
+	CONFIG_OK = 0,
+	CONFIG_ERR_IO,		/* cannot open/read a file */
+	CONFIG_ERR_SYNTAX,	/* bad line, unknown section or key, bad value */
+	CONFIG_ERR_NOMEM,
+};
+
+/* Loads path and every *.conf in the sibling directory "<path minus .conf>.d"
+ * (sorted by name). On error cfg is left empty and err holds the message.
+ * Warnings (e.g. a private key readable by group/others) go to warn_fn. */
+enum config_status config_load(struct config *cfg, const char *path, char *err, size_t err_len,
+			       void (*warn_fn)(const char *msg));
+/* Same, for text already in memory; name is used in messages. */
+enum config_status config_parse_text(struct config *cfg, const char *text, const char *name,
+				     char *err, size_t err_len);
+/* Frees everything and wipes key material. Safe on a zeroed struct. */
+void config_free(struct config *cfg);
+
+/* "198.18.0.0/15", "2001:db8::/32", "198.18.0.1" (-> /32). Strict. */
+bool parse_ip_prefix(const char *s, struct ip_prefix *out);
+/* "host:port", "[v6]:port", "1.2.3.4:51820"; host names resolved. */
+bool parse_endpoint(const char *s, union sockaddr_any *out);
+/* Formats an endpoint as wg prints it: "1.2.3.4:5" or "[::1]:5". */
+void format_endpoint(char *buf, size_t len, const union sockaddr_any *ep);
+
+#endif
