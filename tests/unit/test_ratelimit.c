@@ -1,0 +1,292 @@
+/* Per-source handshake rate limit: burst, refill at 20/s on injected time,
+ * independence of sources, IPv6 /64 grouping, a full table, garbage
+ * collection, and bounded memory under a flood of distinct sources. */
+#include <malloc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crypto/crypto.h"
+#include "handshake/ratelimit.h"
+#include "handshake/wire.h"
+
+#define COST_NS (NSEC_PER_SEC / RATELIMIT_PACKETS_PER_SECOND)	/* 50 ms */
+/* An arbitrary start: nothing may assume time begins at 0. */
+#define T0      (1000 * NSEC_PER_SEC)
+
+static const uint8_t ip4_a[4] = { 192, 0, 2, 1 };
+static const uint8_t ip4_b[4] = { 192, 0, 2, 2 };
+
+static void ip4_of(uint8_t ip[4], uint32_t n)
+{
+	ip[0] = n >> 24;
+	ip[1] = n >> 16;
+	ip[2] = n >> 8;
+	ip[3] = n;
+}
+
+/* How many packets in a row are allowed at one instant (stops at limit). */
+static int drain(struct ratelimiter *rl, const uint8_t *ip, size_t len, uint64_t now, int limit)
+{
+	int n = 0;
+
+	while (n < limit && ratelimiter_allow(rl, ip, len, now))
+		n++;
+	return n;
+}
+
+static int setup(void **state)
+{
+	*state = ratelimiter_new(0);
+	return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	ratelimiter_free(*state);
+	return 0;
+}
+
+static void test_burst_then_refused(void **state)
+{
+	struct ratelimiter *rl = *state;
+	int i;
+
+	for (i = 0; i < RATELIMIT_BURST; i++)
+		assert_true(ratelimiter_allow(rl, ip4_a, 4, T0));
+	assert_false(ratelimiter_allow(rl, ip4_a, 4, T0));
+	assert_false(ratelimiter_allow(rl, ip4_a, 4, T0 + COST_NS - 1));
+	assert_int_equal(ratelimiter_entries(rl), 1);
+}
+
+static void test_refill_rate(void **state)
+{
+	struct ratelimiter *rl = *state;
+	uint64_t now = T0;
+	int step, allowed = 0;
+
+	assert_int_equal(drain(rl, ip4_a, 4, now, 100), RATELIMIT_BURST);
+	/* Over one second in 50 ms steps, exactly one packet per step. */
+	for (step = 0; step < RATELIMIT_PACKETS_PER_SECOND; step++) {
+		now += COST_NS;
+		assert_int_equal(drain(rl, ip4_a, 4, now, 100), 1);
+		allowed++;
+	}
+	assert_int_equal(allowed, RATELIMIT_PACKETS_PER_SECOND);
+	/* Half a packet's time buys nothing; the other half completes it. */
+	now += COST_NS / 2;
+	assert_false(ratelimiter_allow(rl, ip4_a, 4, now));
+	now += COST_NS / 2;
+	assert_true(ratelimiter_allow(rl, ip4_a, 4, now));
+	/* A long silence refills the burst, never more. */
+	now += 60 * NSEC_PER_SEC;
+	assert_int_equal(drain(rl, ip4_a, 4, now, 100), RATELIMIT_BURST);
+}
+
+static void test_clock_going_back_adds_nothing(void **state)
+{
+	struct ratelimiter *rl = *state;
+
+	assert_int_equal(drain(rl, ip4_a, 4, T0, 100), RATELIMIT_BURST);
+	assert_false(ratelimiter_allow(rl, ip4_a, 4, T0 - NSEC_PER_SEC));
+	assert_false(ratelimiter_allow(rl, ip4_a, 4, T0));
+	assert_true(ratelimiter_allow(rl, ip4_a, 4, T0 + COST_NS));
+}
+
+static void test_sources_independent(void **state)
+{
+	struct ratelimiter *rl = *state;
+	static const uint8_t ip6_mapped_a[16] = { 192, 0, 2, 1 };
+
+	assert_int_equal(drain(rl, ip4_a, 4, T0, 100), RATELIMIT_BURST);
+	assert_int_equal(drain(rl, ip4_b, 4, T0, 100), RATELIMIT_BURST);
+	/* Same leading bytes but another family: another source. */
+	assert_int_equal(drain(rl, ip6_mapped_a, 16, T0, 100), RATELIMIT_BURST);
+	assert_int_equal(ratelimiter_entries(rl), 3);
+}
+
+/* The hash key is random, so two sources share a chain only by chance.
+ * With 2 chains, 64 fresh limiters make "never together" a 2^-64 event:
+ * this checks that the lookup itself, not just the hash, tells an IPv4
+ * address from an IPv6 /64 that begins with the same bytes. */
+static void test_family_is_part_of_key(void **state)
+{
+	static const uint8_t ip6_mapped_a[16] = { 192, 0, 2, 1 };
+	int round;
+
+	(void)state;
+	for (round = 0; round < 64; round++) {
+		struct ratelimiter *rl = ratelimiter_new(2);
+
+		assert_non_null(rl);
+		assert_int_equal(drain(rl, ip4_a, 4, T0, 100), RATELIMIT_BURST);
+		assert_int_equal(drain(rl, ip6_mapped_a, 16, T0, 100), RATELIMIT_BURST);
+		assert_int_equal(ratelimiter_entries(rl), 2);
+		ratelimiter_free(rl);
+	}
+}
+
+static void test_ipv6_shares_slash64(void **state)
+{
+	struct ratelimiter *rl = *state;
+	uint8_t a[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1 };
+	uint8_t b[16], other64[16];
+
+	memcpy(b, a, 16);
+	memset(b + 8, 0xff, 8);		/* same /64, every low bit different */
+	memcpy(other64, a, 16);
+	other64[7] ^= 1;		/* lowest bit of the /64 prefix */
+	assert_int_equal(drain(rl, a, 16, T0, 3), 3);
+	assert_int_equal(drain(rl, b, 16, T0, 100), RATELIMIT_BURST - 3);
+	assert_false(ratelimiter_allow(rl, a, 16, T0));
+	assert_int_equal(drain(rl, other64, 16, T0, 100), RATELIMIT_BURST);
+	assert_int_equal(ratelimiter_entries(rl), 2);
+}
+
+static void test_bad_address_refused(void **state)
+{
+	struct ratelimiter *rl = *state;
+
+	assert_false(ratelimiter_allow(rl, ip4_a, 0, T0));
+	assert_false(ratelimiter_allow(rl, ip4_a, 3, T0));
+	assert_false(ratelimiter_allow(rl, ip4_a, 5, T0));
+	assert_false(ratelimiter_allow(rl, NULL, 4, T0));
+	assert_int_equal(ratelimiter_entries(rl), 0);
+}
+
+static void test_full_table(void **state)
+{
+	struct ratelimiter *rl = ratelimiter_new(4);
+	uint8_t ip[4];
+	uint32_t n;
+
+	(void)state;
+	assert_non_null(rl);
+	for (n = 0; n < 4; n++) {
+		ip4_of(ip, 0x0a000000 + n);
+		assert_true(ratelimiter_allow(rl, ip, 4, T0));
+	}
+	assert_int_equal(ratelimiter_entries(rl), 4);
+	ip4_of(ip, 0x0a000000 + 4);
+	assert_false(ratelimiter_allow(rl, ip, 4, T0));
+	assert_false(ratelimiter_allow(rl, ip, 4, T0 + 10 * NSEC_PER_SEC));
+	assert_int_equal(ratelimiter_entries(rl), 4);
+	/* Known sources keep their buckets while the table is full. */
+	ip4_of(ip, 0x0a000000);
+	assert_int_equal(drain(rl, ip, 4, T0, 100), RATELIMIT_BURST - 1);
+	/* After gc frees idle entries, new sources get in again. */
+	ratelimiter_gc(rl, T0 + 2 * NSEC_PER_SEC);
+	assert_int_equal(ratelimiter_entries(rl), 0);
+	ip4_of(ip, 0x0a000000 + 4);
+	assert_true(ratelimiter_allow(rl, ip, 4, T0 + 2 * NSEC_PER_SEC));
+	ratelimiter_free(rl);
+}
+
+static void test_gc_frees_only_idle(void **state)
+{
+	struct ratelimiter *rl = *state;
+
+	assert_true(ratelimiter_allow(rl, ip4_a, 4, T0));
+	assert_true(ratelimiter_allow(rl, ip4_b, 4, T0 + 800 * MSEC_NS));
+	/* Idle exactly one second is not "over a second". */
+	ratelimiter_gc(rl, T0 + NSEC_PER_SEC);
+	assert_int_equal(ratelimiter_entries(rl), 2);
+	ratelimiter_gc(rl, T0 + NSEC_PER_SEC + 1);
+	assert_int_equal(ratelimiter_entries(rl), 1);
+	/* A refused packet still counts as activity: b stays. */
+	assert_int_equal(drain(rl, ip4_b, 4, T0 + 1500 * MSEC_NS, 100), RATELIMIT_BURST);
+	assert_false(ratelimiter_allow(rl, ip4_b, 4, T0 + 1540 * MSEC_NS));
+	/* Idle 0.98 s since the refused packet (1.02 s since the last allowed). */
+	ratelimiter_gc(rl, T0 + 2520 * MSEC_NS);
+	assert_int_equal(ratelimiter_entries(rl), 1);
+	ratelimiter_gc(rl, T0 + 3 * NSEC_PER_SEC);
+	assert_int_equal(ratelimiter_entries(rl), 0);
+	/* A collected source comes back with a fresh, full bucket. */
+	assert_int_equal(drain(rl, ip4_a, 4, T0 + 3 * NSEC_PER_SEC, 100), RATELIMIT_BURST);
+}
+
+/* A million distinct sources (IPv4 and IPv6 /64s), 10 us apart, with gc once
+ * a virtual second as the daemon would run it. The table never holds more
+ * than its maximum, and no heap memory is taken while flooding (mallinfo2
+ * sees glibc's heap; under ASan it sees nothing, which is still a pass). */
+static void test_flood_is_bounded(void **state)
+{
+	enum { MAX = 1024, SOURCES = 1000000, STEP_NS = 10000 };
+	struct ratelimiter *rl = ratelimiter_new(MAX);
+	uint64_t now = T0, next_gc = T0 + NSEC_PER_SEC;
+	size_t heap_before, allowed = 0, peak = 0;
+	uint8_t ip6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	uint8_t ip4[4];
+	uint32_t n;
+
+	(void)state;
+	assert_non_null(rl);
+	heap_before = mallinfo2().uordblks;
+	for (n = 0; n < SOURCES; n++, now += STEP_NS) {
+		bool ok;
+
+		if (n & 1) {
+			ip4_of(ip4, n);
+			ok = ratelimiter_allow(rl, ip4, 4, now);
+		} else {
+			ip4_of(ip6 + 4, n);
+			ok = ratelimiter_allow(rl, ip6, 16, now);
+		}
+		allowed += ok;
+		if (ratelimiter_entries(rl) > peak)
+			peak = ratelimiter_entries(rl);
+		if (now >= next_gc) {
+			ratelimiter_gc(rl, now);
+			next_gc = now + NSEC_PER_SEC;
+		}
+	}
+	assert_int_equal(mallinfo2().uordblks, heap_before);
+	assert_true(peak <= MAX);
+	assert_int_equal(peak, MAX);
+	/* Only a table's worth per gc period got through (10 periods, plus the
+	 * first fill and a partial one); the rest were refused. */
+	assert_true(allowed <= MAX * (2 + (uint64_t)SOURCES * STEP_NS / NSEC_PER_SEC));
+	assert_true(allowed < SOURCES / 100);
+	ratelimiter_free(rl);
+}
+
+static void test_default_size(void **state)
+{
+	struct ratelimiter *rl = *state;
+	uint8_t ip[4];
+	uint32_t n;
+
+	/* 0 picks 8192 entries: 8192 sources fit, the next one does not. */
+	for (n = 0; n < 8192; n++) {
+		ip4_of(ip, n);
+		assert_true(ratelimiter_allow(rl, ip, 4, T0));
+	}
+	ip4_of(ip, n);
+	assert_false(ratelimiter_allow(rl, ip, 4, T0));
+	assert_int_equal(ratelimiter_entries(rl), 8192);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_burst_then_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refill_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_going_back_adds_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sources_independent, setup, teardown),
+		cmocka_unit_test(test_family_is_part_of_key),
+		cmocka_unit_test_setup_teardown(test_ipv6_shares_slash64, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_address_refused, setup, teardown),
+		cmocka_unit_test(test_full_table),
+		cmocka_unit_test_setup_teardown(test_gc_frees_only_idle, setup, teardown),
+		cmocka_unit_test(test_flood_is_bounded),
+		cmocka_unit_test_setup_teardown(test_default_size, setup, teardown),
+	};
+
+	if (!crypto_init())
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
