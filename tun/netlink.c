@@ -1,0 +1,474 @@
+/* Interface set-up over rtnetlink through libmnl. Every request asks for an
+ * ACK so that failures surface as -errno at the call site instead of being
+ * lost; the kernel's error code is what the caller acts on, the text in err is
+ * for the person reading logs. */
+#include "tun/netlink.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Requests here are a header plus a few small attributes; acks echo them
+ * back. Link notifications can carry many attributes (stats, VF info), so the
+ * watch reads with a larger buffer to avoid truncation. */
+#define NL_REQ_BUF	8192
+#define NL_WATCH_BUF	32768
+/* Messages are read in place as struct nlmsghdr, so buffers must be aligned
+ * for it (UBSan checks this). */
+#define NL_BUF(b)	char b[NL_REQ_BUF] __attribute__((aligned(NLMSG_ALIGNTO)))
+/* An interface name, or "ifindex N" once it has gone. */
+#define NAME_LEN	(IF_NAMESIZE + 16)
+/* Address plus "/128". */
+#define PFX_LEN		(INET6_ADDRSTRLEN + 4)
+
+struct nl {
+	struct mnl_socket *sock;
+	unsigned int portid;
+	unsigned int seq;
+};
+
+struct nl_watch {
+	struct mnl_socket *sock;
+	char buf[NL_WATCH_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
+};
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !err_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}
+
+/* Names the interface for messages; it may already be gone, so fall back to
+ * the index rather than print an empty name. */
+static const char *ifname_of(unsigned ifindex, char buf[NAME_LEN])
+{
+	char name[IF_NAMESIZE];
+
+	if (if_indextoname(ifindex, name))
+		snprintf(buf, NAME_LEN, "%s", name);
+	else
+		snprintf(buf, NAME_LEN, "ifindex %u", ifindex);
+	return buf;
+}
+
+/* "198.18.0.1/24" or "2001:db8::1/64" for messages. */
+static const char *prefix_str(int family, const uint8_t *addr, uint8_t prefix_len,
+			      char buf[PFX_LEN])
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(family, addr, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	snprintf(buf, PFX_LEN, "%s/%u", a, prefix_len);
+	return buf;
+}
+
+static size_t family_len(int family)
+{
+	if (family == AF_INET)
+		return 4;
+	if (family == AF_INET6)
+		return 16;
+	return 0;
+}
+
+/* Rejects what the kernel would reject less legibly, before any I/O. */
+static int check_prefix(int family, const uint8_t *addr, uint8_t prefix_len)
+{
+	size_t len = family_len(family);
+
+	if (!len || !addr || prefix_len > len * 8)
+		return -EINVAL;
+	return 0;
+}
+
+struct nl *nl_open(char *err, size_t err_len)
+{
+	struct nl *nl;
+	int e;
+
+	nl = calloc(1, sizeof(*nl));
+	if (!nl) {
+		set_err(err, err_len, "open rtnetlink: %s", strerror(ENOMEM));
+		return NULL;
+	}
+	/* Close-on-exec so helper processes never inherit the control socket. */
+	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl->sock)
+		goto fail;
+	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto fail;
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	return nl;
+
+fail:
+	e = errno;
+	set_err(err, err_len, "open rtnetlink: %s", strerror(e));
+	if (nl->sock)
+		mnl_socket_close(nl->sock);
+	free(nl);
+	errno = e;
+	return NULL;
+}
+
+void nl_close(struct nl *nl)
+{
+	if (!nl)
+		return;
+	mnl_socket_close(nl->sock);
+	free(nl);
+}
+
+unsigned nl_ifindex(const char *ifname)
+{
+	if (!ifname)
+		return 0;
+	return if_nametoindex(ifname);
+}
+
+/* Sends one request and waits for its ACK. mnl_cb_run() turns an NLMSG_ERROR
+ * carrying a non-zero code into -1 with errno set to the kernel's code, and a
+ * zero one (the ACK) into MNL_CB_STOP; a reply whose sequence or port does
+ * not match fails with EPROTO/ESRCH, so a stray message never passes for our
+ * ack. */
+static int nl_talk(struct nl *nl, struct nlmsghdr *nlh)
+{
+	NL_BUF(buf);
+	unsigned int seq;
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq = ++nl->seq;
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, n, seq, nl->portid, NULL, NULL);
+		if (ret < 0)
+			return errno ? -errno : -EIO;
+		if (ret == MNL_CB_STOP)
+			break;
+	}
+	return 0;
+}
+
+static struct nlmsghdr *put_link_hdr(char *buf, uint16_t type, unsigned ifindex,
+				     unsigned flags, unsigned change)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = type;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	ifi->ifi_flags = flags;
+	ifi->ifi_change = change;
+	return nlh;
+}
+
+int nl_link_set_mtu(struct nl *nl, unsigned ifindex, unsigned mtu, char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	char name[NAME_LEN];
+	struct nlmsghdr *nlh;
+	int ret;
+
+	nlh = put_link_hdr(buf, RTM_NEWLINK, ifindex, 0, 0);
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "set mtu %u on %s: %s", mtu,
+			ifname_of(ifindex, name), strerror(-ret));
+	return ret;
+}
+
+int nl_link_set_up(struct nl *nl, unsigned ifindex, bool up, char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	char name[NAME_LEN];
+	struct nlmsghdr *nlh;
+	int ret;
+
+	/* ifi_change limits the update to IFF_UP; other flags stay as they are. */
+	nlh = put_link_hdr(buf, RTM_NEWLINK, ifindex, up ? IFF_UP : 0, IFF_UP);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "set %s %s: %s", ifname_of(ifindex, name),
+			up ? "up" : "down", strerror(-ret));
+	return ret;
+}
+
+int nl_link_delete(struct nl *nl, unsigned ifindex, char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	char name[NAME_LEN];
+	struct nlmsghdr *nlh;
+	int ret;
+
+	nlh = put_link_hdr(buf, RTM_DELLINK, ifindex, 0, 0);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "delete link %s: %s", ifname_of(ifindex, name),
+			strerror(-ret));
+	return ret;
+}
+
+static struct nlmsghdr *put_addr_msg(char *buf, uint16_t type, uint16_t flags, unsigned ifindex,
+				     int family, const uint8_t *addr, uint8_t prefix_len)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	size_t len = family_len(family);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = (uint8_t)family;
+	ifa->ifa_prefixlen = prefix_len;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = ifindex;
+	if (family == AF_INET) {
+		/* On a point-to-point device IFA_ADDRESS is the peer; making it
+		 * equal to IFA_LOCAL gives an ordinary address with its prefix
+		 * route, which is what a TUN carrying a whole subnet wants. */
+		mnl_attr_put(nlh, IFA_LOCAL, len, addr);
+		mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
+	} else {
+		/* No duplicate address detection: a TUN has no neighbours to
+		 * ask, and DAD would keep the address tentative (unusable for
+		 * binding) for a second or more after we return. */
+		ifa->ifa_flags = IFA_F_NODAD;
+		mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
+	}
+	return nlh;
+}
+
+static int addr_op(struct nl *nl, bool add, unsigned ifindex, int family, const uint8_t *addr,
+		   uint8_t prefix_len, char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	char name[NAME_LEN], pfx[PFX_LEN];
+	struct nlmsghdr *nlh;
+	int ret;
+
+	ret = check_prefix(family, addr, prefix_len);
+	if (ret < 0) {
+		set_err(err, err_len, "%s address: bad family %d or prefix length %u",
+			add ? "add" : "delete", family, prefix_len);
+		return ret;
+	}
+	/* NLM_F_EXCL: an address that is already there is reported (EEXIST)
+	 * so that a configuration clash is not silently merged. */
+	nlh = put_addr_msg(buf, add ? RTM_NEWADDR : RTM_DELADDR,
+			   add ? NLM_F_CREATE | NLM_F_EXCL : 0,
+			   ifindex, family, addr, prefix_len);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "%s address %s %s %s: %s", add ? "add" : "delete",
+			prefix_str(family, addr, prefix_len, pfx), add ? "to" : "from",
+			ifname_of(ifindex, name), strerror(-ret));
+	return ret;
+}
+
+int nl_addr_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr,
+		uint8_t prefix_len, char *err, size_t err_len)
+{
+	return addr_op(nl, true, ifindex, family, addr, prefix_len, err, err_len);
+}
+
+int nl_addr_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr,
+		uint8_t prefix_len, char *err, size_t err_len)
+{
+	return addr_op(nl, false, ifindex, family, addr, prefix_len, err, err_len);
+}
+
+/* Clears the host bits: WireGuard allowed-IPs such as 198.19.1.1/16 name the
+ * network, and the IPv4 FIB refuses a destination with host bits set while
+ * IPv6 quietly masks it, so we mask for both to behave alike. */
+static void mask_prefix(uint8_t *net, const uint8_t *dst, size_t len, uint8_t prefix_len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned bits = prefix_len > i * 8 ? prefix_len - i * 8 : 0;
+
+		net[i] = bits >= 8 ? dst[i] : (uint8_t)(dst[i] & (0xff00 >> bits));
+	}
+}
+
+static struct nlmsghdr *put_route_msg(char *buf, bool add, unsigned ifindex, int family,
+				      const uint8_t *net, uint8_t prefix_len)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	/* CREATE|REPLACE makes adding idempotent: re-applying the same
+	 * configuration after a restart must not fail on routes that are
+	 * already there. */
+	nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_REPLACE : 0;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_dst_len = prefix_len;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	/* Deletion matches only our own (static) routes, never the kernel's
+	 * prefix routes; RT_SCOPE_NOWHERE is the FIB's "any scope" on delete. */
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = add ? RT_SCOPE_LINK : RT_SCOPE_NOWHERE;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_DST, family_len(family), net);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	return nlh;
+}
+
+static int route_op(struct nl *nl, bool add, unsigned ifindex, int family, const uint8_t *dst,
+		    uint8_t prefix_len, char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	char name[NAME_LEN], pfx[PFX_LEN];
+	uint8_t net[16];
+	int ret;
+
+	ret = check_prefix(family, dst, prefix_len);
+	if (ret < 0) {
+		set_err(err, err_len, "%s route: bad family %d or prefix length %u",
+			add ? "add" : "delete", family, prefix_len);
+		return ret;
+	}
+	mask_prefix(net, dst, family_len(family), prefix_len);
+	ret = nl_talk(nl, put_route_msg(buf, add, ifindex, family, net, prefix_len));
+	if (ret < 0)
+		set_err(err, err_len, "%s route %s dev %s: %s", add ? "add" : "delete",
+			prefix_str(family, net, prefix_len, pfx), ifname_of(ifindex, name),
+			strerror(-ret));
+	return ret;
+}
+
+int nl_route_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+		 uint8_t prefix_len, char *err, size_t err_len)
+{
+	return route_op(nl, true, ifindex, family, dst, prefix_len, err, err_len);
+}
+
+int nl_route_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+		 uint8_t prefix_len, char *err, size_t err_len)
+{
+	return route_op(nl, false, ifindex, family, dst, prefix_len, err, err_len);
+}
+
+struct nl_watch *nl_watch_open(char *err, size_t err_len)
+{
+	struct nl_watch *w;
+	int e;
+
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		set_err(err, err_len, "open link watch: %s", strerror(ENOMEM));
+		return NULL;
+	}
+	/* Non-blocking: the caller polls the fd and then drains what is there
+	 * without ever sleeping in recv. */
+	w->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!w->sock)
+		goto fail;
+	if (mnl_socket_bind(w->sock, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0)
+		goto fail;
+	return w;
+
+fail:
+	e = errno;
+	set_err(err, err_len, "open link watch: %s", strerror(e));
+	if (w->sock)
+		mnl_socket_close(w->sock);
+	free(w);
+	errno = e;
+	return NULL;
+}
+
+int nl_watch_fd(const struct nl_watch *w)
+{
+	return mnl_socket_get_fd(w->sock);
+}
+
+struct watch_ctx {
+	unsigned ifindex;
+	bool gone;
+};
+
+static int watch_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct watch_ctx *ctx = data;
+	const struct ifinfomsg *ifi;
+
+	if (nlh->nlmsg_type != RTM_DELLINK ||
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
+		return MNL_CB_OK;
+	ifi = mnl_nlmsg_get_payload(nlh);
+	if ((unsigned)ifi->ifi_index == ctx->ifindex)
+		ctx->gone = true;
+	return MNL_CB_OK;
+}
+
+/* Reads until the socket is empty. Notifications carry seq 0 and port 0,
+ * which tells mnl_cb_run() to skip its request matching. */
+static void watch_drain(struct nl_watch *w, struct watch_ctx *ctx)
+{
+	ssize_t n;
+
+	for (;;) {
+		n = mnl_socket_recvfrom(w->sock, w->buf, sizeof(w->buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* EAGAIN: drained. ENOBUFS/ENOSPC: events were lost;
+			 * the existence check in the caller covers for them. */
+			return;
+		}
+		mnl_cb_run(w->buf, n, 0, 0, watch_cb, ctx);
+	}
+}
+
+bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex)
+{
+	struct watch_ctx ctx = { .ifindex = ifindex, .gone = false };
+	char name[IF_NAMESIZE];
+
+	watch_drain(w, &ctx);
+	if (ctx.gone)
+		return true;
+	/* Catches deletions whose event we missed (overrun, or the link went
+	 * before the watch was opened). Ifindexes are not reused soon, so a
+	 * missing index means our link is gone. */
+	return !if_indextoname(ifindex, name) && (errno == ENXIO || errno == ENODEV);
+}
+
+void nl_watch_close(struct nl_watch *w)
+{
+	if (!w)
+		return;
+	mnl_socket_close(w->sock);
+	free(w);
+}
