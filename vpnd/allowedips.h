@@ -46,4 +46,8 @@ typedef void (*allowedips_walk_fn)(void *ctx, int family, const uint8_t *addr, u
 /* Calls fn for each prefix of owner (addr masked to cidr). */
 void allowedips_walk_owner(const struct allowedips_owner *owner, allowedips_walk_fn fn, void *ctx);
 
+/* Nodes currently allocated (entries plus branching nodes, at most 2n - 1
+ * for n prefixes); for tests and memory diagnostics. */
+size_t allowedips_node_count(const struct allowedips *t);
+
 #endif
