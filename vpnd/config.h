@@ -1,7 +1,7 @@
 /* wg-quick-compatible configuration files.
  *
  *   NAME.conf        [Interface] and optionally [Peer] sections
- *   NAME.d/*.conf    more [Peer] sections, one file per peer on a server
+ *   NAME.d/FILE.conf  more [Peer] sections, one file per peer on a server
  *
  * A config with any error is refused whole; the error names the file, the
  * line, what is wrong and the bad text:

@@ -1,0 +1,1234 @@
+/* wg-quick-compatible configuration parser; the file layout and the error
+ * format are described in config.h.
+ *
+ * The parser works line by line on a private copy of each line, driven by a
+ * table of {section, key, handler}. Parser state that is not part of the
+ * result (current file, line, section, keys seen) lives in struct parser so
+ * that struct config holds only what the daemon uses. Every error path ends
+ * in config_free(), which wipes the key material; buffers that held key text
+ * (file contents, line copies, grown peer arrays) are wiped before free. */
+#include "vpnd/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum {
+	LINE_MAX_LEN = 4096,		/* characters; longer lines are refused */
+	FILE_MAX_LEN = 64 << 20,	/* far beyond any sane peer count */
+	READ_CHUNK = 4096,
+	MTU_MIN = 576,			/* IPv4 minimum datagram size */
+	MTU_MIN_IPV6 = 1280,		/* IPv6 minimum link MTU */
+	LONG_LINE_ECHO = 24,		/* characters of a long line quoted */
+	WHAT_MAX = 128,
+	MSG_MAX = PATH_MAX + LINE_MAX_LEN + 256,
+};
+
+enum section {
+	SECTION_NONE,
+	SECTION_INTERFACE,
+	SECTION_PEER,
+};
+
+struct parser {
+	struct config *cfg;
+	char *err;
+	size_t err_len;
+	void (*warn_fn)(const char *msg);
+	const char *file;	/* file being parsed, for messages */
+	int line;
+	bool peers_only;	/* NAME.d files may hold [Peer] sections only */
+	enum section section;
+	uint32_t seen;		/* once-only keys seen in this section, by table index */
+	bool seen_interface;
+	bool peer_has_key;
+	int *key_lines;		/* per peer, line of its PublicKey (duplicate messages) */
+	int mtu_line;		/* 0 unless MTU was set */
+};
+
+struct key_handler;
+typedef enum config_status (*key_fn)(struct parser *p, const struct key_handler *h,
+				     char *value);
+
+struct key_handler {
+	enum section section;
+	const char *name;
+	key_fn fn;
+	bool once;		/* a second occurrence in one section is an error */
+};
+
+enum endpoint_status {
+	ENDPOINT_OK,
+	ENDPOINT_INVALID,
+	ENDPOINT_UNRESOLVED,
+};
+
+/* --- messages ----------------------------------------------------------- */
+
+static __attribute__((format(printf, 5, 0)))
+void vreport(struct parser *p, const char *file, int line, const char *text,
+	     const char *fmt, va_list ap)
+{
+	char what[WHAT_MAX];
+
+	if (!p->err || !p->err_len)
+		return;
+	vsnprintf(what, sizeof(what), fmt, ap);
+	if (line > 0 && text)
+		snprintf(p->err, p->err_len, "%s:%d: %s: '%s'", file, line, what, text);
+	else if (line > 0)
+		snprintf(p->err, p->err_len, "%s:%d: %s", file, line, what);
+	else
+		snprintf(p->err, p->err_len, "%s: %s", file, what);
+}
+
+/* Error at an explicit place: "FILE:LINE: what: 'text'"; line 0 leaves the
+ * line out and a NULL text the quote. Always returns CONFIG_ERR_SYNTAX so
+ * handlers can "return fail...". */
+static __attribute__((format(printf, 5, 6)))
+enum config_status fail_at(struct parser *p, const char *file, int line, const char *text,
+			   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(p, file, line, text, fmt, ap);
+	va_end(ap);
+	return CONFIG_ERR_SYNTAX;
+}
+
+/* Error at the line being parsed. */
+static __attribute__((format(printf, 3, 4)))
+enum config_status fail(struct parser *p, const char *text, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(p, p->file, p->line, text, fmt, ap);
+	va_end(ap);
+	return CONFIG_ERR_SYNTAX;
+}
+
+static enum config_status fail_invalid(struct parser *p, const struct key_handler *h,
+				       const char *text)
+{
+	return fail(p, text, "invalid %s", h->name);
+}
+
+/* A malformed key is often a real key with a character lost in copying;
+ * error messages end up in logs, so only its length is shown. */
+static enum config_status fail_secret(struct parser *p, const struct key_handler *h,
+				      const char *text)
+{
+	char shown[64];
+
+	snprintf(shown, sizeof(shown), "(hidden, %zu characters)", strlen(text));
+	return fail_invalid(p, h, shown);
+}
+
+static enum config_status fail_nomem(struct parser *p)
+{
+	if (p->err && p->err_len)
+		snprintf(p->err, p->err_len, "%s: out of memory", p->file ? p->file : "config");
+	return CONFIG_ERR_NOMEM;
+}
+
+static enum config_status fail_io(struct parser *p, const char *path, const char *what)
+{
+	if (p->err && p->err_len)
+		snprintf(p->err, p->err_len, "%s: %s: %s", path, what, strerror(errno));
+	return CONFIG_ERR_IO;
+}
+
+static __attribute__((format(printf, 2, 3)))
+void warning(struct parser *p, const char *fmt, ...)
+{
+	char msg[MSG_MAX];
+	va_list ap;
+
+	if (!p->warn_fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->warn_fn(msg);
+}
+
+/* --- small helpers ------------------------------------------------------ */
+
+/* The config structs carry counts but no capacities (config.h is fixed), so
+ * an array of n elements is taken to have room for the next power of two
+ * >= n and is grown only when n is a power of two (or zero). arrp points to
+ * the array pointer. Arrays holding secrets (the peers, with preshared keys)
+ * are moved by hand so the old copy can be wiped: realloc would free it
+ * with the keys still in it. */
+static bool grow(void *arrp, size_t n, size_t elem, bool secret)
+{
+	void *old, *new;
+	size_t cap;
+
+	if (n & (n - 1))
+		return true;
+	cap = n ? n * 2 : 1;
+	if (cap > SIZE_MAX / elem)
+		return false;
+	memcpy(&old, arrp, sizeof(old));
+	if (secret) {
+		new = malloc(cap * elem);
+		if (new && n) {
+			memcpy(new, old, n * elem);
+			secure_wipe(old, n * elem);
+		}
+		if (new)
+			free(old);
+	} else {
+		new = realloc(old, cap * elem);
+	}
+	if (!new)
+		return false;
+	memcpy(arrp, &new, sizeof(new));
+	return true;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Trims in place; returns the first non-space character. */
+static char *trim(char *s)
+{
+	char *end;
+
+	while (is_space(*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && is_space(end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+/* Decimal without sign, spaces or leading zeros ("0" itself is fine): a
+ * leading zero could mean octal to the reader, so it is refused rather
+ * than guessed. */
+static bool parse_decimal(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!s[0] || (s[0] == '0' && s[1]) || strlen(s) > 10)
+		return false;
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool parse_hex32(const char *s, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!s[0] || strlen(s) > 8)
+		return false;
+	for (i = 0; s[i]; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+		v = v * 16 + (uint64_t)(isdigit((unsigned char)s[i]) ? s[i] - '0' :
+					 tolower((unsigned char)s[i]) - 'a' + 10);
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* --- addresses and endpoints ------------------------------------------- */
+
+static size_t family_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+/* Parses without masking: an interface Address keeps its host bits
+ * (198.18.0.1/24 is host .1 on a /24), only AllowedIPs are masked. */
+static bool parse_prefix_raw(const char *s, struct ip_prefix *out)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	struct ip_prefix pfx;
+	uint32_t cidr;
+
+	memset(&pfx, 0, sizeof(pfx));
+	if (alen == 0 || alen >= sizeof(addr))
+		return false;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	pfx.family = memchr(addr, ':', alen) ? AF_INET6 : AF_INET;
+	/* inet_pton is the strict parser: no inet_aton shorthand, no leading
+	 * zeros in IPv4 octets, no trailing junk, no scope ids. */
+	if (inet_pton(pfx.family, addr, pfx.addr) != 1)
+		return false;
+	cidr = (uint32_t)family_len(pfx.family) * 8;
+	if (slash && !parse_decimal(slash + 1, cidr, &cidr))
+		return false;
+	pfx.cidr = (uint8_t)cidr;
+	*out = pfx;
+	return true;
+}
+
+static void mask_prefix(struct ip_prefix *pfx)
+{
+	size_t i;
+
+	for (i = 0; i < family_len(pfx->family); i++) {
+		unsigned left = pfx->cidr > 8 * i ? pfx->cidr - 8 * i : 0;
+
+		if (left == 0)
+			pfx->addr[i] = 0;
+		else if (left < 8)
+			pfx->addr[i] &= (uint8_t)(0xff << (8 - left));
+	}
+}
+
+bool parse_ip_prefix(const char *s, struct ip_prefix *out)
+{
+	struct ip_prefix pfx;
+
+	if (!parse_prefix_raw(s, &pfx))
+		return false;
+	/* wg accepts host bits past the cidr; they carry no meaning. */
+	mask_prefix(&pfx);
+	*out = pfx;
+	return true;
+}
+
+static bool all_digits_and_dots(const char *s)
+{
+	return s[0] && strspn(s, "0123456789.") == strlen(s);
+}
+
+static bool is_host_name(const char *s)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._";
+
+	return s[0] && s[0] != '-' && s[0] != '.' && strspn(s, ok) == strlen(s);
+}
+
+/* Splits "host:port" or "[v6]:port" into host (copied) and port text, and
+ * sets the getaddrinfo hints for the kind of host. */
+static bool split_endpoint(const char *s, char *host, size_t host_len, const char **port,
+			   struct addrinfo *hints)
+{
+	const char *start = s, *end;
+	struct in_addr v4;
+
+	if (s[0] == '[') {
+		start = s + 1;
+		end = strchr(start, ']');
+		if (!end || end[1] != ':')
+			return false;
+		*port = end + 2;
+		hints->ai_family = AF_INET6;
+		hints->ai_flags = AI_NUMERICHOST;
+	} else {
+		end = strrchr(s, ':');
+		if (!end)
+			return false;
+		*port = end + 1;
+		hints->ai_family = AF_UNSPEC;
+	}
+	if (end == start || (size_t)(end - start) >= host_len)
+		return false;
+	memcpy(host, start, (size_t)(end - start));
+	host[end - start] = '\0';
+	if (s[0] == '[')
+		return strchr(host, ':') != NULL;
+	/* An IPv6 address needs brackets, or its last group would be taken
+	 * for the port. */
+	if (strchr(host, ':'))
+		return false;
+	/* getaddrinfo would accept inet_aton forms ("1.2.3", "010.0.0.1" as
+	 * octal); anything that looks numeric must be a plain dotted quad. */
+	if (all_digits_and_dots(host)) {
+		hints->ai_flags = AI_NUMERICHOST;
+		return inet_pton(AF_INET, host, &v4) == 1;
+	}
+	return is_host_name(host);
+}
+
+static enum endpoint_status resolve_endpoint(const char *s, union sockaddr_any *out)
+{
+	char host[256];
+	const char *port_text;
+	struct addrinfo hints, *res = NULL, *ai;
+	uint32_t port;
+	enum endpoint_status st = ENDPOINT_INVALID;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	if (!split_endpoint(s, host, sizeof(host), &port_text, &hints) ||
+	    !parse_decimal(port_text, 65535, &port) || port == 0)
+		goto out;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+		/* A numeric host that getaddrinfo refuses is malformed, not
+		 * unreachable. */
+		st = hints.ai_flags & AI_NUMERICHOST ? ENDPOINT_INVALID : ENDPOINT_UNRESOLVED;
+		goto out;
+	}
+	st = ENDPOINT_UNRESOLVED;
+	for (ai = res; ai; ai = ai->ai_next) {
+		if ((ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(out->in)) ||
+		    (ai->ai_family == AF_INET6 && ai->ai_addrlen >= sizeof(out->in6)))
+			break;
+	}
+	if (!ai)
+		goto out;
+	memset(out, 0, sizeof(*out));
+	if (ai->ai_family == AF_INET) {
+		memcpy(&out->in, ai->ai_addr, sizeof(out->in));
+		out->in.sin_port = htons((uint16_t)port);
+	} else {
+		memcpy(&out->in6, ai->ai_addr, sizeof(out->in6));
+		out->in6.sin6_port = htons((uint16_t)port);
+	}
+	st = ENDPOINT_OK;
+out:
+	if (res)
+		freeaddrinfo(res);
+	return st;
+}
+
+bool parse_endpoint(const char *s, union sockaddr_any *out)
+{
+	return resolve_endpoint(s, out) == ENDPOINT_OK;
+}
+
+void format_endpoint(char *buf, size_t len, const union sockaddr_any *ep)
+{
+	char host[NI_MAXHOST];
+	socklen_t salen;
+	uint16_t port;
+
+	if (!len)
+		return;
+	if (ep->sa.sa_family == AF_INET) {
+		salen = sizeof(ep->in);
+		port = ntohs(ep->in.sin_port);
+	} else if (ep->sa.sa_family == AF_INET6) {
+		salen = sizeof(ep->in6);
+		port = ntohs(ep->in6.sin6_port);
+	} else {
+		snprintf(buf, len, "(none)");
+		return;
+	}
+	/* getnameinfo rather than inet_ntop: it adds "%scope" to link-local
+	 * IPv6 addresses as wg does. NI_NUMERICHOST: never a DNS lookup. */
+	if (getnameinfo(&ep->sa, salen, host, sizeof(host), NULL, 0, NI_NUMERICHOST) != 0) {
+		snprintf(buf, len, "(invalid)");
+		return;
+	}
+	if (ep->sa.sa_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", host, (unsigned)port);
+	else
+		snprintf(buf, len, "%s:%u", host, (unsigned)port);
+}
+
+/* --- key handlers ------------------------------------------------------- */
+
+static struct config_peer *cur_peer(struct parser *p)
+{
+	return &p->cfg->peers[p->cfg->n_peers - 1];
+}
+
+/* Comma-separated prefixes; spaces around commas are allowed. An empty
+ * value adds nothing, as with wg-quick. */
+static enum config_status parse_prefix_list(struct parser *p, const struct key_handler *h,
+					    char *value, bool masked, struct ip_prefix **arr,
+					    size_t *n)
+{
+	char *item, *next;
+	struct ip_prefix pfx;
+
+	if (!*value)
+		return CONFIG_OK;
+	for (item = value; item; item = next) {
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		item = trim(item);
+		if (!(masked ? parse_ip_prefix(item, &pfx) : parse_prefix_raw(item, &pfx)))
+			return fail_invalid(p, h, item);
+		if (!grow(arr, *n, sizeof(**arr), false))
+			return fail_nomem(p);
+		(*arr)[(*n)++] = pfx;
+	}
+	return CONFIG_OK;
+}
+
+static enum config_status h_private_key(struct parser *p, const struct key_handler *h,
+					char *value)
+{
+	if (!key_from_base64(p->cfg->private_key, value))
+		return fail_secret(p, h, value);
+	p->cfg->has_private_key = true;
+	return CONFIG_OK;
+}
+
+static enum config_status h_address(struct parser *p, const struct key_handler *h,
+				    char *value)
+{
+	return parse_prefix_list(p, h, value, false, &p->cfg->addresses, &p->cfg->n_addresses);
+}
+
+static enum config_status h_listen_port(struct parser *p, const struct key_handler *h,
+					char *value)
+{
+	uint32_t port;
+
+	if (!parse_decimal(value, 65535, &port) || port == 0)
+		return fail_invalid(p, h, value);
+	p->cfg->listen_port = (uint16_t)port;
+	p->cfg->has_listen_port = true;
+	return CONFIG_OK;
+}
+
+static enum config_status h_mtu(struct parser *p, const struct key_handler *h, char *value)
+{
+	uint32_t mtu;
+
+	if (!parse_decimal(value, 65535, &mtu) || mtu < MTU_MIN)
+		return fail_invalid(p, h, value);
+	p->cfg->mtu = mtu;
+	/* Checked against IPv6 addresses once the whole [Interface] is read,
+	 * since Address may come after MTU. */
+	p->mtu_line = p->line;
+	return CONFIG_OK;
+}
+
+static enum config_status h_fwmark(struct parser *p, const struct key_handler *h,
+				   char *value)
+{
+	uint32_t mark;
+	bool ok;
+
+	if (!strcasecmp(value, "off")) {
+		mark = 0;
+		ok = true;
+	} else if (value[0] == '0' && (value[1] == 'x' || value[1] == 'X')) {
+		ok = parse_hex32(value + 2, &mark);
+	} else {
+		ok = parse_decimal(value, UINT32_MAX, &mark);
+	}
+	if (!ok)
+		return fail_invalid(p, h, value);
+	p->cfg->fwmark = mark;
+	return CONFIG_OK;
+}
+
+/* Hooks are shell commands: the value is kept as written (after the comment
+ * is cut and the ends trimmed, as wg-quick does), commas and '=' included. */
+static enum config_status add_hook(struct parser *p, const struct key_handler *h, char *value,
+				   char ***arr, size_t *n)
+{
+	char *copy;
+
+	if (!*value)
+		return fail_invalid(p, h, value);
+	if (!grow(arr, *n, sizeof(**arr), false))
+		return fail_nomem(p);
+	copy = strdup(value);
+	if (!copy)
+		return fail_nomem(p);
+	(*arr)[(*n)++] = copy;
+	return CONFIG_OK;
+}
+
+static enum config_status h_pre_up(struct parser *p, const struct key_handler *h, char *value)
+{
+	return add_hook(p, h, value, &p->cfg->pre_up, &p->cfg->n_pre_up);
+}
+
+static enum config_status h_post_up(struct parser *p, const struct key_handler *h, char *value)
+{
+	return add_hook(p, h, value, &p->cfg->post_up, &p->cfg->n_post_up);
+}
+
+static enum config_status h_pre_down(struct parser *p, const struct key_handler *h,
+				     char *value)
+{
+	return add_hook(p, h, value, &p->cfg->pre_down, &p->cfg->n_pre_down);
+}
+
+static enum config_status h_post_down(struct parser *p, const struct key_handler *h,
+				      char *value)
+{
+	return add_hook(p, h, value, &p->cfg->post_down, &p->cfg->n_post_down);
+}
+
+/* wg-quick keys vpnd does not implement: refusing them would make ordinary
+ * wg-quick files unusable, silently dropping them would hide that e.g. DNS
+ * is not set up. */
+static enum config_status h_ignored(struct parser *p, const struct key_handler *h,
+				    char *value)
+{
+	(void)value;
+	warning(p, "%s:%d: warning: key not supported, ignored: '%s'", p->file, p->line, h->name);
+	return CONFIG_OK;
+}
+
+static enum config_status h_public_key(struct parser *p, const struct key_handler *h,
+				       char *value)
+{
+	if (!key_from_base64(cur_peer(p)->public_key, value))
+		return fail_invalid(p, h, value);
+	/* Duplicates across all files are found at the end, by sorting. */
+	p->key_lines[p->cfg->n_peers - 1] = p->line;
+	p->peer_has_key = true;
+	return CONFIG_OK;
+}
+
+static enum config_status h_preshared_key(struct parser *p, const struct key_handler *h,
+					  char *value)
+{
+	struct config_peer *peer = cur_peer(p);
+
+	if (!key_from_base64(peer->preshared_key, value))
+		return fail_secret(p, h, value);
+	peer->has_preshared_key = true;
+	return CONFIG_OK;
+}
+
+static enum config_status h_allowed_ips(struct parser *p, const struct key_handler *h,
+					char *value)
+{
+	struct config_peer *peer = cur_peer(p);
+
+	return parse_prefix_list(p, h, value, true, &peer->allowed_ips, &peer->n_allowed_ips);
+}
+
+static enum config_status h_endpoint(struct parser *p, const struct key_handler *h,
+				     char *value)
+{
+	struct config_peer *peer = cur_peer(p);
+
+	if (strlen(value) >= sizeof(peer->endpoint_text))
+		return fail_invalid(p, h, value);
+	switch (resolve_endpoint(value, &peer->endpoint)) {
+	case ENDPOINT_OK:
+		break;
+	case ENDPOINT_UNRESOLVED:
+		return fail(p, value, "cannot resolve %s", h->name);
+	default:
+		return fail_invalid(p, h, value);
+	}
+	strcpy(peer->endpoint_text, value);
+	peer->has_endpoint = true;
+	return CONFIG_OK;
+}
+
+static enum config_status h_keepalive(struct parser *p, const struct key_handler *h,
+				      char *value)
+{
+	uint32_t secs;
+
+	if (!strcasecmp(value, "off"))
+		secs = 0;
+	else if (!parse_decimal(value, 65535, &secs))
+		return fail_invalid(p, h, value);
+	cur_peer(p)->persistent_keepalive = (uint16_t)secs;
+	return CONFIG_OK;
+}
+
+static const struct key_handler handlers[] = {
+	{ SECTION_INTERFACE, "PrivateKey", h_private_key, true },
+	{ SECTION_INTERFACE, "Address", h_address, false },
+	{ SECTION_INTERFACE, "ListenPort", h_listen_port, true },
+	{ SECTION_INTERFACE, "MTU", h_mtu, true },
+	{ SECTION_INTERFACE, "FwMark", h_fwmark, true },
+	{ SECTION_INTERFACE, "PreUp", h_pre_up, false },
+	{ SECTION_INTERFACE, "PostUp", h_post_up, false },
+	{ SECTION_INTERFACE, "PreDown", h_pre_down, false },
+	{ SECTION_INTERFACE, "PostDown", h_post_down, false },
+	{ SECTION_INTERFACE, "DNS", h_ignored, false },
+	{ SECTION_INTERFACE, "Table", h_ignored, false },
+	{ SECTION_INTERFACE, "SaveConfig", h_ignored, false },
+	{ SECTION_PEER, "PublicKey", h_public_key, true },
+	{ SECTION_PEER, "PresharedKey", h_preshared_key, true },
+	{ SECTION_PEER, "AllowedIPs", h_allowed_ips, false },
+	{ SECTION_PEER, "Endpoint", h_endpoint, true },
+	{ SECTION_PEER, "PersistentKeepalive", h_keepalive, true },
+};
+
+_Static_assert(sizeof(handlers) / sizeof(handlers[0]) <= 32, "parser.seen is 32 bits");
+
+static const struct key_handler *find_handler(enum section section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].section == section && !strcasecmp(handlers[i].name, key))
+			return &handlers[i];
+	return NULL;
+}
+
+/* --- sections and lines ------------------------------------------------- */
+
+static enum config_status finish_section(struct parser *p)
+{
+	struct config_peer *peer;
+
+	if (p->section != SECTION_PEER || p->peer_has_key)
+		return CONFIG_OK;
+	peer = cur_peer(p);
+	return fail_at(p, peer->file, peer->line, "[Peer]", "missing PublicKey in section");
+}
+
+static enum config_status begin_interface(struct parser *p, const char *header)
+{
+	if (p->peers_only)
+		return fail(p, header, "only [Peer] sections are allowed in this file");
+	/* wg would merge a second [Interface]; in practice it is a pasted
+	 * duplicate whose keys would silently override the first. */
+	if (p->seen_interface)
+		return fail(p, header, "duplicate section");
+	p->seen_interface = true;
+	p->section = SECTION_INTERFACE;
+	return CONFIG_OK;
+}
+
+static enum config_status begin_peer(struct parser *p)
+{
+	struct config *cfg = p->cfg;
+	struct config_peer *peer;
+
+	if (!grow(&cfg->peers, cfg->n_peers, sizeof(*cfg->peers), true) ||
+	    !grow(&p->key_lines, cfg->n_peers, sizeof(*p->key_lines), false))
+		return fail_nomem(p);
+	peer = &cfg->peers[cfg->n_peers];
+	memset(peer, 0, sizeof(*peer));
+	snprintf(peer->file, sizeof(peer->file), "%s", p->file);
+	peer->line = p->line;
+	p->key_lines[cfg->n_peers] = 0;
+	cfg->n_peers++;
+	p->section = SECTION_PEER;
+	p->peer_has_key = false;
+	return CONFIG_OK;
+}
+
+/* True if s[0..len) is name, ignoring case and surrounding spaces. */
+static bool section_is(const char *s, size_t len, const char *name)
+{
+	while (len && is_space(*s)) {
+		s++;
+		len--;
+	}
+	while (len && is_space(s[len - 1]))
+		len--;
+	return len == strlen(name) && !strncasecmp(s, name, len);
+}
+
+static enum config_status parse_section(struct parser *p, const char *header)
+{
+	size_t len = strlen(header);
+	enum config_status st;
+
+	if (len < 2 || header[len - 1] != ']' || memchr(header + 1, '[', len - 1) ||
+	    memchr(header, ']', len - 1))
+		return fail(p, header, "invalid section header");
+	st = finish_section(p);
+	if (st != CONFIG_OK)
+		return st;
+	p->seen = 0;
+	if (section_is(header + 1, len - 2, "Interface"))
+		return begin_interface(p, header);
+	if (section_is(header + 1, len - 2, "Peer"))
+		return begin_peer(p);
+	return fail(p, header, "unknown section");
+}
+
+static enum config_status parse_key_value(struct parser *p, char *key, char *value)
+{
+	const struct key_handler *h;
+	uint32_t bit;
+
+	if (p->section == SECTION_NONE)
+		return fail(p, key, "key outside a section");
+	h = find_handler(p->section, key);
+	if (!h) {
+		if (p->section == SECTION_INTERFACE && find_handler(SECTION_PEER, key))
+			return fail(p, key, "key not allowed in [Interface]");
+		if (p->section == SECTION_PEER && find_handler(SECTION_INTERFACE, key))
+			return fail(p, key, "key not allowed in [Peer]");
+		return fail(p, key, "unknown key");
+	}
+	bit = UINT32_C(1) << (h - handlers);
+	if (h->once && (p->seen & bit))
+		return fail(p, key, "duplicate key");
+	p->seen |= bit;
+	return h->fn(p, h, value);
+}
+
+static enum config_status parse_line(struct parser *p, char *line)
+{
+	char *s, *eq, *hash;
+
+	/* '#' starts a comment anywhere, hooks included, as in wg-quick. */
+	hash = strchr(line, '#');
+	if (hash)
+		*hash = '\0';
+	s = trim(line);
+	if (!*s)
+		return CONFIG_OK;
+	if (*s == '[')
+		return parse_section(p, s);
+	eq = strchr(s, '=');
+	if (!eq || eq == s)
+		return fail(p, s, "expected 'Key = Value'");
+	*eq = '\0';
+	return parse_key_value(p, trim(s), trim(eq + 1));
+}
+
+/* Quotes the start of an over-long line only: the message must stay short. */
+static enum config_status fail_long_line(struct parser *p, const char *start)
+{
+	char shown[LONG_LINE_ECHO + 4];
+
+	memcpy(shown, start, LONG_LINE_ECHO);
+	memcpy(shown + LONG_LINE_ECHO, "...", 4);
+	return fail(p, shown, "line longer than %d characters", LINE_MAX_LEN);
+}
+
+/* Each line is copied to a bounded buffer, parsed in place, and the buffer
+ * is wiped at the end since it may have held a key. */
+static enum config_status parse_buffer(struct parser *p, const char *text, size_t len)
+{
+	char line[LINE_MAX_LEN + 1];
+	size_t pos = 0, n;
+	const char *nl;
+	enum config_status st = CONFIG_OK;
+
+	while (pos < len && st == CONFIG_OK) {
+		nl = memchr(text + pos, '\n', len - pos);
+		n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		p->line++;
+		if (n > LINE_MAX_LEN) {
+			st = fail_long_line(p, text + pos);
+		} else if (memchr(text + pos, '\0', n)) {
+			st = fail(p, "\\0", "NUL character in line");
+		} else {
+			memcpy(line, text + pos, n);
+			line[n] = '\0';
+			st = parse_line(p, line);
+		}
+		pos += n + 1;
+	}
+	secure_wipe(line, sizeof(line));
+	return st;
+}
+
+static enum config_status parse_file(struct parser *p, const char *name, const char *text,
+				     size_t len, bool peers_only)
+{
+	enum config_status st;
+
+	p->file = name;
+	p->line = 0;
+	p->peers_only = peers_only;
+	p->section = SECTION_NONE;
+	p->seen = 0;
+	st = parse_buffer(p, text, len);
+	if (st == CONFIG_OK)
+		st = finish_section(p);
+	return st;
+}
+
+static bool has_ipv6_address(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_addresses; i++)
+		if (cfg->addresses[i].family == AF_INET6)
+			return true;
+	return false;
+}
+
+/* The file with [Interface]: checks that need the whole of it. */
+static enum config_status parse_main(struct parser *p, const char *name, const char *text,
+				     size_t len)
+{
+	char mtu[16];
+	enum config_status st;
+
+	st = parse_file(p, name, text, len, false);
+	if (st != CONFIG_OK)
+		return st;
+	if (!p->cfg->has_private_key)
+		return fail_at(p, name, 0, NULL, "missing PrivateKey in [Interface]");
+	/* Linux drops IPv6 from a link whose MTU is below 1280. */
+	if (p->mtu_line && p->cfg->mtu < MTU_MIN_IPV6 && has_ipv6_address(p->cfg)) {
+		snprintf(mtu, sizeof(mtu), "%u", p->cfg->mtu);
+		return fail_at(p, name, p->mtu_line, mtu, "MTU below %d with an IPv6 Address",
+			       MTU_MIN_IPV6);
+	}
+	return CONFIG_OK;
+}
+
+/* --- duplicate public keys ---------------------------------------------- */
+
+struct key_ref {
+	const uint8_t *key;
+	size_t index;
+};
+
+static int cmp_key_ref(const void *a, const void *b)
+{
+	const struct key_ref *x = a, *y = b;
+	int c = memcmp(x->key, y->key, KEY_LEN);
+
+	if (c)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorting keeps this O(n log n) for servers with many peers. The reported
+ * peer is the first, in load order, whose key was already used. */
+static enum config_status check_duplicate_keys(struct parser *p)
+{
+	struct config *cfg = p->cfg;
+	struct key_ref *refs;
+	size_t i, dup = SIZE_MAX;
+	char b64[KEY_B64_LEN + 1];
+	enum config_status st = CONFIG_OK;
+
+	if (cfg->n_peers < 2)
+		return CONFIG_OK;
+	refs = calloc(cfg->n_peers, sizeof(*refs));
+	if (!refs)
+		return fail_nomem(p);
+	for (i = 0; i < cfg->n_peers; i++) {
+		refs[i].key = cfg->peers[i].public_key;
+		refs[i].index = i;
+	}
+	qsort(refs, cfg->n_peers, sizeof(*refs), cmp_key_ref);
+	for (i = 1; i < cfg->n_peers; i++)
+		if (!memcmp(refs[i - 1].key, refs[i].key, KEY_LEN) && refs[i].index < dup)
+			dup = refs[i].index;
+	if (dup != SIZE_MAX) {
+		key_to_base64(b64, cfg->peers[dup].public_key);
+		st = fail_at(p, cfg->peers[dup].file, p->key_lines[dup], b64,
+			     "duplicate peer public key");
+	}
+	free(refs);
+	return st;
+}
+
+/* --- files -------------------------------------------------------------- */
+
+static void free_secret(char *buf, size_t len)
+{
+	if (buf) {
+		secure_wipe(buf, len);
+		free(buf);
+	}
+}
+
+/* Doubles a buffer that holds key text: by copy and wipe, since realloc
+ * would free the old copy with the text still in it. */
+static bool grow_secret_buf(char **buf, size_t len, size_t *cap)
+{
+	size_t new_cap = *cap ? *cap * 2 : 2 * READ_CHUNK;
+	char *bigger;
+
+	if (*cap >= FILE_MAX_LEN)
+		return false;
+	bigger = malloc(new_cap);
+	if (!bigger)
+		return false;
+	if (len)
+		memcpy(bigger, *buf, len);
+	free_secret(*buf, *cap);
+	*buf = bigger;
+	*cap = new_cap;
+	return true;
+}
+
+/* Reads fd to the end into a NUL-terminated buffer (*out, *out_len) that
+ * the caller wipes and frees. Sizes are not taken from fstat: the main
+ * config may be a pipe. */
+static enum config_status read_all(struct parser *p, const char *path, int fd, char **out,
+				   size_t *out_len)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	enum config_status st = CONFIG_OK;
+
+	for (;;) {
+		if (cap - len < READ_CHUNK + 1 && !grow_secret_buf(&buf, len, &cap)) {
+			if (cap >= FILE_MAX_LEN) {
+				errno = EFBIG;
+				st = fail_io(p, path, "cannot read");
+			} else {
+				st = fail_nomem(p);
+			}
+			goto out;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			st = fail_io(p, path, "cannot read");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+out:
+	free_secret(buf, cap);
+	return st;
+}
+
+/* Opens and reads a config file; see read_all for the buffer. With
+ * regular_only (peer files) the file is opened non-blocking and silently
+ * skipped (*out stays NULL) unless it is a regular file, so a FIFO or a
+ * directory named *.conf neither blocks nor fails the load. */
+static enum config_status read_file(struct parser *p, const char *path, bool regular_only,
+				    char **out, size_t *out_len, mode_t *mode)
+{
+	struct stat sb;
+	int fd;
+	enum config_status st = CONFIG_OK;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
+	if (fd < 0) {
+		st = fail_io(p, path, "cannot open");
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0) {
+		st = fail_io(p, path, "cannot stat");
+		goto out;
+	}
+	if (regular_only && !S_ISREG(sb.st_mode))
+		goto out;
+	*mode = sb.st_mode;
+	st = read_all(p, path, fd, out, out_len);
+out:
+	if (fd >= 0)
+		close(fd);
+	return st;
+}
+
+/* "/etc/vpnd/wg0.conf" -> "/etc/vpnd/wg0.d". */
+static char *peer_dir_path(const char *path)
+{
+	size_t len = strlen(path);
+	char *dir;
+
+	if (len >= 5 && !strcmp(path + len - 5, ".conf"))
+		len -= 5;
+	dir = malloc(len + 3);
+	if (dir) {
+		memcpy(dir, path, len);
+		memcpy(dir + len, ".d", 3);
+	}
+	return dir;
+}
+
+/* Names a shell glob "*.conf" would match: hidden files (editor leftovers)
+ * are not, and neither is a bare ".conf". */
+static bool is_conf_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return name[0] != '.' && len > 5 && !strcmp(name + len - 5, ".conf");
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static enum config_status load_peer_file(struct parser *p, const char *dir, const char *name)
+{
+	char *path = NULL, *text = NULL;
+	size_t len = 0;
+	mode_t mode;
+	enum config_status st;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0) {
+		path = NULL;
+		st = fail_nomem(p);
+		goto out;
+	}
+	st = read_file(p, path, true, &text, &len, &mode);
+	if (st == CONFIG_OK && text)
+		st = parse_file(p, path, text, len, true);
+	/* Peers copied the name; messages are already formatted. */
+	p->file = NULL;
+out:
+	free_secret(text, len);
+	free(path);
+	return st;
+}
+
+/* Every *.conf in NAME.d, sorted by name (byte order, like LC_ALL=C glob).
+ * A missing directory just means no extra peers. */
+static enum config_status load_peer_dir(struct parser *p, const char *path)
+{
+	char *dir, **names = NULL;
+	size_t n = 0, i;
+	DIR *d = NULL;
+	struct dirent *de;
+	enum config_status st = CONFIG_OK;
+
+	dir = peer_dir_path(path);
+	if (!dir) {
+		st = fail_nomem(p);
+		goto out;
+	}
+	d = opendir(dir);
+	if (!d) {
+		if (errno != ENOENT)
+			st = fail_io(p, dir, "cannot open directory");
+		goto out;
+	}
+	for (errno = 0; (de = readdir(d)); errno = 0) {
+		if (!is_conf_name(de->d_name))
+			continue;
+		if (!grow(&names, n, sizeof(*names), false) ||
+		    !(names[n] = strdup(de->d_name))) {
+			st = fail_nomem(p);
+			goto out;
+		}
+		n++;
+	}
+	if (errno) {
+		st = fail_io(p, dir, "cannot read directory");
+		goto out;
+	}
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (i = 0; i < n && st == CONFIG_OK; i++)
+		st = load_peer_file(p, dir, names[i]);
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (d)
+		closedir(d);
+	free(dir);
+	return st;
+}
+
+/* --- entry points ------------------------------------------------------- */
+
+static void start(struct parser *p, struct config *cfg, char *err, size_t err_len,
+		  void (*warn_fn)(const char *msg))
+{
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->err = err;
+	p->err_len = err_len;
+	p->warn_fn = warn_fn;
+	if (err && err_len)
+		err[0] = '\0';
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mtu = CONFIG_DEFAULT_MTU;
+}
+
+static enum config_status finish(struct parser *p, enum config_status st)
+{
+	if (st == CONFIG_OK)
+		st = check_duplicate_keys(p);
+	free(p->key_lines);
+	p->key_lines = NULL;
+	if (st != CONFIG_OK)
+		config_free(p->cfg);
+	return st;
+}
+
+enum config_status config_load(struct config *cfg, const char *path, char *err, size_t err_len,
+			       void (*warn_fn)(const char *msg))
+{
+	struct parser p;
+	char *text = NULL;
+	size_t len = 0;
+	mode_t mode = 0;
+	enum config_status st;
+
+	start(&p, cfg, err, err_len, warn_fn);
+	st = read_file(&p, path, false, &text, &len, &mode);
+	if (st != CONFIG_OK)
+		goto out;
+	st = parse_main(&p, path, text, len);
+	if (st != CONFIG_OK)
+		goto out;
+	/* parse_main guarantees a PrivateKey in this file. */
+	if (mode & 077)
+		warning(&p, "%s: warning: file holding a private key is readable by group or others",
+			path);
+	st = load_peer_dir(&p, path);
+out:
+	free_secret(text, len);
+	return finish(&p, st);
+}
+
+enum config_status config_parse_text(struct config *cfg, const char *text, const char *name,
+				     char *err, size_t err_len)
+{
+	struct parser p;
+
+	/* No warn_fn in this interface: warnings (ignored keys) are dropped. */
+	start(&p, cfg, err, err_len, NULL);
+	return finish(&p, parse_main(&p, name, text, strlen(text)));
+}
+
+static void free_strings(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void config_free(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_peers; i++)
+		free(cfg->peers[i].allowed_ips);
+	if (cfg->peers)
+		secure_wipe(cfg->peers, cfg->n_peers * sizeof(*cfg->peers));
+	free(cfg->peers);
+	free(cfg->addresses);
+	free_strings(cfg->pre_up, cfg->n_pre_up);
+	free_strings(cfg->post_up, cfg->n_post_up);
+	free_strings(cfg->pre_down, cfg->n_pre_down);
+	free_strings(cfg->post_down, cfg->n_post_down);
+	/* Wipes the private key and leaves a zeroed struct, so a second
+	 * config_free is harmless. */
+	secure_wipe(cfg, sizeof(*cfg));
+}
