@@ -50,28 +50,28 @@ all: $(BUILD)/vpnd
 
 .PHONY: all check unit integration asan demo deps install clean fuzz bench
 
-$(BUILD)/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 define floor_rule
-$(BUILD)/lib$(1).a: $$(patsubst %.c,$(BUILD)/%.o,$$(SRC_$(1)))
+$(BUILD)/lib$(1).a: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(SRC_$(1)))
 	@$$(if $$(Q),echo "  AR      $$@")
 	$$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
 $(foreach f,$(FLOORS),$(eval $(call floor_rule,$(f))))
 
-$(BUILD)/vpnd: $(BUILD)/vpnd/main.o $(ARCHIVES)
+$(BUILD)/vpnd: $(BUILD)/obj/vpnd/main.o $(ARCHIVES)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ARCHIVES)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ARCHIVES)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS) $(LDLIBS)
 
-$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(ARCHIVES)
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(ARCHIVES)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

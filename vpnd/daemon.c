@@ -1,0 +1,452 @@
+/* The daemon: creates the interface, applies a config (vpnd up) or waits
+ * for UAPI (vpnd daemon), runs one epoll loop over the TUN, the UDP socket,
+ * the control socket, link events and signals, and tears down on SIGTERM or
+ * when the interface is deleted. */
+#include "vpnd/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tun/netlink.h"
+#include "tun/tun.h"
+#include "vpnd/device.h"
+#include "vpnd/log.h"
+#include "vpnd/uapi.h"
+
+enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL };
+
+struct daemon {
+	struct device dev;
+	const struct daemon_opts *opts;
+	struct nl *nl;
+	struct nl_watch *watch;
+	int epoll_fd, uapi_fd, signal_fd, registered_udp_fd;
+	bool running;
+	char pid_path[128];
+};
+
+/* --- hooks ---------------------------------------------------------------- */
+
+static void run_hooks(char **cmds, size_t n, const char *ifname)
+{
+	for (size_t i = 0; i < n; i++) {
+		char cmd[8192];
+		size_t o = 0;
+
+		/* %i is the interface name, as in wg-quick. */
+		for (const char *s = cmds[i]; *s && o + IFNAMSIZ + 1 < sizeof(cmd); s++) {
+			if (s[0] == '%' && s[1] == 'i') {
+				o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "%s", ifname);
+				s++;
+			} else {
+				cmd[o++] = *s;
+			}
+		}
+		cmd[o] = '\0';
+		log_info("running hook: %s", cmd);
+		if (system(cmd) != 0)
+			log_warn("hook failed: %s", cmd);
+	}
+}
+
+/* --- interface set-up ------------------------------------------------------ */
+
+static bool covered_by_address(const struct config *cfg, const struct ip_prefix *p)
+{
+	for (size_t i = 0; i < cfg->n_addresses; i++) {
+		const struct ip_prefix *a = &cfg->addresses[i];
+		struct ip_prefix m = *p;
+
+		if (a->family != p->family || a->cidr > p->cidr)
+			continue;
+		/* p lies inside a's subnet iff p masked to a's length equals a's subnet */
+		uint8_t net[16];
+		size_t bytes = a->family == AF_INET ? 4 : 16;
+
+		memcpy(net, a->addr, bytes);
+		for (size_t b = 0; b < bytes; b++) {
+			unsigned keep = a->cidr > b * 8 ? (a->cidr - b * 8 >= 8 ? 8 : a->cidr - b * 8) : 0;
+			uint8_t mask = (uint8_t)(0xff00 >> keep);
+
+			net[b] &= mask;
+			m.addr[b] &= mask;
+		}
+		if (!memcmp(net, m.addr, bytes))
+			return true;
+	}
+	return false;
+}
+
+static int add_routes(struct daemon *d, char *err, size_t err_len)
+{
+	const struct config *cfg = d->opts->cfg;
+
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++) {
+			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
+			int ret;
+
+			if (covered_by_address(cfg, p))
+				continue;
+			if (p->cidr == 0) {
+				/* A default route through the tunnel would also
+				 * carry the tunnel's own UDP: needs policy
+				 * routing, which vpnd does not set up yet. */
+				log_warn("%s: not installing a default route for %s/0; "
+					 "add policy routing yourself",
+					 d->dev.ifname, p->family == AF_INET ? "0.0.0.0" : "::");
+				continue;
+			}
+			ret = nl_route_add(d->nl, d->dev.ifindex, p->family, p->addr, p->cidr,
+					   err, err_len);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int setup_interface(struct daemon *d, char *err, size_t err_len)
+{
+	const struct config *cfg = d->opts->cfg;
+	unsigned mtu = cfg && cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
+	int ret;
+
+	ret = nl_link_set_mtu(d->nl, d->dev.ifindex, mtu, err, err_len);
+	if (ret < 0 || !cfg)
+		return ret;
+	d->dev.mtu = mtu;
+	for (size_t i = 0; i < cfg->n_addresses; i++) {
+		const struct ip_prefix *a = &cfg->addresses[i];
+
+		ret = nl_addr_add(d->nl, d->dev.ifindex, a->family, a->addr, a->cidr, err, err_len);
+		if (ret < 0)
+			return ret;
+	}
+	ret = device_apply_config(&d->dev, cfg, err, err_len);
+	if (ret < 0)
+		return ret;
+	ret = nl_link_set_up(d->nl, d->dev.ifindex, true, err, err_len);
+	if (ret < 0)
+		return ret;
+	return add_routes(d, err, err_len);
+}
+
+/* --- event loop -------------------------------------------------------- */
+
+static int epoll_add(int epfd, int fd, enum loop_event ev)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.u32 = ev };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+/* The UAPI may rebind the UDP socket (listen_port): follow it. */
+static void sync_udp_registration(struct daemon *d)
+{
+	if (d->dev.udp_fd == d->registered_udp_fd)
+		return;
+	if (d->dev.udp_fd >= 0)
+		epoll_add(d->epoll_fd, d->dev.udp_fd, EV_UDP);
+	d->registered_udp_fd = d->dev.udp_fd;
+}
+
+static void handle_tun(struct daemon *d, uint64_t now)
+{
+	struct device *dev = &d->dev;
+
+	/* Bounded rounds so the UDP side and the timers get their turn. */
+	for (int round = 0; round < 8 * BATCH_MAX; round++) {
+		uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
+		ssize_t n = read(dev->tun_fd, slot, PACKET_BUF_LEN - 64);
+
+		if (n < 0) {
+			if (errno == EBADFD || errno == EIO)
+				d->running = false;	/* interface deleted */
+			break;
+		}
+		send_from_tun(dev, slot, (size_t)n, now);
+	}
+	send_flush(dev);
+}
+
+static void normalise_source(union sockaddr_any *a)
+{
+	if (a->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr)) {
+		struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = a->in6.sin6_port };
+
+		memcpy(&in.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
+		memset(a, 0, sizeof(*a));
+		a->in = in;
+	}
+}
+
+static void handle_udp(struct daemon *d, uint64_t now)
+{
+	struct device *dev = &d->dev;
+	struct mmsghdr msgs[BATCH_MAX];
+	struct iovec iov[BATCH_MAX];
+	union sockaddr_any src[BATCH_MAX];
+
+	for (int round = 0; round < 8; round++) {
+		int n;
+
+		for (int i = 0; i < BATCH_MAX; i++) {
+			iov[i].iov_base = dev->rx_bufs[i];
+			iov[i].iov_len = PACKET_BUF_LEN;
+			memset(&msgs[i], 0, sizeof(msgs[i]));
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &src[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(src[i]);
+		}
+		n = recvmmsg(dev->udp_fd, msgs, BATCH_MAX, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			normalise_source(&src[i]);
+			receive_packet(dev, dev->rx_bufs[i], msgs[i].msg_len, &src[i], now);
+		}
+		send_flush(dev);
+		if (n < BATCH_MAX)
+			break;
+	}
+}
+
+static void handle_uapi(struct daemon *d)
+{
+	int fd;
+
+	while ((fd = accept4(d->uapi_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		uapi_serve_connection(&d->dev, fd);
+		sync_udp_registration(d);
+		send_flush(&d->dev);
+	}
+}
+
+static void handle_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	if (read(d->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+		log_info("%s: signal %u, shutting down", d->dev.ifname, si.ssi_signo);
+		d->running = false;
+	}
+}
+
+static int loop_timeout_ms(const struct device *dev, uint64_t now)
+{
+	uint64_t next = timer_heap_next(dev);
+
+	if (!next)
+		return -1;
+	if (next <= now)
+		return 0;
+	return (int)((next - now + MSEC_NS - 1) / MSEC_NS);
+}
+
+static void run_loop(struct daemon *d)
+{
+	struct epoll_event evs[8];
+
+	d->running = true;
+	while (d->running) {
+		uint64_t now = now_monotonic_ns();
+		int n = epoll_wait(d->epoll_fd, evs, 8, loop_timeout_ms(&d->dev, now));
+
+		now = now_monotonic_ns();
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case EV_TUN:
+				if (evs[i].events & (EPOLLERR | EPOLLHUP))
+					d->running = false;
+				else
+					handle_tun(d, now);
+				break;
+			case EV_UDP: handle_udp(d, now); break;
+			case EV_UAPI: handle_uapi(d); break;
+			case EV_WATCH:
+				if (nl_watch_link_gone(d->watch, d->dev.ifindex))
+					d->running = false;
+				break;
+			case EV_SIGNAL: handle_signal(d); break;
+			}
+		}
+		timer_heap_run(&d->dev, now_monotonic_ns());
+		send_flush(&d->dev);
+	}
+}
+
+/* --- start and stop ------------------------------------------------------ */
+
+static int open_loop_fds(struct daemon *d, char *err, size_t err_len)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	d->watch = nl_watch_open(err, err_len);
+	if (d->signal_fd < 0 || d->epoll_fd < 0 || !d->watch)
+		return -1;
+	epoll_add(d->epoll_fd, d->dev.tun_fd, EV_TUN);
+	epoll_add(d->epoll_fd, d->uapi_fd, EV_UAPI);
+	epoll_add(d->epoll_fd, nl_watch_fd(d->watch), EV_WATCH);
+	epoll_add(d->epoll_fd, d->signal_fd, EV_SIGNAL);
+	sync_udp_registration(d);
+	return 0;
+}
+
+static void write_pid_file(struct daemon *d, pid_t pid)
+{
+	FILE *f;
+
+	mkdir(PID_DIR, 0755);
+	snprintf(d->pid_path, sizeof(d->pid_path), "%s/%s.pid", PID_DIR, d->dev.ifname);
+	f = fopen(d->pid_path, "w");
+	if (f) {
+		fprintf(f, "%d\n", (int)pid);
+		fclose(f);
+	}
+}
+
+/* Detach: the parent returns at once (everything is already up); the child
+ * runs the loop. stdio goes to /dev/null, or to $VPND_LOG if set. */
+static bool daemonize(struct daemon *d)
+{
+	const char *log = getenv("VPND_LOG");
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return false;
+	if (pid > 0) {
+		write_pid_file(d, pid);
+		_exit(0);
+	}
+	setsid();
+	fd = open(log ? log : "/dev/null", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return true;
+}
+
+static void teardown(struct daemon *d)
+{
+	const struct config *cfg = d->opts->cfg;
+
+	if (cfg)
+		run_hooks(cfg->pre_down, cfg->n_pre_down, d->dev.ifname);
+	if (d->uapi_fd >= 0) {
+		close(d->uapi_fd);
+		uapi_unlink(d->dev.ifname);
+	}
+	/* Closing a non-persistent TUN deletes the interface, its addresses
+	 * and its routes with it. */
+	if (d->dev.tun_fd >= 0)
+		close(d->dev.tun_fd);
+	d->dev.tun_fd = -1;
+	device_destroy(&d->dev);
+	if (cfg)
+		run_hooks(cfg->post_down, cfg->n_post_down, d->dev.ifname);
+	if (d->pid_path[0])
+		unlink(d->pid_path);
+	if (d->watch)
+		nl_watch_close(d->watch);
+	if (d->nl)
+		nl_close(d->nl);
+	if (d->epoll_fd >= 0)
+		close(d->epoll_fd);
+	if (d->signal_fd >= 0)
+		close(d->signal_fd);
+}
+
+static int start(struct daemon *d, char *err, size_t err_len)
+{
+	const struct config *cfg = d->opts->cfg;
+	char name[IFNAMSIZ];
+	int fd;
+
+	if (uapi_alive(d->opts->ifname) || nl_ifindex(d->opts->ifname)) {
+		snprintf(err, err_len, "%s is already up", d->opts->ifname);
+		return -EEXIST;
+	}
+	if (device_init(&d->dev, d->opts->ifname) < 0) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	if (cfg)
+		run_hooks(cfg->pre_up, cfg->n_pre_up, d->opts->ifname);
+	d->nl = nl_open(err, err_len);
+	if (!d->nl)
+		return -EIO;
+	fd = tun_open(d->opts->ifname, name, err, err_len);
+	if (fd < 0)
+		return fd;
+	d->dev.tun_fd = fd;
+	d->dev.ifindex = nl_ifindex(name);
+	d->uapi_fd = uapi_listen(name, err, err_len);
+	if (d->uapi_fd < 0)
+		return -EIO;
+	if (!cfg && device_bind(&d->dev, 0) < 0) {
+		snprintf(err, err_len, "cannot bind a UDP socket");
+		return -EIO;
+	}
+	if (setup_interface(d, err, err_len) < 0)
+		return -EIO;
+	if (open_loop_fds(d, err, err_len) < 0)
+		return -EIO;
+	if (cfg)
+		run_hooks(cfg->post_up, cfg->n_post_up, name);
+	return 0;
+}
+
+int daemon_run(const struct daemon_opts *o)
+{
+	struct daemon d = { .opts = o, .epoll_fd = -1, .uapi_fd = -1, .signal_fd = -1,
+			    .registered_udp_fd = -1 };
+	char err[512] = "";
+
+	d.dev.tun_fd = d.dev.udp_fd = -1;
+	if (start(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		/* A half-made interface goes away with its TUN fd. */
+		if (d.dev.peer_buckets)
+			teardown(&d);
+		return 1;
+	}
+	log_info("%s: up, listening on UDP port %u", d.dev.ifname, d.dev.bound_port);
+	if (!o->foreground && !daemonize(&d)) {
+		fprintf(stderr, "vpnd: fork: %s\n", strerror(errno));
+		teardown(&d);
+		return 1;
+	}
+	if (o->foreground)
+		write_pid_file(&d, getpid());
+	run_loop(&d);
+	teardown(&d);
+	log_info("%s: down", o->ifname);
+	return 0;
+}

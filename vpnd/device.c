@@ -1,0 +1,334 @@
+/* Device life cycle: identity, UDP socket, peers, and applying a config. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vpnd/device.h"
+
+static const char *const drop_names[DROP_COUNT] = {
+	[DROP_SHORT] = "short",
+	[DROP_BAD_TYPE] = "bad_type",
+	[DROP_MAC1] = "bad_mac1",
+	[DROP_COOKIE_SENT] = "cookie_sent",
+	[DROP_RATELIMIT] = "ratelimited",
+	[DROP_HANDSHAKE] = "bad_handshake",
+	[DROP_UNKNOWN_INDEX] = "unknown_index",
+	[DROP_DECRYPT] = "bad_decrypt",
+	[DROP_REPLAY] = "replay",
+	[DROP_EXPIRED] = "key_expired",
+	[DROP_INNER_SOURCE] = "bad_inner_source",
+	[DROP_INNER_INVALID] = "bad_inner_packet",
+	[DROP_NO_ROUTE] = "no_route",
+	[DROP_NO_ENDPOINT] = "no_endpoint",
+	[DROP_QUEUE_FULL] = "queue_full",
+};
+
+const char *drop_reason_name(enum drop_reason r)
+{
+	return r < DROP_COUNT ? drop_names[r] : "?";
+}
+
+void device_count_drop(struct device *dev, enum drop_reason r)
+{
+	dev->drops[r]++;
+}
+
+uint64_t now_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+int device_init(struct device *dev, const char *ifname)
+{
+	memset(dev, 0, sizeof(*dev));
+	snprintf(dev->ifname, sizeof(dev->ifname), "%s", ifname);
+	dev->mtu = CONFIG_DEFAULT_MTU;
+	dev->tun_fd = dev->udp_fd = -1;
+	dev->n_buckets = 1024;
+	dev->peer_buckets = calloc(dev->n_buckets, sizeof(*dev->peer_buckets));
+	dev->aips = allowedips_new();
+	dev->ratelimiter = ratelimiter_new(0);
+	dev->rx_bufs = malloc(BATCH_MAX * sizeof(*dev->rx_bufs));
+	dev->tx_bufs = malloc(BATCH_MAX * sizeof(*dev->tx_bufs));
+	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
+	    !dev->tx_bufs || index_table_init(&dev->index) < 0) {
+		device_destroy(dev);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void device_destroy(struct device *dev)
+{
+	device_peers_remove_all(dev);
+	if (dev->udp_fd >= 0)
+		close(dev->udp_fd);
+	allowedips_free(dev->aips);
+	ratelimiter_free(dev->ratelimiter);
+	index_table_free(&dev->index);
+	free(dev->peer_buckets);
+	free(dev->heap);
+	free(dev->rx_bufs);
+	free(dev->tx_bufs);
+	noise_local_clear(&dev->local);
+	cookie_checker_wipe(&dev->cookie_checker);
+	dev->peer_buckets = NULL;
+	dev->udp_fd = -1;
+}
+
+bool device_set_private_key(struct device *dev, const uint8_t *key)
+{
+	bool ok = noise_local_set(&dev->local, key);
+
+	if (dev->local.has_identity)
+		cookie_checker_init(&dev->cookie_checker, dev->local.public_key);
+	else
+		cookie_checker_wipe(&dev->cookie_checker);
+	/* A new identity invalidates every session and handshake; a peer with
+	 * our own public key would be talking to itself: drop it. */
+	for (struct peer *p = dev->peers_first, *n; p; p = n) {
+		n = p->next;
+		if (dev->local.has_identity &&
+		    ct_equal(p->public_key, dev->local.public_key, KEY_LEN)) {
+			device_peer_remove(dev, p);
+			continue;
+		}
+		peer_zero_keys(p);
+		noise_handshake_set_local(&p->hs, &dev->local);
+	}
+	return ok;
+}
+
+static int open_udp(int family, uint16_t port, uint32_t fwmark)
+{
+	union sockaddr_any a = { 0 };
+	int fd, one = 1, zero = 0, size = 4 << 20;
+	socklen_t alen;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		a.in6.sin6_family = AF_INET6;
+		a.in6.sin6_port = htons(port);
+		alen = sizeof(a.in6);
+	} else {
+		a.in.sin_family = AF_INET;
+		a.in.sin_port = htons(port);
+		alen = sizeof(a.in);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+	if (fwmark)
+		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+	if (bind(fd, &a.sa, alen) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int device_bind(struct device *dev, uint16_t port)
+{
+	union sockaddr_any a;
+	socklen_t alen = sizeof(a);
+	int family = AF_INET6, fd;
+
+	fd = open_udp(family, port, dev->fwmark);
+	if (fd == -EAFNOSUPPORT) {	/* no IPv6 in this kernel: IPv4 only */
+		family = AF_INET;
+		fd = open_udp(family, port, dev->fwmark);
+	}
+	if (fd < 0)
+		return fd;
+	if (dev->udp_fd >= 0)
+		close(dev->udp_fd);
+	dev->udp_fd = fd;
+	dev->udp_family = family;
+	dev->listen_port = port;
+	getsockname(fd, &a.sa, &alen);
+	dev->bound_port = ntohs(family == AF_INET6 ? a.in6.sin6_port : a.in.sin_port);
+	return 0;
+}
+
+void device_set_fwmark(struct device *dev, uint32_t fwmark)
+{
+	dev->fwmark = fwmark;
+	if (dev->udp_fd >= 0)
+		setsockopt(dev->udp_fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+}
+
+static size_t bucket_of(const struct device *dev, const uint8_t pub[KEY_LEN])
+{
+	uint64_t h;
+
+	/* Public keys are uniformly random: their bytes are a good hash. */
+	memcpy(&h, pub, sizeof(h));
+	return h & (dev->n_buckets - 1);
+}
+
+struct peer *device_peer_lookup(struct device *dev, const uint8_t pub[KEY_LEN])
+{
+	for (struct peer *p = dev->peer_buckets[bucket_of(dev, pub)]; p; p = p->hash_next)
+		if (ct_equal(p->public_key, pub, KEY_LEN))
+			return p;
+	return NULL;
+}
+
+static void rehash(struct device *dev)
+{
+	size_t n = dev->n_buckets * 4;
+	struct peer **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return;	/* longer chains, still correct */
+	free(dev->peer_buckets);
+	dev->peer_buckets = b;
+	dev->n_buckets = n;
+	for (struct peer *p = dev->peers_first; p; p = p->next) {
+		size_t i = bucket_of(dev, p->public_key);
+
+		p->hash_next = b[i];
+		b[i] = p;
+	}
+}
+
+struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
+{
+	struct peer *peer;
+	size_t i;
+
+	if (dev->local.has_identity && ct_equal(pub, dev->local.public_key, KEY_LEN))
+		return NULL;
+	peer = calloc(1, sizeof(*peer));
+	if (!peer)
+		return NULL;
+	peer->dev = dev;
+	memcpy(peer->public_key, pub, KEY_LEN);
+	noise_handshake_init(&peer->hs, &dev->local, pub, NULL);
+	cookie_maker_init(&peer->cookie, pub);
+	timers_init(&peer->timers, 0);
+
+	if (dev->n_peers >= dev->n_buckets)
+		rehash(dev);
+	i = bucket_of(dev, pub);
+	peer->hash_next = dev->peer_buckets[i];
+	dev->peer_buckets[i] = peer;
+	peer->prev = dev->peers_last;
+	if (dev->peers_last)
+		dev->peers_last->next = peer;
+	else
+		dev->peers_first = peer;
+	dev->peers_last = peer;
+	dev->n_peers++;
+	return peer;
+}
+
+void device_peer_remove(struct device *dev, struct peer *peer)
+{
+	struct peer **pp = &dev->peer_buckets[bucket_of(dev, peer->public_key)];
+
+	while (*pp && *pp != peer)
+		pp = &(*pp)->hash_next;
+	if (*pp)
+		*pp = peer->hash_next;
+	if (peer->prev)
+		peer->prev->next = peer->next;
+	else
+		dev->peers_first = peer->next;
+	if (peer->next)
+		peer->next->prev = peer->prev;
+	else
+		dev->peers_last = peer->prev;
+	dev->n_peers--;
+
+	allowedips_remove_owner(dev->aips, &peer->aips);
+	timer_heap_remove(dev, peer);
+	peer_zero_keys(peer);
+	peer_staged_clear(peer);
+	cookie_maker_wipe(&peer->cookie);
+	secure_wipe(peer, sizeof(*peer));
+	free(peer);
+}
+
+void device_peers_remove_all(struct device *dev)
+{
+	while (dev->peers_first)
+		device_peer_remove(dev, dev->peers_first);
+}
+
+static int apply_peer(struct device *dev, const struct config_peer *cp, char *err, size_t err_len)
+{
+	struct peer *peer = device_peer_lookup(dev, cp->public_key);
+
+	if (!peer)
+		peer = device_peer_create(dev, cp->public_key);
+	if (!peer) {
+		snprintf(err, err_len, "%s:%d: cannot add peer (our own key, or out of memory)",
+			 cp->file, cp->line);
+		return -EINVAL;
+	}
+	noise_handshake_set_psk(&peer->hs, cp->has_preshared_key ? cp->preshared_key : NULL);
+	if (cp->has_endpoint)
+		peer_set_endpoint(peer, &cp->endpoint);
+	for (size_t i = 0; i < cp->n_allowed_ips; i++) {
+		const struct ip_prefix *p = &cp->allowed_ips[i];
+
+		if (allowedips_insert(dev->aips, p->family, p->addr, p->cidr, &peer->aips) < 0) {
+			snprintf(err, err_len, "%s:%d: cannot add allowed IP", cp->file, cp->line);
+			return -ENOMEM;
+		}
+	}
+	peer_set_persistent_keepalive(peer, cp->persistent_keepalive);
+	return 0;
+}
+
+int device_apply_config(struct device *dev, const struct config *cfg, char *err, size_t err_len)
+{
+	int ret;
+
+	if (cfg->has_private_key && !device_set_private_key(dev, cfg->private_key)) {
+		snprintf(err, err_len, "invalid private key");
+		return -EINVAL;
+	}
+	if (cfg->fwmark)
+		device_set_fwmark(dev, cfg->fwmark);
+	ret = device_bind(dev, cfg->has_listen_port ? cfg->listen_port : 0);
+	if (ret < 0) {
+		snprintf(err, err_len, "bind UDP port %u: %s",
+			 cfg->has_listen_port ? cfg->listen_port : 0, strerror(-ret));
+		return ret;
+	}
+	dev->mtu = cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		ret = apply_peer(dev, &cfg->peers[i], err, err_len);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Under load when more than UNDER_LOAD_THRESHOLD handshake messages arrive
+ * in one second; stays so for a second after, so a flood cannot flap it. */
+bool device_under_load(struct device *dev, uint64_t now)
+{
+	if (now - dev->load_window_start_ns >= NSEC_PER_SEC) {
+		dev->load_window_start_ns = now;
+		dev->load_window_count = 0;
+	}
+	if (++dev->load_window_count > UNDER_LOAD_THRESHOLD)
+		dev->under_load_until_ns = now + NSEC_PER_SEC;
+	return now < dev->under_load_until_ns;
+}

@@ -1,0 +1,275 @@
+/* vpnd command line: a table of subcommands, each a *_main(argc, argv). */
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "vpnd/config.h"
+#include "vpnd/daemon.h"
+#include "vpnd/log.h"
+#include "vpnd/show.h"
+#include "vpnd/uapi.h"
+
+#define CONFIG_DIR "/etc/vpnd"
+
+static int genkey_main(int argc, char **argv);
+static int pubkey_main(int argc, char **argv);
+static int genpsk_main(int argc, char **argv);
+static int up_main(int argc, char **argv);
+static int down_main(int argc, char **argv);
+static int daemon_main(int argc, char **argv);
+static int help_main(int argc, char **argv);
+
+static const struct subcommand {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *args;
+	const char *help;
+} subcommands[] = {
+	{ "up", up_main, "CONFIG|NAME", "create the interface from a config and start the daemon" },
+	{ "down", down_main, "NAME", "stop the daemon and remove its interface" },
+	{ "show", show_main, "[NAME] [--show-keys]", "show interfaces, peers, handshakes, transfer" },
+	{ "daemon", daemon_main, "[-f|--foreground] IFNAME",
+	  "create a bare interface configured over UAPI (wireguard-go's convention)" },
+	{ "genkey", genkey_main, "", "print a new private key (base64)" },
+	{ "pubkey", pubkey_main, "", "read a private key on stdin, print its public key" },
+	{ "genpsk", genpsk_main, "", "print a new preshared key" },
+	{ "help", help_main, "", "this text" },
+};
+
+#define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: vpnd COMMAND [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s %s", subcommands[i].name, subcommands[i].args);
+		fprintf(f, "  %-34s %s\n", left, subcommands[i].help);
+	}
+	fprintf(f, "\nNAME means %s/NAME.conf (and its NAME.d/ directory of peer files).\n",
+		CONFIG_DIR);
+}
+
+static int help_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+static int genkey_main(int argc, char **argv)
+{
+	uint8_t k[KEY_LEN];
+	char b64[KEY_B64_LEN + 1];
+
+	(void)argc;
+	(void)argv;
+	if (isatty(STDOUT_FILENO))
+		fprintf(stderr, "vpnd: warning: writing a private key to a terminal\n");
+	key_generate_private(k);
+	key_to_base64(b64, k);
+	printf("%s\n", b64);
+	secure_wipe(k, sizeof(k));
+	secure_wipe(b64, sizeof(b64));
+	return 0;
+}
+
+static int genpsk_main(int argc, char **argv)
+{
+	uint8_t k[KEY_LEN];
+	char b64[KEY_B64_LEN + 1];
+
+	(void)argc;
+	(void)argv;
+	random_bytes(k, sizeof(k));
+	key_to_base64(b64, k);
+	printf("%s\n", b64);
+	secure_wipe(k, sizeof(k));
+	secure_wipe(b64, sizeof(b64));
+	return 0;
+}
+
+static int pubkey_main(int argc, char **argv)
+{
+	char line[256];
+	uint8_t priv[KEY_LEN], pub[KEY_LEN];
+	char b64[KEY_B64_LEN + 1];
+	size_t n;
+	int ret = 1;
+
+	(void)argc;
+	(void)argv;
+	if (!fgets(line, sizeof(line), stdin))
+		goto out;
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (!key_from_base64(priv, line)) {
+		fprintf(stderr, "vpnd: stdin:1: invalid private key: '%s'\n", line);
+		goto out;
+	}
+	key_clamp(priv);
+	if (!key_public_from_private(pub, priv))
+		goto out;
+	key_to_base64(b64, pub);
+	printf("%s\n", b64);
+	ret = 0;
+out:
+	secure_wipe(line, sizeof(line));
+	secure_wipe(priv, sizeof(priv));
+	return ret;
+}
+
+static void warn_cb(const char *msg)
+{
+	fprintf(stderr, "vpnd: %s\n", msg);
+}
+
+/* "wg0" -> /etc/vpnd/wg0.conf; a path stays a path. The interface is named
+ * after the file, as wg-quick does. */
+static void resolve_config(const char *arg, char *path, size_t len, char ifname[IFNAMSIZ])
+{
+	char tmp[PATH_MAX], *base, *dot;
+
+	if (strchr(arg, '/') || strstr(arg, ".conf"))
+		snprintf(path, len, "%s", arg);
+	else
+		snprintf(path, len, "%s/%s.conf", CONFIG_DIR, arg);
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	base = basename(tmp);
+	dot = strrchr(base, '.');
+	if (dot && !strcmp(dot, ".conf"))
+		*dot = '\0';
+	snprintf(ifname, IFNAMSIZ, "%s", base);
+}
+
+static int up_main(int argc, char **argv)
+{
+	struct config cfg = { 0 };
+	char path[PATH_MAX], ifname[IFNAMSIZ], err[1024];
+	struct daemon_opts o = { 0 };
+	int ret = 1;
+
+	if (argc != 2) {
+		fprintf(stderr, "Usage: vpnd up CONFIG|NAME\n");
+		return 1;
+	}
+	resolve_config(argv[1], path, sizeof(path), ifname);
+	if (config_load(&cfg, path, err, sizeof(err), warn_cb) != CONFIG_OK) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		goto out;
+	}
+	o.ifname = ifname;
+	o.cfg = &cfg;
+	o.foreground = getenv("VPND_FOREGROUND") != NULL;
+	ret = daemon_run(&o);
+out:
+	config_free(&cfg);
+	return ret;
+}
+
+static pid_t read_pid(const char *ifname)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int pid = 0;
+
+	snprintf(path, sizeof(path), "%s/%s.pid", PID_DIR, ifname);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid;
+}
+
+static int down_main(int argc, char **argv)
+{
+	char path[PATH_MAX], ifname[IFNAMSIZ];
+	pid_t pid;
+
+	if (argc != 2) {
+		fprintf(stderr, "Usage: vpnd down NAME\n");
+		return 1;
+	}
+	resolve_config(argv[1], path, sizeof(path), ifname);
+	pid = read_pid(ifname);
+	if (pid <= 0 || kill(pid, 0) < 0 || !uapi_alive(ifname)) {
+		fprintf(stderr, "vpnd: %s is not up\n", ifname);
+		return 1;
+	}
+	if (kill(pid, SIGTERM) < 0) {
+		fprintf(stderr, "vpnd: %s: cannot stop pid %d: %s\n", ifname, (int)pid,
+			strerror(errno));
+		return 1;
+	}
+	/* Wait (up to 10 s) for the daemon to finish its teardown. */
+	for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	if (kill(pid, 0) == 0) {
+		fprintf(stderr, "vpnd: %s: daemon (pid %d) did not stop\n", ifname, (int)pid);
+		return 1;
+	}
+	return 0;
+}
+
+static int daemon_main(int argc, char **argv)
+{
+	struct daemon_opts o = { 0 };
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--foreground"))
+			o.foreground = true;
+		else if (!o.ifname)
+			o.ifname = argv[i];
+		else
+			o.ifname = NULL, i = argc;
+	}
+	if (!o.ifname || strlen(o.ifname) >= IFNAMSIZ) {
+		fprintf(stderr, "Usage: vpnd daemon [-f|--foreground] IFNAME\n");
+		return 1;
+	}
+	return daemon_run(&o);
+}
+
+int main(int argc, char **argv)
+{
+	const char *prog = basename(argv[0]);
+
+	if (!crypto_init()) {
+		fprintf(stderr, "vpnd: cannot initialise libsodium\n");
+		return 1;
+	}
+	if (getenv("VPND_VERBOSE"))
+		log_threshold = LOG_LEVEL_DEBUG;
+	/* Installed as a wireguard-go stand-in (vpnd-daemon), it takes
+	 * wireguard-go's arguments directly: [-f] IFNAME. */
+	if (strstr(prog, "daemon") && argc >= 2 && strcmp(argv[1], "daemon"))
+		return daemon_main(argc, argv);
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return help_main(0, NULL);
+	fprintf(stderr, "vpnd: unknown command: '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 1;
+}

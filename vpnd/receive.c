@@ -1,0 +1,307 @@
+/* The inbound path. The first byte picks the way: handshake messages pass
+ * mac1 (cheap) before any DH, and under load need mac2 or get a cookie
+ * reply; transport messages are decrypted in place, checked against the
+ * replay window, and their inner source must route back to the same peer
+ * before they reach the TUN. */
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vpnd/device.h"
+
+#define PEER_OF_HS(hs) ((struct peer *)((char *)(hs) - offsetof(struct peer, hs)))
+#define PEER_OF_AIPS(o) ((struct peer *)((char *)(o) - offsetof(struct peer, aips)))
+
+static struct noise_handshake *lookup_by_public_key(void *ctx, const uint8_t pub[KEY_LEN])
+{
+	struct peer *peer = device_peer_lookup(ctx, pub);
+
+	return peer ? &peer->hs : NULL;
+}
+
+static size_t source_bytes(const union sockaddr_any *src, uint8_t out[COOKIE_SOURCE_MAX],
+			   const uint8_t **ip, size_t *ip_len)
+{
+	if (src->sa.sa_family == AF_INET6) {
+		*ip = src->in6.sin6_addr.s6_addr;
+		*ip_len = 16;
+		return cookie_source_bytes(out, AF_INET6, *ip, ntohs(src->in6.sin6_port));
+	}
+	*ip = (const uint8_t *)&src->in.sin_addr;
+	*ip_len = 4;
+	return cookie_source_bytes(out, AF_INET, *ip, ntohs(src->in.sin_port));
+}
+
+static void handshake_done_timers(struct peer *peer, uint64_t now)
+{
+	timers_any_authenticated_packet_traversal(&peer->timers, now);
+	timers_any_authenticated_packet_received(&peer->timers);
+}
+
+static void derive_and_install(struct peer *peer, uint64_t now)
+{
+	struct keypair *kp = malloc(sizeof(*kp));
+
+	if (!kp)
+		return;
+	if (noise_derive_keypair(&peer->hs, kp, now) != NOISE_OK) {
+		free(kp);
+		return;
+	}
+	peer_install_keypair(peer, kp);
+	timers_session_derived(&peer->timers, now);
+}
+
+static void answer_initiation(struct device *dev, struct peer *peer, uint64_t now)
+{
+	struct msg_response msg;
+	uint32_t index;
+
+	peer_drop_handshake_index(peer);
+	index = index_table_add(&dev->index, peer, NULL);
+	if (!index)
+		return;
+	if (noise_create_response(&peer->hs, &dev->local, &msg, index) != NOISE_OK) {
+		index_table_remove(&dev->index, index);
+		peer->hs.local_index = 0;
+		return;
+	}
+	cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof(msg), now);
+	derive_and_install(peer, now);
+	timers_any_authenticated_packet_traversal(&peer->timers, now);
+	timers_any_authenticated_packet_sent(&peer->timers);
+	send_raw(dev, &peer->endpoint, &msg, sizeof(msg));
+	peer->tx_bytes += sizeof(msg);
+	dev->handshakes_answered++;
+}
+
+static void receive_initiation(struct device *dev, const uint8_t *buf,
+			       const union sockaddr_any *src, uint64_t now)
+{
+	const struct noise_lookup lookup = { dev, lookup_by_public_key };
+	struct noise_handshake *hs;
+	struct peer *peer;
+
+	if (noise_consume_initiation(&dev->local, (const struct msg_initiation *)buf, &lookup,
+				     now, &hs) != NOISE_OK) {
+		device_count_drop(dev, DROP_HANDSHAKE);
+		return;
+	}
+	peer = PEER_OF_HS(hs);
+	peer->handshakes_received++;
+	peer->rx_bytes += sizeof(struct msg_initiation);
+	peer_set_endpoint(peer, src);
+	handshake_done_timers(peer, now);
+	answer_initiation(dev, peer, now);
+	peer_timers_changed(peer);
+}
+
+static void receive_response(struct device *dev, const uint8_t *buf,
+			     const union sockaddr_any *src, uint64_t now)
+{
+	const struct msg_response *msg = (const struct msg_response *)buf;
+	struct index_entry *e = index_table_find(&dev->index, le32_to_host(msg->receiver_index));
+	struct peer *peer;
+
+	if (!e || e->kp || noise_consume_response(&e->peer->hs, &dev->local, msg) != NOISE_OK) {
+		device_count_drop(dev, DROP_HANDSHAKE);
+		return;
+	}
+	peer = e->peer;
+	peer->handshakes_received++;
+	peer->rx_bytes += sizeof(*msg);
+	peer_set_endpoint(peer, src);
+	handshake_done_timers(peer, now);
+	derive_and_install(peer, now);
+	timers_handshake_complete(&peer->timers);
+	peer->last_handshake_wall_ns = wall_clock_ns();
+	/* The ACK: queued data if there is any, else a keepalive. */
+	send_keepalive(peer);
+	peer_timers_changed(peer);
+}
+
+static void receive_cookie_reply(struct device *dev, const uint8_t *buf, uint64_t now)
+{
+	const struct msg_cookie_reply *msg = (const struct msg_cookie_reply *)buf;
+	struct index_entry *e = index_table_find(&dev->index, le32_to_host(msg->receiver_index));
+
+	if (!e || cookie_consume_reply(&e->peer->cookie, msg, now) != COOKIE_REPLY_OK)
+		device_count_drop(dev, DROP_HANDSHAKE);
+}
+
+static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
+			      const union sockaddr_any *src, uint64_t now)
+{
+	uint8_t srcb[COOKIE_SOURCE_MAX];
+	const uint8_t *ip;
+	size_t ip_len, srcb_len = source_bytes(src, srcb, &ip, &ip_len);
+	bool under_load = device_under_load(dev, now);
+	enum cookie_mac_state mac;
+
+	mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len, under_load, now);
+	if (mac == COOKIE_MAC_INVALID) {
+		device_count_drop(dev, DROP_MAC1);
+		return;
+	}
+	if (under_load && mac != COOKIE_MAC2_VALID) {
+		struct msg_cookie_reply reply;
+		/* sender_index sits at the same offset in both messages */
+		uint32_t sender = le32_to_host(((const struct msg_initiation *)buf)->sender_index);
+
+		cookie_create_reply(&dev->cookie_checker, &reply, buf, len, sender, srcb, srcb_len,
+				    now);
+		send_raw(dev, src, &reply, sizeof(reply));
+		dev->cookie_replies_sent++;
+		device_count_drop(dev, DROP_COOKIE_SENT);
+		return;
+	}
+	if (under_load && !ratelimiter_allow(dev->ratelimiter, ip, ip_len, now)) {
+		device_count_drop(dev, DROP_RATELIMIT);
+		return;
+	}
+	if (buf[0] == MSG_INITIATION)
+		receive_initiation(dev, buf, src, now);
+	else
+		receive_response(dev, buf, src, now);
+}
+
+/* Inner source address of a decrypted packet; false if not valid IP or if
+ * the IP length disagrees with what we got. *len becomes the IP length
+ * (padding cut off). */
+static bool inner_source(const uint8_t *pkt, size_t *len, int *family, const uint8_t **addr)
+{
+	size_t ip_len;
+
+	if (*len >= sizeof(struct ip) && pkt[0] >> 4 == 4) {
+		ip_len = (size_t)pkt[2] << 8 | pkt[3];
+		*family = AF_INET;
+		*addr = pkt + offsetof(struct ip, ip_src);
+	} else if (*len >= sizeof(struct ip6_hdr) && pkt[0] >> 4 == 6) {
+		ip_len = sizeof(struct ip6_hdr) + ((size_t)pkt[4] << 8 | pkt[5]);
+		*family = AF_INET6;
+		*addr = pkt + offsetof(struct ip6_hdr, ip6_src);
+	} else {
+		return false;
+	}
+	if (ip_len > *len || ip_len < (*family == AF_INET ? sizeof(struct ip) : sizeof(struct ip6_hdr)))
+		return false;
+	*len = ip_len;
+	return true;
+}
+
+static enum drop_reason transport_drop_reason(enum transport_result r)
+{
+	switch (r) {
+	case TRANSPORT_ERR_REPLAY: return DROP_REPLAY;
+	case TRANSPORT_ERR_EXPIRED: return DROP_EXPIRED;
+	case TRANSPORT_ERR_LENGTH: return DROP_SHORT;
+	default: return DROP_DECRYPT;
+	}
+}
+
+static void after_transport_authenticated(struct peer *peer, struct keypair *kp,
+					  enum transport_result r, uint64_t now)
+{
+	if (r == TRANSPORT_OK_CONFIRMED) {
+		/* The ACK: the responder's next keypair becomes current. */
+		peer_keypair_confirmed(peer, kp);
+		timers_handshake_complete(&peer->timers);
+		peer->last_handshake_wall_ns = wall_clock_ns();
+		send_staged(peer);
+	}
+	timers_any_authenticated_packet_received(&peer->timers);
+	timers_any_authenticated_packet_traversal(&peer->timers, now);
+	/* Keys near REJECT_AFTER_TIME on the receiving side: the initiator
+	 * starts a new handshake once, before they die. */
+	if (kp == peer->kp_current && kp->is_initiator && !peer->sent_lastminute_handshake &&
+	    now - kp->birth_ns > REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT) {
+		peer->sent_lastminute_handshake = true;
+		send_initiation(peer, false);
+	}
+}
+
+static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
+			      const union sockaddr_any *src, uint64_t now)
+{
+	struct index_entry *e = index_table_find(&dev->index, transport_receiver_index(buf));
+	struct allowedips_owner *owner;
+	enum transport_result r;
+	struct peer *peer;
+	const uint8_t *inner_src;
+	uint8_t *inner = buf + MSG_TRANSPORT_HEADER_LEN;
+	size_t plain_len;
+	int family;
+
+	if (!e || !e->kp) {
+		device_count_drop(dev, DROP_UNKNOWN_INDEX);
+		return;
+	}
+	peer = e->peer;
+	r = transport_decrypt(e->kp, buf, len, now, &plain_len);
+	if (r != TRANSPORT_OK && r != TRANSPORT_OK_CONFIRMED) {
+		device_count_drop(dev, transport_drop_reason(r));
+		return;
+	}
+	peer_set_endpoint(peer, src);	/* roaming: follow authenticated packets */
+	peer->rx_bytes += len;
+	peer->rx_packets++;
+	after_transport_authenticated(peer, e->kp, r, now);
+	if (plain_len == 0) {
+		peer_timers_changed(peer);	/* keepalive */
+		return;
+	}
+	timers_data_received(&peer->timers, now);
+	peer_timers_changed(peer);
+	if (!inner_source(inner, &plain_len, &family, &inner_src)) {
+		device_count_drop(dev, DROP_INNER_INVALID);
+		return;
+	}
+	owner = allowedips_lookup(dev->aips, family, inner_src);
+	if (owner != &peer->aips) {
+		device_count_drop(dev, DROP_INNER_SOURCE);
+		return;
+	}
+	(void)write(dev->tun_fd, inner, plain_len);
+}
+
+/* src is normalised: v4-mapped IPv6 becomes AF_INET. */
+void receive_packet(struct device *dev, uint8_t *buf, size_t len,
+		    const union sockaddr_any *src, uint64_t now)
+{
+	uint32_t type;
+
+	if (len < 4) {
+		device_count_drop(dev, DROP_SHORT);
+		return;
+	}
+	memcpy(&type, buf, 4);	/* type byte and 3 zero bytes */
+	switch (le32_to_host(type)) {
+	case MSG_INITIATION:
+		if (len != sizeof(struct msg_initiation))
+			break;
+		receive_handshake(dev, buf, len, src, now);
+		return;
+	case MSG_RESPONSE:
+		if (len != sizeof(struct msg_response))
+			break;
+		receive_handshake(dev, buf, len, src, now);
+		return;
+	case MSG_COOKIE_REPLY:
+		if (len != sizeof(struct msg_cookie_reply))
+			break;
+		receive_cookie_reply(dev, buf, now);
+		return;
+	case MSG_TRANSPORT:
+		if (len < (size_t)MSG_TRANSPORT_MIN_LEN)
+			break;
+		receive_transport(dev, buf, len, src, now);
+		return;
+	default:
+		device_count_drop(dev, DROP_BAD_TYPE);
+		return;
+	}
+	device_count_drop(dev, DROP_SHORT);
+}

@@ -1,0 +1,258 @@
+/* The outbound path: TUN packets to their peer's session, handshake
+ * initiations, keepalives, and the timers' actions. Transport messages are
+ * encrypted in place in the device's batch buffers and leave in one
+ * sendmmsg per batch; handshake messages leave at once. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "vpnd/device.h"
+
+static uint64_t jitter_ns(void)
+{
+	return (uint64_t)random_uniform(REKEY_TIMEOUT_JITTER_MS) * MSEC_NS;
+}
+
+/* The socket is dual-stack IPv6 when it can be: IPv4 endpoints are sent
+ * to as v4-mapped addresses. */
+static socklen_t socket_address(const struct device *dev, const union sockaddr_any *ep,
+				union sockaddr_any *out)
+{
+	if (ep->sa.sa_family == AF_INET && dev->udp_family == AF_INET6) {
+		memset(out, 0, sizeof(*out));
+		out->in6.sin6_family = AF_INET6;
+		out->in6.sin6_port = ep->in.sin_port;
+		out->in6.sin6_addr.s6_addr[10] = 0xff;
+		out->in6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&out->in6.sin6_addr.s6_addr[12], &ep->in.sin_addr, 4);
+		return sizeof(out->in6);
+	}
+	*out = *ep;
+	return ep->sa.sa_family == AF_INET6 ? sizeof(out->in6) : sizeof(out->in);
+}
+
+void send_raw(struct device *dev, const union sockaddr_any *dst, const void *buf, size_t len)
+{
+	union sockaddr_any a;
+	socklen_t alen = socket_address(dev, dst, &a);
+
+	if (dev->udp_fd >= 0)
+		(void)sendto(dev->udp_fd, buf, len, 0, &a.sa, alen);
+}
+
+void send_flush(struct device *dev)
+{
+	struct mmsghdr msgs[BATCH_MAX];
+	struct iovec iov[BATCH_MAX];
+	union sockaddr_any addrs[BATCH_MAX];
+	size_t done = 0;
+
+	for (size_t i = 0; i < dev->tx_count; i++) {
+		iov[i].iov_base = dev->tx_bufs[i];
+		iov[i].iov_len = dev->tx_lens[i];
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &addrs[i];
+		msgs[i].msg_hdr.msg_namelen = socket_address(dev, &dev->tx_dst[i], &addrs[i]);
+	}
+	while (done < dev->tx_count) {
+		int n = sendmmsg(dev->udp_fd, msgs + done, (unsigned)(dev->tx_count - done), 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* EAGAIN (socket buffer full) or a dead route: skip one
+			 * packet, as the network would drop it. */
+			n = 1;
+		}
+		done += (size_t)n;
+	}
+	dev->tx_count = 0;
+}
+
+struct keypair *peer_sendable_keypair(struct peer *peer, uint64_t now)
+{
+	struct keypair *kp = peer->kp_current;
+
+	if (!kp || !kp->valid || !kp->confirmed || now - kp->birth_ns >= REJECT_AFTER_TIME ||
+	    kp->send_counter >= REJECT_AFTER_MESSAGES)
+		return NULL;
+	return kp;
+}
+
+void send_initiation(struct peer *peer, bool is_retry)
+{
+	struct device *dev = peer->dev;
+	struct msg_initiation msg;
+	uint64_t now = now_monotonic_ns();
+	uint32_t index;
+
+	if (!is_retry) {
+		if (peer->last_initiation_sent_ns &&
+		    now - peer->last_initiation_sent_ns < REKEY_TIMEOUT)
+			return;
+		timers_handshake_attempts_reset(&peer->timers);
+	}
+	if (!dev->local.has_identity || !peer->has_endpoint)
+		return;
+	peer_drop_handshake_index(peer);
+	index = index_table_add(&dev->index, peer, NULL);
+	if (!index)
+		return;
+	if (noise_create_initiation(&peer->hs, &dev->local, &msg, index, wall_clock_ns()) !=
+	    NOISE_OK) {
+		index_table_remove(&dev->index, index);
+		peer->hs.local_index = 0;
+		return;
+	}
+	cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof(msg), now);
+	peer->last_initiation_sent_ns = now;
+	peer->handshakes_sent++;
+	timers_any_authenticated_packet_traversal(&peer->timers, now);
+	timers_any_authenticated_packet_sent(&peer->timers);
+	send_raw(dev, &peer->endpoint, &msg, sizeof(msg));
+	peer->tx_bytes += sizeof(msg);
+	timers_handshake_initiated(&peer->timers, now, jitter_ns());
+	peer_timers_changed(peer);
+}
+
+/* Encrypts the packet at slot tx_count (payload at offset 16) for peer and
+ * queues it for the next sendmmsg. */
+static void queue_encrypted(struct peer *peer, struct keypair *kp, size_t len, uint64_t now)
+{
+	struct device *dev = peer->dev;
+	size_t slot = dev->tx_count, out_len;
+
+	if (transport_encrypt(kp, dev->tx_bufs[slot], PACKET_BUF_LEN, len, dev->mtu, now,
+			      &out_len) != TRANSPORT_OK)
+		return;
+	dev->tx_lens[slot] = out_len;
+	dev->tx_dst[slot] = peer->endpoint;
+	dev->tx_count++;
+	peer->tx_bytes += out_len;
+	peer->tx_packets++;
+	timers_any_authenticated_packet_traversal(&peer->timers, now);
+	timers_any_authenticated_packet_sent(&peer->timers);
+	if (len)
+		timers_data_sent(&peer->timers, now, jitter_ns());
+	peer_timers_changed(peer);
+	if (dev->tx_count == BATCH_MAX)
+		send_flush(dev);
+}
+
+/* Initiator rekeys before its keys grow old or worn (whitepaper 6.2). */
+static void maybe_rekey_on_send(struct peer *peer, const struct keypair *kp, uint64_t now)
+{
+	if (kp->is_initiator && (kp->send_counter > REKEY_AFTER_MESSAGES ||
+				 now - kp->birth_ns > REKEY_AFTER_TIME))
+		send_initiation(peer, false);
+}
+
+void send_staged(struct peer *peer)
+{
+	struct device *dev = peer->dev;
+	uint64_t now = now_monotonic_ns();
+	struct keypair *kp = peer_sendable_keypair(peer, now);
+
+	if (!kp) {
+		send_initiation(peer, false);
+		return;
+	}
+	if (!peer->has_endpoint)
+		return;
+	while (peer->staged_count) {
+		unsigned i = peer->staged_head;
+
+		memcpy(dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN, peer->staged[i],
+		       peer->staged_len[i]);
+		peer->staged_head = (i + 1) % STAGED_MAX;
+		peer->staged_count--;
+		queue_encrypted(peer, kp, peer->staged_len[i], now);
+	}
+	maybe_rekey_on_send(peer, kp, now);
+}
+
+void send_keepalive(struct peer *peer)
+{
+	struct keypair *kp;
+	uint64_t now = now_monotonic_ns();
+
+	if (peer->staged_count) {
+		send_staged(peer);
+		return;
+	}
+	kp = peer_sendable_keypair(peer, now);
+	if (!kp || !peer->has_endpoint) {
+		send_initiation(peer, false);
+		return;
+	}
+	queue_encrypted(peer, kp, 0, now);
+}
+
+/* Inner destination of an IP packet; false if it is not a valid one. */
+static bool inner_destination(const uint8_t *pkt, size_t len, int *family, const uint8_t **addr)
+{
+	if (len >= sizeof(struct ip) && pkt[0] >> 4 == 4) {
+		*family = AF_INET;
+		*addr = pkt + offsetof(struct ip, ip_dst);
+		return true;
+	}
+	if (len >= sizeof(struct ip6_hdr) && pkt[0] >> 4 == 6) {
+		*family = AF_INET6;
+		*addr = pkt + offsetof(struct ip6_hdr, ip6_dst);
+		return true;
+	}
+	return false;
+}
+
+void send_from_tun(struct device *dev, uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct allowedips_owner *owner;
+	struct peer *peer;
+	struct keypair *kp;
+	const uint8_t *dst;
+	int family;
+
+	if (!inner_destination(pkt, len, &family, &dst)) {
+		device_count_drop(dev, DROP_INNER_INVALID);
+		return;
+	}
+	owner = allowedips_lookup(dev->aips, family, dst);
+	if (!owner) {
+		device_count_drop(dev, DROP_NO_ROUTE);
+		return;
+	}
+	peer = (struct peer *)((char *)owner - offsetof(struct peer, aips));
+	kp = peer_sendable_keypair(peer, now);
+	if (!kp || peer->staged_count || !peer->has_endpoint) {
+		/* No session yet (or older packets wait): queue, keep order. */
+		if (!peer->has_endpoint)
+			device_count_drop(dev, DROP_NO_ENDPOINT);
+		else if (peer_stage(peer, pkt, len))
+			send_staged(peer);
+		return;
+	}
+	queue_encrypted(peer, kp, len, now);
+	maybe_rekey_on_send(peer, kp, now);
+}
+
+void peer_run_timers(struct peer *peer, uint64_t now)
+{
+	unsigned actions = timers_expire(&peer->timers, now);
+
+	if (actions & TIMER_ACTION_GIVE_UP)
+		peer_staged_clear(peer);
+	if (actions & TIMER_ACTION_ZERO_KEYS)
+		peer_zero_keys(peer);
+	if (actions & TIMER_ACTION_RETRY_INITIATION)
+		send_initiation(peer, true);
+	else if (actions & TIMER_ACTION_SEND_INITIATION)
+		send_initiation(peer, false);
+	if (actions & TIMER_ACTION_SEND_KEEPALIVE)
+		send_keepalive(peer);
+	send_flush(peer->dev);
+}

@@ -1,0 +1,497 @@
+/* UAPI: text in, text out; plus the socket around it. */
+#include "vpnd/uapi.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vpnd/device.h"
+
+/* --- get ---------------------------------------------------------------- */
+
+struct strbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_printf(struct strbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0 || b->oom)
+			return;
+		if (b->s && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+		char *s = realloc(b->s, cap);
+
+		if (!s) {
+			b->oom = true;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+}
+
+static void sb_key(struct strbuf *b, const char *name, const uint8_t key[KEY_LEN])
+{
+	char hex[KEY_HEX_LEN + 1];
+
+	key_to_hex(hex, key);
+	sb_printf(b, "%s=%s\n", name, hex);
+	secure_wipe(hex, sizeof(hex));
+}
+
+static void walk_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	inet_ntop(family, addr, text, sizeof(text));
+	sb_printf(ctx, "allowed_ip=%s/%u\n", text, cidr);
+}
+
+static void get_peer(struct strbuf *b, struct peer *p)
+{
+	sb_key(b, "public_key", p->public_key);
+	if (!ct_is_zero(p->hs.preshared_key, KEY_LEN))
+		sb_key(b, "preshared_key", p->hs.preshared_key);
+	sb_printf(b, "protocol_version=1\n");
+	if (p->has_endpoint) {
+		char ep[INET6_ADDRSTRLEN + 16];
+
+		format_endpoint(ep, sizeof(ep), &p->endpoint);
+		sb_printf(b, "endpoint=%s\n", ep);
+	}
+	sb_printf(b, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
+		  (unsigned long long)(p->last_handshake_wall_ns / NSEC_PER_SEC),
+		  (unsigned long long)(p->last_handshake_wall_ns % NSEC_PER_SEC));
+	sb_printf(b, "tx_bytes=%llu\nrx_bytes=%llu\n", (unsigned long long)p->tx_bytes,
+		  (unsigned long long)p->rx_bytes);
+	sb_printf(b, "persistent_keepalive_interval=%u\n", p->timers.persistent_keepalive_interval);
+	allowedips_walk_owner(&p->aips, walk_allowed_ip, b);
+}
+
+char *uapi_get(struct device *dev)
+{
+	struct strbuf b = { 0 };
+
+	if (dev->local.has_identity)
+		sb_key(&b, "private_key", dev->local.private_key);
+	sb_printf(&b, "listen_port=%u\n", dev->bound_port);
+	if (dev->fwmark)
+		sb_printf(&b, "fwmark=%u\n", dev->fwmark);
+	for (struct peer *p = dev->peers_first; p; p = p->next)
+		get_peer(&b, p);
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	if (!b.s)
+		return strdup("");
+	return b.s;
+}
+
+char *uapi_get_stats(struct device *dev)
+{
+	struct strbuf b = { 0 };
+
+	for (int i = 0; i < DROP_COUNT; i++)
+		sb_printf(&b, "drop_%s=%llu\n", drop_reason_name((enum drop_reason)i),
+			  (unsigned long long)dev->drops[i]);
+	sb_printf(&b, "cookie_replies_sent=%llu\nhandshakes_answered=%llu\n",
+		  (unsigned long long)dev->cookie_replies_sent,
+		  (unsigned long long)dev->handshakes_answered);
+	sb_printf(&b, "under_load=%d\n", now_monotonic_ns() < dev->under_load_until_ns);
+	for (struct peer *p = dev->peers_first; p; p = p->next) {
+		sb_key(&b, "public_key", p->public_key);
+		sb_printf(&b, "rx_packets=%llu\ntx_packets=%llu\nhandshakes_sent=%llu\n"
+			  "handshakes_received=%llu\n",
+			  (unsigned long long)p->rx_packets, (unsigned long long)p->tx_packets,
+			  (unsigned long long)p->handshakes_sent,
+			  (unsigned long long)p->handshakes_received);
+	}
+	if (b.oom || !b.s) {
+		free(b.s);
+		return b.oom ? NULL : strdup("");
+	}
+	return b.s;
+}
+
+/* --- set ---------------------------------------------------------------- */
+
+struct set_state {
+	struct device *dev;
+	struct peer *peer;	/* the peer being configured, or NULL */
+	bool peer_is_new;
+	bool skip_peer;		/* our own key, or update_only on a new peer */
+};
+
+static bool parse_uint(const char *v, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!*v || *v == '-' || *v == '+')
+		return false;
+	errno = 0;
+	*out = strtoul(v, &end, 10);
+	return !*end && !errno && *out <= max;
+}
+
+static int set_device_key(struct set_state *st, const char *key, const char *value)
+{
+	struct device *dev = st->dev;
+	uint8_t k[KEY_LEN];
+	unsigned long n;
+	int ret = 0;
+
+	if (!strcmp(key, "private_key")) {
+		if (!key_from_hex(k, value))
+			return EINVAL;
+		device_set_private_key(dev, ct_is_zero(k, KEY_LEN) ? NULL : k);
+		secure_wipe(k, sizeof(k));
+	} else if (!strcmp(key, "listen_port")) {
+		if (!parse_uint(value, 65535, &n))
+			return EINVAL;
+		if (n != dev->bound_port || dev->udp_fd < 0)
+			ret = -device_bind(dev, (uint16_t)n);
+		if (ret)
+			return ret == EADDRINUSE ? EADDRINUSE : EIO;
+	} else if (!strcmp(key, "fwmark")) {
+		if (!parse_uint(value, UINT32_MAX, &n))
+			return EINVAL;
+		device_set_fwmark(dev, (uint32_t)n);
+	} else if (!strcmp(key, "replace_peers")) {
+		if (strcmp(value, "true"))
+			return EINVAL;
+		device_peers_remove_all(dev);
+	} else {
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int start_peer(struct set_state *st, const char *value)
+{
+	uint8_t k[KEY_LEN];
+
+	if (!key_from_hex(k, value))
+		return EINVAL;
+	st->skip_peer = false;
+	st->peer_is_new = false;
+	st->peer = device_peer_lookup(st->dev, k);
+	if (!st->peer) {
+		if (st->dev->local.has_identity &&
+		    ct_equal(k, st->dev->local.public_key, KEY_LEN)) {
+			st->skip_peer = true;	/* ignored, like wireguard-go */
+			return 0;
+		}
+		st->peer = device_peer_create(st->dev, k);
+		if (!st->peer)
+			return ENOMEM;
+		st->peer_is_new = true;
+	}
+	return 0;
+}
+
+static int set_peer_endpoint(struct peer *peer, const char *value)
+{
+	union sockaddr_any ep;
+
+	if (!parse_endpoint(value, &ep))
+		return EINVAL;
+	peer_set_endpoint(peer, &ep);
+	return 0;
+}
+
+static int set_peer_allowed_ip(struct peer *peer, const char *value)
+{
+	struct ip_prefix p;
+
+	if (!parse_ip_prefix(value, &p))
+		return EINVAL;
+	return allowedips_insert(peer->dev->aips, p.family, p.addr, p.cidr, &peer->aips) < 0 ?
+	       ENOMEM : 0;
+}
+
+static int set_peer_keepalive(struct peer *peer, const char *value)
+{
+	unsigned long n;
+	bool was_off = !peer->timers.persistent_keepalive_interval;
+
+	if (!parse_uint(value, 65535, &n))
+		return EINVAL;
+	peer_set_persistent_keepalive(peer, (uint16_t)n);
+	/* Turning it on sends one at once, so a NAT opens without waiting. */
+	if (n && was_off && peer->dev->local.has_identity && peer->has_endpoint) {
+		send_keepalive(peer);
+		send_flush(peer->dev);
+	}
+	return 0;
+}
+
+static int set_peer_key(struct set_state *st, const char *key, const char *value)
+{
+	struct peer *peer = st->peer;
+	uint8_t k[KEY_LEN];
+
+	if (!strcmp(key, "update_only")) {
+		if (strcmp(value, "true"))
+			return EINVAL;
+		if (st->peer_is_new) {
+			device_peer_remove(st->dev, peer);
+			st->peer = NULL;
+			st->skip_peer = true;
+		}
+		return 0;
+	}
+	if (st->skip_peer)
+		return 0;
+	if (!strcmp(key, "remove")) {
+		if (strcmp(value, "true"))
+			return EINVAL;
+		device_peer_remove(st->dev, peer);
+		st->peer = NULL;
+		st->skip_peer = true;
+	} else if (!strcmp(key, "preshared_key")) {
+		if (!key_from_hex(k, value))
+			return EINVAL;
+		noise_handshake_set_psk(&peer->hs, k);
+		secure_wipe(k, sizeof(k));
+	} else if (!strcmp(key, "endpoint")) {
+		return set_peer_endpoint(peer, value);
+	} else if (!strcmp(key, "persistent_keepalive_interval")) {
+		return set_peer_keepalive(peer, value);
+	} else if (!strcmp(key, "replace_allowed_ips")) {
+		if (strcmp(value, "true"))
+			return EINVAL;
+		allowedips_remove_owner(st->dev->aips, &peer->aips);
+	} else if (!strcmp(key, "allowed_ip")) {
+		return set_peer_allowed_ip(peer, value);
+	} else if (!strcmp(key, "protocol_version")) {
+		return strcmp(value, "1") ? EPROTONOSUPPORT : 0;
+	} else {
+		return EINVAL;
+	}
+	return 0;
+}
+
+int uapi_set(struct device *dev, char *body)
+{
+	struct set_state st = { .dev = dev };
+	char *save = NULL;
+
+	for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		int ret;
+
+		if (!eq)
+			return EINVAL;
+		*eq = '\0';
+		if (!strcmp(line, "public_key"))
+			ret = start_peer(&st, eq + 1);
+		else if (st.peer || st.skip_peer)
+			ret = set_peer_key(&st, line, eq + 1);
+		else
+			ret = set_device_key(&st, line, eq + 1);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* --- sockets ------------------------------------------------------------ */
+
+static void socket_path(struct sockaddr_un *a, const char *ifname)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	snprintf(a->sun_path, sizeof(a->sun_path), "%s/%s.sock", UAPI_DIR, ifname);
+}
+
+int uapi_alive(const char *ifname)
+{
+	struct sockaddr_un a;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+	if (fd < 0)
+		return 0;
+	socket_path(&a, ifname);
+	ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+int uapi_listen(const char *ifname, char *err, size_t err_len)
+{
+	struct sockaddr_un a;
+	mode_t old;
+	int fd;
+
+	mkdir("/var/run", 0755);
+	if (mkdir(UAPI_DIR, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, err_len, "mkdir %s: %s", UAPI_DIR, strerror(errno));
+		return -1;
+	}
+	if (uapi_alive(ifname)) {
+		snprintf(err, err_len, "%s is already up (its control socket answers)", ifname);
+		return -1;
+	}
+	socket_path(&a, ifname);
+	unlink(a.sun_path);	/* stale: nobody answered on it */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	old = umask(0077);	/* mode 0600 from the start, no window */
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
+		snprintf(err, err_len, "control socket %s: %s", a.sun_path, strerror(errno));
+		umask(old);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	umask(old);
+	return fd;
+}
+
+void uapi_unlink(const char *ifname)
+{
+	struct sockaddr_un a;
+
+	socket_path(&a, ifname);
+	unlink(a.sun_path);
+}
+
+/* Reads until an empty line ends the request; NULL on error or overflow. */
+static char *read_request(int fd, size_t *len)
+{
+	size_t cap = 4096;
+	char *buf = malloc(cap);
+
+	*len = 0;
+	while (buf) {
+		ssize_t n;
+
+		if (*len + 1 >= cap) {
+			char *nb = cap >= UAPI_MAX_REQUEST ? NULL : realloc(buf, cap * 2);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + *len, cap - 1 - *len);
+		if (n <= 0)
+			break;
+		*len += (size_t)n;
+		buf[*len] = '\0';
+		if ((*len == 1 && buf[0] == '\n') || (*len >= 2 && !strcmp(buf + *len - 2, "\n\n")))
+			return buf;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void write_all(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, s, len);
+
+		if (n <= 0)
+			return;
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+void uapi_serve_connection(struct device *dev, int fd)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	char *req, *out = NULL, tail[32];
+	size_t len;
+	int err = 0;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	req = read_request(fd, &len);
+	if (!req)
+		goto out;
+	if (!strncmp(req, "get=1\n", 6)) {
+		out = uapi_get(dev);
+		err = out ? 0 : ENOMEM;
+	} else if (!strncmp(req, "get=stats\n", 10)) {
+		out = uapi_get_stats(dev);
+		err = out ? 0 : ENOMEM;
+	} else if (!strncmp(req, "set=1\n", 6)) {
+		err = uapi_set(dev, req + 6);
+	} else {
+		err = EINVAL;
+	}
+	if (out)
+		write_all(fd, out, strlen(out));
+	snprintf(tail, sizeof(tail), "errno=%d\n\n", err);
+	write_all(fd, tail, strlen(tail));
+out:
+	if (out) {
+		secure_wipe(out, strlen(out));	/* it held the private key */
+		free(out);
+	}
+	if (req) {
+		secure_wipe(req, len);
+		free(req);
+	}
+	close(fd);
+}
+
+char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len)
+{
+	struct sockaddr_un a;
+	char *answer = NULL;
+	size_t len = 0, cap = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	socket_path(&a, ifname);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		snprintf(err, err_len, "%s is not up: cannot connect to %s: %s", ifname,
+			 a.sun_path, strerror(errno));
+		goto out;
+	}
+	write_all(fd, request, strlen(request));
+	for (;;) {
+		ssize_t n;
+
+		if (len + 4096 + 1 > cap) {
+			char *nb = realloc(answer, cap = cap * 2 + 8192);
+
+			if (!nb)
+				break;
+			answer = nb;
+		}
+		n = read(fd, answer + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		answer[len] = '\0';
+		if (len >= 2 && !strcmp(answer + len - 2, "\n\n"))
+			break;
+	}
+	if (!answer)
+		snprintf(err, err_len, "%s: empty answer", ifname);
+out:
+	if (fd >= 0)
+		close(fd);
+	return answer;
+}

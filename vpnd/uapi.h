@@ -1,0 +1,39 @@
+/* The WireGuard cross-platform UAPI (what wg and wg-quick speak to
+ * userspace daemons) on /var/run/wireguard/IFNAME.sock.
+ *
+ *   get=1\n\n        -> key=value lines, then errno=0\n\n
+ *   set=1\n...\n\n   -> errno=N\n\n (0 on success)
+ *
+ * uapi_get/uapi_set work on text so tests drive them without sockets.
+ * Keys travel as lowercase hex here, base64 in config files. */
+#ifndef VPND_UAPI_H
+#define VPND_UAPI_H
+
+#include <stddef.h>
+
+struct device;
+
+#define UAPI_DIR         "/var/run/wireguard"
+#define UAPI_MAX_REQUEST (64u << 20)	/* bounded: 10k peers fit easily */
+
+/* The answer to get=1 (without the final errno line), malloc'd; NULL on
+ * ENOMEM. */
+char *uapi_get(struct device *dev);
+/* Applies the lines of a set=1 request body (after "set=1\n"). Returns 0 or
+ * a positive errno for the errno= line. Changes made before a bad line
+ * stay, as in wireguard-go. */
+int uapi_set(struct device *dev, char *body);
+/* Extra, vpnd-only: drop counters and daemon-wide statistics. */
+char *uapi_get_stats(struct device *dev);
+
+/* Socket plumbing. */
+int uapi_listen(const char *ifname, char *err, size_t err_len);
+void uapi_unlink(const char *ifname);
+/* Serves one connection (blocking, with a timeout), then closes it. */
+void uapi_serve_connection(struct device *dev, int fd);
+/* Client side: connect, send request, read the whole answer (malloc'd). */
+char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len);
+/* True if a daemon answers on IFNAME's socket. */
+int uapi_alive(const char *ifname);
+
+#endif
