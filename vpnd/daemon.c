@@ -416,8 +416,6 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	}
 	if (setup_interface(d, err, err_len) < 0)
 		return -EIO;
-	if (open_loop_fds(d, err, err_len) < 0)
-		return -EIO;
 	if (cfg)
 		run_hooks(cfg->post_up, cfg->n_post_up, name);
 	return 0;
@@ -445,6 +443,13 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	if (o->foreground)
 		write_pid_file(&d, getpid());
+	/* After the fork: a signalfd polled through epoll wakes only the
+	 * process that created it. */
+	if (open_loop_fds(&d, err, sizeof(err)) < 0) {
+		log_error("%s: %s", d.dev.ifname, err[0] ? err : strerror(errno));
+		teardown(&d);
+		return 1;
+	}
 	run_loop(&d);
 	teardown(&d);
 	log_info("%s: down", o->ifname);
