@@ -16,7 +16,8 @@ static void set_err(char *err, size_t err_len, const char *op, const char *name,
 		snprintf(err, err_len, "%s '%s': %s", op, name, strerror(e));
 }
 
-int tun_open(const char *name, char name_out[IFNAMSIZ], char *err, size_t err_len)
+int tun_open(const char *name, char name_out[IFNAMSIZ], unsigned flags, char *err,
+	     size_t err_len)
 {
 	struct ifreq ifr;
 	int fd, ret;
@@ -44,6 +45,8 @@ int tun_open(const char *name, char name_out[IFNAMSIZ], char *err, size_t err_le
 	/* No packet-information header: WireGuard carries bare IP packets and
 	 * the version nibble tells v4 from v6. */
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	if (flags & TUN_OPEN_VNET_HDR)
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	memcpy(ifr.ifr_name, name, strlen(name));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;

@@ -11,6 +11,10 @@
  * allowed); the kernel's chosen name is written to name_out. The fd is
  * non-blocking and close-on-exec. Returns the fd, or -errno with a readable
  * message in err. */
-int tun_open(const char *name, char name_out[IFNAMSIZ], char *err, size_t err_len);
+int tun_open(const char *name, char name_out[IFNAMSIZ], unsigned flags, char *err,
+	     size_t err_len);
+
+/* flags for tun_open */
+#define TUN_OPEN_VNET_HDR 1u	/* IFF_VNET_HDR: every packet has a virtio_net_hdr */
 
 #endif

@@ -184,6 +184,8 @@ static void owner_unlink(struct allowedips_node *n)
 		o->first = n->owner_next;
 	if (n->owner_next)
 		n->owner_next->owner_prev = n->owner_prev;
+	else
+		o->last = n->owner_prev;
 	o->count--;
 	n->owner = NULL;
 	n->owner_prev = n->owner_next = NULL;
@@ -196,12 +198,15 @@ static void node_set_owner(struct allowedips_node *n, struct allowedips_owner *o
 		return;
 	if (n->owner)
 		owner_unlink(n);
+	/* Appended, so listings keep the order the prefixes were added in. */
 	n->owner = owner;
-	n->owner_prev = NULL;
-	n->owner_next = owner->first;
-	if (owner->first)
-		owner->first->owner_prev = n;
-	owner->first = n;
+	n->owner_next = NULL;
+	n->owner_prev = owner->last;
+	if (owner->last)
+		owner->last->owner_next = n;
+	else
+		owner->first = n;
+	owner->last = n;
 	owner->count++;
 }
 

@@ -19,8 +19,9 @@
 struct allowedips_node;
 
 struct allowedips_owner {
-	struct allowedips_node *first;	/* this owner's prefixes, a list */
-	size_t count;
+	struct allowedips_node *first;	/* this owner's prefixes, a list in */
+	size_t count;			/* insertion order, as wg(8) lists them */
+	struct allowedips_node *last;
 };
 
 struct allowedips;

@@ -15,9 +15,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <netinet/udp.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "tun/netlink.h"
+#include "tun/offload.h"
 #include "tun/tun.h"
 #include "vpnd/device.h"
 #include "vpnd/log.h"
@@ -161,21 +164,47 @@ static void sync_udp_registration(struct daemon *d)
 	d->registered_udp_fd = d->dev.udp_fd;
 }
 
+/* One read gives one packet, or with offloads a super-packet that is split
+ * into MTU-sized packets straight into the send batch. */
+static void tun_read_one(struct device *dev, size_t n, uint64_t now)
+{
+	struct gso_iter it;
+	size_t len;
+
+	if (gso_begin(&it, dev->tun_read_buf, n) != GSO_OK) {
+		device_count_drop(dev, DROP_INNER_INVALID);
+		return;
+	}
+	for (;;) {
+		uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
+
+		len = gso_next(&it, slot, TX_BUF_LEN - MSG_TRANSPORT_HEADER_LEN - 32);
+		if (!len)
+			break;
+		send_from_tun(dev, slot, len, now);
+	}
+}
+
 static void handle_tun(struct daemon *d, uint64_t now)
 {
 	struct device *dev = &d->dev;
 
 	/* Bounded rounds so the UDP side and the timers get their turn. */
-	for (int round = 0; round < 8 * BATCH_MAX; round++) {
+	for (int round = 0; round < 2 * BATCH_MAX; round++) {
 		uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
-		ssize_t n = read(dev->tun_fd, slot, PACKET_BUF_LEN - 64);
+		uint8_t *dst = dev->tun_vnet_hdr ? dev->tun_read_buf : slot;
+		size_t cap = dev->tun_vnet_hdr ? PACKET_BUF_LEN : TX_BUF_LEN - 64;
+		ssize_t n = read(dev->tun_fd, dst, cap);
 
 		if (n < 0) {
 			if (errno == EBADFD || errno == EIO)
 				d->running = false;	/* interface deleted */
 			break;
 		}
-		send_from_tun(dev, slot, (size_t)n, now);
+		if (dev->tun_vnet_hdr)
+			tun_read_one(dev, (size_t)n, now);
+		else
+			send_from_tun(dev, slot, (size_t)n, now);
 	}
 	send_flush(dev);
 }
@@ -191,12 +220,42 @@ static void normalise_source(union sockaddr_any *a)
 	}
 }
 
+/* With UDP GRO one datagram may hold several WireGuard messages of
+ * seg bytes each (the last may be shorter): each is handled on its own. */
+static void receive_datagram(struct device *dev, uint8_t *buf, size_t len, size_t seg,
+			     const union sockaddr_any *src, uint64_t now)
+{
+	if (!seg || seg >= len) {
+		receive_packet(dev, buf, len, src, now);
+		return;
+	}
+	for (size_t off = 0; off < len; off += seg)
+		receive_packet(dev, buf + off, len - off < seg ? len - off : seg, src, now);
+}
+
+static size_t gro_segment_size(struct msghdr *h)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
+		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+			int seg;
+
+			memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
+			return seg > 0 ? (size_t)seg : 0;
+		}
+	}
+	return 0;
+}
+
 static void handle_udp(struct daemon *d, uint64_t now)
 {
 	struct device *dev = &d->dev;
-	struct mmsghdr msgs[BATCH_MAX];
-	struct iovec iov[BATCH_MAX];
-	union sockaddr_any src[BATCH_MAX];
+	static struct mmsghdr msgs[BATCH_MAX];
+	static struct iovec iov[BATCH_MAX];
+	static union sockaddr_any src[BATCH_MAX];
+	static union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cmsg[BATCH_MAX];
 
 	for (int round = 0; round < 8; round++) {
 		int n;
@@ -209,13 +268,16 @@ static void handle_udp(struct daemon *d, uint64_t now)
 			msgs[i].msg_hdr.msg_iovlen = 1;
 			msgs[i].msg_hdr.msg_name = &src[i];
 			msgs[i].msg_hdr.msg_namelen = sizeof(src[i]);
+			msgs[i].msg_hdr.msg_control = cmsg[i].buf;
+			msgs[i].msg_hdr.msg_controllen = sizeof(cmsg[i].buf);
 		}
 		n = recvmmsg(dev->udp_fd, msgs, BATCH_MAX, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++) {
 			normalise_source(&src[i]);
-			receive_packet(dev, dev->rx_bufs[i], msgs[i].msg_len, &src[i], now);
+			receive_datagram(dev, dev->rx_bufs[i], msgs[i].msg_len,
+					 gro_segment_size(&msgs[i].msg_hdr), &src[i], now);
 		}
 		send_flush(dev);
 		if (n < BATCH_MAX)
@@ -402,10 +464,18 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	d->nl = nl_open(err, err_len);
 	if (!d->nl)
 		return -EIO;
-	fd = tun_open(d->opts->ifname, name, err, err_len);
+	fd = tun_open(d->opts->ifname, name,
+		      getenv("VPND_NO_OFFLOAD") ? 0 : TUN_OPEN_VNET_HDR, err, err_len);
 	if (fd < 0)
 		return fd;
 	d->dev.tun_fd = fd;
+	if (!getenv("VPND_NO_OFFLOAD")) {
+		unsigned offloads;
+
+		d->dev.tun_vnet_hdr = true;
+		if (tun_enable_offload(fd, &offloads) < 0)
+			log_warn("%s: no TUN offloads: one packet per read", name);
+	}
 	d->dev.ifindex = nl_ifindex(name);
 	d->uapi_fd = uapi_listen(name, err, err_len);
 	if (d->uapi_fd < 0)

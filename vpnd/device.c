@@ -1,5 +1,6 @@
 /* Device life cycle: identity, UDP socket, peers, and applying a config. */
 #include <errno.h>
+#include <netinet/udp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,8 +59,9 @@ int device_init(struct device *dev, const char *ifname)
 	dev->ratelimiter = ratelimiter_new(0);
 	dev->rx_bufs = malloc(BATCH_MAX * sizeof(*dev->rx_bufs));
 	dev->tx_bufs = malloc(BATCH_MAX * sizeof(*dev->tx_bufs));
+	dev->tun_read_buf = malloc(PACKET_BUF_LEN);
 	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
-	    !dev->tx_bufs || index_table_init(&dev->index) < 0) {
+	    !dev->tx_bufs || !dev->tun_read_buf || index_table_init(&dev->index) < 0) {
 		device_destroy(dev);
 		return -ENOMEM;
 	}
@@ -78,6 +80,7 @@ void device_destroy(struct device *dev)
 	free(dev->heap);
 	free(dev->rx_bufs);
 	free(dev->tx_bufs);
+	free(dev->tun_read_buf);
 	noise_local_clear(&dev->local);
 	cookie_checker_wipe(&dev->cookie_checker);
 	dev->peer_buckets = NULL;
@@ -131,6 +134,8 @@ static int open_udp(int family, uint16_t port, uint32_t fwmark)
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
 	if (fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+	/* Coalesced receive; harmless where the kernel lacks it. */
+	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, &a.sa, alen) < 0) {
 		int err = -errno;
 
@@ -157,6 +162,8 @@ int device_bind(struct device *dev, uint16_t port)
 		close(dev->udp_fd);
 	dev->udp_fd = fd;
 	dev->udp_family = family;
+	/* Tried on the first batch; send_flush turns it off if refused. */
+	dev->udp_gso = !getenv("VPND_NO_GSO");
 	dev->listen_port = port;
 	getsockname(fd, &a.sa, &alen);
 	dev->bound_port = ntohs(family == AF_INET6 ? a.in6.sin6_port : a.in.sin_port);

@@ -24,8 +24,9 @@
 #include "vpnd/timers.h"
 
 #define STAGED_MAX      128	/* packets queued per peer while no session */
-#define BATCH_MAX       64	/* packets per recvmmsg/sendmmsg/TUN batch */
+#define BATCH_MAX       128	/* packets per recvmmsg/sendmmsg/TUN batch */
 #define PACKET_BUF_LEN  (65536 + 64)
+#define TX_BUF_LEN      (MTU_MAX + 64)	/* one transport message */
 #define MTU_MAX         65535
 #define UNDER_LOAD_THRESHOLD 512	/* handshake messages per second */
 
@@ -117,6 +118,10 @@ struct device {
 	size_t heap_len, heap_cap;
 
 	int tun_fd, udp_fd, udp_family;
+	bool tun_vnet_hdr;		/* TUN packets carry a virtio_net_hdr */
+	bool udp_gso;			/* UDP_SEGMENT works on udp_fd */
+	bool udp_gro;			/* UDP_GRO enabled on udp_fd */
+	uint8_t *tun_read_buf;		/* one TUN super-packet (vnet_hdr mode) */
 
 	/* Under-load detection: handshake messages in the current second. */
 	uint64_t load_window_start_ns;
@@ -129,7 +134,7 @@ struct device {
 
 	/* Batch buffers: no allocation on the packet path. */
 	uint8_t (*rx_bufs)[PACKET_BUF_LEN];
-	uint8_t (*tx_bufs)[PACKET_BUF_LEN];
+	uint8_t (*tx_bufs)[TX_BUF_LEN];
 	size_t tx_lens[BATCH_MAX];
 	union sockaddr_any tx_dst[BATCH_MAX];
 	size_t tx_count;

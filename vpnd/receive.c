@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tun/offload.h"
 #include "vpnd/device.h"
 
 #define PEER_OF_HS(hs) ((struct peer *)((char *)(hs) - offsetof(struct peer, hs)))
@@ -264,7 +265,14 @@ static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
 		device_count_drop(dev, DROP_INNER_SOURCE);
 		return;
 	}
-	(void)write(dev->tun_fd, inner, plain_len);
+	if (dev->tun_vnet_hdr) {
+		/* A zero virtio_net_hdr: no offload, checksums are complete. It
+		 * goes over the transport header, which is no longer needed. */
+		memset(inner - VNET_HDR_LEN, 0, VNET_HDR_LEN);
+		(void)write(dev->tun_fd, inner - VNET_HDR_LEN, plain_len + VNET_HDR_LEN);
+	} else {
+		(void)write(dev->tun_fd, inner, plain_len);
+	}
 }
 
 /* src is normalised: v4-mapped IPv6 becomes AF_INET. */

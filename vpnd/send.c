@@ -8,8 +8,12 @@
 #include <netinet/ip6.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/udp.h>
 
 #include "vpnd/device.h"
+
+#define UDP_GSO_MAX_SEGS  64
+#define UDP_GSO_MAX_BYTES 65000
 
 static uint64_t jitter_ns(void)
 {
@@ -43,33 +47,109 @@ void send_raw(struct device *dev, const union sockaddr_any *dst, const void *buf
 		(void)sendto(dev->udp_fd, buf, len, 0, &a.sa, alen);
 }
 
-void send_flush(struct device *dev)
+static bool same_endpoint(const union sockaddr_any *a, const union sockaddr_any *b)
 {
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_port == b->in.sin_port &&
+		       a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return a->in6.sin6_port == b->in6.sin6_port &&
+	       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+}
+
+/* Length of the run of queued messages from i that one UDP GSO send can
+ * carry: same destination, all the size of the first except a shorter
+ * last one, at most UDP_GSO_MAX_SEGS and 64 KiB. */
+static size_t gso_run(const struct device *dev, size_t i)
+{
+	size_t n = 1, total = dev->tx_lens[i];
+
+	if (!dev->udp_gso)
+		return 1;
+	while (i + n < dev->tx_count && n < UDP_GSO_MAX_SEGS &&
+	       total + dev->tx_lens[i + n] <= UDP_GSO_MAX_BYTES &&
+	       dev->tx_lens[i + n] <= dev->tx_lens[i] &&
+	       same_endpoint(&dev->tx_dst[i], &dev->tx_dst[i + n])) {
+		total += dev->tx_lens[i + n];
+		n++;
+		if (dev->tx_lens[i + n - 1] < dev->tx_lens[i])
+			break;	/* a shorter segment ends the run */
+	}
+	return n;
+}
+
+struct flush_ctx {
 	struct mmsghdr msgs[BATCH_MAX];
 	struct iovec iov[BATCH_MAX];
 	union sockaddr_any addrs[BATCH_MAX];
-	size_t done = 0;
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} cmsg[BATCH_MAX];
+};
 
-	for (size_t i = 0; i < dev->tx_count; i++) {
-		iov[i].iov_base = dev->tx_bufs[i];
-		iov[i].iov_len = dev->tx_lens[i];
-		memset(&msgs[i], 0, sizeof(msgs[i]));
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-		msgs[i].msg_hdr.msg_name = &addrs[i];
-		msgs[i].msg_hdr.msg_namelen = socket_address(dev, &dev->tx_dst[i], &addrs[i]);
+/* Builds one mmsghdr per GSO run (or per message without GSO). */
+static unsigned build_messages(struct device *dev, struct flush_ctx *c)
+{
+	unsigned m = 0;
+
+	for (size_t i = 0; i < dev->tx_count; m++) {
+		size_t n = gso_run(dev, i);
+		struct msghdr *h = &c->msgs[m].msg_hdr;
+
+		for (size_t k = 0; k < n; k++) {
+			c->iov[i + k].iov_base = dev->tx_bufs[i + k];
+			c->iov[i + k].iov_len = dev->tx_lens[i + k];
+		}
+		memset(&c->msgs[m], 0, sizeof(c->msgs[m]));
+		h->msg_iov = &c->iov[i];
+		h->msg_iovlen = n;
+		h->msg_name = &c->addrs[m];
+		h->msg_namelen = socket_address(dev, &dev->tx_dst[i], &c->addrs[m]);
+		if (n > 1) {
+			struct cmsghdr *cm;
+			uint16_t seg = (uint16_t)dev->tx_lens[i];
+
+			h->msg_control = c->cmsg[m].buf;
+			h->msg_controllen = sizeof(c->cmsg[m].buf);
+			cm = CMSG_FIRSTHDR(h);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		}
+		i += n;
 	}
-	while (done < dev->tx_count) {
-		int n = sendmmsg(dev->udp_fd, msgs + done, (unsigned)(dev->tx_count - done), 0);
+	return m;
+}
+
+void send_flush(struct device *dev)
+{
+	static struct flush_ctx c;	/* one event loop: no sharing */
+	unsigned count, done = 0;
+
+	if (!dev->tx_count)
+		return;
+	count = build_messages(dev, &c);
+	while (done < count) {
+		int n = sendmmsg(dev->udp_fd, c.msgs + done, count - done, 0);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if ((errno == EIO || errno == EINVAL) && dev->udp_gso) {
+				/* The route's device cannot segment: no GSO from now. */
+				dev->udp_gso = false;
+				count = build_messages(dev, &c);
+				done = 0;
+				continue;
+			}
 			/* EAGAIN (socket buffer full) or a dead route: skip one
-			 * packet, as the network would drop it. */
+			 * message, as the network would drop it. */
 			n = 1;
 		}
-		done += (size_t)n;
+		done += (unsigned)n;
 	}
 	dev->tx_count = 0;
 }
@@ -127,7 +207,7 @@ static void queue_encrypted(struct peer *peer, struct keypair *kp, size_t len, u
 	struct device *dev = peer->dev;
 	size_t slot = dev->tx_count, out_len;
 
-	if (transport_encrypt(kp, dev->tx_bufs[slot], PACKET_BUF_LEN, len, dev->mtu, now,
+	if (transport_encrypt(kp, dev->tx_bufs[slot], TX_BUF_LEN, len, dev->mtu, now,
 			      &out_len) != TRANSPORT_OK)
 		return;
 	dev->tx_lens[slot] = out_len;

@@ -203,7 +203,7 @@ static int run(const struct config *cfg)
 	nl = w ? nl_open(err, sizeof(err)) : NULL;
 	if (!nl)
 		goto out;
-	fd = tun_open(cfg->name, name, err, sizeof(err));
+	fd = tun_open(cfg->name, name, 0, err, sizeof(err));
 	if (fd < 0)
 		goto out;
 	ifindex = nl_ifindex(name);

@@ -1,0 +1,210 @@
+/* Splitting TUN super-packets (TSO/USO) into plain IP packets. */
+#include "tun/offload.h"
+
+#include <errno.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+/* Newer than Debian 12's headers. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+#define GSO_NONE   0
+#define GSO_TCPV4  1
+#define GSO_TCPV6  4
+#define GSO_UDP_L4 5
+#define GSO_ECN    0x80
+#define F_NEEDS_CSUM 1
+
+int tun_enable_offload(int fd, unsigned *accepted)
+{
+	unsigned with_uso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6;
+	unsigned tcp_only = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+
+	if (ioctl(fd, TUNSETOFFLOAD, with_uso) == 0) {
+		*accepted = with_uso;
+		return 0;
+	}
+	if (ioctl(fd, TUNSETOFFLOAD, tcp_only) == 0) {
+		*accepted = tcp_only;
+		return 0;
+	}
+	*accepted = 0;
+	return -errno;
+}
+
+uint32_t csum_add(uint32_t sum, const uint8_t *data, size_t len)
+{
+	uint64_t s = sum;
+
+	/* Big-endian 16-bit words; 32-bit loads keep the loop short. */
+	while (len >= 4) {
+		s += (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
+		     (uint32_t)data[2] << 8 | data[3];
+		data += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		s += (uint32_t)data[0] << 8 | data[1];
+		data += 2;
+		len -= 2;
+	}
+	if (len)
+		s += (uint32_t)data[0] << 8;
+	while (s >> 32)
+		s = (s & 0xffffffff) + (s >> 32);
+	return (uint32_t)((s & 0xffff) + (s >> 16) + 0) ;
+}
+
+uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v; }
+
+/* Pseudo-header sum for an L4 segment of l4_len bytes. */
+static uint32_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t l4_len)
+{
+	uint32_t s;
+
+	if (ip[0] >> 4 == 4)
+		s = csum_add(0, ip + 12, 8);
+	else
+		s = csum_add(0, ip + 8, 32);
+	return s + proto + (uint32_t)l4_len;
+}
+
+static void ipv4_fix_header(uint8_t *ip, size_t ihl, size_t total, uint16_t id_delta)
+{
+	put16(ip + 2, (uint16_t)total);
+	put16(ip + 4, (uint16_t)(get16(ip + 4) + id_delta));
+	put16(ip + 10, 0);
+	put16(ip + 10, csum_fold(csum_add(0, ip, ihl)));
+}
+
+enum gso_result gso_begin(struct gso_iter *it, const uint8_t *in, size_t len)
+{
+	const uint8_t *h = in;
+	size_t l4_hdr;
+
+	memset(it, 0, sizeof(*it));
+	if (len < VNET_HDR_LEN + 20)
+		return GSO_ERR_SHORT;
+	/* virtio_net_hdr fields are little-endian (native on the hosts we run). */
+	it->needs_csum = h[0] & F_NEEDS_CSUM;
+	it->gso_type = h[1] & (uint8_t)~GSO_ECN;
+	it->seg_size = (size_t)(h[4] | h[5] << 8);
+	it->csum_start = (uint16_t)(h[6] | h[7] << 8);
+	it->csum_offset = (uint16_t)(h[8] | h[9] << 8);
+	it->pkt = in + VNET_HDR_LEN;
+	it->len = len - VNET_HDR_LEN;
+	if (it->needs_csum && (size_t)it->csum_start + it->csum_offset + 2 > it->len)
+		return GSO_ERR_SHORT;
+	if (it->gso_type == GSO_NONE) {
+		it->seg_size = 0;
+		return GSO_OK;
+	}
+	if (it->gso_type != GSO_TCPV4 && it->gso_type != GSO_TCPV6 && it->gso_type != GSO_UDP_L4)
+		return GSO_ERR_UNSUPPORTED;
+	if (!it->needs_csum || !it->seg_size)
+		return GSO_ERR_UNSUPPORTED;
+	it->l4_off = it->csum_start;
+	if (it->gso_type == GSO_UDP_L4) {
+		l4_hdr = 8;
+	} else {
+		if (it->l4_off + 20 > it->len)
+			return GSO_ERR_SHORT;
+		l4_hdr = (size_t)(it->pkt[it->l4_off + 12] >> 4) * 4;
+		if (l4_hdr < 20)
+			return GSO_ERR_SHORT;
+	}
+	it->hdr_len = it->l4_off + l4_hdr;
+	if (it->hdr_len > it->len)
+		return GSO_ERR_SHORT;
+	return GSO_OK;
+}
+
+/* A packet with no GSO: copy, and complete a partial checksum. */
+static size_t single_packet(struct gso_iter *it, uint8_t *out, size_t cap)
+{
+	if (it->index || it->len > cap)
+		return 0;
+	memcpy(out, it->pkt, it->len);
+	if (it->needs_csum) {
+		uint8_t *field = out + it->csum_start + it->csum_offset;
+		uint16_t c;
+
+		/* The field holds the pseudo-header sum; add the rest. */
+		c = csum_fold(csum_add(0, out + it->csum_start, it->len - it->csum_start));
+		if (c == 0 && it->csum_offset == 6)	/* UDP: 0 means "none" */
+			c = 0xffff;
+		put16(field, c);
+	}
+	it->index = 1;
+	return it->len;
+}
+
+size_t gso_next(struct gso_iter *it, uint8_t *out, size_t cap)
+{
+	size_t payload_total, chunk, total, l4_len;
+	bool first, last, v4;
+	uint8_t proto;
+
+	if (!it->seg_size)
+		return single_packet(it, out, cap);
+	payload_total = it->len - it->hdr_len;
+	if (it->offset >= payload_total && !(payload_total == 0 && it->index == 0))
+		return 0;
+	chunk = payload_total - it->offset;
+	if (chunk > it->seg_size)
+		chunk = it->seg_size;
+	total = it->hdr_len + chunk;
+	if (total > cap)
+		return 0;
+	first = it->index == 0;
+	last = it->offset + chunk >= payload_total;
+	v4 = it->pkt[0] >> 4 == 4;
+
+	memcpy(out, it->pkt, it->hdr_len);
+	memcpy(out + it->hdr_len, it->pkt + it->hdr_len + it->offset, chunk);
+	if (v4)
+		ipv4_fix_header(out, (size_t)(out[0] & 0x0f) * 4, total, (uint16_t)it->index);
+	else
+		put16(out + 4, (uint16_t)(total - 40));
+
+	l4_len = total - it->l4_off;
+	if (it->gso_type == GSO_UDP_L4) {
+		proto = IPPROTO_UDP;
+		put16(out + it->l4_off + 4, (uint16_t)l4_len);
+	} else {
+		uint8_t *tcp = out + it->l4_off;
+
+		proto = IPPROTO_TCP;
+		put32(tcp + 4, get32(tcp + 4) + (uint32_t)it->offset);
+		if (!last)
+			tcp[13] &= (uint8_t)~0x09;	/* FIN and PSH only on the last */
+		if (!first)
+			tcp[13] &= (uint8_t)~0x80;	/* CWR only on the first */
+	}
+	put16(out + it->l4_off + it->csum_offset, 0);
+	{
+		uint16_t c = csum_fold(csum_add(pseudo_sum(out, proto, l4_len),
+						out + it->l4_off, l4_len));
+
+		if (c == 0 && proto == IPPROTO_UDP)
+			c = 0xffff;
+		put16(out + it->l4_off + it->csum_offset, c);
+	}
+	it->offset += chunk;
+	it->index++;
+	return total;
+}
