@@ -208,3 +208,143 @@ size_t gso_next(struct gso_iter *it, uint8_t *out, size_t cap)
 	it->index++;
 	return total;
 }
+
+/* --- GRO on the way to the TUN ------------------------------------------- */
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define GRO_MAX_SEGS  64
+#define GRO_MAX_BYTES 65535
+
+/* Offsets of a plain TCP packet; false if it is not one we merge. */
+static bool tcp_layout(const uint8_t *p, size_t len, size_t *l4, size_t *l4_hdr)
+{
+	if (len >= 40 && p[0] == 0x45 && p[9] == IPPROTO_TCP) {
+		if ((get16(p + 6) & 0x3fff) != 0)	/* fragments never merge */
+			return false;
+		*l4 = 20;
+	} else if (len >= 60 && p[0] >> 4 == 6 && p[6] == IPPROTO_TCP) {
+		*l4 = 40;
+	} else {
+		return false;
+	}
+	*l4_hdr = (size_t)(p[*l4 + 12] >> 4) * 4;
+	return *l4_hdr >= 20 && *l4 + *l4_hdr <= len;
+}
+
+static bool same_flow_headers(const uint8_t *a, const uint8_t *b, size_t l4, size_t l4_hdr)
+{
+	if (l4 == 20) {
+		/* version/ihl, tos, flags+frag, ttl, proto, addresses */
+		if (a[1] != b[1] || a[6] != b[6] || a[8] != b[8] || memcmp(a + 12, b + 12, 8))
+			return false;
+	} else {
+		/* version, traffic class, flow label, next header, hop limit, addresses */
+		if (memcmp(a, b, 4) || memcmp(a + 6, b + 6, 34))
+			return false;
+	}
+	/* ports, ack, window, urgent pointer, options */
+	return !memcmp(a + l4, b + l4, 4) && !memcmp(a + l4 + 8, b + l4 + 8, 4) &&
+	       !memcmp(a + l4 + 14, b + l4 + 14, 2) && !memcmp(a + l4 + 18, b + l4 + 18, 2) &&
+	       !memcmp(a + l4 + 20, b + l4 + 20, l4_hdr - 20);
+}
+
+bool gro_can_merge(const uint8_t *first, size_t first_len, const uint8_t *prev, size_t prev_len,
+		   const uint8_t *b, size_t b_len, size_t merged_len)
+{
+	size_t l4, hdr, l4b, hdrb, seg, prev_payload, b_payload;
+
+	if (!tcp_layout(first, first_len, &l4, &hdr) || !tcp_layout(b, b_len, &l4b, &hdrb) ||
+	    l4 != l4b || hdr != hdrb)
+		return false;
+	seg = first_len - l4 - hdr;
+	prev_payload = prev_len - l4 - hdr;
+	b_payload = b_len - l4 - hdr;
+	/* Only plain ACK (+PSH) segments; the previous must not have ended
+	 * the run with PSH or a short payload. */
+	if ((b[l4 + 13] & ~0x08) != 0x10 || prev[l4 + 13] != 0x10)
+		return false;
+	if (!seg || prev_payload != seg || !b_payload || b_payload > seg)
+		return false;
+	if ((l4 == 20 && (get16(b + 2) != b_len || get16(prev + 2) != prev_len)) ||
+	    (l4 == 40 && (get16(b + 4) + 40u != b_len || get16(prev + 4) + 40u != prev_len)))
+		return false;	/* padding after the IP packet: never merge */
+	if (merged_len + b_payload > GRO_MAX_BYTES)
+		return false;
+	if (get32(b + l4 + 4) != get32(prev + l4 + 4) + (uint32_t)prev_payload)
+		return false;
+	return same_flow_headers(first, b, l4, hdr);
+}
+
+static void write_single(int fd, struct tun_pkt *p)
+{
+	memset(p->data - VNET_HDR_LEN, 0, VNET_HDR_LEN);
+	(void)write(fd, p->data - VNET_HDR_LEN, p->len + VNET_HDR_LEN);
+}
+
+/* Writes pkts[0..n) (n > 1, already checked mergeable) as one GSO packet:
+ * the first packet's headers, fixed up, then every payload. */
+static void write_merged(int fd, struct tun_pkt *pkts, size_t n, size_t total)
+{
+	struct iovec iov[GRO_MAX_SEGS + 1];
+	uint8_t *h = pkts[0].data, *vh = h - VNET_HDR_LEN;
+	size_t l4, hdr, seg;
+
+	tcp_layout(h, pkts[0].len, &l4, &hdr);
+	seg = pkts[0].len - l4 - hdr;
+	h[l4 + 13] = pkts[n - 1].data[l4 + 13];	/* PSH of the last segment */
+	if (l4 == 20) {
+		put16(h + 2, (uint16_t)total);
+		put16(h + 10, 0);
+		put16(h + 10, csum_fold(csum_add(0, h, 20)));
+	} else {
+		put16(h + 4, (uint16_t)(total - 40));
+	}
+	/* Partial checksum: the pseudo-header sum, uncomplemented, as
+	 * CHECKSUM_PARTIAL wants; the kernel completes it. */
+	put16(h + l4 + 16, (uint16_t)~csum_fold(pseudo_sum(h, IPPROTO_TCP, total - l4)));
+
+	memset(vh, 0, VNET_HDR_LEN);
+	vh[0] = F_NEEDS_CSUM;
+	vh[1] = l4 == 20 ? GSO_TCPV4 : GSO_TCPV6;
+	vh[2] = (uint8_t)(l4 + hdr);
+	vh[3] = (uint8_t)((l4 + hdr) >> 8);
+	vh[4] = (uint8_t)seg;
+	vh[5] = (uint8_t)(seg >> 8);
+	vh[6] = (uint8_t)l4;
+	vh[8] = 16;	/* TCP checksum offset */
+
+	iov[0].iov_base = vh;
+	iov[0].iov_len = VNET_HDR_LEN + pkts[0].len;
+	for (size_t i = 1; i < n; i++) {
+		iov[i].iov_base = pkts[i].data + l4 + hdr;
+		iov[i].iov_len = pkts[i].len - l4 - hdr;
+	}
+	(void)writev(fd, iov, (int)n);
+}
+
+void tun_write_batch(int fd, struct tun_pkt *pkts, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t run = 1, total = pkts[i].len;
+
+		while (i + run < n && run < GRO_MAX_SEGS &&
+		       gro_can_merge(pkts[i].data, pkts[i].len, pkts[i + run - 1].data,
+				     pkts[i + run - 1].len, pkts[i + run].data, pkts[i + run].len,
+				     total)) {
+			size_t l4, hdr;
+
+			tcp_layout(pkts[i].data, pkts[i].len, &l4, &hdr);
+			total += pkts[i + run].len - l4 - hdr;
+			run++;
+		}
+		if (run == 1)
+			write_single(fd, &pkts[i]);
+		else
+			write_merged(fd, &pkts[i], run, total);
+		i += run;
+	}
+}

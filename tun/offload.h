@@ -49,4 +49,25 @@ size_t gso_next(struct gso_iter *it, uint8_t *out, size_t cap);
 uint32_t csum_add(uint32_t sum, const uint8_t *data, size_t len);
 uint16_t csum_fold(uint32_t sum);
 
+/* --- writing: merge TCP segments back into super-packets (GRO) ---------- */
+
+/* A decrypted packet waiting for the TUN. VNET_HDR_LEN bytes before data
+ * are writable scratch (the vnet header goes there). */
+struct tun_pkt {
+	uint8_t *data;
+	size_t len;
+};
+
+/* True if b continues the TCP flow whose segments start with first and end
+ * with prev: same addresses, ports, header fields and options, contiguous
+ * sequence numbers, plain ACK segments, prev full-sized, and the merged
+ * packet (merged_len + b's payload) still under 64 KiB. */
+bool gro_can_merge(const uint8_t *first, size_t first_len, const uint8_t *prev, size_t prev_len,
+		   const uint8_t *b, size_t b_len, size_t merged_len);
+
+/* Writes n packets to a TUN opened with IFF_VNET_HDR, merging runs of
+ * consecutive segments of one TCP flow into one write with a GSO header,
+ * so the kernel takes tens of packets per system call. */
+void tun_write_batch(int fd, struct tun_pkt *pkts, size_t n);
+
 #endif

@@ -279,6 +279,7 @@ static void handle_udp(struct daemon *d, uint64_t now)
 			receive_datagram(dev, dev->rx_bufs[i], msgs[i].msg_len,
 					 gro_segment_size(&msgs[i].msg_hdr), &src[i], now);
 		}
+		receive_flush(dev);	/* before rx_bufs are reused */
 		send_flush(dev);
 		if (n < BATCH_MAX)
 			break;
@@ -394,9 +395,13 @@ static void write_pid_file(struct daemon *d, pid_t pid)
 static bool daemonize(struct daemon *d)
 {
 	const char *log = getenv("VPND_LOG");
-	pid_t pid = fork();
+	pid_t pid;
 	int fd;
 
+	/* The parent writes the pid file, the child removes it at teardown:
+	 * the child must know its path too. */
+	snprintf(d->pid_path, sizeof(d->pid_path), "%s/%s.pid", PID_DIR, d->dev.ifname);
+	pid = fork();
 	if (pid < 0)
 		return false;
 	if (pid > 0) {

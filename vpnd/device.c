@@ -287,6 +287,8 @@ static int apply_peer(struct device *dev, const struct config_peer *cp, char *er
 			 cp->file, cp->line);
 		return -EINVAL;
 	}
+	bool keepalive_was_off = !peer->timers.persistent_keepalive_interval;
+
 	noise_handshake_set_psk(&peer->hs, cp->has_preshared_key ? cp->preshared_key : NULL);
 	if (cp->has_endpoint)
 		peer_set_endpoint(peer, &cp->endpoint);
@@ -299,6 +301,13 @@ static int apply_peer(struct device *dev, const struct config_peer *cp, char *er
 		}
 	}
 	peer_set_persistent_keepalive(peer, cp->persistent_keepalive);
+	/* As over the UAPI (and as the kernel does at link up): turning it on
+	 * sends one at once, else an idle peer would never start the timer. */
+	if (cp->persistent_keepalive && keepalive_was_off && dev->local.has_identity &&
+	    peer->has_endpoint) {
+		send_keepalive(peer);
+		send_flush(dev);
+	}
 	return 0;
 }
 

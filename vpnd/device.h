@@ -19,6 +19,7 @@
 #include "handshake/noise.h"
 #include "handshake/ratelimit.h"
 #include "handshake/transport.h"
+#include "tun/offload.h"
 #include "vpnd/allowedips.h"
 #include "vpnd/config.h"
 #include "vpnd/timers.h"
@@ -26,6 +27,7 @@
 #define STAGED_MAX      128	/* packets queued per peer while no session */
 #define BATCH_MAX       128	/* packets per recvmmsg/sendmmsg/TUN batch */
 #define PACKET_BUF_LEN  (65536 + 64)
+#define TUN_OUT_MAX     1024
 #define TX_BUF_LEN      (MTU_MAX + 64)	/* one transport message */
 #define MTU_MAX         65535
 #define UNDER_LOAD_THRESHOLD 512	/* handshake messages per second */
@@ -138,6 +140,11 @@ struct device {
 	size_t tx_lens[BATCH_MAX];
 	union sockaddr_any tx_dst[BATCH_MAX];
 	size_t tx_count;
+
+	/* Decrypted packets for the TUN, pointing into rx_bufs: written (and
+	 * merged) before rx_bufs are reused. */
+	struct tun_pkt tun_out[TUN_OUT_MAX];
+	size_t tun_out_count;
 };
 
 /* --- device.c --- */

@@ -442,7 +442,9 @@ void uapi_serve_connection(struct device *dev, int fd)
 	}
 	if (out)
 		write_all(fd, out, strlen(out));
-	snprintf(tail, sizeof(tail), "errno=%d\n\n", err);
+	/* Negated, as wireguard-go writes it: wg(8) takes errno=N as a return
+	 * value and reports strerror(-N) ("Unknown error -98" otherwise). */
+	snprintf(tail, sizeof(tail), "errno=%d\n\n", -err);
 	write_all(fd, tail, strlen(tail));
 out:
 	if (out) {

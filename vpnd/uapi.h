@@ -2,7 +2,8 @@
  * userspace daemons) on /var/run/wireguard/IFNAME.sock.
  *
  *   get=1\n\n        -> key=value lines, then errno=0\n\n
- *   set=1\n...\n\n   -> errno=N\n\n (0 on success)
+ *   set=1\n...\n\n   -> errno=N\n\n (0 on success, else a NEGATIVE errno,
+ *                       e.g. errno=-22, as wireguard-go and wg(8) have it)
  *
  * uapi_get/uapi_set work on text so tests drive them without sockets.
  * Keys travel as lowercase hex here, base64 in config files. */
@@ -20,8 +21,8 @@ struct device;
  * ENOMEM. */
 char *uapi_get(struct device *dev);
 /* Applies the lines of a set=1 request body (after "set=1\n"). Returns 0 or
- * a positive errno for the errno= line. Changes made before a bad line
- * stay, as in wireguard-go. */
+ * a positive errno (the socket answers with it negated). Changes made before
+ * a bad line stay, as in wireguard-go. */
 int uapi_set(struct device *dev, char *body);
 /* Extra, vpnd-only: drop counters and daemon-wide statistics. */
 char *uapi_get_stats(struct device *dev);
