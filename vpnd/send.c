@@ -217,7 +217,8 @@ static void queue_encrypted(struct peer *peer, struct keypair *kp, size_t len, u
 	peer->tx_packets++;
 	timers_any_authenticated_packet_traversal(&peer->timers, now);
 	timers_any_authenticated_packet_sent(&peer->timers);
-	if (len)
+	/* Jitter costs a getrandom(): draw it only when the timer arms. */
+	if (len && !timers_pending(&peer->timers, TIMER_NEW_HANDSHAKE))
 		timers_data_sent(&peer->timers, now, jitter_ns());
 	peer_timers_changed(peer);
 	if (dev->tx_count == BATCH_MAX)
