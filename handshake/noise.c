@@ -73,8 +73,9 @@ void noise_handshake_clear(struct noise_handshake *hs)
 	secure_wipe(hs->remote_ephemeral, KEY_LEN);
 	secure_wipe(hs->hash, HASH_LEN);
 	secure_wipe(hs->chaining_key, HASH_LEN);
+	/* local_index is left alone: the caller owns the index table and
+	 * must remove that index itself before it picks a new one. */
 	hs->remote_index = 0;
-	hs->local_index = 0;
 	hs->state = NOISE_ZEROED;
 }
 
@@ -410,5 +411,6 @@ enum noise_result noise_derive_keypair(struct noise_handshake *hs, struct keypai
 	kp->confirmed = initiator;	/* the responder waits for the ACK */
 	kp->valid = true;
 	noise_handshake_clear(hs);
+	hs->local_index = 0;	/* the index now belongs to the keypair */
 	return NOISE_OK;
 }

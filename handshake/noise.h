@@ -88,7 +88,8 @@ void noise_handshake_init(struct noise_handshake *hs, const struct noise_local *
  * drops any handshake in flight. */
 void noise_handshake_set_local(struct noise_handshake *hs, const struct noise_local *local);
 void noise_handshake_set_psk(struct noise_handshake *hs, const uint8_t *preshared_key);
-/* Drops any handshake in flight (ephemeral, chaining key, hash). */
+/* Drops any handshake in flight (ephemeral, chaining key, hash); keeps
+ * local_index, which the caller removes from its index table. */
 void noise_handshake_clear(struct noise_handshake *hs);
 
 /* SYN. Fills msg except mac1/mac2. wall_ns: Unix time for the TAI64N. */
