@@ -89,7 +89,22 @@ void device_destroy(struct device *dev)
 
 bool device_set_private_key(struct device *dev, const uint8_t *key)
 {
-	bool ok = noise_local_set(&dev->local, key);
+	uint8_t clamped[KEY_LEN];
+	bool same, ok;
+
+	/* The key we already have changes nothing, as in wireguard-go and the
+	 * kernel: `wg syncconf` always sends it, and must not drop sessions. */
+	if (!key) {
+		same = !dev->local.has_identity;
+	} else {
+		memcpy(clamped, key, KEY_LEN);
+		key_clamp(clamped);
+		same = dev->local.has_identity && ct_equal(clamped, dev->local.private_key, KEY_LEN);
+		secure_wipe(clamped, sizeof(clamped));
+	}
+	if (same)
+		return true;
+	ok = noise_local_set(&dev->local, key);
 
 	if (dev->local.has_identity)
 		cookie_checker_init(&dev->cookie_checker, dev->local.public_key);

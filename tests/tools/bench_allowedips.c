@@ -159,7 +159,7 @@ out:
  * on one address, so a lookup of it visits one node per address bit. */
 static int bench_deepest(const struct run *r, uint8_t *addrs)
 {
-	struct allowedips_owner owner = { NULL, 0 };
+	struct allowedips_owner owner = { 0 };
 	struct allowedips *t = allowedips_new();
 	size_t hit_pct;
 	double rate;

@@ -337,7 +337,7 @@ static void run_case(void **state)
 static void test_invalid_args(void **state)
 {
 	struct allowedips *t = allowedips_new();
-	struct allowedips_owner o = { NULL, 0 };
+	struct allowedips_owner o = { 0 };
 	uint8_t addr[16] = { 10 };
 
 	(void)state;
