@@ -97,7 +97,7 @@ void timers_handshake_attempts_reset(struct timers *t)
 
 static unsigned expire_retransmit(struct timers *t, uint64_t now)
 {
-	if (t->handshake_attempts >= MAX_TIMER_HANDSHAKES) {
+	if (t->handshake_attempts > MAX_TIMER_HANDSHAKES) {
 		/* REKEY_ATTEMPT_TIME spent: stop until new traffic asks again,
 		 * and let the old keys die in due time. */
 		t->deadline[TIMER_SEND_KEEPALIVE] = 0;
