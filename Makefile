@@ -13,7 +13,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
-PKGS     = libsodium libmnl libb2
+PKGS     = libsodium libmnl libb2 libcap-ng libseccomp
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
@@ -22,7 +22,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 TEST_LDLIBS = $(shell pkg-config --libs cmocka)
 
 ifeq ($(SAN),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DVPND_SANITIZED
 LDFLAGS += -fsanitize=address,undefined
 endif
 

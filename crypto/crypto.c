@@ -200,6 +200,20 @@ void secure_wipe(void *p, size_t len)
 	sodium_memzero(p, len);
 }
 
+void *secure_alloc(size_t len)
+{
+	void *p = sodium_malloc(len);
+
+	if (p)
+		sodium_memzero(p, len);
+	return p;
+}
+
+void secure_free(void *p)
+{
+	sodium_free(p);	/* wipes before it unmaps */
+}
+
 void random_bytes(void *p, size_t len)
 {
 	randombytes_buf(p, len);

@@ -82,6 +82,11 @@ bool ct_equal(const void *a, const void *b, size_t len);
 /* True iff all bytes are zero; constant time. */
 bool ct_is_zero(const void *a, size_t len);
 void secure_wipe(void *p, size_t len);
+/* Guarded, locked memory for long-lived secrets (sodium_malloc): guard
+ * pages around it, never swapped, zeroed. NULL on failure. secure_free wipes
+ * and releases; NULL is fine. */
+void *secure_alloc(size_t len);
+void secure_free(void *p);
 void random_bytes(void *p, size_t len);
 uint32_t random_u32(void);
 uint32_t random_uniform(uint32_t upper_bound);

@@ -3,7 +3,7 @@
 # Only what is missing, and without recommends (wireguard-tools recommends a
 # kernel image). Safe to run as often as you like; a no-op when all is there.
 set -e
-PKGS="build-essential pkg-config libsodium-dev libmnl-dev libcmocka-dev libb2-dev
+PKGS="build-essential pkg-config libsodium-dev libmnl-dev libcmocka-dev libb2-dev libcap-ng-dev
       clang libclang-rt-14-dev libseccomp-dev
       iproute2 iputils-ping iperf3 wireguard-tools wireguard-go nftables ncat
       procps python3"

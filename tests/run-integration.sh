@@ -7,6 +7,7 @@ cd "$(dirname "$0")/integration" || exit 1
 export VPND TOOLS
 pass=0; fail=0; failed=""
 for t in ./*.sh; do
+	[ "$t" = ./lib.sh ] && continue
 	[ -n "$ONLY" ] && case "$t" in *$ONLY*) ;; *) continue ;; esac
 	echo "=== $t"
 	start=$(date +%s)

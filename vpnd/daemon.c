@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include "tun/tun.h"
 #include "vpnd/device.h"
 #include "vpnd/log.h"
+#include "vpnd/sandbox.h"
 #include "vpnd/uapi.h"
 
 enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL };
@@ -390,17 +392,15 @@ static void write_pid_file(struct daemon *d, pid_t pid)
 	}
 }
 
-/* Detach: the parent returns at once (everything is already up); the child
- * runs the loop. stdio goes to /dev/null, or to $VPND_LOG if set. */
+/* Detach: the parent returns at once (everything is already up) and the
+ * child carries on as the monitor. stdio goes to /dev/null, or to $VPND_LOG
+ * if set. */
 static bool daemonize(struct daemon *d)
 {
 	const char *log = getenv("VPND_LOG");
 	pid_t pid;
 	int fd;
 
-	/* The parent writes the pid file, the child removes it at teardown:
-	 * the child must know its path too. */
-	snprintf(d->pid_path, sizeof(d->pid_path), "%s/%s.pid", PID_DIR, d->dev.ifname);
 	pid = fork();
 	if (pid < 0)
 		return false;
@@ -408,6 +408,7 @@ static bool daemonize(struct daemon *d)
 		write_pid_file(d, pid);
 		_exit(0);
 	}
+	snprintf(d->pid_path, sizeof(d->pid_path), "%s/%s.pid", PID_DIR, d->dev.ifname);
 	setsid();
 	fd = open(log ? log : "/dev/null", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd >= 0) {
@@ -420,26 +421,17 @@ static bool daemonize(struct daemon *d)
 	return true;
 }
 
-static void teardown(struct daemon *d)
+/* The worker's end: closing a non-persistent TUN deletes the interface,
+ * its addresses and its routes with it. Files and hooks are the monitor's. */
+static void close_everything(struct daemon *d)
 {
-	const struct config *cfg = d->opts->cfg;
-
-	if (cfg)
-		run_hooks(cfg->pre_down, cfg->n_pre_down, d->dev.ifname);
-	if (d->uapi_fd >= 0) {
+	if (d->uapi_fd >= 0)
 		close(d->uapi_fd);
-		uapi_unlink(d->dev.ifname);
-	}
-	/* Closing a non-persistent TUN deletes the interface, its addresses
-	 * and its routes with it. */
 	if (d->dev.tun_fd >= 0)
 		close(d->dev.tun_fd);
-	d->dev.tun_fd = -1;
-	device_destroy(&d->dev);
-	if (cfg)
-		run_hooks(cfg->post_down, cfg->n_post_down, d->dev.ifname);
-	if (d->pid_path[0])
-		unlink(d->pid_path);
+	d->uapi_fd = d->dev.tun_fd = -1;
+	if (d->dev.peer_buckets)
+		device_destroy(&d->dev);
 	if (d->watch)
 		nl_watch_close(d->watch);
 	if (d->nl)
@@ -448,6 +440,74 @@ static void teardown(struct daemon *d)
 		close(d->epoll_fd);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
+	d->watch = NULL;
+	d->nl = NULL;
+	d->epoll_fd = d->signal_fd = -1;
+}
+
+/* The monitor's end: hooks run as root, files removed. */
+static void remove_files(struct daemon *d)
+{
+	uapi_unlink(d->dev.ifname);
+	if (d->pid_path[0])
+		unlink(d->pid_path);
+}
+
+/* The packet-handling process: unprivileged, sandboxed, runs the loop. */
+static int worker_main(struct daemon *d)
+{
+	const char *user = getenv("VPND_USER");
+	char err[512] = "";
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM);	/* never outlive the monitor */
+	/* A signalfd polled through epoll wakes only the process that made it:
+	 * the loop's fds are opened here, after the fork. */
+	if (open_loop_fds(d, err, sizeof(err)) < 0 ||
+	    sandbox_drop_privileges(user, err, sizeof(err)) != SANDBOX_OK)
+		goto fail;
+#ifndef VPND_SANITIZED	/* the sanitizers' runtime needs more system calls */
+	if (!getenv("VPND_NO_SECCOMP") && sandbox_install_seccomp(err, sizeof(err)) != SANDBOX_OK)
+		goto fail;
+#endif
+	run_loop(d);
+	close_everything(d);
+	return 0;
+fail:
+	log_error("%s: %s", d->dev.ifname, err[0] ? err : strerror(errno));
+	close_everything(d);
+	return 1;
+}
+
+/* Waits for the worker; SIGTERM/SIGINT run PreDown while the interface is
+ * still there, then stop the worker. */
+static int monitor_main(struct daemon *d, pid_t worker)
+{
+	const struct config *cfg = d->opts->cfg;
+	sigset_t mask;
+	int status = 0, sig;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	for (;;) {
+		if (sigwait(&mask, &sig) != 0)
+			continue;
+		if (sig == SIGCHLD) {
+			if (waitpid(worker, &status, WNOHANG) == worker)
+				break;
+			continue;
+		}
+		log_info("%s: signal %d, shutting down", d->dev.ifname, sig);
+		if (cfg)
+			run_hooks(cfg->pre_down, cfg->n_pre_down, d->dev.ifname);
+		kill(worker, SIGTERM);
+	}
+	if (cfg)
+		run_hooks(cfg->post_down, cfg->n_post_down, d->dev.ifname);
+	remove_files(d);
+	log_info("%s: down", d->dev.ifname);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
 static int start(struct daemon *d, char *err, size_t err_len)
@@ -501,32 +561,42 @@ int daemon_run(const struct daemon_opts *o)
 	struct daemon d = { .opts = o, .epoll_fd = -1, .uapi_fd = -1, .signal_fd = -1,
 			    .registered_udp_fd = -1 };
 	char err[512] = "";
+	sigset_t mask;
+	pid_t worker;
 
 	d.dev.tun_fd = d.dev.udp_fd = -1;
 	if (start(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		/* A half-made interface goes away with its TUN fd. */
-		if (d.dev.peer_buckets)
-			teardown(&d);
+		if (d.uapi_fd >= 0)
+			remove_files(&d);
+		close_everything(&d);
 		return 1;
 	}
 	log_info("%s: up, listening on UDP port %u", d.dev.ifname, d.dev.bound_port);
 	if (!o->foreground && !daemonize(&d)) {
 		fprintf(stderr, "vpnd: fork: %s\n", strerror(errno));
-		teardown(&d);
+		remove_files(&d);
+		close_everything(&d);
 		return 1;
 	}
 	if (o->foreground)
 		write_pid_file(&d, getpid());
-	/* After the fork: a signalfd polled through epoll wakes only the
-	 * process that created it. */
-	if (open_loop_fds(&d, err, sizeof(err)) < 0) {
-		log_error("%s: %s", d.dev.ifname, err[0] ? err : strerror(errno));
-		teardown(&d);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	worker = fork();
+	if (worker == 0)
+		_exit(worker_main(&d));
+	/* The monitor keeps no fd of the device: the interface must die with
+	 * the worker. */
+	close_everything(&d);
+	if (worker < 0) {
+		remove_files(&d);
 		return 1;
 	}
-	run_loop(&d);
-	teardown(&d);
-	log_info("%s: down", o->ifname);
-	return 0;
+	return monitor_main(&d, worker);
 }

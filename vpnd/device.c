@@ -60,8 +60,9 @@ int device_init(struct device *dev, const char *ifname)
 	dev->rx_bufs = malloc(BATCH_MAX * sizeof(*dev->rx_bufs));
 	dev->tx_bufs = malloc(BATCH_MAX * sizeof(*dev->tx_bufs));
 	dev->tun_read_buf = malloc(PACKET_BUF_LEN);
+	dev->local = secure_alloc(sizeof(*dev->local));
 	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
-	    !dev->tx_bufs || !dev->tun_read_buf || index_table_init(&dev->index) < 0) {
+	    !dev->tx_bufs || !dev->tun_read_buf || !dev->local || index_table_init(&dev->index) < 0) {
 		device_destroy(dev);
 		return -ENOMEM;
 	}
@@ -81,7 +82,10 @@ void device_destroy(struct device *dev)
 	free(dev->rx_bufs);
 	free(dev->tx_bufs);
 	free(dev->tun_read_buf);
-	noise_local_clear(&dev->local);
+	if (dev->local)
+		noise_local_clear(dev->local);
+	secure_free(dev->local);
+	dev->local = NULL;
 	cookie_checker_wipe(&dev->cookie_checker);
 	dev->peer_buckets = NULL;
 	dev->udp_fd = -1;
@@ -95,32 +99,32 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 	/* The key we already have changes nothing, as in wireguard-go and the
 	 * kernel: `wg syncconf` always sends it, and must not drop sessions. */
 	if (!key) {
-		same = !dev->local.has_identity;
+		same = !dev->local->has_identity;
 	} else {
 		memcpy(clamped, key, KEY_LEN);
 		key_clamp(clamped);
-		same = dev->local.has_identity && ct_equal(clamped, dev->local.private_key, KEY_LEN);
+		same = dev->local->has_identity && ct_equal(clamped, dev->local->private_key, KEY_LEN);
 		secure_wipe(clamped, sizeof(clamped));
 	}
 	if (same)
 		return true;
-	ok = noise_local_set(&dev->local, key);
+	ok = noise_local_set(dev->local, key);
 
-	if (dev->local.has_identity)
-		cookie_checker_init(&dev->cookie_checker, dev->local.public_key);
+	if (dev->local->has_identity)
+		cookie_checker_init(&dev->cookie_checker, dev->local->public_key);
 	else
 		cookie_checker_wipe(&dev->cookie_checker);
 	/* A new identity invalidates every session and handshake; a peer with
 	 * our own public key would be talking to itself: drop it. */
 	for (struct peer *p = dev->peers_first, *n; p; p = n) {
 		n = p->next;
-		if (dev->local.has_identity &&
-		    ct_equal(p->public_key, dev->local.public_key, KEY_LEN)) {
+		if (dev->local->has_identity &&
+		    ct_equal(p->public_key, dev->local->public_key, KEY_LEN)) {
 			device_peer_remove(dev, p);
 			continue;
 		}
 		peer_zero_keys(p);
-		noise_handshake_set_local(&p->hs, &dev->local);
+		noise_handshake_set_local(&p->hs, dev->local);
 	}
 	return ok;
 }
@@ -232,14 +236,14 @@ struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
 	struct peer *peer;
 	size_t i;
 
-	if (dev->local.has_identity && ct_equal(pub, dev->local.public_key, KEY_LEN))
+	if (dev->local->has_identity && ct_equal(pub, dev->local->public_key, KEY_LEN))
 		return NULL;
 	peer = calloc(1, sizeof(*peer));
 	if (!peer)
 		return NULL;
 	peer->dev = dev;
 	memcpy(peer->public_key, pub, KEY_LEN);
-	noise_handshake_init(&peer->hs, &dev->local, pub, NULL);
+	noise_handshake_init(&peer->hs, dev->local, pub, NULL);
 	cookie_maker_init(&peer->cookie, pub);
 	timers_init(&peer->timers, 0);
 
@@ -318,7 +322,7 @@ static int apply_peer(struct device *dev, const struct config_peer *cp, char *er
 	peer_set_persistent_keepalive(peer, cp->persistent_keepalive);
 	/* As over the UAPI (and as the kernel does at link up): turning it on
 	 * sends one at once, else an idle peer would never start the timer. */
-	if (cp->persistent_keepalive && keepalive_was_off && dev->local.has_identity &&
+	if (cp->persistent_keepalive && keepalive_was_off && dev->local->has_identity &&
 	    peer->has_endpoint) {
 		send_keepalive(peer);
 		send_flush(dev);

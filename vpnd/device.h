@@ -103,7 +103,7 @@ struct device {
 	char ifname[IFNAMSIZ];
 	unsigned ifindex;
 	unsigned mtu;
-	struct noise_local local;
+	struct noise_local *local;	/* guarded, locked memory (secure_alloc) */
 	struct cookie_checker cookie_checker;
 	struct ratelimiter *ratelimiter;
 	uint16_t listen_port;		/* configured; 0 = random */

@@ -65,7 +65,7 @@ static void answer_initiation(struct device *dev, struct peer *peer, uint64_t no
 	index = index_table_add(&dev->index, peer, NULL);
 	if (!index)
 		return;
-	if (noise_create_response(&peer->hs, &dev->local, &msg, index) != NOISE_OK) {
+	if (noise_create_response(&peer->hs, dev->local, &msg, index) != NOISE_OK) {
 		index_table_remove(&dev->index, index);
 		peer->hs.local_index = 0;
 		return;
@@ -86,7 +86,7 @@ static void receive_initiation(struct device *dev, const uint8_t *buf,
 	struct noise_handshake *hs;
 	struct peer *peer;
 
-	if (noise_consume_initiation(&dev->local, (const struct msg_initiation *)buf, &lookup,
+	if (noise_consume_initiation(dev->local, (const struct msg_initiation *)buf, &lookup,
 				     now, &hs) != NOISE_OK) {
 		device_count_drop(dev, DROP_HANDSHAKE);
 		return;
@@ -107,7 +107,7 @@ static void receive_response(struct device *dev, const uint8_t *buf,
 	struct index_entry *e = index_table_find(&dev->index, le32_to_host(msg->receiver_index));
 	struct peer *peer;
 
-	if (!e || e->kp || noise_consume_response(&e->peer->hs, &dev->local, msg) != NOISE_OK) {
+	if (!e || e->kp || noise_consume_response(&e->peer->hs, dev->local, msg) != NOISE_OK) {
 		device_count_drop(dev, DROP_HANDSHAKE);
 		return;
 	}

@@ -177,13 +177,13 @@ void send_initiation(struct peer *peer, bool is_retry)
 			return;
 		timers_handshake_attempts_reset(&peer->timers);
 	}
-	if (!dev->local.has_identity || !peer->has_endpoint)
+	if (!dev->local->has_identity || !peer->has_endpoint)
 		return;
 	peer_drop_handshake_index(peer);
 	index = index_table_add(&dev->index, peer, NULL);
 	if (!index)
 		return;
-	if (noise_create_initiation(&peer->hs, &dev->local, &msg, index, wall_clock_ns()) !=
+	if (noise_create_initiation(&peer->hs, dev->local, &msg, index, wall_clock_ns()) !=
 	    NOISE_OK) {
 		index_table_remove(&dev->index, index);
 		peer->hs.local_index = 0;

@@ -91,8 +91,8 @@ char *uapi_get(struct device *dev)
 {
 	struct strbuf b = { 0 };
 
-	if (dev->local.has_identity)
-		sb_key(&b, "private_key", dev->local.private_key);
+	if (dev->local->has_identity)
+		sb_key(&b, "private_key", dev->local->private_key);
 	sb_printf(&b, "listen_port=%u\n", dev->bound_port);
 	if (dev->fwmark)
 		sb_printf(&b, "fwmark=%u\n", dev->fwmark);
@@ -196,8 +196,8 @@ static int start_peer(struct set_state *st, const char *value)
 	st->peer_is_new = false;
 	st->peer = device_peer_lookup(st->dev, k);
 	if (!st->peer) {
-		if (st->dev->local.has_identity &&
-		    ct_equal(k, st->dev->local.public_key, KEY_LEN)) {
+		if (st->dev->local->has_identity &&
+		    ct_equal(k, st->dev->local->public_key, KEY_LEN)) {
 			st->skip_peer = true;	/* ignored, like wireguard-go */
 			return 0;
 		}
@@ -238,7 +238,7 @@ static int set_peer_keepalive(struct peer *peer, const char *value)
 		return EINVAL;
 	peer_set_persistent_keepalive(peer, (uint16_t)n);
 	/* Turning it on sends one at once, so a NAT opens without waiting. */
-	if (n && was_off && peer->dev->local.has_identity && peer->has_endpoint) {
+	if (n && was_off && peer->dev->local->has_identity && peer->has_endpoint) {
 		send_keepalive(peer);
 		send_flush(peer->dev);
 	}

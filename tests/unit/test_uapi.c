@@ -235,8 +235,8 @@ static void test_set_get_full(void **state)
 	assert_int_equal(ret, 0);
 	assert_true(dev->udp_fd >= 0);
 	assert_int_not_equal(dev->bound_port, 0);
-	assert_true(dev->local.has_identity);
-	assert_memory_equal(dev->local.public_key, me.pub, KEY_LEN);
+	assert_true(dev->local->has_identity);
+	assert_memory_equal(dev->local->public_key, me.pub, KEY_LEN);
 	assert_int_equal(dev->n_peers, 1);
 
 	out = get(dev);
@@ -348,7 +348,7 @@ static void test_private_key_clear(void **state)
 	free(out);
 	/* all zeros clears the identity, as with wg set private-key /dev/null */
 	assert_int_equal(set(dev, "private_key=%064d\n", 0), 0);
-	assert_false(dev->local.has_identity);
+	assert_false(dev->local->has_identity);
 	out = get(dev);
 	expect_no_prefix(out, "private_key=");
 	free(out);
@@ -474,14 +474,14 @@ static void test_same_private_key_keeps_sessions(void **state)
 	key_to_hex(hex, unclamped);
 	assert_int_equal(set(dev, "private_key=%s\n", hex), 0);
 	assert_ptr_equal(peer->kp_current, kp);
-	assert_memory_equal(dev->local.public_key, me.pub, KEY_LEN);
+	assert_memory_equal(dev->local->public_key, me.pub, KEY_LEN);
 
 	/* a new identity ends every session */
 	idx = kp->local_index;
 	assert_int_equal(set(dev, "private_key=%s\n", other.priv_hex), 0);
 	assert_null(peer->kp_current);	/* kp is freed now */
 	assert_null(index_table_find(&dev->index, idx));
-	assert_memory_equal(dev->local.public_key, other.pub, KEY_LEN);
+	assert_memory_equal(dev->local->public_key, other.pub, KEY_LEN);
 	assert_true(peer->hs.static_static_valid);
 
 	/* and clearing it too */
@@ -489,7 +489,7 @@ static void test_same_private_key_keeps_sessions(void **state)
 	assert_int_equal(set(dev, "private_key=%064d\n", 0), 0);
 	assert_null(peer->kp_current);
 	assert_null(index_table_find(&dev->index, idx));
-	assert_false(dev->local.has_identity);
+	assert_false(dev->local->has_identity);
 }
 
 /* ---- peers ---- */
@@ -917,7 +917,7 @@ static void test_invalid_lines(void **state)
 	}
 	/* none of them bound a socket or took an identity */
 	assert_int_equal(dev->udp_fd, -1);
-	assert_false(dev->local.has_identity);
+	assert_false(dev->local->has_identity);
 	/* protocol_version=1 is fine */
 	assert_int_equal(set(dev, "public_key=%s\nprotocol_version=1\n", p.pub_hex), 0);
 }

@@ -1,0 +1,60 @@
+#!/bin/bash
+# Least privilege: after set-up the packet-handling worker runs as nobody
+# with only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, no new privileges, and a
+# seccomp filter; the root monitor keeps no device fd (the interface dies
+# with the worker) and only runs hooks and removes files. A forbidden system
+# call is refused (the same filter, installed by tests/tools/seccomp_probe).
+#
+#   [ns a] vp-a 198.19.8.1 --- veth 198.18.8.1 <-> 198.18.8.2 --- [ns b] vp-b 198.19.8.2
+set -e
+. "$(dirname "$0")/lib.sh"
+
+ns_new a; ns_new b
+veth "$a" 198.18.8.1/24 "$b" 198.18.8.2/24
+keypair ka; keypair kb
+cat > "$WORK/vp-a.conf" <<EOC
+[Interface]
+PrivateKey = $ka_priv
+Address = 198.19.8.1/24
+ListenPort = 51820
+PostUp = touch $WORK/postup-ran-as-\$(id -u)
+PostDown = touch $WORK/postdown-ran-as-\$(id -u)
+[Peer]
+PublicKey = $kb_pub
+AllowedIPs = 198.19.8.2/32
+Endpoint = 198.18.8.2:51820
+EOC
+cat > "$WORK/vp-b.conf" <<EOC
+[Interface]
+PrivateKey = $kb_priv
+Address = 198.19.8.2/24
+ListenPort = 51820
+[Peer]
+PublicKey = $ka_pub
+AllowedIPs = 198.19.8.1/32
+EOC
+chmod 600 "$WORK"/*.conf
+vpnd_up "$b" "$WORK/vp-b.conf"
+vpnd_up "$a" "$WORK/vp-a.conf"
+monitor=$(cat "$WORK/vp-a.pidfile")
+wait_for 5 pgrep -P "$monitor"
+worker=$(pgrep -P "$monitor")
+field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+check "tunnel works" ip netns exec "$a" ping -c 2 -W 2 198.19.8.2
+check "worker runs as nobody (uid 65534)" test "$(field "$worker" Uid)" = 65534
+check "worker's effective capabilities: NET_ADMIN + NET_BIND_SERVICE only" \
+	test "$(field "$worker" CapEff)" = 0000000000001400
+check "worker has an empty bounding set" test "$(field "$worker" CapBnd)" = 0000000000000000
+check "worker has no_new_privs" test "$(field "$worker" NoNewPrivs)" = 1
+check "worker runs under a seccomp filter" test "$(field "$worker" Seccomp)" = 2
+check "monitor holds no TUN fd" sh -c "! ls -l /proc/$monitor/fd | grep -q tun"
+check "forbidden syscalls refused by the filter" "$TOOLS/seccomp_probe"
+check "hooks run as root" test -e "$WORK/postup-ran-as-0"
+check "UAPI still works for root: wg set listen-port" \
+	ip netns exec "$a" wg set vp-a listen-port 51821
+check "UAPI port change took effect" \
+	sh -c "ip netns exec $a wg show vp-a listen-port | grep -qx 51821"
+check "killing the worker takes the interface down and the monitor cleans up" \
+	sh -c "kill -9 $worker; for i in \$(seq 50); do [ -e /var/run/wireguard/vp-a.sock ] || break; sleep 0.1; done; ! ip -n $a link show vp-a && [ ! -e /var/run/wireguard/vp-a.sock ] && [ -e $WORK/postdown-ran-as-0 ]"
+finish

@@ -1,0 +1,39 @@
+/* Installs vpnd's seccomp allowlist in this process (as the daemon's worker
+ * does) and tries what the daemon never needs: prints one line per probe,
+ * "refused" or "ALLOWED", and exits 0 only if every forbidden call was
+ * refused and the allowed ones still work. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vpnd/sandbox.h"
+
+static int probe(const char *what, int ret, int want_refused)
+{
+	int refused = ret < 0 && errno == EPERM;
+
+	printf("%-36s %s\n", what, refused ? "refused" : "ALLOWED");
+	return refused == want_refused ? 0 : 1;
+}
+
+int main(void)
+{
+	char err[256];
+	char *const argv[] = { "/bin/true", NULL };
+	int bad = 0;
+
+	if (sandbox_install_seccomp(err, sizeof(err)) != SANDBOX_OK) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	bad |= probe("openat(\"/etc/passwd\")", open("/etc/passwd", O_RDONLY), 1);
+	bad |= probe("execve(\"/bin/true\")", execve(argv[0], argv, NULL), 1);
+	bad |= probe("fork()", (int)fork(), 1);
+	bad |= probe("unlink(\"/tmp/x\")", unlink("/tmp/vpnd-seccomp-probe"), 1);
+	bad |= probe("socket(AF_INET, SOCK_DGRAM) (needed)", socket(AF_INET, SOCK_DGRAM, 0), 0);
+	bad |= probe("getpid() (needed)", getpid() > 0 ? 0 : -1, 0);
+	return bad;
+}

@@ -1,0 +1,24 @@
+/* Least privilege for the packet-handling process: once the interface is
+ * set up it runs as an unprivileged user (default "nobody", $VPND_USER to
+ * choose; "root" keeps root) with only CAP_NET_ADMIN and
+ * CAP_NET_BIND_SERVICE, no new privileges, and a seccomp allowlist of the
+ * system calls it uses. */
+#ifndef VPND_SANDBOX_H
+#define VPND_SANDBOX_H
+
+#include <stddef.h>
+
+enum sandbox_result {
+	SANDBOX_OK = 0,
+	SANDBOX_ERR_USER,	/* unknown user */
+	SANDBOX_ERR_CAPS,	/* could not change ids or capabilities */
+	SANDBOX_ERR_SECCOMP,	/* could not install the filter */
+};
+
+#define SANDBOX_DEFAULT_USER "nobody"
+
+enum sandbox_result sandbox_drop_privileges(const char *user, char *err, size_t err_len);
+/* Installs the allowlist; any other system call fails with EPERM. */
+enum sandbox_result sandbox_install_seccomp(char *err, size_t err_len);
+
+#endif
