@@ -92,7 +92,7 @@ check: deps
 
 asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang unit
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang integration
+	$(Q)VPND_SANITIZED=1 $(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang integration
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -246,7 +246,7 @@ bool key_from_base64(uint8_t key[KEY_LEN], const char *b64)
 	/* Canonical: the unused low bits of the last symbol must be zero, so
 	 * that one key has exactly one text. */
 	key_to_base64(canon, tmp);
-	if (memcmp(canon, b64, KEY_B64_LEN) != 0)
+	if (!ct_equal(canon, b64, KEY_B64_LEN))
 		goto out;
 	memcpy(key, tmp, KEY_LEN);
 	ok = true;

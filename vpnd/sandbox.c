@@ -59,6 +59,15 @@ static const int allowed[] = {
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(exit), SCMP_SYS(exit_group),
 };
 
+/* Allows syscall nr when argument arg compares op against a (and b). */
+static int allow_if(scmp_filter_ctx ctx, int nr, unsigned arg, enum scmp_compare op,
+		    scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp cmp = { .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
 enum sandbox_result sandbox_install_seccomp(char *err, size_t err_len)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
@@ -73,17 +82,15 @@ enum sandbox_result sandbox_install_seccomp(char *err, size_t err_len)
 	 * hides its flags in memory, so it answers ENOSYS and glibc falls back
 	 * to clone. */
 	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+		rc = allow_if(ctx, SCMP_SYS(clone), 0, SCMP_CMP_MASKED_EQ, CLONE_THREAD,
+			      CLONE_THREAD);
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	/* if_indextoname/if_nametoindex, used to see if the link is gone */
 	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				      SCMP_A1(SCMP_CMP_EQ, SIOCGIFNAME));
+		rc = allow_if(ctx, SCMP_SYS(ioctl), 1, SCMP_CMP_EQ, SIOCGIFNAME, 0);
 	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				      SCMP_A1(SCMP_CMP_EQ, SIOCGIFINDEX));
+		rc = allow_if(ctx, SCMP_SYS(ioctl), 1, SCMP_CMP_EQ, SIOCGIFINDEX, 0);
 	if (!rc)
 		rc = seccomp_load(ctx);
 	if (!rc)
