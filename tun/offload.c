@@ -117,7 +117,20 @@ enum gso_result gso_begin(struct gso_iter *it, const uint8_t *in, size_t len)
 		return GSO_ERR_UNSUPPORTED;
 	if (!it->needs_csum || !it->seg_size)
 		return GSO_ERR_UNSUPPORTED;
+	/* gso_next writes the checksum at l4_off + csum_offset in every
+	 * segment: it must be the TCP/UDP checksum field, inside the headers. */
+	if (it->csum_offset != (it->gso_type == GSO_UDP_L4 ? 6 : 16))
+		return GSO_ERR_UNSUPPORTED;
 	it->l4_off = it->csum_start;
+	/* ... and fixes up the IP header in front of l4_off. */
+	if (it->pkt[0] >> 4 == 4) {
+		size_t ihl = (size_t)(it->pkt[0] & 0x0f) * 4;
+
+		if (ihl < 20 || it->l4_off < ihl)
+			return GSO_ERR_UNSUPPORTED;
+	} else if (it->pkt[0] >> 4 != 6 || it->l4_off < 40) {
+		return GSO_ERR_UNSUPPORTED;
+	}
 	if (it->gso_type == GSO_UDP_L4) {
 		l4_hdr = 8;
 	} else {
