@@ -35,5 +35,7 @@ int main(void)
 	bad |= probe("unlink(\"/tmp/x\")", unlink("/tmp/vpnd-seccomp-probe"), 1);
 	bad |= probe("socket(AF_INET, SOCK_DGRAM) (needed)", socket(AF_INET, SOCK_DGRAM, 0), 0);
 	bad |= probe("getpid() (needed)", getpid() > 0 ? 0 : -1, 0);
-	return bad;
+	fflush(stdout);
+	/* _exit: LeakSanitizer's exit-time scan cannot run under the filter. */
+	_exit(bad);
 }
