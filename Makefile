@@ -6,14 +6,18 @@
 #   make check      install deps, build, run unit + integration tests
 #   make asan       the same suite again under AddressSanitizer + UBSan
 #   make demo       install deps, build, run scripts/demo.sh
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, wrapper, systemd unit,
+#                   man page, example config; UNITDIR MANDIR DOCDIR to move them)
 #   V=1             show the commands
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/vpnd
 BUILD   ?= build
 CC      ?= cc
-PKGS     = libsodium libmnl libb2 libcap-ng libseccomp
+PKGS     = libsodium libmnl libb2 libcap-ng libseccomp libqrencode
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
@@ -89,10 +93,39 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 
 asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang unit
 	$(Q)VPND_SANITIZED=1 $(MAKE) --no-print-directory BUILD=build-asan SAN=1 CC=clang integration
+
+# Fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, built by a sub-make in
+# build-fuzz/ (objects with -fsanitize=fuzzer-no-link,address,undefined,
+# targets linked with -fsanitize=fuzzer). tests/run-fuzz.sh runs each over
+# its regression inputs, then FUZZ_SECONDS on its seed corpus (read only);
+# any crash fails. fuzz-smoke: 10 s each, part of make check.
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES    = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+.PHONY: fuzz-build fuzz-smoke fuzz-clean
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(ARCHIVES)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-build: deps
+	$(Q)CFLAGS="-g -O1 -fsanitize=fuzzer-no-link" $(MAKE) --no-print-directory \
+		BUILD=build-fuzz SAN=1 CC=clang $(FUZZ_NAMES:%=build-fuzz/fuzz/%)
+
+fuzz: fuzz-build
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) V=$(V) tests/run-fuzz.sh build-fuzz $(FUZZ_NAMES)
+
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+clean: fuzz-clean
+fuzz-clean:
+	rm -rf build-fuzz
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -101,10 +134,17 @@ demo: deps
 bench: all $(TOOL_BINS)
 	$(Q)VPND=$(abspath $(BUILD)/vpnd) TOOLS=$(abspath $(BUILD)/tools) scripts/bench.sh
 
+# The unit names the binary by its installed path: /usr/local/bin in the
+# source, $(PREFIX)/bin once installed.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BUILD)/vpnd $(DESTDIR)$(PREFIX)/bin/vpnd
 	install -m 0755 scripts/vpnd-daemon-wrapper $(DESTDIR)$(PREFIX)/bin/vpnd-daemon-wrapper
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' scripts/vpnd@.service > $(DESTDIR)$(UNITDIR)/vpnd@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vpnd@.service
+	install -m 0644 scripts/vpnd.8 $(DESTDIR)$(MANDIR)/man8/vpnd.8
+	install -m 0644 scripts/example-server.conf $(DESTDIR)$(DOCDIR)/example-server.conf
 
 clean:
 	rm -rf build build-asan

@@ -373,6 +373,8 @@ static bool split_endpoint(const char *s, char *host, size_t host_len, const cha
 	return is_host_name(host);
 }
 
+bool config_resolve_host_names = true;
+
 static enum endpoint_status resolve_endpoint(const char *s, union sockaddr_any *out)
 {
 	char host[256];
@@ -386,6 +388,10 @@ static enum endpoint_status resolve_endpoint(const char *s, union sockaddr_any *
 	if (!split_endpoint(s, host, sizeof(host), &port_text, &hints) ||
 	    !parse_decimal(port_text, 65535, &port) || port == 0)
 		goto out;
+	if (!(hints.ai_flags & AI_NUMERICHOST) && !config_resolve_host_names) {
+		st = ENDPOINT_UNRESOLVED;
+		goto out;
+	}
 	if (getaddrinfo(host, NULL, &hints, &res) != 0) {
 		/* A numeric host that getaddrinfo refuses is malformed, not
 		 * unreachable. */
@@ -542,6 +548,38 @@ static enum config_status h_fwmark(struct parser *p, const struct key_handler *h
 	return CONFIG_OK;
 }
 
+bool config_p2p_parse(const char *s, enum config_p2p *out)
+{
+	static const enum config_p2p all[] = { CONFIG_P2P_KERNEL, CONFIG_P2P_DIRECT,
+					       CONFIG_P2P_REFUSE };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (!strcasecmp(s, config_p2p_name(all[i]))) {
+			*out = all[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *config_p2p_name(enum config_p2p p)
+{
+	switch (p) {
+	case CONFIG_P2P_KERNEL: return "kernel";
+	case CONFIG_P2P_DIRECT: return "direct";
+	case CONFIG_P2P_REFUSE: return "refuse";
+	}
+	return "?";
+}
+
+static enum config_status h_peer_to_peer(struct parser *p, const struct key_handler *h,
+					 char *value)
+{
+	if (!config_p2p_parse(value, &p->cfg->peer_to_peer))
+		return fail_invalid(p, h, value);
+	return CONFIG_OK;
+}
+
 /* Hooks are shell commands: the value is kept as written (after the comment
  * is cut and the ends trimmed, as wg-quick does), commas and '=' included. */
 static enum config_status add_hook(struct parser *p, const struct key_handler *h, char *value,
@@ -662,6 +700,7 @@ static const struct key_handler handlers[] = {
 	{ SECTION_INTERFACE, "ListenPort", h_listen_port, true },
 	{ SECTION_INTERFACE, "MTU", h_mtu, true },
 	{ SECTION_INTERFACE, "FwMark", h_fwmark, true },
+	{ SECTION_INTERFACE, "PeerToPeer", h_peer_to_peer, true },
 	{ SECTION_INTERFACE, "PreUp", h_pre_up, false },
 	{ SECTION_INTERFACE, "PostUp", h_post_up, false },
 	{ SECTION_INTERFACE, "PreDown", h_pre_down, false },

@@ -47,6 +47,18 @@ struct config_peer {
 	int line;
 };
 
+/* [Interface] PeerToPeer: what the server does with a packet from one peer
+ * whose inner destination is routed to another peer. */
+enum config_p2p {
+	CONFIG_P2P_KERNEL = 0,	/* to the TUN: the kernel forwards it (ip_forward, firewall) */
+	CONFIG_P2P_DIRECT,	/* re-encrypted straight to the other peer, no TUN */
+	CONFIG_P2P_REFUSE,	/* dropped, counted as peer_to_peer_refused */
+};
+
+/* "kernel", "direct", "refuse" (any case) -> *out; false if none of them. */
+bool config_p2p_parse(const char *s, enum config_p2p *out);
+const char *config_p2p_name(enum config_p2p p);
+
 struct config {
 	bool has_private_key;
 	uint8_t private_key[KEY_LEN];
@@ -56,6 +68,7 @@ struct config {
 	uint16_t listen_port;
 	unsigned mtu;			/* CONFIG_DEFAULT_MTU unless set */
 	uint32_t fwmark;
+	enum config_p2p peer_to_peer;	/* CONFIG_P2P_KERNEL unless set */
 	struct config_peer *peers;
 	size_t n_peers;
 	/* wg-quick hooks, in file order; run by vpnd up/down with %i. */
@@ -85,6 +98,10 @@ void config_free(struct config *cfg);
 bool parse_ip_prefix(const char *s, struct ip_prefix *out);
 /* "host:port", "[v6]:port", "1.2.3.4:51820"; host names resolved. */
 bool parse_endpoint(const char *s, union sockaddr_any *out);
+/* True (the default): Endpoint host names are looked up (getaddrinfo, maybe
+ * DNS). False: a host name fails as unresolved without any lookup; numeric
+ * addresses are unaffected. The fuzzers set it false: no network, no stall. */
+extern bool config_resolve_host_names;
 /* Formats an endpoint as wg prints it: "1.2.3.4:5" or "[::1]:5". */
 void format_endpoint(char *buf, size_t len, const union sockaddr_any *ep);
 

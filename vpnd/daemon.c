@@ -24,7 +24,10 @@
 #include "tun/offload.h"
 #include "tun/tun.h"
 #include "vpnd/device.h"
+#include "vpnd/fleet.h"
 #include "vpnd/log.h"
+#include "vpnd/resolve.h"
+#include "vpnd/routes.h"
 #include "vpnd/sandbox.h"
 #include "vpnd/uapi.h"
 
@@ -66,32 +69,6 @@ static void run_hooks(char **cmds, size_t n, const char *ifname)
 
 /* --- interface set-up ------------------------------------------------------ */
 
-static bool covered_by_address(const struct config *cfg, const struct ip_prefix *p)
-{
-	for (size_t i = 0; i < cfg->n_addresses; i++) {
-		const struct ip_prefix *a = &cfg->addresses[i];
-		struct ip_prefix m = *p;
-
-		if (a->family != p->family || a->cidr > p->cidr)
-			continue;
-		/* p lies inside a's subnet iff p masked to a's length equals a's subnet */
-		uint8_t net[16];
-		size_t bytes = a->family == AF_INET ? 4 : 16;
-
-		memcpy(net, a->addr, bytes);
-		for (size_t b = 0; b < bytes; b++) {
-			unsigned keep = a->cidr > b * 8 ? (a->cidr - b * 8 >= 8 ? 8 : a->cidr - b * 8) : 0;
-			uint8_t mask = (uint8_t)(0xff00 >> keep);
-
-			net[b] &= mask;
-			m.addr[b] &= mask;
-		}
-		if (!memcmp(net, m.addr, bytes))
-			return true;
-	}
-	return false;
-}
-
 static int add_routes(struct daemon *d, char *err, size_t err_len)
 {
 	const struct config *cfg = d->opts->cfg;
@@ -101,7 +78,7 @@ static int add_routes(struct daemon *d, char *err, size_t err_len)
 			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
 			int ret;
 
-			if (covered_by_address(cfg, p))
+			if (route_covered_by_address(cfg, p))
 				continue;
 			if (p->cidr == 0) {
 				/* A default route through the tunnel would also
@@ -309,6 +286,8 @@ static void handle_signal(struct daemon *d)
 		log_info("%s: signal %u, shutting down", d->dev.ifname, si.ssi_signo);
 		d->running = false;
 	}
+	/* SIGHUP (a hang-up of a foreground run's terminal) is ignored: reload
+	 * is the monitor's, which reads the config files as root. */
 }
 
 static int loop_timeout_ms(const struct device *dev, uint64_t now)
@@ -394,7 +373,7 @@ static void write_pid_file(struct daemon *d, pid_t pid)
 
 /* Detach: the parent returns at once (everything is already up) and the
  * child carries on as the monitor. stdio goes to /dev/null, or to $VPND_LOG
- * if set. */
+ * if set; stdout and stderr stay where they are if they are the journal. */
 static bool daemonize(struct daemon *d)
 {
 	const char *log = getenv("VPND_LOG");
@@ -412,9 +391,14 @@ static bool daemonize(struct daemon *d)
 	setsid();
 	fd = open(log ? log : "/dev/null", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd >= 0) {
+		/* Under systemd, stdout and stderr are the journal: kept. */
+		bool keep = !log && log_stderr_is_journal();
+
 		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
+		if (!keep) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
@@ -454,7 +438,7 @@ static void remove_files(struct daemon *d)
 }
 
 /* The packet-handling process: unprivileged, sandboxed, runs the loop. */
-static int worker_main(struct daemon *d)
+static int worker_main(struct daemon *d, pid_t monitor)
 {
 	const char *user = getenv("VPND_USER");
 	char err[512] = "";
@@ -465,6 +449,15 @@ static int worker_main(struct daemon *d)
 	if (open_loop_fds(d, err, sizeof(err)) < 0 ||
 	    sandbox_drop_privileges(user, err, sizeof(err)) != SANDBOX_OK)
 		goto fail;
+	/* Changing uid clears the parent-death signal (the kernel's
+	 * commit_creds): set it again, then make sure the monitor did not die
+	 * before that, or a kill -9 of the monitor would leave the worker,
+	 * the interface and the socket running with a dead pid file. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != monitor) {
+		snprintf(err, sizeof(err), "monitor gone");
+		goto fail;
+	}
 #ifndef VPND_SANITIZED	/* the sanitizers' runtime needs more system calls */
 	if (!getenv("VPND_NO_SECCOMP") && sandbox_install_seccomp(err, sizeof(err)) != SANDBOX_OK)
 		goto fail;
@@ -478,24 +471,71 @@ fail:
 	return 1;
 }
 
+static void log_warn_msg(const char *msg)
+{
+	log_warn("%s", msg);
+}
+
+/* SIGHUP: vpnd reload, run by the monitor (root; the worker cannot read
+ * config files). On success the new config replaces *cfg (hooks, endpoint
+ * re-resolution); a config with an error changes nothing but the log. */
+static void monitor_reload(struct daemon *d, struct config *held, const struct config **cfg)
+{
+	struct config fresh = { 0 };
+	struct reload_report rep;
+	char err[PATH_MAX + 512], line[256];
+
+	if (!d->opts->config_path) {
+		log_warn("%s: SIGHUP: no config file to reload (vpnd daemon)", d->dev.ifname);
+		return;
+	}
+	if (reload_apply(d->dev.ifname, d->opts->config_path, log_warn_msg, &rep, &fresh, err,
+			 sizeof(err)) < 0) {
+		log_error("%s: reload: %s", d->dev.ifname, err);
+		return;
+	}
+	reload_report_format(line, sizeof(line), d->dev.ifname, &rep);
+	log_info("%s", line);
+	config_free(held);
+	*held = fresh;
+	*cfg = held;
+}
+
 /* Waits for the worker; SIGTERM/SIGINT run PreDown while the interface is
- * still there, then stop the worker. */
+ * still there, then stop the worker; SIGHUP reloads. */
 static int monitor_main(struct daemon *d, pid_t worker)
 {
 	const struct config *cfg = d->opts->cfg;
+	struct config reloaded = { 0 };
+	struct resolver res;
 	sigset_t mask;
 	int status = 0, sig;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGUSR1);
+	resolver_init(&res, d->dev.ifname);
 	for (;;) {
-		if (sigwait(&mask, &sig) != 0)
+		struct timespec ts;
+
+		/* Host-name endpoints: re-resolved periodically, or now on
+		 * SIGUSR1 (resolve.h). */
+		sig = sigtimedwait(&mask, NULL, resolver_timeout(&res, cfg, &ts));
+		if (sig < 0 || sig == SIGUSR1) {
+			if (sig == SIGUSR1 || errno == EAGAIN)
+				resolver_run(&res, cfg);
 			continue;
+		}
 		if (sig == SIGCHLD) {
 			if (waitpid(worker, &status, WNOHANG) == worker)
 				break;
+			continue;
+		}
+		if (sig == SIGHUP) {
+			monitor_reload(d, &reloaded, &cfg);
 			continue;
 		}
 		log_info("%s: signal %d, shutting down", d->dev.ifname, sig);
@@ -503,9 +543,11 @@ static int monitor_main(struct daemon *d, pid_t worker)
 			run_hooks(cfg->pre_down, cfg->n_pre_down, d->dev.ifname);
 		kill(worker, SIGTERM);
 	}
+	resolver_free(&res);
 	if (cfg)
 		run_hooks(cfg->post_down, cfg->n_post_down, d->dev.ifname);
 	remove_files(d);
+	config_free(&reloaded);
 	log_info("%s: down", d->dev.ifname);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
@@ -562,7 +604,7 @@ int daemon_run(const struct daemon_opts *o)
 			    .registered_udp_fd = -1 };
 	char err[512] = "";
 	sigset_t mask;
-	pid_t worker;
+	pid_t worker, monitor;
 
 	d.dev.tun_fd = d.dev.udp_fd = -1;
 	if (start(&d, err, sizeof(err)) < 0) {
@@ -587,10 +629,12 @@ int daemon_run(const struct daemon_opts *o)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGUSR1);	/* the monitor's; blocked in the worker */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	monitor = getpid();
 	worker = fork();
 	if (worker == 0)
-		_exit(worker_main(&d));
+		_exit(worker_main(&d, monitor));
 	/* The monitor keeps no fd of the device: the interface must die with
 	 * the worker. */
 	close_everything(&d);
@@ -598,5 +642,7 @@ int daemon_run(const struct daemon_opts *o)
 		remove_files(&d);
 		return 1;
 	}
+	log_debug("%s: monitor pid %d (root), worker pid %d (%s)", d.dev.ifname, (int)monitor,
+		  (int)worker, getenv("VPND_USER") ? getenv("VPND_USER") : SANDBOX_DEFAULT_USER);
 	return monitor_main(&d, worker);
 }

@@ -12,6 +12,7 @@ struct daemon_opts {
 	const char *ifname;
 	bool foreground;
 	const struct config *cfg;	/* vpnd up; NULL for vpnd daemon (UAPI only) */
+	const char *config_path;	/* vpnd up: what SIGHUP reloads; else NULL */
 };
 
 /* Sets everything up, daemonizes unless foreground (the parent returns 0

@@ -27,6 +27,7 @@ static const char *const drop_names[DROP_COUNT] = {
 	[DROP_NO_ROUTE] = "no_route",
 	[DROP_NO_ENDPOINT] = "no_endpoint",
 	[DROP_QUEUE_FULL] = "queue_full",
+	[DROP_P2P_REFUSED] = "peer_to_peer_refused",
 };
 
 const char *drop_reason_name(enum drop_reason r)
@@ -347,6 +348,7 @@ int device_apply_config(struct device *dev, const struct config *cfg, char *err,
 		return ret;
 	}
 	dev->mtu = cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
+	dev->peer_to_peer = cfg->peer_to_peer;
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		ret = apply_peer(dev, &cfg->peers[i], err, err_len);
 		if (ret < 0)

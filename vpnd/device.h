@@ -49,6 +49,7 @@ enum drop_reason {
 	DROP_NO_ROUTE,		/* TUN packet whose destination has no peer */
 	DROP_NO_ENDPOINT,	/* peer has no endpoint to send to */
 	DROP_QUEUE_FULL,	/* staged queue full */
+	DROP_P2P_REFUSED,	/* peer to another peer with PeerToPeer = refuse */
 	DROP_COUNT,
 };
 
@@ -106,9 +107,11 @@ struct device {
 	struct noise_local *local;	/* guarded, locked memory (secure_alloc) */
 	struct cookie_checker cookie_checker;
 	struct ratelimiter *ratelimiter;
+	uint64_t ratelimiter_gc_ns;	/* last ratelimiter_gc (about once a second) */
 	uint16_t listen_port;		/* configured; 0 = random */
 	uint16_t bound_port;		/* actual */
 	uint32_t fwmark;
+	enum config_p2p peer_to_peer;	/* packets from a peer to another peer */
 
 	struct allowedips *aips;
 	struct index_table index;
@@ -193,6 +196,9 @@ void send_initiation(struct peer *peer, bool is_retry);
 void send_keepalive(struct peer *peer);
 void send_staged(struct peer *peer);
 void send_from_tun(struct device *dev, uint8_t *pkt, size_t len, uint64_t now);
+/* PeerToPeer = direct: a decrypted packet from one peer, sent on to peer
+ * (copied into the send batch, or staged until it has a session). */
+void send_forward(struct peer *peer, const uint8_t *pkt, size_t len, uint64_t now);
 void send_flush(struct device *dev);
 void send_raw(struct device *dev, const union sockaddr_any *dst, const void *buf, size_t len);
 void peer_run_timers(struct peer *peer, uint64_t now);

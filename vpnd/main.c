@@ -14,11 +14,10 @@
 #include "crypto/crypto.h"
 #include "vpnd/config.h"
 #include "vpnd/daemon.h"
+#include "vpnd/fleet.h"
 #include "vpnd/log.h"
 #include "vpnd/show.h"
 #include "vpnd/uapi.h"
-
-#define CONFIG_DIR "/etc/vpnd"
 
 static int genkey_main(int argc, char **argv);
 static int pubkey_main(int argc, char **argv);
@@ -36,7 +35,12 @@ static const struct subcommand {
 } subcommands[] = {
 	{ "up", up_main, "CONFIG|NAME", "create the interface from a config and start the daemon" },
 	{ "down", down_main, "NAME", "stop the daemon and remove its interface" },
-	{ "show", show_main, "[NAME] [--show-keys]", "show interfaces, peers, handshakes, transfer" },
+	{ "reload", reload_main, "NAME|CONFIG",
+	  "re-read the config and apply only what changed (also: SIGHUP to the daemon)" },
+	{ "peer", peer_main, "add|remove|list ... --iface IFACE",
+	  "manage a server's clients in NAME.d/ (vpnd peer for details)" },
+	{ "show", show_main, "[NAME] [--show-keys] [--rate]",
+	  "show interfaces, peers, handshakes, transfer (see below)" },
 	{ "daemon", daemon_main, "[-f|--foreground] IFNAME",
 	  "create a bare interface configured over UAPI (wireguard-go's convention)" },
 	{ "genkey", genkey_main, "", "print a new private key (base64)" },
@@ -49,15 +53,19 @@ static const struct subcommand {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: vpnd COMMAND [ARGS]\n\nCommands:\n");
+	fprintf(f, "Usage: vpnd [-v|--verbose] COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
 		char left[64];
 
 		snprintf(left, sizeof(left), "%s %s", subcommands[i].name, subcommands[i].args);
 		fprintf(f, "  %-34s %s\n", left, subcommands[i].help);
 	}
-	fprintf(f, "\nNAME means %s/NAME.conf (and its NAME.d/ directory of peer files).\n",
-		CONFIG_DIR);
+	fprintf(f, "  %-34s %s\n", "show [NAME] --json|--prometheus",
+		"the same as JSON, or as Prometheus metrics");
+	fprintf(f, "\nOptions:\n  %-34s %s\n", "-v, --verbose",
+		"debug logging (as VPND_VERBOSE=1; VPND_LOG_LEVEL=error|warning|info|debug)");
+	fprintf(f, "\nNAME means %s/NAME.conf (and its NAME.d/ directory of peer files);\n"
+		"$VPND_CONFIG_DIR overrides %s.\n", config_dir(), CONFIG_DIR_DEFAULT);
 }
 
 static int help_main(int argc, char **argv)
@@ -135,28 +143,10 @@ static void warn_cb(const char *msg)
 	fprintf(stderr, "vpnd: %s\n", msg);
 }
 
-/* "wg0" -> /etc/vpnd/wg0.conf; a path stays a path. The interface is named
- * after the file, as wg-quick does. */
-static void resolve_config(const char *arg, char *path, size_t len, char ifname[IFNAMSIZ])
-{
-	char tmp[PATH_MAX], *base, *dot;
-
-	if (strchr(arg, '/') || strstr(arg, ".conf"))
-		snprintf(path, len, "%s", arg);
-	else
-		snprintf(path, len, "%s/%s.conf", CONFIG_DIR, arg);
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	base = basename(tmp);
-	dot = strrchr(base, '.');
-	if (dot && !strcmp(dot, ".conf"))
-		*dot = '\0';
-	snprintf(ifname, IFNAMSIZ, "%s", base);
-}
-
 static int up_main(int argc, char **argv)
 {
 	struct config cfg = { 0 };
-	char path[PATH_MAX], ifname[IFNAMSIZ], err[1024];
+	char path[PATH_MAX], abs_path[PATH_MAX], ifname[IFNAMSIZ], err[1024];
 	struct daemon_opts o = { 0 };
 	int ret = 1;
 
@@ -164,13 +154,15 @@ static int up_main(int argc, char **argv)
 		fprintf(stderr, "Usage: vpnd up CONFIG|NAME\n");
 		return 1;
 	}
-	resolve_config(argv[1], path, sizeof(path), ifname);
+	config_resolve(argv[1], path, sizeof(path), ifname);
 	if (config_load(&cfg, path, err, sizeof(err), warn_cb) != CONFIG_OK) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		goto out;
 	}
 	o.ifname = ifname;
 	o.cfg = &cfg;
+	/* For reloads by the monitor (SIGHUP), which may run elsewhere. */
+	o.config_path = realpath(path, abs_path) ? abs_path : path;
 	o.foreground = getenv("VPND_FOREGROUND") != NULL;
 	ret = daemon_run(&o);
 out:
@@ -203,7 +195,7 @@ static int down_main(int argc, char **argv)
 		fprintf(stderr, "Usage: vpnd down NAME\n");
 		return 1;
 	}
-	resolve_config(argv[1], path, sizeof(path), ifname);
+	config_resolve(argv[1], path, sizeof(path), ifname);
 	pid = read_pid(ifname);
 	if (pid <= 0 || kill(pid, 0) < 0 || !uapi_alive(ifname)) {
 		fprintf(stderr, "vpnd: %s is not up\n", ifname);
@@ -254,12 +246,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vpnd: cannot initialise libsodium\n");
 		return 1;
 	}
-	if (getenv("VPND_VERBOSE"))
-		log_threshold = LOG_LEVEL_DEBUG;
+	log_init();	/* VPND_LOG_LEVEL, VPND_VERBOSE, the journal */
 	/* Installed as a wireguard-go stand-in (vpnd-daemon), it takes
 	 * wireguard-go's arguments directly: [-f] IFNAME. */
 	if (strstr(prog, "daemon") && argc >= 2 && strcmp(argv[1], "daemon"))
 		return daemon_main(argc, argv);
+	/* Global options, before the command. */
+	while (argc >= 2 && (!strcmp(argv[1], "--verbose") || !strcmp(argv[1], "-v"))) {
+		log_threshold = LOG_LEVEL_DEBUG;
+		setenv("VPND_VERBOSE", "1", 1);	/* the same for what we start */
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 1;

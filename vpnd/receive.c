@@ -159,6 +159,13 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
 		device_count_drop(dev, DROP_COOKIE_SENT);
 		return;
 	}
+	/* The table has a fixed number of entries: without collecting idle
+	 * ones, the first 8192 sources seen under load would hold them for
+	 * good and every new source (an honest client) would be refused. */
+	if (under_load && now - dev->ratelimiter_gc_ns >= NSEC_PER_SEC) {
+		ratelimiter_gc(dev->ratelimiter, now);
+		dev->ratelimiter_gc_ns = now;
+	}
 	if (under_load && !ratelimiter_allow(dev->ratelimiter, ip, ip_len, now)) {
 		device_count_drop(dev, DROP_RATELIMIT);
 		return;
@@ -224,6 +231,25 @@ static void after_transport_authenticated(struct peer *peer, struct keypair *kp,
 	}
 }
 
+/* PeerToPeer = direct or refuse: true if the packet's inner destination is
+ * routed to another peer, and so it was sent on to that peer (direct) or
+ * dropped (refuse) here, without the TUN. */
+static bool peer_to_peer(struct device *dev, struct peer *from, const uint8_t *pkt,
+			 size_t len, int family, uint64_t now)
+{
+	const uint8_t *dst = pkt + (family == AF_INET ? offsetof(struct ip, ip_dst) :
+				    offsetof(struct ip6_hdr, ip6_dst));
+	struct allowedips_owner *owner = allowedips_lookup(dev->aips, family, dst);
+
+	if (!owner || owner == &from->aips)
+		return false;
+	if (dev->peer_to_peer == CONFIG_P2P_REFUSE)
+		device_count_drop(dev, DROP_P2P_REFUSED);
+	else
+		send_forward(PEER_OF_AIPS(owner), pkt, len, now);
+	return true;
+}
+
 static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
 			      const union sockaddr_any *src, uint64_t now)
 {
@@ -265,6 +291,9 @@ static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
 		device_count_drop(dev, DROP_INNER_SOURCE);
 		return;
 	}
+	if (dev->peer_to_peer != CONFIG_P2P_KERNEL &&
+	    peer_to_peer(dev, peer, inner, plain_len, family, now))
+		return;
 	if (dev->tun_vnet_hdr) {
 		/* Queued: receive_flush merges TCP runs into super-packets. The
 		 * vnet header goes over the transport header, no longer needed. */

@@ -290,11 +290,30 @@ static bool inner_destination(const uint8_t *pkt, size_t len, int *family, const
 	return false;
 }
 
+/* pkt (an inner packet of len bytes) is at the send batch's next slot,
+ * tx_bufs[tx_count] + MSG_TRANSPORT_HEADER_LEN: encrypted there in place, or
+ * staged (copied) while peer has no session. */
+static void send_to_peer(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct device *dev = peer->dev;
+	struct keypair *kp = peer_sendable_keypair(peer, now);
+
+	if (!kp || peer->staged_count || !peer->has_endpoint) {
+		/* No session yet (or older packets wait): queue, keep order. */
+		if (!peer->has_endpoint)
+			device_count_drop(dev, DROP_NO_ENDPOINT);
+		else if (peer_stage(peer, pkt, len))
+			send_staged(peer);
+		return;
+	}
+	queue_encrypted(peer, kp, len, now);
+	maybe_rekey_on_send(peer, kp, now);
+}
+
 void send_from_tun(struct device *dev, uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct allowedips_owner *owner;
 	struct peer *peer;
-	struct keypair *kp;
 	const uint8_t *dst;
 	int family;
 
@@ -308,17 +327,22 @@ void send_from_tun(struct device *dev, uint8_t *pkt, size_t len, uint64_t now)
 		return;
 	}
 	peer = (struct peer *)((char *)owner - offsetof(struct peer, aips));
-	kp = peer_sendable_keypair(peer, now);
-	if (!kp || peer->staged_count || !peer->has_endpoint) {
-		/* No session yet (or older packets wait): queue, keep order. */
-		if (!peer->has_endpoint)
-			device_count_drop(dev, DROP_NO_ENDPOINT);
-		else if (peer_stage(peer, pkt, len))
-			send_staged(peer);
+	send_to_peer(peer, pkt, len, now);
+}
+
+/* PeerToPeer = direct: the packet lies in a receive buffer; it moves to the
+ * send batch's next slot and takes the same way as a packet from the TUN. */
+void send_forward(struct peer *peer, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct device *dev = peer->dev;
+	uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
+
+	if (len > MTU_MAX) {	/* an IPv6 payload length near 64 KiB */
+		device_count_drop(dev, DROP_INNER_INVALID);
 		return;
 	}
-	queue_encrypted(peer, kp, len, now);
-	maybe_rekey_on_send(peer, kp, now);
+	memcpy(slot, pkt, len);
+	send_to_peer(peer, slot, len, now);
 }
 
 void peer_run_timers(struct peer *peer, uint64_t now)

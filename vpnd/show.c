@@ -1,8 +1,12 @@
-/* vpnd show [NAME] [--show-keys]: asks each daemon over UAPI (get=1 and
- * vpnd's get=stats) and prints what wg show prints, plus drop counters. */
+/* vpnd show [NAME] [--show-keys] [--rate[=SECONDS]] [--json | --prometheus]:
+ * asks each daemon over UAPI (get=1 and vpnd's get=stats), parses the answers
+ * with metrics.c and prints them like wg show (plus drop counters, handshake
+ * counts and, with --rate, the current transfer rate from two samples), as
+ * JSON, or in the Prometheus text format. */
 #include "vpnd/show.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,55 +15,117 @@
 #include <time.h>
 
 #include "crypto/crypto.h"
+#include "vpnd/metrics.h"
 #include "vpnd/uapi.h"
 
-static void print_key(const char *label, const char *hex, bool hide)
-{
-	uint8_t k[KEY_LEN];
-	char b64[KEY_B64_LEN + 1];
+enum show_format { SHOW_HUMAN, SHOW_JSON, SHOW_PROMETHEUS };
 
-	if (hide) {
-		printf("  %s: (hidden)\n", label);
+struct sample {
+	struct metrics_interface m;
+	char private_key[KEY_B64_LEN + 1];	/* only with --show-keys */
+	bool ok;
+};
+
+/* --- fetching ------------------------------------------------------------ */
+
+/* "errno=N" at the end of an answer: 0 if the request succeeded. */
+static int answer_errno(const char *ans)
+{
+	const char *e = strstr(ans, "errno=");
+
+	while (e && e != ans && e[-1] != '\n')
+		e = strstr(e + 1, "errno=");
+	return e ? atoi(e + 6) : -EPROTO;
+}
+
+static void extract_private_key(char out[KEY_B64_LEN + 1], const char *get)
+{
+	const char *l = strstr(get, "private_key=");
+	uint8_t k[KEY_LEN];
+	char hex[KEY_HEX_LEN + 1];
+
+	out[0] = '\0';
+	if (!l || (l != get && l[-1] != '\n'))
 		return;
-	}
-	if (!key_from_hex(k, hex))
-		return;
-	key_to_base64(b64, k);
-	printf("  %s: %s\n", label, b64);
+	snprintf(hex, sizeof(hex), "%.*s", KEY_HEX_LEN, l + 12);
+	if (key_from_hex(k, hex))
+		key_to_base64(out, k);
 	secure_wipe(k, sizeof(k));
-	secure_wipe(b64, sizeof(b64));
+	secure_wipe(hex, sizeof(hex));
 }
 
-static void print_public(const char *prefix, const char *hex)
+static bool fetch(const char *ifname, struct sample *s, bool show_keys)
 {
-	uint8_t k[KEY_LEN];
-	char b64[KEY_B64_LEN + 1];
+	char err[512], *get, *stats;
+	int ret;
 
-	if (!key_from_hex(k, hex))
-		return;
-	key_to_base64(b64, k);
-	printf("%s%s\n", prefix, b64);
+	memset(s, 0, sizeof(*s));
+	get = uapi_request(ifname, "get=1\n\n", err, sizeof(err));
+	if (!get) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		return false;
+	}
+	if ((ret = answer_errno(get)) != 0) {
+		fprintf(stderr, "vpnd: %s: get=1 failed: errno=%d\n", ifname, ret);
+		secure_wipe(get, strlen(get));
+		free(get);
+		return false;
+	}
+	stats = uapi_request(ifname, "get=stats\n\n", err, sizeof(err));
+	if (stats && answer_errno(stats) != 0) {	/* not a vpnd: no statistics */
+		free(stats);
+		stats = NULL;
+	}
+	if (show_keys)
+		extract_private_key(s->private_key, get);
+	ret = metrics_parse(&s->m, ifname, get, stats);
+	secure_wipe(get, strlen(get));
+	free(get);
+	free(stats);
+	if (ret) {
+		fprintf(stderr, "vpnd: %s: out of memory\n", ifname);
+		return false;
+	}
+	s->ok = true;
+	return true;
 }
 
-static void print_bytes(unsigned long long n)
+static void sample_free(struct sample *s)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
+	metrics_free(&s->m);
+	secure_wipe(s->private_key, sizeof(s->private_key));
+}
+
+/* --- human output -------------------------------------------------------- */
+
+static void print_bytes(double v, const char *suffix)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	int u = 0;
 
-	while (v >= 1024 && u < 4) {
+	while (v >= 1024 && u < 5) {
 		v /= 1024;
 		u++;
 	}
 	if (u == 0)
-		printf("%llu B", n);
+		printf("%.0f B%s", v, suffix);
 	else
-		printf("%.2f %s", v, units[u]);
+		printf("%.2f %s%s", v, units[u], suffix);
 }
 
+static void print_unit(unsigned long long n, const char *unit, bool *first)
+{
+	if (!n)
+		return;
+	printf("%s%llu %s%s", *first ? "" : ", ", n, unit, n == 1 ? "" : "s");
+	*first = false;
+}
+
+/* "1 day, 2 hours, 1 minute, 5 seconds ago", as wg prints it. */
 static void print_age(unsigned long long sec)
 {
 	unsigned long long now = (unsigned long long)time(NULL), age;
+	bool first = true;
 
 	if (!sec) {
 		printf("  latest handshake: (none)\n");
@@ -67,170 +133,250 @@ static void print_age(unsigned long long sec)
 	}
 	age = now > sec ? now - sec : 0;
 	printf("  latest handshake: ");
-	if (age >= 3600)
-		printf("%llu hours, ", age / 3600);
-	if (age >= 60)
-		printf("%llu minutes, ", age / 60 % 60);
-	printf("%llu seconds ago\n", age % 60);
+	print_unit(age / 86400, "day", &first);
+	print_unit(age / 3600 % 24, "hour", &first);
+	print_unit(age / 60 % 60, "minute", &first);
+	if (first || age % 60)
+		printf("%s%llu second%s", first ? "" : ", ", age % 60, age % 60 == 1 ? "" : "s");
+	printf(" ago\n");
 }
 
-struct peer_view {
-	char pub[KEY_HEX_LEN + 1];
-	char endpoint[80];
-	char allowed[4096];
-	unsigned long long hs_sec, rx, tx;
-	unsigned keepalive;
-	bool psk;
-};
-
-static void flush_peer(struct peer_view *p, bool show_keys)
+static void print_drops(const struct metrics_interface *m)
 {
-	if (!p->pub[0])
-		return;
-	printf("\n");
-	print_public("peer: ", p->pub);
-	if (p->psk)
-		printf("  preshared key: %s\n", show_keys ? "(set)" : "(hidden)");
-	if (p->endpoint[0])
-		printf("  endpoint: %s\n", p->endpoint);
-	printf("  allowed ips: %s\n", p->allowed[0] ? p->allowed : "(none)");
-	print_age(p->hs_sec);
-	if (p->rx || p->tx) {
-		printf("  transfer: ");
-		print_bytes(p->rx);
-		printf(" received, ");
-		print_bytes(p->tx);
-		printf(" sent\n");
-	}
-	if (p->keepalive)
-		printf("  persistent keepalive: every %u seconds\n", p->keepalive);
-	memset(p, 0, sizeof(*p));
-}
-
-static void show_line(const char *key, const char *val, struct peer_view *p, bool show_keys)
-{
-	if (!strcmp(key, "private_key")) {
-		uint8_t priv[KEY_LEN], pub[KEY_LEN];
-		char hex[KEY_HEX_LEN + 1];
-
-		if (key_from_hex(priv, val) && key_public_from_private(pub, priv)) {
-			key_to_hex(hex, pub);
-			print_key("public key", hex, false);
-		}
-		print_key("private key", val, !show_keys);
-		secure_wipe(priv, sizeof(priv));
-	} else if (!strcmp(key, "listen_port")) {
-		printf("  listening port: %s\n", val);
-	} else if (!strcmp(key, "fwmark")) {
-		printf("  fwmark: 0x%x\n", (unsigned)strtoul(val, NULL, 10));
-	} else if (!strcmp(key, "public_key")) {
-		flush_peer(p, show_keys);
-		snprintf(p->pub, sizeof(p->pub), "%s", val);
-	} else if (!strcmp(key, "preshared_key")) {
-		p->psk = true;
-	} else if (!strcmp(key, "endpoint")) {
-		snprintf(p->endpoint, sizeof(p->endpoint), "%s", val);
-	} else if (!strcmp(key, "last_handshake_time_sec")) {
-		p->hs_sec = strtoull(val, NULL, 10);
-	} else if (!strcmp(key, "rx_bytes")) {
-		p->rx = strtoull(val, NULL, 10);
-	} else if (!strcmp(key, "tx_bytes")) {
-		p->tx = strtoull(val, NULL, 10);
-	} else if (!strcmp(key, "persistent_keepalive_interval")) {
-		p->keepalive = (unsigned)strtoul(val, NULL, 10);
-	} else if (!strcmp(key, "allowed_ip")) {
-		size_t l = strlen(p->allowed);
-
-		snprintf(p->allowed + l, sizeof(p->allowed) - l, "%s%s", l ? ", " : "", val);
-	}
-}
-
-static void show_drops(const char *ifname)
-{
-	char err[256], *ans = uapi_request(ifname, "get=stats\n\n", err, sizeof(err));
-	char *save = NULL;
 	bool any = false;
 
-	if (!ans)
-		return;
-	for (char *l = strtok_r(ans, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(l, '=');
-
-		if (!eq || strncmp(l, "drop_", 5) || !strcmp(eq + 1, "0"))
+	for (size_t i = 0; i < m->n_drops; i++) {
+		if (!m->drops[i].count)
 			continue;
-		*eq = '\0';
-		printf("%s %s=%s", any ? "," : "  drops:", l + 5, eq + 1);
+		printf("%s %s=%llu", any ? "," : "  drops:", m->drops[i].reason,
+		       (unsigned long long)m->drops[i].count);
 		any = true;
 	}
 	if (any)
 		printf("\n");
-	free(ans);
 }
 
-static int show_one(const char *ifname, bool show_keys)
+static void print_peer(const struct metrics_peer *p, const struct metrics_peer *before,
+		       double dt, bool show_keys)
 {
-	char err[512], *ans = uapi_request(ifname, "get=1\n\n", err, sizeof(err));
-	struct peer_view *p;
-	char *save = NULL;
-	bool drops_shown = false;
-
-	if (!ans) {
-		fprintf(stderr, "vpnd: %s\n", err);
-		return 1;
+	printf("\npeer: %s\n", p->public_key);
+	if (p->has_preshared_key)
+		printf("  preshared key: %s\n", show_keys ? "(set)" : "(hidden)");
+	if (p->endpoint[0])
+		printf("  endpoint: %s\n", p->endpoint);
+	printf("  allowed ips: ");
+	for (size_t i = 0; i < p->n_allowed_ips; i++)
+		printf("%s%s", i ? ", " : "", p->allowed_ips[i]);
+	printf("%s\n", p->n_allowed_ips ? "" : "(none)");
+	print_age(p->latest_handshake);
+	if (p->rx_bytes || p->tx_bytes) {
+		printf("  transfer: ");
+		print_bytes((double)p->rx_bytes, " received, ");
+		print_bytes((double)p->tx_bytes, " sent\n");
 	}
-	p = calloc(1, sizeof(*p));
-	printf("interface: %s\n", ifname);
-	for (char *l = strtok_r(ans, "\n", &save); l && p; l = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(l, '=');
+	if (before && dt > 0) {
+		uint64_t rx = p->rx_bytes >= before->rx_bytes ? p->rx_bytes - before->rx_bytes : 0;
+		uint64_t tx = p->tx_bytes >= before->tx_bytes ? p->tx_bytes - before->tx_bytes : 0;
 
-		if (!eq)
+		printf("  rate: ");
+		print_bytes((double)rx / dt, "/s received, ");
+		print_bytes((double)tx / dt, "/s sent");
+		printf(" (over %.1f s)\n", dt);
+	}
+	if (p->handshakes_sent || p->handshakes_received)
+		printf("  handshakes: %llu sent, %llu received\n",
+		       (unsigned long long)p->handshakes_sent,
+		       (unsigned long long)p->handshakes_received);
+	if (p->persistent_keepalive)
+		printf("  persistent keepalive: every %u second%s\n", p->persistent_keepalive,
+		       p->persistent_keepalive == 1 ? "" : "s");
+}
+
+/* before: the first sample of --rate (or NULL), dt seconds earlier. */
+static void print_human(const struct sample *s, const struct sample *before, double dt,
+			bool show_keys)
+{
+	const struct metrics_interface *m = &s->m;
+
+	printf("interface: %s\n", m->name);
+	if (m->public_key[0]) {
+		printf("  public key: %s\n", m->public_key);
+		printf("  private key: %s\n", show_keys && s->private_key[0] ? s->private_key :
+		       "(hidden)");
+	}
+	printf("  listening port: %u\n", m->listen_port);
+	if (m->fwmark)
+		printf("  fwmark: 0x%x\n", (unsigned)m->fwmark);
+	if (m->peer_to_peer[0] && strcmp(m->peer_to_peer, "kernel"))
+		printf("  peer to peer: %s\n", m->peer_to_peer);
+	print_drops(m);
+	for (size_t i = 0; i < m->n_peers; i++) {
+		const struct metrics_peer *b = NULL;
+
+		if (before && before->ok)
+			b = metrics_find_peer(&before->m, m->peers[i].public_key);
+		print_peer(&m->peers[i], b, b ? dt : 0, show_keys);
+	}
+}
+
+/* --- interfaces -------------------------------------------------------- */
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every interface with a control socket, sorted by name. */
+static size_t list_interfaces(char ***out)
+{
+	DIR *d = opendir(UAPI_DIR);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0;
+
+	while (d && (e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		char **nn;
+
+		if (l < 6 || strcmp(e->d_name + l - 5, ".sock"))
 			continue;
-		*eq = '\0';
-		if (!strcmp(l, "public_key") && !drops_shown) {
-			show_drops(ifname);	/* interface section ends here */
-			drops_shown = true;
-		}
-		show_line(l, eq + 1, p, show_keys);
+		nn = realloc(names, (n + 1) * sizeof(*names));
+		if (!nn)
+			break;
+		names = nn;
+		names[n] = strndup(e->d_name, l - 5);
+		if (names[n])
+			n++;
 	}
-	if (!drops_shown)
-		show_drops(ifname);
-	if (p)
-		flush_peer(p, show_keys);
-	free(p);
-	secure_wipe(ans, strlen(ans));
-	free(ans);
-	return 0;
+	if (d)
+		closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
+	*out = names;
+	return n;
+}
+
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "Usage: vpnd show [NAME] [--show-keys] [--rate[=SECONDS]]\n"
+			"       vpnd show [NAME] --json | --prometheus\n");
+	return 1;
 }
 
 int show_main(int argc, char **argv)
 {
+	enum show_format fmt = SHOW_HUMAN;
 	const char *name = NULL;
 	bool show_keys = false;
-	DIR *d;
-	struct dirent *e;
-	int ret = 0, n = 0;
+	unsigned rate = 0;
+	char **names = NULL;
+	size_t n;
+	struct sample *now = NULL, *before = NULL;
+	double t0 = 0, dt = 0;
+	int ret = 0;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--show-keys"))
-			show_keys = true;
-		else
-			name = argv[i];
-	}
-	if (name)
-		return show_one(name, show_keys);
-	d = opendir(UAPI_DIR);
-	while (d && (e = readdir(d))) {
-		char ifname[256];
-		size_t l = strlen(e->d_name);
+		char *end;
 
-		if (l < 6 || strcmp(e->d_name + l - 5, ".sock"))
-			continue;
-		snprintf(ifname, sizeof(ifname), "%.*s", (int)(l - 5), e->d_name);
-		if (n++)
-			printf("\n");
-		ret |= show_one(ifname, show_keys);
+		if (!strcmp(argv[i], "--show-keys")) {
+			show_keys = true;
+		} else if (!strcmp(argv[i], "--json")) {
+			fmt = SHOW_JSON;
+		} else if (!strcmp(argv[i], "--prometheus")) {
+			fmt = SHOW_PROMETHEUS;
+		} else if (!strcmp(argv[i], "--rate")) {
+			rate = 1;
+		} else if (!strncmp(argv[i], "--rate=", 7)) {
+			unsigned long r = strtoul(argv[i] + 7, &end, 10);
+
+			if (*end || !argv[i][7] || r < 1 || r > 60)
+				return usage();
+			rate = (unsigned)r;
+		} else if (argv[i][0] == '-' || name) {
+			return usage();
+		} else {
+			name = argv[i];
+		}
 	}
-	if (d)
-		closedir(d);
+	if (rate && fmt != SHOW_HUMAN) {
+		fprintf(stderr, "vpnd: --rate is for the human output; JSON and Prometheus "
+				"give counters to take rates from\n");
+		return 1;
+	}
+	if (name) {
+		names = malloc(sizeof(*names));
+		if (!names || !(names[0] = strdup(name)))
+			return 1;
+		n = 1;
+	} else {
+		n = list_interfaces(&names);
+	}
+	now = calloc(n ? n : 1, sizeof(*now));
+	before = rate ? calloc(n ? n : 1, sizeof(*before)) : NULL;
+	if (!now || (rate && !before)) {
+		ret = 1;
+		goto out;
+	}
+	if (rate) {
+		t0 = monotonic_seconds();
+		for (size_t i = 0; i < n; i++)
+			fetch(names[i], &before[i], false);
+		nanosleep(&(struct timespec){ .tv_sec = rate }, NULL);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!fetch(names[i], &now[i], show_keys && fmt == SHOW_HUMAN))
+			ret = 1;
+	if (rate)
+		dt = monotonic_seconds() - t0;
+	if (fmt == SHOW_HUMAN) {
+		bool first = true;
+
+		for (size_t i = 0; i < n; i++) {
+			if (!now[i].ok)
+				continue;
+			if (!first)
+				printf("\n");
+			first = false;
+			print_human(&now[i], rate ? &before[i] : NULL, dt, show_keys);
+		}
+	} else {
+		/* Only the interfaces that answered, packed together. */
+		struct metrics_interface *ifs = calloc(n ? n : 1, sizeof(*ifs));
+		size_t k = 0;
+
+		if (!ifs) {
+			ret = 1;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (now[i].ok)
+				ifs[k++] = now[i].m;
+		if (fmt == SHOW_JSON)
+			metrics_print_json(stdout, ifs, k);
+		else
+			metrics_print_prometheus(stdout, ifs, k);
+		free(ifs);	/* the contents belong to now[] */
+	}
+out:
+	for (size_t i = 0; i < n; i++) {
+		if (now)
+			sample_free(&now[i]);
+		if (before)
+			sample_free(&before[i]);
+		free(names[i]);
+	}
+	free(now);
+	free(before);
+	free(names);
+	if (fflush(stdout) != 0)
+		ret = 1;
 	return ret;
 }

@@ -24,7 +24,10 @@ char *uapi_get(struct device *dev);
  * a positive errno (the socket answers with it negated). Changes made before
  * a bad line stay, as in wireguard-go. */
 int uapi_set(struct device *dev, char *body);
-/* Extra, vpnd-only: drop counters and daemon-wide statistics. */
+/* Extra, vpnd-only: drop counters and daemon-wide statistics (drop_REASON=N,
+ * cookie_replies_sent, handshakes_answered, under_load, peer_to_peer, then
+ * per peer public_key= and its packet and handshake counters). set=1 also
+ * takes vpnd's peer_to_peer=kernel|direct|refuse. */
 char *uapi_get_stats(struct device *dev);
 
 /* Socket plumbing. */

@@ -472,7 +472,56 @@ static const struct bad_case bad_cases[] = {
 	/* 69: the first repeat in file order, not in key order */
 	{ IFACE "[Peer]\nPublicKey = " K5 "\n" PEER "[Peer]\nPublicKey = " K5 "\n" PEER,
 	  "x.conf:8: duplicate peer public key: '" K5 "'" },
+	/* 70 */ { IFACE "PeerToPeer = forward\n", "x.conf:3: invalid PeerToPeer: 'forward'" },
+	/* 71 */ { IFACE "PeerToPeer =\n", "x.conf:3: invalid PeerToPeer: ''" },
+	/* 72 */ { IFACE "PeerToPeer = direct\nPeerToPeer = refuse\n",
+		   "x.conf:4: duplicate key: 'PeerToPeer'" },
+	/* 73 */ { IFACE PEER "PeerToPeer = direct\n",
+		   "x.conf:5: key not allowed in [Peer]: 'PeerToPeer'" },
+	/* 74 */ { IFACE "PeerToPeer = direct refuse\n",
+		   "x.conf:3: invalid PeerToPeer: 'direct refuse'" },
 };
+
+/* [Interface] PeerToPeer: kernel (the default), direct, refuse; any case,
+ * comments and spaces as for every key. */
+static void test_peer_to_peer(void **state)
+{
+	static const struct {
+		const char *line;
+		enum config_p2p want;
+	} cases[] = {
+		{ "", CONFIG_P2P_KERNEL },
+		{ "PeerToPeer = kernel\n", CONFIG_P2P_KERNEL },
+		{ "PeerToPeer = direct\n", CONFIG_P2P_DIRECT },
+		{ "peertopeer=Refuse # hub only\n", CONFIG_P2P_REFUSE },
+		{ "PeerToPeer = DIRECT\n", CONFIG_P2P_DIRECT },
+	};
+	enum config_p2p p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		char text[512];
+
+		snprintf(text, sizeof(text), IFACE "%s" PEER, cases[i].line);
+		parse_ok(&cfg, text);
+		if (cfg.peer_to_peer != cases[i].want)
+			fail_msg("case %zu: got %d, want %d", i, cfg.peer_to_peer, cases[i].want);
+		config_free(&cfg);
+	}
+	/* Names round-trip; anything else is refused. */
+	assert_string_equal(config_p2p_name(CONFIG_P2P_KERNEL), "kernel");
+	assert_string_equal(config_p2p_name(CONFIG_P2P_DIRECT), "direct");
+	assert_string_equal(config_p2p_name(CONFIG_P2P_REFUSE), "refuse");
+	for (int i = CONFIG_P2P_KERNEL; i <= CONFIG_P2P_REFUSE; i++) {
+		assert_true(config_p2p_parse(config_p2p_name((enum config_p2p)i), &p));
+		assert_int_equal(p, i);
+	}
+	p = CONFIG_P2P_DIRECT;
+	assert_false(config_p2p_parse("", &p));
+	assert_false(config_p2p_parse("directly", &p));
+	assert_int_equal(p, CONFIG_P2P_DIRECT);	/* untouched on failure */
+}
 
 static void test_bad_configs(void **state)
 {
@@ -919,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_case_insensitive),
 		cmocka_unit_test(test_comments_and_spacing),
 		cmocka_unit_test(test_many_entries),
+		cmocka_unit_test(test_peer_to_peer),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_endpoint_too_long),

@@ -1004,6 +1004,31 @@ static void test_many_peers(void **state)
 	free(p);
 }
 
+/* vpnd's peer_to_peer key: set=1 takes it ([Interface] PeerToPeer over the
+ * UAPI, e.g. for a reload), get=stats reports it; get=1 stays wg's. */
+static void test_peer_to_peer(void **state)
+{
+	struct device *dev = *state;
+	char *stats, *out;
+
+	assert_int_equal(dev->peer_to_peer, CONFIG_P2P_KERNEL);
+	stats = uapi_get_stats(dev);
+	assert_non_null(strstr(stats, "\npeer_to_peer=kernel\n"));
+	assert_non_null(strstr(stats, "drop_peer_to_peer_refused=0\n"));
+	free(stats);
+	assert_int_equal(set(dev, "peer_to_peer=direct\n"), 0);
+	assert_int_equal(dev->peer_to_peer, CONFIG_P2P_DIRECT);
+	assert_int_equal(set(dev, "peer_to_peer=refuse\n"), 0);
+	stats = uapi_get_stats(dev);
+	assert_non_null(strstr(stats, "\npeer_to_peer=refuse\n"));
+	free(stats);
+	assert_int_equal(set(dev, "peer_to_peer=sideways\n"), EINVAL);
+	assert_int_equal(dev->peer_to_peer, CONFIG_P2P_REFUSE);
+	out = get(dev);
+	assert_null(strstr(out, "peer_to_peer"));
+	free(out);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1031,6 +1056,7 @@ int main(void)
 		T(test_error_keeps_earlier_lines),
 		T(test_blank_lines),
 		T(test_many_peers),
+		T(test_peer_to_peer),
 	};
 
 	return cmocka_run_group_tests_name("uapi", tests, group_setup, NULL);

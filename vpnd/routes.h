@@ -1,0 +1,20 @@
+/* Which AllowedIPs get a route through the interface: shared by vpnd up
+ * (daemon.c) and vpnd reload (reload.c), so both agree on what was
+ * installed and what a reload must add or delete. */
+#ifndef VPND_ROUTES_H
+#define VPND_ROUTES_H
+
+#include <stdbool.h>
+
+#include "vpnd/config.h"
+
+/* True if p lies inside the subnet of one of the interface's addresses of
+ * its family: the kernel's connected route already carries it. */
+bool route_covered_by_address(const struct config *cfg, const struct ip_prefix *p);
+
+/* True if vpnd installs a route for p: not covered by an address, and not a
+ * default route (/0), which would also carry the tunnel's own UDP and needs
+ * policy routing that vpnd does not set up. */
+bool route_wanted(const struct config *cfg, const struct ip_prefix *p);
+
+#endif
