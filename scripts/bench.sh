@@ -1,0 +1,454 @@
+#!/bin/bash
+# make bench: throughput, packet rate, latency and CPU cost of vpnd next to
+# wireguard-go, in one topology, back to back, repeated (REPS) and summarised.
+#
+#   netns bn-ID-a (client side: iperf3 -c, ping)           netns bn-ID-b (server side: iperf3 -s)
+#   bnv<ID>a 198.18.0.1/24 <============ veth ============> bnv<ID>b 198.18.0.2/24     "veth": no tunnel
+#   bnw<ID>a wireguard-go 198.19.1.1/24 -- UDP :51821 -- bnw<ID>b wireguard-go 198.19.1.2/24  "wg-go<->wg-go"
+#   bnd<ID>a vpnd         198.19.2.1/24 -- UDP :51822 -- bnd<ID>b vpnd         198.19.2.2/24  "vpnd<->vpnd"
+#   bnx<ID>a vpnd         198.19.3.1/24 -- UDP :51823 -- bnx<ID>b wireguard-go 198.19.3.2/24  "vpnd<->wg-go"
+#   (every tunnel's UDP runs over the one veth; all tunnels have MTU 1420)
+#
+# For each set-up, in every repetition: ping RTT (avg, max), TCP 1 stream with
+# the CPU time (utime+stime from /proc/PID/stat, child processes included)
+# both tunnel daemons used meanwhile, TCP 4 streams,
+# TCP reverse (server -> client), UDP 64-byte packets at full speed (received
+# packets/s and loss). The set-ups take turns within each repetition (a
+# different one first each time), so drift and outside load spread over
+# all of them. At the end: medians with min-max, and the ratios
+# vpnd / wireguard-go.
+#
+# In the mixed pair vpnd is the client side: TCP 1 stream and UDP are vpnd
+# encrypting and wireguard-go decrypting; TCP reverse is the other way round.
+#
+# Then (when TOOLS names build/tools, as `make bench` does; MICRO=0 skips
+# them) the in-process micro-benchmarks bench_packet and bench_handshake.
+#
+# Environment: VPND (binary), TOOLS, REPS (default 3), QUICK=1 (2 s tests, 20 pings:
+# about 2 minutes with REPS=1), T (seconds per iperf3 test, default 5),
+# KEEP=1 (keep the logs and the last iperf3 JSON of each kind in /tmp).
+# Needs root, iperf3, wireguard-go, wg, ping, python3. Addresses: 198.18.0.0/15
+# only. Everything started is tracked by PID and stopped on exit (Ctrl-C too),
+# and the namespaces are deleted.
+set -u
+
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+VPND=${VPND:-$HERE/build/vpnd}
+REPS=${REPS:-3}
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then T=${T:-2}; PINGS=20; else T=${T:-5}; PINGS=50; fi
+ID=$(printf %05d $(($$ % 100000)))
+NS_A=bn-$ID-a
+NS_B=bn-$ID-b
+PORT=5201
+WORK=$(mktemp -d /tmp/vpnd-bench.XXXXXX)
+RESULTS=$WORK/results.tsv
+CLK_TCK=$(getconf CLK_TCK)
+NAMESPACES=()
+declare -A TRACKED=()	# pid -> the command name it should have
+IFNAMES=()		# tunnel interfaces (their /var/run sockets and pid files)
+declare -A DPID=()	# tunnel interface -> its daemon's pid
+WGGO_ENV=(env WG_PROCESS_FOREGROUND=1 WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1)
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+# Kills a tracked pid, but only while it is still the process we started
+# (our child, or a process of the expected name: vpnd daemonises away).
+kill_pid() {
+	local pid=$1 sig=$2 comm ppid
+	comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 0
+	ppid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+	if [ "$comm" = "${TRACKED[$pid]}" ] || [ "$ppid" = $$ ]; then
+		kill "-$sig" "$pid" 2>/dev/null
+	fi
+}
+
+# fds 3 and 4: the script's own stdout and stderr, for the traps, which may
+# fire inside a function whose output is redirected to a file.
+exec 3>&1 4>&2
+
+cleanup() {
+	local pid ppid alive name
+	set +e
+	trap '' INT TERM
+	exec 1>&3 2>&4
+	# a vpnd that `vpnd up` started just before an interrupt: its pid file
+	for name in "${IFNAMES[@]}"; do
+		pid=$(cat "/var/run/vpnd/$name.pid" 2>/dev/null) && [ -n "$pid" ] && TRACKED[$pid]=vpnd
+	done
+	# and the children of what we track (vpnd's worker under its monitor)
+	while read -r pid ppid name; do
+		[ -n "${TRACKED[$ppid]:-}" ] && [ -z "${TRACKED[$pid]:-}" ] && TRACKED[$pid]=$name
+	done < <(ps -eo pid=,ppid=,comm=)
+	for pid in "${!TRACKED[@]}"; do kill_pid "$pid" TERM; done
+	for _ in $(seq 30); do
+		alive=0
+		for pid in "${!TRACKED[@]}"; do [ -e "/proc/$pid" ] && alive=1; done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	for pid in "${!TRACKED[@]}"; do kill_pid "$pid" KILL; done
+	for pid in "${!TRACKED[@]}"; do wait "$pid" 2>/dev/null; done
+	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	for name in "${IFNAMES[@]}"; do
+		rm -f "/var/run/wireguard/$name.sock" "/var/run/vpnd/$name.pid"
+	done
+	if [ "${KEEP:-0}" = 1 ]; then
+		rm -f "$WORK"/*.key "$WORK"/*.conf
+		echo "bench: logs and iperf3 JSON kept in $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	for ns in "${NAMESPACES[@]}"; do
+		ip netns list | grep -qw "$ns" && echo "bench: WARNING: namespace $ns is still there" >&2
+	done
+	for pid in "${!TRACKED[@]}"; do
+		[ -e "/proc/$pid" ] && echo "bench: WARNING: pid $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) is still running" >&2
+	done
+}
+trap cleanup EXIT
+trap 'printf "\nbench: interrupted, cleaning up\n" >&4; exit 130' INT
+trap 'exit 143' TERM
+
+# Runs a command in the background, tracked, and waits for it: a signal to
+# this script is then handled at once rather than after the command.
+run() {
+	local pid rc
+	"$@" &
+	pid=$!
+	TRACKED[$pid]=$(basename "$1")
+	wait "$pid"
+	rc=$?
+	unset "TRACKED[$pid]"
+	return "$rc"
+}
+
+# --- checks --------------------------------------------------------------
+
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
+for c in ip iperf3 wireguard-go wg ping ss python3 timeout; do
+	command -v "$c" > /dev/null || die "missing $c"
+done
+[ -x "$VPND" ] || die "no vpnd binary at $VPND (make first)"
+case "$REPS" in '' | *[!0-9]* | 0) die "REPS must be a positive integer" ;; esac
+
+# --- topology ----------------------------------------------------------------
+
+ns_new() {
+	ip netns add "$1" || die "cannot create namespace $1"
+	NAMESPACES+=("$1")
+	ip -n "$1" link set lo up
+}
+
+ns_new "$NS_A"
+ns_new "$NS_B"
+ip link add "bnv${ID}a" netns "$NS_A" type veth peer name "bnv${ID}b" netns "$NS_B" ||
+	die "cannot create the veth"
+ip -n "$NS_A" addr add 198.18.0.1/24 dev "bnv${ID}a"
+ip -n "$NS_B" addr add 198.18.0.2/24 dev "bnv${ID}b"
+ip -n "$NS_A" link set "bnv${ID}a" up
+ip -n "$NS_B" link set "bnv${ID}b" up
+
+genkey() {	# genkey NAME: $WORK/NAME.key, prints the public key
+	(umask 077 && wg genkey > "$WORK/$1.key") && wg pubkey < "$WORK/$1.key"
+}
+
+# wggo_up NS IFNAME ADDR PORT PEER_PUB PEER_ALLOWED PEER_ENDPOINT
+wggo_up() {
+	local ns=$1 ifn=$2 pid
+	IFNAMES+=("$ifn")
+	ip netns exec "$ns" "${WGGO_ENV[@]}" wireguard-go -f "$ifn" > "$WORK/$ifn.log" 2>&1 &
+	pid=$!
+	TRACKED[$pid]=wireguard-go
+	DPID[$ifn]=$pid
+	for _ in $(seq 100); do [ -S "/var/run/wireguard/$ifn.sock" ] && break; sleep 0.05; done
+	[ -S "/var/run/wireguard/$ifn.sock" ] || die "wireguard-go $ifn did not start: $(cat "$WORK/$ifn.log")"
+	ip netns exec "$ns" wg set "$ifn" private-key "$WORK/$ifn.key" listen-port "$4" \
+		peer "$5" allowed-ips "$6" endpoint "$7" || die "wg set $ifn failed"
+	ip -n "$ns" addr add "$3" dev "$ifn"
+	ip -n "$ns" link set "$ifn" mtu 1420 up || die "cannot bring $ifn up"
+}
+
+# vpnd_up NS IFNAME ADDR PORT PEER_PUB PEER_ALLOWED PEER_ENDPOINT
+vpnd_up() {
+	local ns=$1 ifn=$2 pid
+	IFNAMES+=("$ifn")
+	cat > "$WORK/$ifn.conf" <<-EOC
+	[Interface]
+	PrivateKey = $(cat "$WORK/$ifn.key")
+	Address = $3
+	ListenPort = $4
+	MTU = 1420
+
+	[Peer]
+	PublicKey = $5
+	AllowedIPs = $6
+	Endpoint = $7
+	EOC
+	chmod 600 "$WORK/$ifn.conf"
+	VPND_LOG="$WORK/$ifn.log" ip netns exec "$ns" "$VPND" up "$WORK/$ifn.conf" \
+		> "$WORK/$ifn.up.log" 2>&1 ||
+		die "vpnd up $ifn failed: $(cat "$WORK/$ifn.up.log" "$WORK/$ifn.log" 2>/dev/null)"
+	pid=$(cat "/var/run/vpnd/$ifn.pid" 2>/dev/null)
+	if [ -z "$pid" ] || [ ! -e "/proc/$pid" ]; then die "vpnd $ifn: no daemon pid"; fi
+	TRACKED[$pid]=vpnd
+	DPID[$ifn]=$pid
+}
+
+# tunnel KIND_A KIND_B IFPREFIX SUBNET PORT
+tunnel() {
+	local ka=$1 kb=$2 ia="${3}${ID}a" ib="${3}${ID}b" net=$4 port=$5 pa pb
+	pa=$(genkey "$ia"); pb=$(genkey "$ib")
+	"${ka}_up" "$NS_A" "$ia" "$net.1/24" "$port" "$pb" "$net.2/32" "198.18.0.2:$port"
+	"${kb}_up" "$NS_B" "$ib" "$net.2/24" "$port" "$pa" "$net.1/32" "198.18.0.1:$port"
+}
+
+echo "== setting up: namespaces $NS_A, $NS_B; wireguard-go, vpnd and mixed tunnels"
+tunnel wggo wggo bnw 198.19.1 51821
+tunnel vpnd vpnd bnd 198.19.2 51822
+tunnel vpnd wggo bnx 198.19.3 51823
+
+CONFIGS=(veth wg vpnd mix)
+declare -A TARGET=([veth]=198.18.0.2 [wg]=198.19.1.2 [vpnd]=198.19.2.2 [mix]=198.19.3.2)
+declare -A DAEMONS=([veth]="" [wg]="${DPID[bnw${ID}a]} ${DPID[bnw${ID}b]}"
+	[vpnd]="${DPID[bnd${ID}a]} ${DPID[bnd${ID}b]}" [mix]="${DPID[bnx${ID}a]} ${DPID[bnx${ID}b]}")
+
+# Handshakes happen here, not inside a measurement.
+for c in "${CONFIGS[@]}"; do
+	ok=0
+	for _ in $(seq 20); do
+		if ip netns exec "$NS_A" ping -c 1 -W 1 "${TARGET[$c]}" > /dev/null 2>&1; then
+			ok=1; break
+		fi
+	done
+	[ "$ok" = 1 ] || die "no connectivity over $c to ${TARGET[$c]}"
+done
+
+# --- measurements ------------------------------------------------------------
+
+# CPU time of daemons, in clock ticks: utime + stime of each pid and of all
+# its live descendants (vpnd may run a worker process under a monitor), plus
+# cutime + cstime (children already reaped). Prints -1 if a pid is gone.
+cpu_ticks() {
+	python3 - "$@" <<'EOF'
+import os, sys
+procs = {}	# pid -> (ppid, own ticks, reaped children's ticks)
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        stat = open(f"/proc/{d}/stat").read()
+    except OSError:
+        continue
+    f = stat[stat.rindex(")") + 2:].split()	# f[0] is field 3 (state)
+    procs[int(d)] = (int(f[1]), int(f[11]) + int(f[12]), int(f[13]) + int(f[14]))
+total = 0
+for root in map(int, sys.argv[1:]):
+    if root not in procs:
+        print(-1)
+        sys.exit()
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        total += procs[pid][1] + procs[pid][2]
+        todo += [p for p, v in procs.items() if v[0] == pid]
+print(total)
+EOF
+}
+
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RESULTS"; }
+
+# Extracts numbers from iperf3 -J output: tcp -> "bits/s bytes"; udp ->
+# "received_pps loss_percent". Prints "nan" fields when the test failed.
+iperf_json() {
+	python3 - "$1" "$2" <<'EOF'
+import json, sys
+kind, path = sys.argv[1], sys.argv[2]
+try:
+    j = json.load(open(path))
+    if j.get("error"):
+        raise ValueError(j["error"])
+    end = j["end"]
+    if kind == "tcp":
+        r = end["sum_received"]
+        print(r["bits_per_second"], r["bytes"])
+    else:
+        # the receiver's view: packets it got over its own duration
+        s = end.get("sum_received") or end["sum"]
+        received = s["packets"] - s["lost_packets"]
+        print(received / s["seconds"], s["lost_percent"])
+except Exception as e:
+    print("iperf3:", e, file=sys.stderr)
+    print("nan nan")
+EOF
+}
+
+# iperf NAME ARGS...: one client run against a fresh one-shot server in B;
+# the JSON lands in $WORK/NAME.json.
+iperf() {
+	local name=$1 srv rc=0
+	shift
+	ip netns exec "$NS_B" iperf3 -s -1 -p "$PORT" > "$WORK/iperf-server.log" 2>&1 &
+	srv=$!
+	TRACKED[$srv]=iperf3
+	for _ in $(seq 100); do
+		ip netns exec "$NS_B" ss -Hltn "sport = :$PORT" 2>/dev/null | grep -q . && break
+		sleep 0.05
+	done
+	run ip netns exec "$NS_A" timeout -k 2 $((T + 20)) \
+		iperf3 -c "$TARGET_IP" -p "$PORT" -t "$T" -J "$@" > "$WORK/$name.json" 2>&1 || rc=$?
+	for _ in $(seq 50); do [ -e "/proc/$srv" ] || break; sleep 0.1; done
+	kill_pid "$srv" TERM
+	wait "$srv" 2>/dev/null
+	unset "TRACKED[$srv]"
+	[ "$rc" = 0 ] || echo "  (iperf3 $name exited $rc: $(head -c 300 "$WORK/$name.json"))" >&2
+	return 0
+}
+
+measure() {	# measure CONFIG REP
+	local c=$1 rep=$2 rtt avg max t0 t1 bps bytes pps loss cpu mbcpu
+	TARGET_IP=${TARGET[$c]}
+
+	# ping: idle RTT, 10 ms apart
+	run ip netns exec "$NS_A" ping -q -c "$PINGS" -i 0.01 -W 1 "$TARGET_IP" > "$WORK/ping.out" 2>&1
+	rtt=$(sed -n 's|.* = \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/.*|\2 \3|p' "$WORK/ping.out")
+	read -r avg max <<< "${rtt:-nan nan}"
+	record "$c" rtt_avg "$rep" "$avg"
+	record "$c" rtt_max "$rep" "$max"
+
+	# TCP 1 stream, with the daemons' CPU time around it
+	# shellcheck disable=SC2086 # a list of pids
+	t0=$(cpu_ticks ${DAEMONS[$c]})
+	iperf tcp1
+	# shellcheck disable=SC2086
+	t1=$(cpu_ticks ${DAEMONS[$c]})
+	read -r bps bytes <<< "$(iperf_json tcp "$WORK/tcp1.json")"
+	record "$c" tcp1 "$rep" "$bps"
+	if [ -n "${DAEMONS[$c]}" ] && [ "$t0" -ge 0 ] && [ "$t1" -ge 0 ]; then
+		cpu=$(python3 -c "print(($t1 - $t0) / $CLK_TCK)")
+		mbcpu=$(python3 -c "c = $cpu; print(float('$bytes') / 1e6 / c if c > 0 else float('nan'))")
+	else
+		cpu=nan; mbcpu=nan
+	fi
+	record "$c" cpu "$rep" "$cpu"
+	record "$c" mbcpu "$rep" "$mbcpu"
+
+	iperf tcp4 -P 4
+	read -r bps _ <<< "$(iperf_json tcp "$WORK/tcp4.json")"
+	record "$c" tcp4 "$rep" "$bps"
+
+	iperf tcpr -R
+	read -r bps _ <<< "$(iperf_json tcp "$WORK/tcpr.json")"
+	record "$c" tcpr "$rep" "$bps"
+
+	iperf udp -u -l 64 -b 0
+	read -r pps loss <<< "$(iperf_json udp "$WORK/udp.json")"
+	record "$c" udp_pps "$rep" "$pps"
+	record "$c" udp_loss "$rep" "$loss"
+
+	python3 - "$RESULTS" "$c" "$rep" <<'EOF'
+import sys
+rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
+v = {m: float(x) for c, m, r, x in rows if c == sys.argv[2] and r == sys.argv[3]}
+print(f"  {sys.argv[2]:<5} tcp1 {v['tcp1']/1e6:7.0f}  tcp4 {v['tcp4']/1e6:7.0f}  "
+      f"rev {v['tcpr']/1e6:7.0f} Mbit/s   udp64 {v['udp_pps']/1e3:6.1f} kpkt/s "
+      f"loss {v['udp_loss']:5.1f}%   rtt {v['rtt_avg']:.3f}/{v['rtt_max']:.3f} ms   "
+      f"cpu {v['cpu']:.2f} s  {v['mbcpu']:.0f} MB/cpu-s")
+EOF
+}
+
+echo "== $(uname -sr), $(nproc) CPUs, iperf3 $(iperf3 --version | awk 'NR==1 {print $2}'),"\
+     "wireguard-go $(wireguard-go --version 2>&1 | awk '{print $NF; exit}'), vpnd $VPND"
+echo "== REPS=$REPS, $T s per iperf3 test, $PINGS pings; load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+# (ours are tracked, or children of tracked ones: vpnd's worker)
+others=$(ps -eo pid=,ppid=,comm= | awk '$3 ~ /^(vpnd|wireguard-go|iperf3)$/' |
+	while read -r pid ppid comm; do
+		[ -z "${TRACKED[$pid]:-}" ] && [ -z "${TRACKED[$ppid]:-}" ] && echo "$comm"
+	done | sort | uniq -c |
+	awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')
+[ -n "$others" ] && echo "== WARNING: other tunnel/iperf3 processes are running ($others): numbers will be noisy"
+
+START=$(date +%s)
+for rep in $(seq "$REPS"); do
+	echo "== repetition $rep/$REPS"
+	# a different set-up goes first each time
+	for i in "${!CONFIGS[@]}"; do
+		measure "${CONFIGS[$(((i + rep - 1) % ${#CONFIGS[@]}))]}" "$rep"
+	done
+done
+echo "== measured in $(($(date +%s) - START)) s; load average now: $(cut -d" " -f1-3 /proc/loadavg)"
+
+# --- summary ---------------------------------------------------------------------
+
+python3 - "$RESULTS" "$REPS" <<'EOF'
+import math, statistics, sys
+rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
+data = {}
+for c, m, r, x in rows:
+    data.setdefault((c, m), []).append(float(x))
+
+configs = [("veth", "veth (no tunnel)"), ("wg", "wg-go<->wg-go"),
+           ("vpnd", "vpnd<->vpnd"), ("mix", "vpnd<->wg-go")]
+# key, label, scale, format, higher is better
+metrics = [
+    ("tcp1", "TCP 1 stream Mbit/s", 1e-6, "{:.0f}", True),
+    ("tcp4", "TCP 4 streams Mbit/s", 1e-6, "{:.0f}", True),
+    ("tcpr", "TCP reverse Mbit/s", 1e-6, "{:.0f}", True),
+    ("udp_pps", "UDP 64 B rx kpkt/s", 1e-3, "{:.1f}", True),
+    ("udp_loss", "UDP 64 B loss %", 1, "{:.1f}", False),
+    ("rtt_avg", "ping RTT avg ms", 1, "{:.3f}", False),
+    ("rtt_max", "ping RTT max ms", 1, "{:.3f}", False),
+    ("cpu", "daemon CPU s, TCP 1", 1, "{:.2f}", False),
+    ("mbcpu", "MB per CPU-second", 1, "{:.0f}", True),
+]
+
+def values(c, m):
+    return [v for v in data.get((c, m), []) if not math.isnan(v)]
+
+def median(c, m):
+    v = values(c, m)
+    return statistics.median(v) if v else float("nan")
+
+def cell(c, m, scale, fmt):
+    v = [x * scale for x in values(c, m)]
+    if not v:
+        return "-"
+    s = fmt.format(statistics.median(v))
+    if len(v) > 1:
+        s += " (" + fmt.format(min(v)) + "-" + fmt.format(max(v)) + ")"
+    return s
+
+print()
+print(f"== results: median (min-max) of {sys.argv[2]} repetition(s)")
+w = [22] + [24] * len(configs)
+print("".join(f"{h:<{w[i]}}" for i, h in enumerate(["metric"] + [l for _, l in configs])))
+for m, label, scale, fmt, _ in metrics:
+    cells = [label] + [cell(c, m, scale, fmt) for c, _ in configs]
+    print("".join(f"{x:<{w[i]}}" for i, x in enumerate(cells)))
+
+def ratio(a, b):
+    if math.isnan(a) or math.isnan(b) or b == 0:
+        return "-"
+    return f"{a / b:.2f}"
+
+print()
+print("== ratios vpnd / wireguard-go (of the medians; 1.00 = parity)")
+print(f"{'metric':<22}{'better':<9}{'vpnd<->vpnd / wg-go<->wg-go':<30}"
+      f"{'vpnd<->wg-go / wg-go<->wg-go':<30}{'wg-go<->wg-go / veth':<20}")
+for m, label, _, _, higher in metrics:
+    base = median("wg", m)
+    veth = median("veth", m)
+    print(f"{label:<22}{'higher' if higher else 'lower':<9}"
+          f"{ratio(median('vpnd', m), base):<30}{ratio(median('mix', m), base):<30}"
+          f"{ratio(base, veth):<20}")
+EOF
+
+# --- in-process micro-benchmarks (one core, no network) ---------------------
+
+if [ "${MICRO:-1}" = 1 ] && [ -x "${TOOLS:-}/bench_packet" ] && [ -x "${TOOLS:-}/bench_handshake" ]; then
+	if [ "$QUICK" = 1 ]; then secs=0.5; else secs=2; fi
+	echo
+	run "$TOOLS/bench_packet" "$secs"
+	echo
+	run "$TOOLS/bench_handshake" "$secs"
+fi
