@@ -140,25 +140,31 @@ void kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[HASH_LEN],
 
 	hmac_blake2s(t0, ck, HASH_LEN, in, in_len);
 
+	/* t1 = HMAC(t0, 0x1) */
 	buf[0] = 1;
 	hmac_blake2s(out, t0, HASH_LEN, buf, 1);
 	if (!t1)
 		goto out;
+	if (!t2) {
+		memcpy(t1, out, HASH_LEN);	/* KDF1: no further HMAC */
+		goto out;
+	}
+	/* t2 = HMAC(t0, t1 || 0x2); t1 is written only after its last use as
+	 * input, since outputs may alias ck. */
 	memcpy(buf, out, HASH_LEN);
-
 	buf[HASH_LEN] = 2;
 	hmac_blake2s(out, t0, HASH_LEN, buf, HASH_LEN + 1);
-	/* t1 is written only after its last use as input: outputs may alias ck. */
 	memcpy(t1, buf, HASH_LEN);
-	if (!t2)
+	if (!t3) {
+		memcpy(t2, out, HASH_LEN);
 		goto out;
+	}
+	/* t3 = HMAC(t0, t2 || 0x3) */
 	memcpy(buf, out, HASH_LEN);
-
 	buf[HASH_LEN] = 3;
 	hmac_blake2s(out, t0, HASH_LEN, buf, HASH_LEN + 1);
 	memcpy(t2, buf, HASH_LEN);
-	if (t3)
-		memcpy(t3, out, HASH_LEN);
+	memcpy(t3, out, HASH_LEN);
 out:
 	sodium_memzero(t0, sizeof(t0));
 	sodium_memzero(buf, sizeof(buf));
