@@ -106,16 +106,20 @@ asan: deps
 # any crash fails. fuzz-smoke: 10 s each, part of make check.
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES    = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-.PHONY: fuzz-build fuzz-smoke fuzz-clean
+.PHONY: fuzz-build fuzz-bins fuzz-smoke fuzz-clean
+.SECONDARY: $(FUZZ_NAMES:%=$(BUILD)/obj/tests/fuzz/%.o)
 
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(ARCHIVES)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+	@:
+
 fuzz-build: deps
 	$(Q)CFLAGS="-g -O1 -fsanitize=fuzzer-no-link" $(MAKE) --no-print-directory \
-		BUILD=build-fuzz SAN=1 CC=clang $(FUZZ_NAMES:%=build-fuzz/fuzz/%)
+		BUILD=build-fuzz SAN=1 CC=clang fuzz-bins
 
 fuzz: fuzz-build
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) V=$(V) tests/run-fuzz.sh build-fuzz $(FUZZ_NAMES)
