@@ -263,6 +263,16 @@ static bool same_flow_headers(const uint8_t *a, const uint8_t *b, size_t l4, siz
 	       !memcmp(a + l4 + 20, b + l4 + 20, l4_hdr - 20);
 }
 
+/* The merged packet gets a fresh checksum (CHECKSUM_PARTIAL), so each
+ * segment's own checksums must be verified first: a segment corrupted before
+ * its sender encrypted it must not be laundered into a valid one. */
+static bool segment_intact(const uint8_t *p, size_t len, size_t l4)
+{
+	if (l4 == 20 && csum_fold(csum_add(0, p, 20)) != 0)
+		return false;
+	return csum_fold(csum_add(pseudo_sum(p, IPPROTO_TCP, len - l4), p + l4, len - l4)) == 0;
+}
+
 bool gro_can_merge(const uint8_t *first, size_t first_len, const uint8_t *prev, size_t prev_len,
 		   const uint8_t *b, size_t b_len, size_t merged_len)
 {
@@ -287,7 +297,11 @@ bool gro_can_merge(const uint8_t *first, size_t first_len, const uint8_t *prev, 
 		return false;
 	if (get32(b + l4 + 4) != get32(prev + l4 + 4) + (uint32_t)prev_payload)
 		return false;
-	return same_flow_headers(first, b, l4, hdr);
+	if (!same_flow_headers(first, b, l4, hdr))
+		return false;
+	/* The first segment is checked once, when b is the second. */
+	return segment_intact(b, b_len, l4) &&
+	       (prev != first || segment_intact(first, first_len, l4));
 }
 
 static void write_single(int fd, struct tun_pkt *p)

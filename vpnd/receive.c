@@ -139,14 +139,19 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
 	uint8_t srcb[COOKIE_SOURCE_MAX];
 	const uint8_t *ip;
 	size_t ip_len, srcb_len = source_bytes(src, srcb, &ip, &ip_len);
-	bool under_load = device_under_load(dev, now);
 	enum cookie_mac_state mac;
+	bool under_load;
 
-	mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len, under_load, now);
+	mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len, false, now);
 	if (mac == COOKIE_MAC_INVALID) {
 		device_count_drop(dev, DROP_MAC1);
 		return;
 	}
+	/* Only messages with a valid mac1 count towards load: junk that costs
+	 * nothing to send must not push honest peers onto the cookie path. */
+	under_load = device_under_load(dev, now);
+	if (under_load)
+		mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len, true, now);
 	if (under_load && mac != COOKIE_MAC2_VALID) {
 		struct msg_cookie_reply reply;
 		/* sender_index sits at the same offset in both messages */

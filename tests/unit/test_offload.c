@@ -1469,6 +1469,54 @@ static void gro_run_row(size_t row)
 		free(pkt[i]);
 }
 
+/* A merged packet gets a fresh checksum: a segment whose own TCP checksum
+ * (or IPv4 header checksum) is wrong must never be merged, so the kernel
+ * still sees and drops it. Numbered cases: which packet is corrupted, where. */
+static void test_gro_refuses_bad_checksum(void **state)
+{
+	static const struct { int victim; int where; const char *why; } cases[] = {
+		/* 1 */ { 2, 0, "payload byte of b flipped" },
+		/* 2 */ { 0, 0, "payload byte of the first flipped" },
+		/* 3 */ { 2, 1, "TCP checksum field of b flipped" },
+		/* 4 */ { 2, 2, "IPv4 header checksum of b flipped" },
+		/* 5 */ { 0, 2, "IPv4 header checksum of the first flipped" },
+	};
+
+	(void)state;
+	rng_seed(0xbad);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct gro_setup s;
+		uint8_t *pkt[3], pay[3][2000];
+		size_t len[3], hl;
+
+		memset(&s, 0, sizeof(s));
+		s.pay[0] = s.pay[1] = s.pay[2] = 1448;
+		for (int i = 0; i < 3; i++)
+			s.flags[i] = TH_ACK;
+		gro_all(&s, false, true);
+		for (int i = 0; i < 3; i++) {
+			rng_fill(pay[i], s.pay[i]);
+			pkt[i] = calloc(1, hdrs_len(&s.f[i]) + s.pay[i]);
+			assert_non_null(pkt[i]);
+			len[i] = build(&s.f[i], s.flags[i], pay[i], s.pay[i], CS_FULL, pkt[i]);
+		}
+		/* the intact pair merges */
+		assert_true(gro_can_merge(pkt[0], len[0], pkt[0], len[0], pkt[2], len[2],
+					  len[0]));
+		hl = hdrs_len(&s.f[cases[k].victim]);
+		if (cases[k].where == 0)
+			pkt[cases[k].victim][hl + 7] ^= 0x20;
+		else if (cases[k].where == 1)
+			pkt[cases[k].victim][20 + 16] ^= 0x01;
+		else
+			pkt[cases[k].victim][10] ^= 0x01;
+		if (gro_can_merge(pkt[0], len[0], pkt[0], len[0], pkt[2], len[2], len[0]))
+			fail_msg("case %zu (%s): merged a corrupted segment", k + 1, cases[k].why);
+		for (int i = 0; i < 3; i++)
+			free(pkt[i]);
+	}
+}
+
 static void test_gro_can_merge_table(void **state)
 {
 	(void)state;
@@ -2075,6 +2123,7 @@ int main(void)
 		cmocka_unit_test(test_begin_inconsistent_layout),
 		cmocka_unit_test(test_split_fuzz),
 		cmocka_unit_test(test_gro_can_merge_table),
+		cmocka_unit_test(test_gro_refuses_bad_checksum),
 		cmocka_unit_test(test_write_batch_runs),
 		cmocka_unit_test(test_write_batch_singles),
 		cmocka_unit_test(test_write_batch_mixed),
