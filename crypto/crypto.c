@@ -5,6 +5,7 @@
 
 #include <blake2.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -213,6 +214,20 @@ void *secure_alloc(size_t len)
 	if (p)
 		sodium_memzero(p, len);
 	return p;
+}
+
+void *realloc_wiped(void *p, size_t old_len, size_t new_len)
+{
+	uint8_t *n = malloc(new_len);
+
+	if (!n)
+		return NULL;
+	if (p) {
+		memcpy(n, p, old_len < new_len ? old_len : new_len);
+		sodium_memzero(p, old_len);
+		free(p);
+	}
+	return n;
 }
 
 void secure_free(void *p)

@@ -86,6 +86,9 @@ void secure_wipe(void *p, size_t len);
  * pages around it, never swapped, zeroed. NULL on failure. secure_free wipes
  * and releases; NULL is fine. */
 void *secure_alloc(size_t len);
+/* realloc for buffers that hold secrets: the old block is wiped before it
+ * is freed (plain realloc may leave a copy behind). On failure p is kept. */
+void *realloc_wiped(void *p, size_t old_len, size_t new_len);
 void secure_free(void *p);
 void random_bytes(void *p, size_t len);
 uint32_t random_u32(void);

@@ -979,7 +979,7 @@ static int peer_list(const struct peer_args *a)
 	if (uapi_alive(p.ifname) && (answer = uapi_request(p.ifname, "get=1\n\n", err, sizeof(err)))) {
 		live = running_state_parse(&rs, answer, err, sizeof(err)) == 0;
 		secure_wipe(answer, strlen(answer));
-		free(answer);
+		uapi_answer_free(answer);
 	}
 	rows = calloc(cfg.n_peers + rs.n_peers + 1, sizeof(*rows));
 	if (!rows) {

@@ -158,7 +158,7 @@ static int send_set(const char *ifname, const struct reload_plan *plan, char *er
 		ret = 0;
 	else
 		snprintf(err, err_len, "%s: set refused: %.40s", ifname, answer);
-	free(answer);
+	uapi_answer_free(answer);
 	return ret;
 }
 
@@ -259,7 +259,7 @@ int reload_apply(const char *ifname, const char *config_path, void (*warn_fn)(co
 out:
 	if (answer) {
 		secure_wipe(answer, strlen(answer));	/* it held the private key */
-		free(answer);
+		uapi_answer_free(answer);
 	}
 	reload_plan_free(&plan);
 	running_state_free(&rs);

@@ -128,7 +128,7 @@ static bool push(struct resolver *r, const char *pub_b64, const uint8_t pub[KEY_
 	if (!ok)
 		log_warn("%s: peer %s: cannot set endpoint %s: %s", r->ifname, pub_b64, endpoint,
 			 ans ? ans : err);
-	free(ans);
+	uapi_answer_free(ans);
 	return ok;
 }
 
@@ -149,7 +149,7 @@ int resolver_run(struct resolver *r, const struct config *cfg)
 	}
 	ret = metrics_parse(&m, r->ifname, get, NULL);	/* keeps no private key */
 	secure_wipe(get, strlen(get));
-	free(get);
+	uapi_answer_free(get);
 	if (ret)
 		return 0;
 	for (size_t i = 0; i < cfg->n_peers; i++) {

@@ -68,7 +68,7 @@ static bool fetch(const char *ifname, struct sample *s, bool show_keys)
 	if ((ret = answer_errno(get)) != 0) {
 		fprintf(stderr, "vpnd: %s: get=1 failed: errno=%d\n", ifname, ret);
 		secure_wipe(get, strlen(get));
-		free(get);
+		uapi_answer_free(get);
 		return false;
 	}
 	stats = uapi_request(ifname, "get=stats\n\n", err, sizeof(err));
@@ -80,7 +80,7 @@ static bool fetch(const char *ifname, struct sample *s, bool show_keys)
 		extract_private_key(s->private_key, get);
 	ret = metrics_parse(&s->m, ifname, get, stats);
 	secure_wipe(get, strlen(get));
-	free(get);
+	uapi_answer_free(get);
 	free(stats);
 	if (ret) {
 		fprintf(stderr, "vpnd: %s: out of memory\n", ifname);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -38,7 +39,8 @@ static void sb_printf(struct strbuf *b, const char *fmt, ...)
 			return;
 		}
 		size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
-		char *s = realloc(b->s, cap);
+		/* the text holds keys: never leave a copy in freed memory */
+		char *s = realloc_wiped(b->s, b->cap, cap);
 
 		if (!s) {
 			b->oom = true;
@@ -393,7 +395,8 @@ static char *read_request(int fd, size_t *len)
 		ssize_t n;
 
 		if (*len + 1 >= cap) {
-			char *nb = cap >= UAPI_MAX_REQUEST ? NULL : realloc(buf, cap * 2);
+			char *nb = cap >= UAPI_MAX_REQUEST ? NULL :
+				   realloc_wiped(buf, cap, cap * 2);
 
 			if (!nb)
 				break;
@@ -408,6 +411,8 @@ static char *read_request(int fd, size_t *len)
 		if ((*len == 1 && buf[0] == '\n') || (*len >= 2 && !strcmp(buf + *len - 2, "\n\n")))
 			return buf;
 	}
+	if (buf)
+		secure_wipe(buf, cap);
 	free(buf);
 	return NULL;
 }
@@ -478,16 +483,21 @@ char *uapi_request(const char *ifname, const char *request, char *err, size_t er
 			 a.sun_path, strerror(errno));
 		goto out;
 	}
+	/* A hung daemon must not hang its client (the monitor, a reload). */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 10 },
+		   sizeof(struct timeval));
 	write_all(fd, request, strlen(request));
 	for (;;) {
 		ssize_t n;
 
 		if (len + 4096 + 1 > cap) {
-			char *nb = realloc(answer, cap = cap * 2 + 8192);
+			size_t ncap = cap * 2 + 8192;
+			char *nb = realloc_wiped(answer, cap, ncap);
 
 			if (!nb)
 				break;
 			answer = nb;
+			cap = ncap;
 		}
 		n = read(fd, answer + len, cap - len - 1);
 		if (n <= 0)
@@ -503,4 +513,13 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return answer;
+}
+
+void uapi_answer_free(char *answer)
+{
+	if (!answer)
+		return;
+	/* The whole block: parsing (strtok) may have cut the text short. */
+	secure_wipe(answer, malloc_usable_size(answer));
+	free(answer);
 }

@@ -37,6 +37,8 @@ void uapi_unlink(const char *ifname);
 void uapi_serve_connection(struct device *dev, int fd);
 /* Client side: connect, send request, read the whole answer (malloc'd). */
 char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len);
+/* Wipes (a get=1 answer holds the private key) and frees an answer. */
+void uapi_answer_free(char *answer);
 /* True if a daemon answers on IFNAME's socket. */
 int uapi_alive(const char *ifname);
 
