@@ -85,25 +85,35 @@ void peer_zero_keys(struct peer *peer)
 	noise_handshake_clear(&peer->hs);
 }
 
+/* Queues a copy of pkt until the peer has a session. Each packet gets a
+ * block of its own size, freed once it is sent (send_staged), so an idle
+ * queue holds no memory. */
 bool peer_stage(struct peer *peer, const uint8_t *pkt, size_t len)
 {
 	unsigned slot;
+	uint8_t *copy;
 
-	if (len > peer->dev->mtu || len > UINT16_MAX)
+	if (len > MTU_MAX || len > UINT16_MAX) {
+		device_count_drop(peer->dev, DROP_INNER_INVALID);
 		return false;
+	}
 	if (peer->staged_count == STAGED_MAX) {
 		/* Full: drop the oldest, like WireGuard, so fresh traffic wins. */
+		free(peer->staged[peer->staged_head]);
+		peer->staged[peer->staged_head] = NULL;
 		peer->staged_head = (peer->staged_head + 1) % STAGED_MAX;
 		peer->staged_count--;
 		device_count_drop(peer->dev, DROP_QUEUE_FULL);
 	}
-	slot = (peer->staged_head + peer->staged_count) % STAGED_MAX;
-	if (!peer->staged[slot]) {
-		peer->staged[slot] = malloc(MTU_MAX);
-		if (!peer->staged[slot])
-			return false;
+	copy = malloc(len ? len : 1);
+	if (!copy) {
+		device_count_drop(peer->dev, DROP_QUEUE_FULL);
+		return false;
 	}
-	memcpy(peer->staged[slot], pkt, len);
+	memcpy(copy, pkt, len);
+	slot = (peer->staged_head + peer->staged_count) % STAGED_MAX;
+	free(peer->staged[slot]);
+	peer->staged[slot] = copy;
 	peer->staged_len[slot] = (uint16_t)len;
 	peer->staged_count++;
 	return true;

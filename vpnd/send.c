@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/udp.h>
@@ -81,6 +82,7 @@ static size_t gso_run(const struct device *dev, size_t i)
 
 struct flush_ctx {
 	struct mmsghdr msgs[BATCH_MAX];
+	size_t first_pkt[BATCH_MAX];	/* the queued packet each message starts at */
 	struct iovec iov[BATCH_MAX];
 	union sockaddr_any addrs[BATCH_MAX];
 	union {
@@ -89,12 +91,13 @@ struct flush_ctx {
 	} cmsg[BATCH_MAX];
 };
 
-/* Builds one mmsghdr per GSO run (or per message without GSO). */
-static unsigned build_messages(struct device *dev, struct flush_ctx *c)
+/* Builds one mmsghdr per GSO run (or per message without GSO), for the
+ * queued packets from start on. */
+static unsigned build_messages(struct device *dev, struct flush_ctx *c, size_t start)
 {
 	unsigned m = 0;
 
-	for (size_t i = 0; i < dev->tx_count; m++) {
+	for (size_t i = start; i < dev->tx_count; m++) {
 		size_t n = gso_run(dev, i);
 		struct msghdr *h = &c->msgs[m].msg_hdr;
 
@@ -103,6 +106,7 @@ static unsigned build_messages(struct device *dev, struct flush_ctx *c)
 			c->iov[i + k].iov_len = dev->tx_lens[i + k];
 		}
 		memset(&c->msgs[m], 0, sizeof(c->msgs[m]));
+		c->first_pkt[m] = i;
 		h->msg_iov = &c->iov[i];
 		h->msg_iovlen = n;
 		h->msg_name = &c->addrs[m];
@@ -131,17 +135,19 @@ void send_flush(struct device *dev)
 
 	if (!dev->tx_count)
 		return;
-	count = build_messages(dev, &c);
+	count = build_messages(dev, &c, 0);
 	while (done < count) {
 		int n = sendmmsg(dev->udp_fd, c.msgs + done, count - done, 0);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if ((errno == EIO || errno == EINVAL) && dev->udp_gso) {
-				/* The route's device cannot segment: no GSO from now. */
+			if ((errno == EIO || errno == EINVAL) && c.msgs[done].msg_hdr.msg_iovlen > 1) {
+				/* This route cannot segment: no GSO from now on, and
+				 * the rest goes again one packet per message (what
+				 * was sent stays sent: no duplicates). */
 				dev->udp_gso = false;
-				count = build_messages(dev, &c);
+				count = build_messages(dev, &c, c.first_pkt[done]);
 				done = 0;
 				continue;
 			}
@@ -225,11 +231,12 @@ static void queue_encrypted(struct peer *peer, struct keypair *kp, size_t len, u
 		send_flush(dev);
 }
 
-/* Initiator rekeys before its keys grow old or worn (whitepaper 6.2). */
+/* Rekey before keys grow worn (either side) or old (the initiator), as
+ * the kernel does after every send (whitepaper 6.2). */
 static void maybe_rekey_on_send(struct peer *peer, const struct keypair *kp, uint64_t now)
 {
-	if (kp->is_initiator && (kp->send_counter > REKEY_AFTER_MESSAGES ||
-				 now - kp->birth_ns > REKEY_AFTER_TIME))
+	if (kp->send_counter > REKEY_AFTER_MESSAGES ||
+	    (kp->is_initiator && now - kp->birth_ns > REKEY_AFTER_TIME))
 		send_initiation(peer, false);
 }
 
@@ -250,6 +257,8 @@ void send_staged(struct peer *peer)
 
 		memcpy(dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN, peer->staged[i],
 		       peer->staged_len[i]);
+		free(peer->staged[i]);
+		peer->staged[i] = NULL;
 		peer->staged_head = (i + 1) % STAGED_MAX;
 		peer->staged_count--;
 		queue_encrypted(peer, kp, peer->staged_len[i], now);
@@ -272,6 +281,7 @@ void send_keepalive(struct peer *peer)
 		return;
 	}
 	queue_encrypted(peer, kp, 0, now);
+	maybe_rekey_on_send(peer, kp, now);
 }
 
 /* Inner destination of an IP packet; false if it is not a valid one. */
