@@ -1271,3 +1271,13 @@ void config_free(struct config *cfg)
 	 * config_free is harmless. */
 	secure_wipe(cfg, sizeof(*cfg));
 }
+
+void config_wipe_secrets(struct config *cfg)
+{
+	secure_wipe(cfg->private_key, KEY_LEN);
+	cfg->has_private_key = false;
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		secure_wipe(cfg->peers[i].preshared_key, KEY_LEN);
+		cfg->peers[i].has_preshared_key = false;
+	}
+}

@@ -91,6 +91,9 @@ enum config_status config_load(struct config *cfg, const char *path, char *err, 
 /* Same, for text already in memory; name is used in messages. */
 enum config_status config_parse_text(struct config *cfg, const char *text, const char *name,
 				     char *err, size_t err_len);
+/* Wipes the private and preshared keys but keeps the rest (addresses,
+ * hooks, endpoints): for a process that holds a config after applying it. */
+void config_wipe_secrets(struct config *cfg);
 /* Frees everything and wipes key material. Safe on a zeroed struct. */
 void config_free(struct config *cfg);
 

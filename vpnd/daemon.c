@@ -45,6 +45,28 @@ struct daemon {
 
 /* --- hooks ---------------------------------------------------------------- */
 
+/* sh -c cmd with no signal blocked (the monitor blocks the ones it waits
+ * for; a hook must not inherit that). 0 if it exited 0. */
+static int run_shell(const char *cmd)
+{
+	sigset_t none;
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid == 0) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 static void run_hooks(char **cmds, size_t n, const char *ifname)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -62,7 +84,7 @@ static void run_hooks(char **cmds, size_t n, const char *ifname)
 		}
 		cmd[o] = '\0';
 		log_info("running hook: %s", cmd);
-		if (system(cmd) != 0)
+		if (run_shell(cmd) != 0)
 			log_warn("hook failed: %s", cmd);
 	}
 }
@@ -282,7 +304,10 @@ static void handle_signal(struct daemon *d)
 
 	if (read(d->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+	/* Only SIGTERM, from the monitor (or the parent-death signal): a
+	 * Ctrl-C reaches the whole process group, and the monitor must run
+	 * PreDown before the interface goes away. */
+	if (si.ssi_signo == SIGTERM) {
 		log_info("%s: signal %u, shutting down", d->dev.ifname, si.ssi_signo);
 		d->running = false;
 	}
@@ -444,6 +469,9 @@ static int worker_main(struct daemon *d, pid_t monitor)
 	char err[512] = "";
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);	/* never outlive the monitor */
+	/* Set-up is over: the worker keeps no route-netlink socket. */
+	nl_close(d->nl);
+	d->nl = NULL;
 	/* A signalfd polled through epoll wakes only the process that made it:
 	 * the loop's fds are opened here, after the fork. */
 	if (open_loop_fds(d, err, sizeof(err)) < 0 ||
@@ -496,6 +524,7 @@ static void monitor_reload(struct daemon *d, struct config *held, const struct c
 	}
 	reload_report_format(line, sizeof(line), d->dev.ifname, &rep);
 	log_info("%s", line);
+	config_wipe_secrets(&fresh);	/* applied: only hooks and endpoints stay */
 	config_free(held);
 	*held = fresh;
 	*cfg = held;
@@ -607,6 +636,15 @@ int daemon_run(const struct daemon_opts *o)
 	pid_t worker, monitor;
 
 	d.dev.tun_fd = d.dev.udp_fd = -1;
+	/* Blocked from the start: a signal during set-up waits for the
+	 * monitor, which then runs PreDown/PostDown and removes the files. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGUSR1);	/* the monitor's; blocked in the worker */
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if (start(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		/* A half-made interface goes away with its TUN fd. */
@@ -615,6 +653,8 @@ int daemon_run(const struct daemon_opts *o)
 		close_everything(&d);
 		return 1;
 	}
+	if (o->cfg)
+		config_wipe_secrets(o->cfg);	/* the device holds them now */
 	log_info("%s: up, listening on UDP port %u", d.dev.ifname, d.dev.bound_port);
 	if (!o->foreground && !daemonize(&d)) {
 		fprintf(stderr, "vpnd: fork: %s\n", strerror(errno));
@@ -624,13 +664,6 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	if (o->foreground)
 		write_pid_file(&d, getpid());
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGUSR1);	/* the monitor's; blocked in the worker */
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	monitor = getpid();
 	worker = fork();
 	if (worker == 0)

@@ -11,7 +11,9 @@
 struct daemon_opts {
 	const char *ifname;
 	bool foreground;
-	const struct config *cfg;	/* vpnd up; NULL for vpnd daemon (UAPI only) */
+	/* vpnd up; NULL for vpnd daemon (UAPI only). Its keys are wiped once
+	 * applied: neither process keeps them outside the device. */
+	struct config *cfg;
 	const char *config_path;	/* vpnd up: what SIGHUP reloads; else NULL */
 };
 

@@ -47,7 +47,7 @@ static const int allowed[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(readv),
 	SCMP_SYS(close), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
 	SCMP_SYS(recvmmsg), SCMP_SYS(recvmsg), SCMP_SYS(recvfrom), SCMP_SYS(sendmmsg),
-	SCMP_SYS(sendmsg), SCMP_SYS(sendto), SCMP_SYS(accept4), SCMP_SYS(socket),
+	SCMP_SYS(sendmsg), SCMP_SYS(sendto), SCMP_SYS(accept4),
 	SCMP_SYS(bind), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt), SCMP_SYS(getsockname),
 	SCMP_SYS(fcntl), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek),
 	SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
@@ -86,6 +86,18 @@ enum sandbox_result sandbox_install_seccomp(char *err, size_t err_len)
 			      CLONE_THREAD);
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	/* Datagram sockets only, and only these families: a UDP socket when the
+	 * UAPI moves the port, AF_UNIX for if_indextoname. Never netlink: the
+	 * worker keeps CAP_NET_ADMIN and must not reconfigure the host. */
+	for (size_t i = 0; i < 3 && !rc; i++) {
+		static const int families[] = { AF_INET, AF_INET6, AF_UNIX };
+		struct scmp_arg_cmp cmp[2] = {
+			{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)families[i] },
+			{ .arg = 1, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xf, .datum_b = SOCK_DGRAM },
+		};
+
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, cmp);
+	}
 	/* if_indextoname/if_nametoindex, used to see if the link is gone */
 	if (!rc)
 		rc = allow_if(ctx, SCMP_SYS(ioctl), 1, SCMP_CMP_EQ, SIOCGIFNAME, 0);

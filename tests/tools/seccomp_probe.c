@@ -33,7 +33,12 @@ int main(void)
 	bad |= probe("execve(\"/bin/true\")", execve(argv[0], argv, NULL), 1);
 	bad |= probe("fork()", (int)fork(), 1);
 	bad |= probe("unlink(\"/tmp/x\")", unlink("/tmp/vpnd-seccomp-probe"), 1);
-	bad |= probe("socket(AF_INET, SOCK_DGRAM) (needed)", socket(AF_INET, SOCK_DGRAM, 0), 0);
+	bad |= probe("socket(AF_NETLINK, SOCK_RAW)", socket(AF_NETLINK, SOCK_RAW, 0), 1);
+	bad |= probe("socket(AF_INET, SOCK_STREAM)", socket(AF_INET, SOCK_STREAM, 0), 1);
+	bad |= probe("socket(AF_INET6, SOCK_DGRAM) (needed)",
+		     socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), 0);
+	bad |= probe("socket(AF_UNIX, SOCK_DGRAM) (needed)",
+		     socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), 0);
 	bad |= probe("getpid() (needed)", getpid() > 0 ? 0 : -1, 0);
 	fflush(stdout);
 	/* _exit: LeakSanitizer's exit-time scan cannot run under the filter. */
