@@ -434,6 +434,10 @@ static void plan_interface(struct reload_plan *plan, struct text *t, const struc
 		text_add(t, "fwmark=%u\n", cfg->fwmark);
 		plan->interface_changed = true;
 	}
+	if (rs->has_peer_to_peer && cfg->peer_to_peer != rs->peer_to_peer) {
+		text_add(t, "peer_to_peer=%s\n", config_p2p_name(cfg->peer_to_peer));
+		plan->interface_changed = true;
+	}
 }
 
 /* The wanted routes (routes.h) of every allowed IP, sorted, unique. */
@@ -609,4 +613,22 @@ void reload_plan_free(struct reload_plan *plan)
 	free(plan->route_add);
 	free(plan->route_del);
 	memset(plan, 0, sizeof(*plan));
+}
+
+void running_state_parse_stats(struct running_state *rs, const char *stats)
+{
+	const char *line = strstr(stats, "peer_to_peer=");
+	char value[16];
+	size_t n;
+
+	/* The interface-wide lines come before the first peer. */
+	if (!line || (line != stats && line[-1] != '\n'))
+		return;
+	line += strlen("peer_to_peer=");
+	n = strcspn(line, "\n");
+	if (n >= sizeof(value))
+		return;
+	memcpy(value, line, n);
+	value[n] = '\0';
+	rs->has_peer_to_peer = config_p2p_parse(value, &rs->peer_to_peer);
 }

@@ -46,10 +46,16 @@ struct running_state {
 	uint8_t private_key[KEY_LEN];
 	uint16_t listen_port;
 	uint32_t fwmark;
+	bool has_peer_to_peer;		/* from vpnd's get=stats; not in get=1 */
+	enum config_p2p peer_to_peer;
 	struct running_peer *peers;
 	size_t n_peers;
 };
 
+/* Reads peer_to_peer= from vpnd's get=stats answer into rs (a daemon that
+ * does not print it leaves rs->has_peer_to_peer false: then the policy is
+ * not compared). */
+void running_state_parse_stats(struct running_state *rs, const char *stats);
 /* Parses get=1's answer (a final "errno=N" line is allowed; N != 0 is an
  * error). Unknown keys are skipped. Returns 0, or -1 with err set and rs
  * left empty. */

@@ -216,7 +216,7 @@ int reload_apply(const char *ifname, const char *config_path, void (*warn_fn)(co
 	struct config cfg = { 0 };
 	struct running_state rs = { 0 };
 	struct reload_plan plan = { 0 };
-	char *answer = NULL;
+	char *answer = NULL, *stats;
 	unsigned ifindex;
 	int ret = -1, lock_fd;
 
@@ -229,6 +229,10 @@ int reload_apply(const char *ifname, const char *config_path, void (*warn_fn)(co
 		goto out;
 	if (running_state_parse(&rs, answer, err, err_len) < 0)
 		goto out;
+	stats = uapi_request(ifname, "get=stats\n\n", err, err_len);
+	if (stats)
+		running_state_parse_stats(&rs, stats);
+	uapi_answer_free(stats);
 	ifindex = nl_ifindex(ifname);
 	if (!ifindex) {
 		snprintf(err, err_len, "%s: no such interface in this network namespace", ifname);

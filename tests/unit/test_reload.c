@@ -280,6 +280,36 @@ static void test_interface_fields(void **state)
 	done(&f);
 }
 
+/* 7b. PeerToPeer: compared with get=stats' peer_to_peer=; sent when it
+ *     differs, not when equal, never when the daemon does not report it. */
+static void test_peer_to_peer(void **state)
+{
+	static const struct { const char *cfg, *stats, *want; } cases[] = {
+		/* 1 */ { "PeerToPeer = direct\n", "peer_to_peer=kernel\n", "peer_to_peer=direct\n" },
+		/* 2 */ { "PeerToPeer = direct\n", "peer_to_peer=direct\n", "" },
+		/* 3 */ { "", "peer_to_peer=refuse\n", "peer_to_peer=kernel\n" },
+		/* 4 */ { "PeerToPeer = refuse\n", "drop_short=0\n", "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fixture f;
+		char text[2048], err[256];
+
+		memset(&f, 0, sizeof(f));
+		snprintf(text, sizeof(text), "%s%s%s", iface, cases[i].cfg, PEER2);
+		assert_int_equal(config_parse_text(&f.cfg, text, "t.conf", err, sizeof(err)),
+				 CONFIG_OK);
+		load_rs(&f.rs, RUN2);
+		running_state_parse_stats(&f.rs, cases[i].stats);
+		assert_int_equal(reload_plan_make(&f.plan, &f.cfg, &f.rs), 0);
+		if (strcmp(f.plan.set ? f.plan.set : "", cases[i].want))
+			fail_msg("case %zu: sent '%s', want '%s'", i + 1,
+				 f.plan.set ? f.plan.set : "", cases[i].want);
+		done(&f);
+	}
+}
+
 /* 8. An allowed IP moving from a removed peer to a new one: removal comes
  *    first, and the route stays (still wanted). */
 static void test_moved_allowed_ip(void **state)
@@ -434,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_changed_psk),
 		cmocka_unit_test(test_changed_endpoint_keepalive),
 		cmocka_unit_test(test_interface_fields),
+		cmocka_unit_test(test_peer_to_peer),
 		cmocka_unit_test(test_moved_allowed_ip),
 		cmocka_unit_test(test_own_key_skipped),
 		cmocka_unit_test(test_running_state_parse),
