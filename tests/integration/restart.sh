@@ -267,5 +267,36 @@ restart "$srv" "$WORK/hdr-srv.conf" "$t0" 10 "server restart unlocks a client wh
 	"vpnd down"
 check "the client's endpoint on the server is the client's own" \
 	sh -c "ip netns exec $srv wg show hdr-srv endpoints | grep -q '198.18.44.2:51821$'"
+# --- 7. a server whose clock jumps backwards locks no client out -------------------
+# The server's clock matters only for the timestamps of the initiations the
+# server itself sends: a client refuses those once they are older than the
+# newest it accepted from the server. Initiations from clients carry the
+# clients' clocks, and the server compares them only with what those same
+# clients sent before. So after a backwards jump the server's own
+# initiations fail (until its clock catches up), but every client can still
+# initiate, and does: a client whose session needs a handshake starts one
+# itself (data without answer, rekey, expiry, or a responder's keys going
+# stale), so traffic never stops for good. Played here with tools/initiate
+# and the server's key: the client accepts an initiation with the server's
+# clock right, refuses one from an hour earlier, and the client's own
+# initiations and traffic go on.
+(umask 077; echo "$ks_priv" > "$WORK/ks.key")
+server_initiates() {
+	ip netns exec "$srv" "$TOOLS/initiate" -p "$kc_pub" -e 198.18.44.2:51821 -b 198.18.44.1 \
+		-o "$1" -w 1000 < "$WORK/ks.key"
+}
+server_initiates_says() { [ "$(server_initiates "$1")" = "$2" ]; }
+check "the client answers the server's initiation (server clock right)" \
+	server_initiates_says 0 response
+check "the server's clock jumps back an hour: the client refuses its initiation" \
+	server_initiates_says -3600 "no response"
+# The tool sent from its own port, and the client (rightly) roamed to it
+# on the authenticated initiation: point the client back at the real server.
+ip netns exec "$cli" wg set hdr-cli peer "$ks_pub" endpoint 198.18.44.1:51820
+check "... but the client's own initiation to the server is still answered" \
+	initiate_says 0 response
+check "... and traffic still flows: no client is locked out" \
+	wait_for 10 reply_after "$(now)"
+
 kill "$pinger"
 finish
