@@ -52,9 +52,9 @@ uint32_t transport_receiver_index(const uint8_t *buf)
 	return le32_to_host(m->receiver_index);
 }
 
-enum transport_result transport_encrypt(struct keypair *kp, uint8_t *buf, size_t cap,
-					size_t plain_len, size_t mtu, uint64_t now_ns,
-					size_t *out_len)
+enum transport_result transport_encrypt_prepare(struct keypair *kp, uint8_t *buf, size_t cap,
+						size_t plain_len, size_t mtu, uint64_t now_ns,
+						size_t *out_len, uint64_t *counter_out)
 {
 	struct msg_transport *m = (struct msg_transport *)buf;
 	size_t pad = transport_padding(plain_len, mtu);
@@ -79,35 +79,86 @@ enum transport_result transport_encrypt(struct keypair *kp, uint8_t *buf, size_t
 	memset(m->header.reserved, 0, sizeof(m->header.reserved));
 	m->receiver_index = host_to_le32(kp->remote_index);
 	m->counter = host_to_le64(counter);
-	aead_encrypt(m->encrypted, m->encrypted, plain_len + pad, NULL, 0, counter, kp->send_key);
 	*out_len = total;
+	*counter_out = counter;
+	return TRANSPORT_OK;
+}
+
+void transport_encrypt_seal(uint8_t *buf, size_t msg_len, uint64_t counter,
+			    const uint8_t send_key[KEY_LEN])
+{
+	struct msg_transport *m = (struct msg_transport *)buf;
+
+	aead_encrypt(m->encrypted, m->encrypted,
+		     msg_len - MSG_TRANSPORT_HEADER_LEN - AEAD_TAG_LEN, NULL, 0, counter, send_key);
+}
+
+enum transport_result transport_encrypt(struct keypair *kp, uint8_t *buf, size_t cap,
+					size_t plain_len, size_t mtu, uint64_t now_ns,
+					size_t *out_len)
+{
+	enum transport_result r;
+	uint64_t counter;
+
+	r = transport_encrypt_prepare(kp, buf, cap, plain_len, mtu, now_ns, out_len, &counter);
+	if (r == TRANSPORT_OK)
+		transport_encrypt_seal(buf, *out_len, counter, kp->send_key);
+	return r;
+}
+
+enum transport_result transport_decrypt_prepare(const struct keypair *kp, const uint8_t *buf,
+						size_t len, uint64_t now_ns, uint64_t *counter)
+{
+	const struct msg_transport *m = (const struct msg_transport *)buf;
+
+	if (len < (size_t)MSG_TRANSPORT_MIN_LEN)
+		return TRANSPORT_ERR_LENGTH;
+	if (keypair_expired(kp, now_ns))
+		return TRANSPORT_ERR_EXPIRED;
+	*counter = le64_to_host(m->counter);
+	/* Cheap early reject; the window itself moves only in _finish. */
+	if (!replay_check(&kp->replay, *counter))
+		return TRANSPORT_ERR_REPLAY;
+	return TRANSPORT_OK;
+}
+
+bool transport_decrypt_open(uint8_t *buf, size_t len, uint64_t counter,
+			    const uint8_t recv_key[KEY_LEN])
+{
+	struct msg_transport *m = (struct msg_transport *)buf;
+
+	return aead_decrypt(m->encrypted, m->encrypted, len - MSG_TRANSPORT_HEADER_LEN, NULL, 0,
+			    counter, recv_key);
+}
+
+enum transport_result transport_decrypt_finish(struct keypair *kp, size_t len, uint64_t counter,
+					       bool opened, uint64_t now_ns, size_t *plain_len)
+{
+	if (!opened)
+		return TRANSPORT_ERR_DECRYPT;
+	/* The keypair may have died since _prepare (the halves can be apart). */
+	if (keypair_expired(kp, now_ns))
+		return TRANSPORT_ERR_EXPIRED;
+	if (!replay_update(&kp->replay, counter))
+		return TRANSPORT_ERR_REPLAY;
+	*plain_len = len - MSG_TRANSPORT_HEADER_LEN - AEAD_TAG_LEN;
+	if (!kp->confirmed) {
+		kp->confirmed = true;
+		return TRANSPORT_OK_CONFIRMED;
+	}
 	return TRANSPORT_OK;
 }
 
 enum transport_result transport_decrypt(struct keypair *kp, uint8_t *buf, size_t len,
 					uint64_t now_ns, size_t *plain_len)
 {
-	struct msg_transport *m = (struct msg_transport *)buf;
+	enum transport_result r;
 	uint64_t counter;
-	size_t enc_len;
 
-	if (len < (size_t)MSG_TRANSPORT_MIN_LEN)
-		return TRANSPORT_ERR_LENGTH;
-	if (keypair_expired(kp, now_ns))
-		return TRANSPORT_ERR_EXPIRED;
-	counter = le64_to_host(m->counter);
-	/* Cheap early reject; the window itself moves only after the AEAD. */
-	if (!replay_check(&kp->replay, counter))
-		return TRANSPORT_ERR_REPLAY;
-	enc_len = len - MSG_TRANSPORT_HEADER_LEN;
-	if (!aead_decrypt(m->encrypted, m->encrypted, enc_len, NULL, 0, counter, kp->recv_key))
-		return TRANSPORT_ERR_DECRYPT;
-	if (!replay_update(&kp->replay, counter))
-		return TRANSPORT_ERR_REPLAY;
-	*plain_len = enc_len - AEAD_TAG_LEN;
-	if (!kp->confirmed) {
-		kp->confirmed = true;
-		return TRANSPORT_OK_CONFIRMED;
-	}
-	return TRANSPORT_OK;
+	r = transport_decrypt_prepare(kp, buf, len, now_ns, &counter);
+	if (r != TRANSPORT_OK)
+		return r;
+	return transport_decrypt_finish(kp, len, counter,
+					transport_decrypt_open(buf, len, counter, kp->recv_key),
+					now_ns, plain_len);
 }

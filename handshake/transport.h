@@ -73,6 +73,34 @@ enum transport_result transport_encrypt(struct keypair *kp, uint8_t *buf, size_t
 enum transport_result transport_decrypt(struct keypair *kp, uint8_t *buf, size_t len,
 					uint64_t now_ns, size_t *plain_len);
 
+/* The same two operations in halves, for a caller that runs the AEADs of a
+ * batch elsewhere (other threads) while it alone touches the keypairs:
+ *
+ * Send: _prepare takes the counter (in order), writes the header and the
+ * zero padding, and gives the message length and the counter; _seal then
+ * encrypts in place with a copy of kp->send_key. _seal touches no keypair,
+ * so it may run on any thread. transport_encrypt = _prepare + _seal.
+ *
+ * Receive: _prepare checks the length, expiry and (read-only) the replay
+ * window and reads the counter; _open runs the AEAD in place with a copy of
+ * kp->recv_key (any thread, no keypair); _finish, given what _open said,
+ * checks expiry again (the keypair may have died in between), and only
+ * then, the AEAD having passed, updates the replay window and confirms the
+ * keypair. A failed _open leaves the window untouched.
+ * transport_decrypt = _prepare + _open + _finish. */
+enum transport_result transport_encrypt_prepare(struct keypair *kp, uint8_t *buf, size_t cap,
+						size_t plain_len, size_t mtu, uint64_t now_ns,
+						size_t *out_len, uint64_t *counter);
+void transport_encrypt_seal(uint8_t *buf, size_t msg_len, uint64_t counter,
+			    const uint8_t send_key[KEY_LEN]);
+enum transport_result transport_decrypt_prepare(const struct keypair *kp, const uint8_t *buf,
+						size_t len, uint64_t now_ns, uint64_t *counter);
+/* len: the whole message (at least MSG_TRANSPORT_MIN_LEN). */
+bool transport_decrypt_open(uint8_t *buf, size_t len, uint64_t counter,
+			    const uint8_t recv_key[KEY_LEN]);
+enum transport_result transport_decrypt_finish(struct keypair *kp, size_t len, uint64_t counter,
+					       bool opened, uint64_t now_ns, size_t *plain_len);
+
 /* Receiver index of a transport message (host order); len already checked. */
 uint32_t transport_receiver_index(const uint8_t *buf);
 

@@ -22,11 +22,17 @@
 # encrypting and wireguard-go decrypting; TCP reverse is the other way round.
 #
 # Then (when TOOLS names build/tools, as `make bench` does; MICRO=0 skips
-# them) the in-process micro-benchmarks bench_packet and bench_handshake.
+# them) the in-process micro-benchmarks bench_packet, bench_handshake and
+# bench_pool (AEAD batches across 1..N threads).
 #
 # Environment: VPND (binary), TOOLS, REPS (default 3), QUICK=1 (2 s tests, 20 pings:
 # about 2 minutes with REPS=1), T (seconds per iperf3 test, default 5),
 # KEEP=1 (keep the logs and the last iperf3 JSON of each kind in /tmp).
+# The environment reaches every `vpnd up`: VPND_CRYPTO_THREADS=N sets the
+# AEAD threads of all vpnd daemons. THREADS1=1 adds a fifth set-up, "vpnd1":
+# vpnd<->vpnd again (bne<ID>a/b, 198.19.4.0/24, UDP :51824) with
+# VPND_CRYPTO_THREADS=1, to compare the threaded and single-threaded paths
+# in one run.
 # Needs root, iperf3, wireguard-go, wg, ping, python3. Addresses: 198.18.0.0/15
 # only. Everything started is tracked by PID and stopped on exit (Ctrl-C too),
 # and the namespaces are deleted.
@@ -186,7 +192,8 @@ vpnd_up() {
 	Endpoint = $7
 	EOC
 	chmod 600 "$WORK/$ifn.conf"
-	VPND_LOG="$WORK/$ifn.log" ip netns exec "$ns" "$VPND" up "$WORK/$ifn.conf" \
+	# shellcheck disable=SC2086 # VPND_UP_ENV: NAME=VALUE words, or nothing
+	env ${VPND_UP_ENV:-} VPND_LOG="$WORK/$ifn.log" ip netns exec "$ns" "$VPND" up "$WORK/$ifn.conf" \
 		> "$WORK/$ifn.up.log" 2>&1 ||
 		die "vpnd up $ifn failed: $(cat "$WORK/$ifn.up.log" "$WORK/$ifn.log" 2>/dev/null)"
 	pid=$(cat "/var/run/vpnd/$ifn.pid" 2>/dev/null)
@@ -212,6 +219,12 @@ CONFIGS=(veth wg vpnd mix)
 declare -A TARGET=([veth]=198.18.0.2 [wg]=198.19.1.2 [vpnd]=198.19.2.2 [mix]=198.19.3.2)
 declare -A DAEMONS=([veth]="" [wg]="${DPID[bnw${ID}a]} ${DPID[bnw${ID}b]}"
 	[vpnd]="${DPID[bnd${ID}a]} ${DPID[bnd${ID}b]}" [mix]="${DPID[bnx${ID}a]} ${DPID[bnx${ID}b]}")
+if [ "${THREADS1:-0}" = 1 ]; then
+	VPND_UP_ENV=VPND_CRYPTO_THREADS=1 tunnel vpnd vpnd bne 198.19.4 51824
+	CONFIGS+=(vpnd1)
+	TARGET[vpnd1]=198.19.4.2
+	DAEMONS[vpnd1]="${DPID[bne${ID}a]} ${DPID[bne${ID}b]}"
+fi
 
 # Handshakes happen here, not inside a measurement.
 for c in "${CONFIGS[@]}"; do
@@ -389,6 +402,8 @@ for c, m, r, x in rows:
 
 configs = [("veth", "veth (no tunnel)"), ("wg", "wg-go<->wg-go"),
            ("vpnd", "vpnd<->vpnd"), ("mix", "vpnd<->wg-go")]
+if any(c == "vpnd1" for c, _ in data):
+    configs.append(("vpnd1", "vpnd<->vpnd 1 thread"))
 # key, label, scale, format, higher is better
 metrics = [
     ("tcp1", "TCP 1 stream Mbit/s", 1e-6, "{:.0f}", True),
@@ -441,6 +456,12 @@ for m, label, _, _, higher in metrics:
     print(f"{label:<22}{'higher' if higher else 'lower':<9}"
           f"{ratio(median('vpnd', m), base):<30}{ratio(median('mix', m), base):<30}"
           f"{ratio(base, veth):<20}")
+if any(c == "vpnd1" for c, _ in configs):
+    print()
+    print("== vpnd threaded (VPND_CRYPTO_THREADS as set, default: online CPUs) / one thread")
+    for m, label, _, _, higher in metrics:
+        print(f"{label:<22}{'higher' if higher else 'lower':<9}"
+              f"{ratio(median('vpnd', m), median('vpnd1', m))}")
 EOF
 
 # --- in-process micro-benchmarks (one core, no network) ---------------------
@@ -451,4 +472,8 @@ if [ "${MICRO:-1}" = 1 ] && [ -x "${TOOLS:-}/bench_packet" ] && [ -x "${TOOLS:-}
 	run "$TOOLS/bench_packet" "$secs"
 	echo
 	run "$TOOLS/bench_handshake" "$secs"
+	if [ -x "$TOOLS/bench_pool" ]; then
+		echo
+		run "$TOOLS/bench_pool" "$secs"
+	fi
 fi

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vpnd/crypto_pool.h"
 #include "vpnd/device.h"
 
 static const char *const drop_names[DROP_COUNT] = {
@@ -61,9 +62,11 @@ int device_init(struct device *dev, const char *ifname)
 	dev->rx_bufs = malloc(BATCH_MAX * sizeof(*dev->rx_bufs));
 	dev->tx_bufs = malloc(BATCH_MAX * sizeof(*dev->tx_bufs));
 	dev->tun_read_buf = malloc(PACKET_BUF_LEN);
+	dev->rx_run = calloc(RX_RUN_MAX, sizeof(*dev->rx_run));
 	dev->local = secure_alloc(sizeof(*dev->local));
 	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
-	    !dev->tx_bufs || !dev->tun_read_buf || !dev->local || index_table_init(&dev->index) < 0) {
+	    !dev->tx_bufs || !dev->tun_read_buf || !dev->rx_run || !dev->local ||
+	    index_table_init(&dev->index) < 0) {
 		device_destroy(dev);
 		return -ENOMEM;
 	}
@@ -72,6 +75,8 @@ int device_init(struct device *dev, const char *ifname)
 
 void device_destroy(struct device *dev)
 {
+	crypto_pool_free(dev->pool);
+	dev->pool = NULL;
 	device_peers_remove_all(dev);
 	if (dev->udp_fd >= 0)
 		close(dev->udp_fd);
@@ -83,6 +88,11 @@ void device_destroy(struct device *dev)
 	free(dev->rx_bufs);
 	free(dev->tx_bufs);
 	free(dev->tun_read_buf);
+	if (dev->rx_run)
+		secure_wipe(dev->rx_run, RX_RUN_MAX * sizeof(*dev->rx_run));
+	free(dev->rx_run);
+	dev->rx_run = NULL;
+	secure_wipe(dev->tx_seal, sizeof(dev->tx_seal));
 	if (dev->local)
 		noise_local_clear(dev->local);
 	secure_free(dev->local);

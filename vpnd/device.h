@@ -1,6 +1,8 @@
 /* The device: one interface, its identity, its peers, the routing table,
  * the index table and the sockets. One event loop owns it all (no locks
- * yet); every function here runs on that loop.
+ * yet); every function here runs on that loop. Only the AEADs of a batch
+ * may run on other threads (crypto_pool.h), on copies of their keys, while
+ * the loop waits for them.
  *
  * Ownership: the device owns its peers (hash by public key and an ordered
  * list); a peer owns its handshake, its keypairs (previous, current, next),
@@ -31,6 +33,32 @@
 #define TX_BUF_LEN      (MTU_MAX + 64)	/* one transport message */
 #define MTU_MAX         65535
 #define UNDER_LOAD_THRESHOLD 512	/* handshake messages per second */
+
+/* The deferred AEAD of a queued transport message (with a crypto pool):
+ * queue_encrypted took the counter and wrote the header and padding;
+ * send_flush encrypts. A copy of the key, so no keypair pointer outlives
+ * the batch; wiped once sealed. */
+struct tx_seal {
+	uint64_t counter;
+	uint8_t key[KEY_LEN];
+	bool pending;
+};
+
+/* A transport message of a receive run (receive.c), between its checks on
+ * the event loop (index, length, expiry, replay window read-only), its AEAD
+ * (any thread, on a copy of the key) and its delivery (the event loop). */
+struct rx_job {
+	uint8_t *buf;
+	size_t len;
+	uint64_t counter;
+	const union sockaddr_any *src;
+	uint32_t index;			/* receiver index: the keypair is found again */
+	bool opened;			/* the AEAD verified */
+	uint8_t key[KEY_LEN];
+};
+#define RX_RUN_MAX 256			/* transport messages per parallel run */
+
+struct crypto_pool;
 
 /* Why a packet was dropped; counted per device, shown by vpnd show. */
 enum drop_reason {
@@ -143,6 +171,13 @@ struct device {
 	size_t tx_lens[BATCH_MAX];
 	union sockaddr_any tx_dst[BATCH_MAX];
 	size_t tx_count;
+	struct tx_seal tx_seal[BATCH_MAX];
+
+	/* AEAD threads (crypto_pool.h); NULL: everything on the event loop,
+	 * each message encrypted when queued and decrypted when received. */
+	struct crypto_pool *pool;
+	struct rx_job *rx_run;		/* RX_RUN_MAX entries */
+	size_t rx_run_len, rx_run_bytes;
 
 	/* Decrypted packets for the TUN, pointing into rx_bufs: written (and
 	 * merged) before rx_bufs are reused. */
@@ -207,6 +242,14 @@ void peer_run_timers(struct peer *peer, uint64_t now);
 void receive_packet(struct device *dev, uint8_t *buf, size_t len,
 		    const union sockaddr_any *src, uint64_t now);
 void receive_flush(struct device *dev);
+/* With a crypto pool: the messages of one recvmmsg batch go in order
+ * through receive_batch_add, then receive_batch_end. Runs of transport
+ * messages are checked here, decrypted in parallel, and delivered in
+ * order; any other message ends the run and is handled on its own as
+ * receive_packet does. */
+void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
+		       const union sockaddr_any *src, uint64_t now);
+void receive_batch_end(struct device *dev, uint64_t now);
 
 /* --- timer heap (peer.c) --- */
 void timer_heap_update(struct device *dev, struct peer *peer);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tun/offload.h"
+#include "vpnd/crypto_pool.h"
 #include "vpnd/device.h"
 
 #define PEER_OF_HS(hs) ((struct peer *)((char *)(hs) - offsetof(struct peer, hs)))
@@ -255,32 +256,22 @@ static bool peer_to_peer(struct device *dev, struct peer *from, const uint8_t *p
 	return true;
 }
 
-static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
-			      const union sockaddr_any *src, uint64_t now)
+/* What follows a transport message's successful decryption (r is
+ * TRANSPORT_OK or TRANSPORT_OK_CONFIRMED): roaming, counters, timers, the
+ * inner-source check, and the way to the TUN or to another peer. */
+static void transport_deliver(struct device *dev, struct peer *peer, struct keypair *kp,
+			      enum transport_result r, uint8_t *buf, size_t len,
+			      size_t plain_len, const union sockaddr_any *src, uint64_t now)
 {
-	struct index_entry *e = index_table_find(&dev->index, transport_receiver_index(buf));
 	struct allowedips_owner *owner;
-	enum transport_result r;
-	struct peer *peer;
 	const uint8_t *inner_src;
 	uint8_t *inner = buf + MSG_TRANSPORT_HEADER_LEN;
-	size_t plain_len;
 	int family;
 
-	if (!e || !e->kp) {
-		device_count_drop(dev, DROP_UNKNOWN_INDEX);
-		return;
-	}
-	peer = e->peer;
-	r = transport_decrypt(e->kp, buf, len, now, &plain_len);
-	if (r != TRANSPORT_OK && r != TRANSPORT_OK_CONFIRMED) {
-		device_count_drop(dev, transport_drop_reason(r));
-		return;
-	}
 	peer_set_endpoint(peer, src);	/* roaming: follow authenticated packets */
 	peer->rx_bytes += len;
 	peer->rx_packets++;
-	after_transport_authenticated(peer, e->kp, r, now);
+	after_transport_authenticated(peer, kp, r, now);
 	if (plain_len == 0) {
 		peer_timers_changed(peer);	/* keepalive */
 		return;
@@ -309,6 +300,25 @@ static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
 	} else {
 		(void)write(dev->tun_fd, inner, plain_len);
 	}
+}
+
+static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
+			      const union sockaddr_any *src, uint64_t now)
+{
+	struct index_entry *e = index_table_find(&dev->index, transport_receiver_index(buf));
+	enum transport_result r;
+	size_t plain_len;
+
+	if (!e || !e->kp) {
+		device_count_drop(dev, DROP_UNKNOWN_INDEX);
+		return;
+	}
+	r = transport_decrypt(e->kp, buf, len, now, &plain_len);
+	if (r != TRANSPORT_OK && r != TRANSPORT_OK_CONFIRMED) {
+		device_count_drop(dev, transport_drop_reason(r));
+		return;
+	}
+	transport_deliver(dev, e->peer, e->kp, r, buf, len, plain_len, src, now);
 }
 
 /* src is normalised: v4-mapped IPv6 becomes AF_INET. */
@@ -356,4 +366,114 @@ void receive_flush(struct device *dev)
 		return;
 	tun_write_batch(dev->tun_fd, dev->tun_out, dev->tun_out_count);
 	dev->tun_out_count = 0;
+}
+
+/* --- batches across the crypto pool ---------------------------------------
+ *
+ * A run of consecutive transport messages goes in three phases:
+ *  1. here, on the loop, as each arrives: the index, length, expiry and
+ *     replay checks of receive_transport up to the AEAD (the window only
+ *     read), and a job with a copy of the receive key;
+ *  2. the AEADs of the whole run, across the pool (any thread; no shared
+ *     state touched);
+ *  3. on the loop, in arrival order: the index entry found again (it may
+ *     have gone since phase 1), then transport_decrypt_finish (expiry
+ *     again, the replay window moved, the keypair confirmed) and the rest
+ *     of receive_transport.
+ * A message of any other type ends the run (phases 2 and 3 first) and is
+ * handled on its own, so everything happens in the order it arrived. A
+ * check refused in phase 1 stays refused: until phase 3 a window only
+ * moves forward, a keypair only dies, and a keypair's index is only ever
+ * created by a handshake message, which ends runs. Two copies of one
+ * counter in a run both pass phase 1; phase 3 takes the first and refuses
+ * the second, as one at a time would. */
+
+static void open_job(void *ctx, size_t i)
+{
+	struct rx_job *j = &((struct rx_job *)ctx)[i];
+
+	j->opened = transport_decrypt_open(j->buf, j->len, j->counter, j->key);
+}
+
+static void run_flush(struct device *dev, uint64_t now)
+{
+	size_t n = dev->rx_run_len;
+
+	if (!n)
+		return;
+	crypto_pool_run(dev->pool, open_job, dev->rx_run, n, dev->rx_run_bytes);
+	dev->rx_run_len = dev->rx_run_bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct rx_job *j = &dev->rx_run[i];
+		struct index_entry *e = index_table_find(&dev->index, j->index);
+		enum transport_result r;
+		size_t plain_len;
+
+		/* The keypair opened with must still be the one this index
+		 * names (a removed keypair's entry is gone). */
+		if (!e || !e->kp || !ct_equal(e->kp->recv_key, j->key, KEY_LEN)) {
+			device_count_drop(dev, DROP_UNKNOWN_INDEX);
+		} else {
+			r = transport_decrypt_finish(e->kp, j->len, j->counter, j->opened, now,
+						     &plain_len);
+			if (r != TRANSPORT_OK && r != TRANSPORT_OK_CONFIRMED)
+				device_count_drop(dev, transport_drop_reason(r));
+			else
+				transport_deliver(dev, e->peer, e->kp, r, j->buf, j->len,
+						  plain_len, j->src, now);
+		}
+		secure_wipe(j->key, KEY_LEN);
+	}
+}
+
+void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
+		       const union sockaddr_any *src, uint64_t now)
+{
+	struct index_entry *e;
+	enum transport_result r;
+	struct rx_job *j;
+	uint32_t type;
+	uint64_t counter;
+
+	if (len >= 4) {
+		memcpy(&type, buf, 4);	/* type byte and 3 zero bytes */
+		type = le32_to_host(type);
+	} else {
+		type = 0;
+	}
+	if (type != MSG_TRANSPORT) {
+		run_flush(dev, now);
+		receive_packet(dev, buf, len, src, now);
+		return;
+	}
+	if (len < (size_t)MSG_TRANSPORT_MIN_LEN) {
+		device_count_drop(dev, DROP_SHORT);
+		return;
+	}
+	e = index_table_find(&dev->index, transport_receiver_index(buf));
+	if (!e || !e->kp) {
+		device_count_drop(dev, DROP_UNKNOWN_INDEX);
+		return;
+	}
+	r = transport_decrypt_prepare(e->kp, buf, len, now, &counter);
+	if (r != TRANSPORT_OK) {
+		device_count_drop(dev, transport_drop_reason(r));
+		return;
+	}
+	j = &dev->rx_run[dev->rx_run_len++];
+	j->buf = buf;
+	j->len = len;
+	j->counter = counter;
+	j->src = src;
+	j->index = transport_receiver_index(buf);
+	j->opened = false;
+	memcpy(j->key, e->kp->recv_key, KEY_LEN);
+	dev->rx_run_bytes += len;
+	if (dev->rx_run_len == RX_RUN_MAX)
+		run_flush(dev, now);
+}
+
+void receive_batch_end(struct device *dev, uint64_t now)
+{
+	run_flush(dev, now);
 }

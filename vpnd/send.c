@@ -1,7 +1,9 @@
 /* The outbound path: TUN packets to their peer's session, handshake
  * initiations, keepalives, and the timers' actions. Transport messages are
  * encrypted in place in the device's batch buffers and leave in one
- * sendmmsg per batch; handshake messages leave at once. */
+ * sendmmsg per batch; handshake messages leave at once. With a crypto pool
+ * a queued message gets its counter, header and padding at once, and its
+ * AEAD in send_flush, with the rest of the batch, across the pool. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -11,6 +13,7 @@
 #include <sys/socket.h>
 #include <netinet/udp.h>
 
+#include "vpnd/crypto_pool.h"
 #include "vpnd/device.h"
 
 #define UDP_GSO_MAX_SEGS  64
@@ -128,6 +131,38 @@ static unsigned build_messages(struct device *dev, struct flush_ctx *c, size_t s
 	return m;
 }
 
+static void seal_job(void *ctx, size_t i)
+{
+	struct device *dev = ctx;
+	const struct tx_seal *t = &dev->tx_seal[i];
+
+	if (t->pending)
+		transport_encrypt_seal(dev->tx_bufs[i], dev->tx_lens[i], t->counter, t->key);
+}
+
+/* The deferred AEADs of the queued messages, across the pool; then the key
+ * copies are wiped. */
+static void seal_queued(struct device *dev)
+{
+	size_t bytes = 0, pending = 0;
+
+	for (size_t i = 0; i < dev->tx_count; i++) {
+		if (dev->tx_seal[i].pending) {
+			bytes += dev->tx_lens[i];
+			pending++;
+		}
+	}
+	if (!pending)
+		return;
+	crypto_pool_run(dev->pool, seal_job, dev, dev->tx_count, bytes);
+	for (size_t i = 0; i < dev->tx_count; i++) {
+		if (dev->tx_seal[i].pending) {
+			secure_wipe(dev->tx_seal[i].key, KEY_LEN);
+			dev->tx_seal[i].pending = false;
+		}
+	}
+}
+
 void send_flush(struct device *dev)
 {
 	static struct flush_ctx c;	/* one event loop: no sharing */
@@ -135,6 +170,7 @@ void send_flush(struct device *dev)
 
 	if (!dev->tx_count)
 		return;
+	seal_queued(dev);
 	count = build_messages(dev, &c, 0);
 	while (done < count) {
 		int n = sendmmsg(dev->udp_fd, c.msgs + done, count - done, 0);
@@ -207,15 +243,26 @@ void send_initiation(struct peer *peer, bool is_retry)
 }
 
 /* Encrypts the packet at slot tx_count (payload at offset 16) for peer and
- * queues it for the next sendmmsg. */
+ * queues it for the next sendmmsg. With a crypto pool the counter is taken
+ * (in order) and the header and padding written now, and the AEAD waits
+ * for send_flush. */
 static void queue_encrypted(struct peer *peer, struct keypair *kp, size_t len, uint64_t now)
 {
 	struct device *dev = peer->dev;
 	size_t slot = dev->tx_count, out_len;
 
-	if (transport_encrypt(kp, dev->tx_bufs[slot], TX_BUF_LEN, len, dev->mtu, now,
-			      &out_len) != TRANSPORT_OK)
+	if (dev->pool) {
+		struct tx_seal *t = &dev->tx_seal[slot];
+
+		if (transport_encrypt_prepare(kp, dev->tx_bufs[slot], TX_BUF_LEN, len, dev->mtu,
+					      now, &out_len, &t->counter) != TRANSPORT_OK)
+			return;
+		memcpy(t->key, kp->send_key, KEY_LEN);
+		t->pending = true;
+	} else if (transport_encrypt(kp, dev->tx_bufs[slot], TX_BUF_LEN, len, dev->mtu, now,
+				     &out_len) != TRANSPORT_OK) {
 		return;
+	}
 	dev->tx_lens[slot] = out_len;
 	dev->tx_dst[slot] = peer->endpoint;
 	dev->tx_count++;

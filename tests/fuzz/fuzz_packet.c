@@ -36,6 +36,12 @@
  * ctl bit 4: the device is under load (mac2 or a cookie reply; rate limit)
  * ctl bit 5: kinds 2 and 6 use the newest session, if there is one
  * ctl bit 6: the TUN has IFF_VNET_HDR (decrypted TCP segments are merged)
+ * ctl bit 7: the datagram goes through receive_batch_add (the daemon's way
+ *   with a crypto pool; here with none, so the AEADs run inline) instead of
+ *   receive_packet; consecutive such records are one recvmmsg batch, which
+ *   ends (receive_batch_end, then the device's sends are flushed and read)
+ *   at a record without bit 7, a kind 7 event, a change of bit 6, or the
+ *   end of the input
  *
  * Kinds 2, 4 and 6 stand for a peer that holds valid keys and sends
  * whatever it likes: a mutated message would never pass the MACs/AEAD,
@@ -80,6 +86,7 @@ enum {
 	CTL_UNDER_LOAD = 1 << 4,
 	CTL_NEWEST = 1 << 5,
 	CTL_VNET = 1 << 6,
+	CTL_BATCH = 1 << 7,
 };
 
 enum { K_RAW, K_MACS, K_TRANSPORT, K_INITIATION, K_SEALED_INIT, K_RESPONSE, K_COOKIE,
@@ -650,6 +657,26 @@ static void write_seeds(const char *dir)
 	}
 	fuzz_write_seed(dir, "sealed_tcp_vnet", s.buf, s.len);
 
+	/* One receive batch (bit 7): a run with the ACK, data and a duplicate;
+	 * an initiation that ends it; then a run on the new session and on the
+	 * old one, with TCP segments that merge. */
+	s.len = 0;
+	n = ipv4_icmp(pkt, peer_ip, dev_ip, 8);
+	seed_record(&s, K_TRANSPORT | CTL_BATCH, 0, rec, transport_data(rec, 0, NULL, 0));
+	seed_record(&s, K_TRANSPORT | CTL_BATCH, 0, rec, transport_data(rec, 1, pkt, n));
+	seed_record(&s, K_TRANSPORT | CTL_BATCH, 0, rec, transport_data(rec, 1, pkt, n));
+	seed_record(&s, K_TRANSPORT | CTL_BATCH, 0, rec, transport_data(rec, 2, pkt, n));
+	seed_record(&s, K_INITIATION | CTL_BATCH, 0, NULL, 0);
+	seed_record(&s, K_TRANSPORT | CTL_NEWEST | CTL_BATCH, 0, rec,
+		    transport_data(rec, 0, pkt, n));
+	for (unsigned i = 0; i < 4; i++) {
+		n = ipv4_tcp(pkt, peer_ip, dev_ip, 1000 + 100 * i, i == 3 ? 0x18 : 0x10,
+			     i == 3 ? 60 : 100);
+		seed_record(&s, K_TRANSPORT | CTL_VNET | CTL_BATCH, 0, rec,
+			    transport_data(rec, 3 + i, pkt, n));
+	}
+	fuzz_write_seed(dir, "batch_runs", s.buf, s.len);
+
 	/* A new handshake from the harness peer, then data on it. */
 	s.len = 0;
 	seed_record(&s, K_INITIATION, 0, NULL, 0);
@@ -755,6 +782,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *bufs[MAX_RECORDS];
 	size_t n_bufs = 0, records = 0;
+	bool in_batch = false;
 
 	reset();
 	while (size >= 4 && records++ < MAX_RECORDS) {
@@ -777,6 +805,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			now += 1ULL << (dt % 40);
 		if (ctl & CTL_UNDER_LOAD)
 			dev.under_load_until_ns = now + NSEC_PER_SEC;
+		if (in_batch && (!(ctl & CTL_BATCH) || (ctl & CTL_KIND) == K_EVENT ||
+				 vnet != dev.tun_vnet_hdr)) {
+			receive_batch_end(&dev, now);
+			send_flush(&dev);
+			process_captures();
+			in_batch = false;
+		}
 		if (vnet != dev.tun_vnet_hdr) {
 			receive_flush(&dev);
 			dev.tun_vnet_hdr = vnet;
@@ -820,12 +855,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (b) {
 			/* Kept until the end: queued TUN packets point into it. */
 			bufs[n_bufs++] = b;
-			receive_packet(&dev, b, blen, src, now);
+			if ((ctl & CTL_BATCH) && (ctl & CTL_KIND) != K_EVENT) {
+				receive_batch_add(&dev, b, blen, src, now);
+				in_batch = true;
+			} else {
+				receive_packet(&dev, b, blen, src, now);
+			}
 		}
-		send_flush(&dev);
-		process_captures();
+		if (!in_batch) {
+			send_flush(&dev);
+			process_captures();
+		}
 		if (trace)
 			trace_record(records, ctl, len);
+	}
+	if (in_batch) {
+		receive_batch_end(&dev, now);
+		send_flush(&dev);
+		process_captures();
 	}
 	receive_flush(&dev);
 	for (size_t i = 0; i < n_bufs; i++)

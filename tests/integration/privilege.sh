@@ -4,6 +4,8 @@
 # seccomp filter; the root monitor keeps no device fd (the interface dies
 # with the worker) and only runs hooks and removes files. A forbidden system
 # call is refused (the same filter, installed by tests/tools/seccomp_probe).
+# vp-a runs with two crypto threads: its helper thread is made under the
+# filter, as nobody, and carries traffic.
 #
 #   [ns a] vp-a 198.19.8.1 --- veth 198.18.8.1 <-> 198.18.8.2 --- [ns b] vp-b 198.19.8.2
 set -e
@@ -35,13 +37,25 @@ AllowedIPs = 198.19.8.1/32
 EOC
 chmod 600 "$WORK"/*.conf
 vpnd_up "$b" "$WORK/vp-b.conf"
-vpnd_up "$a" "$WORK/vp-a.conf"
+VPND_CRYPTO_THREADS=2 vpnd_up "$a" "$WORK/vp-a.conf"
 monitor=$(cat "$WORK/vp-a.pidfile")
 wait_for 5 pgrep -P "$monitor"
 worker=$(pgrep -P "$monitor")
 field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 check "tunnel works" ip netns exec "$a" ping -c 2 -W 2 198.19.8.2
+check "worker made its crypto thread under the filter (2 threads)" \
+	test "$(field "$worker" Threads)" = 2
+check "log says so" grep -q "vp-a: AEAD on 2 thread(s)" "$WORK/vp-a.log"
+check "bursts through the threaded path (ping -f, 64 in flight, 1400 bytes)" \
+	ip netns exec "$a" ping -q -f -l 64 -c 3000 -s 1400 -W 2 198.19.8.2
+seccomp_field=Seccomp	# Sanitizer builds skip seccomp (see below): Uid only
+[ -n "$VPND_SANITIZED" ] && seccomp_field=Uid
+check "every thread of the worker runs as nobody under the filter" sh -c "
+	for t in /proc/$worker/task/*; do
+		grep -q '^Uid:.*65534' \$t/status &&
+			grep -Eq '^$seccomp_field:.*(2|65534)' \$t/status || exit 1
+	done"
 check "worker runs as nobody (uid 65534)" test "$(field "$worker" Uid)" = 65534
 check "worker's effective capabilities: NET_ADMIN + NET_BIND_SERVICE only" \
 	test "$(field "$worker" CapEff)" = 0000000000001400

@@ -4,12 +4,35 @@
  * refused and the allowed ones still work. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "vpnd/sandbox.h"
+
+static void *thread_main(void *arg)
+{
+	return arg;
+}
+
+/* The crypto threads are made under the filter: pthread_create (clone3
+ * refused with ENOSYS, then clone with CLONE_THREAD) and pthread_join. */
+static int make_thread(void)
+{
+	pthread_t t;
+	void *ret = NULL;
+	int err = pthread_create(&t, NULL, thread_main, (void *)&make_thread);
+
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	if (pthread_join(t, &ret) != 0 || ret != (void *)&make_thread)
+		return -1;
+	return 0;
+}
 
 static int probe(const char *what, int ret, int want_refused)
 {
@@ -40,6 +63,7 @@ int main(void)
 	bad |= probe("socket(AF_UNIX, SOCK_DGRAM) (needed)",
 		     socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), 0);
 	bad |= probe("getpid() (needed)", getpid() > 0 ? 0 : -1, 0);
+	bad |= probe("pthread_create() (needed)", make_thread(), 0);
 	fflush(stdout);
 	/* _exit: LeakSanitizer's exit-time scan cannot run under the filter. */
 	_exit(bad);

@@ -1,7 +1,9 @@
 /* Transport data (type 4) on keypairs from a real in-process handshake: wire
  * layout, padding table, the responder's confirmation, counter exhaustion,
- * expiry, short messages, reordering and duplicates, and byte-by-byte
- * tampering that must never move the replay window. */
+ * expiry, short messages, reordering and duplicates, byte-by-byte
+ * tampering that must never move the replay window, and the split API
+ * (prepare / seal or open / finish, as the daemon's crypto threads use it)
+ * against the one-shot calls. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -471,6 +473,239 @@ static void test_transport_tamper(void **state)
 	fix_pair_wipe(&other);
 }
 
+
+/* --- the split API (AEAD apart from the keypair, for the crypto pool) ----- */
+
+/* Opens m (a copy) with the halves; *kp changes only in _finish. */
+static enum transport_result deliver_split(struct keypair *kp, const struct msg *m,
+					   uint64_t now_ns, size_t *plain_len, struct msg *out)
+{
+	struct msg c = *m;
+	struct keypair before = *kp;
+	uint8_t key[KEY_LEN];
+	enum transport_result r;
+	uint64_t counter = 0;
+	bool opened;
+
+	r = transport_decrypt_prepare(kp, c.buf, c.len, now_ns, &counter);
+	assert_memory_equal(kp, &before, sizeof(before));	/* read-only */
+	if (r == TRANSPORT_OK) {
+		assert_int_equal(counter, get_le64(m->buf + 8));
+		memcpy(key, kp->recv_key, KEY_LEN);
+		opened = transport_decrypt_open(c.buf, c.len, counter, key);
+		assert_memory_equal(kp, &before, sizeof(before));
+		r = transport_decrypt_finish(kp, c.len, counter, opened, now_ns, plain_len);
+		secure_wipe(key, sizeof(key));
+	}
+	if (out)
+		*out = c;
+	secure_wipe(&before, sizeof(before));
+	return r;
+}
+
+/* Sending: _prepare + _seal (with a copy of the key, after the keypair was
+ * wiped even) gives the very bytes transport_encrypt gives, and takes the
+ * same counters in the same order. Receiving: _prepare + _open + _finish
+ * gives the same result, payload and keypair state as transport_decrypt,
+ * message by message: the ACK (confirmation), data, a duplicate, a
+ * tampered copy, a replayed old one, short ones, and after expiry. */
+static void test_transport_split_equals_oneshot(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 15, 16, 100, 1419, 1420 };
+	struct fix_pair f;
+	struct keypair a1, a2, b1, b2;
+	struct msg one[ARRAY_SIZE(sizes)], two[ARRAY_SIZE(sizes)], tampered, got1, got2;
+	size_t i, n1 = 0, n2 = 0;
+
+	(void)state;
+	fix_pair_init(&f, NULL, NULL);
+	fix_handshake(&f);
+	a1 = a2 = f.a.kp;	/* a1: one-shot; a2: halves */
+	b1 = b2 = f.b.kp;	/* b unconfirmed: the first message is the ACK */
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		uint8_t key[KEY_LEN];
+		uint64_t counter = 99;
+		size_t len1 = 0, len2 = 0;
+
+		fill(one[i].buf + HDR, sizes[i], (unsigned)i);
+		fill(two[i].buf + HDR, sizes[i], (unsigned)i);
+		memset(two[i].buf + HDR + sizes[i], 0xcc, 16);	/* padding is zeroed */
+		assert_int_equal(transport_encrypt(&a1, one[i].buf, sizeof(one[i].buf), sizes[i],
+						   FIX_MTU, f.now_ns, &len1), TRANSPORT_OK);
+		assert_int_equal(transport_encrypt_prepare(&a2, two[i].buf, sizeof(two[i].buf),
+							   sizes[i], FIX_MTU, f.now_ns, &len2,
+							   &counter), TRANSPORT_OK);
+		assert_int_equal(counter, i);
+		assert_int_equal(len1, len2);
+		assert_int_equal(a2.send_counter, i + 1);
+		memcpy(key, a2.send_key, KEY_LEN);
+		if (i == ARRAY_SIZE(sizes) - 1) {
+			/* The copy is all _seal needs: the keypair may be gone. */
+			struct keypair keep = a2;
+
+			keypair_wipe(&a2);
+			transport_encrypt_seal(two[i].buf, len2, counter, key);
+			a2 = keep;
+			secure_wipe(&keep, sizeof(keep));
+		} else {
+			transport_encrypt_seal(two[i].buf, len2, counter, key);
+		}
+		secure_wipe(key, sizeof(key));
+		one[i].len = len1;
+		two[i].len = len2;
+		assert_memory_equal(one[i].buf, two[i].buf, len1);
+	}
+	assert_memory_equal(&a1, &a2, sizeof(a1));
+
+	/* Refusals agree too, and use no counter. */
+	{
+		uint64_t counter = 7;
+		size_t len1 = 0, len2 = 0;
+		struct msg m;
+
+		assert_int_equal(transport_encrypt_prepare(&b2, m.buf, sizeof(m.buf), 10, FIX_MTU,
+							   f.now_ns, &len2, &counter),
+				 TRANSPORT_ERR_NOT_CONFIRMED);
+		assert_int_equal(transport_encrypt(&b1, m.buf, sizeof(m.buf), 10, FIX_MTU,
+						   f.now_ns, &len1), TRANSPORT_ERR_NOT_CONFIRMED);
+		assert_int_equal(transport_encrypt_prepare(&a2, m.buf, 40, 10, FIX_MTU, f.now_ns,
+							   &len2, &counter), TRANSPORT_ERR_LENGTH);
+		assert_int_equal(counter, 7);
+		assert_int_equal(a2.send_counter, ARRAY_SIZE(sizes));
+	}
+
+	/* Receive every message, in order, with both; then the lot again
+	 * (all replays). Message 0 is the ACK. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+			enum transport_result r1, r2;
+
+			n1 = n2 = 12345;
+			got1 = one[i];
+			r1 = transport_decrypt(&b1, got1.buf, got1.len, f.now_ns, &n1);
+			r2 = deliver_split(&b2, &one[i], f.now_ns, &n2, &got2);
+			if (r1 != r2)
+				fail_msg("pass %d message %zu: one-shot %s, halves %s", pass, i,
+					 transport_result_str(r1), transport_result_str(r2));
+			if (pass == 0)
+				assert_int_equal(r1, i == 0 ? TRANSPORT_OK_CONFIRMED : TRANSPORT_OK);
+			else
+				assert_int_equal(r1, TRANSPORT_ERR_REPLAY);
+			assert_int_equal(n1, n2);
+			if (r1 == TRANSPORT_OK || r1 == TRANSPORT_OK_CONFIRMED)
+				assert_memory_equal(got1.buf + HDR, got2.buf + HDR, n1);
+			assert_memory_equal(&b1, &b2, sizeof(b1));
+		}
+	}
+
+	/* A tampered new message, and messages too short. */
+	make_msg(&a1, &tampered, 33, FIX_MTU, f.now_ns);
+	tampered.buf[HDR + 3] ^= 0x40;
+	got1 = tampered;
+	assert_int_equal(transport_decrypt(&b1, got1.buf, got1.len, f.now_ns, &n1),
+			 TRANSPORT_ERR_DECRYPT);
+	assert_int_equal(deliver_split(&b2, &tampered, f.now_ns, &n2, NULL),
+			 TRANSPORT_ERR_DECRYPT);
+	assert_memory_equal(&b1, &b2, sizeof(b1));
+	for (size_t len = 0; len < (size_t)MSG_TRANSPORT_MIN_LEN; len += 7) {
+		struct msg t = one[0];
+
+		t.len = len;
+		assert_int_equal(deliver_split(&b2, &t, f.now_ns, &n2, NULL), TRANSPORT_ERR_LENGTH);
+	}
+	assert_memory_equal(&b1, &b2, sizeof(b1));
+
+	/* After REJECT_AFTER_TIME: expired, with both. */
+	make_msg(&a1, &tampered, 5, FIX_MTU, f.now_ns);
+	got1 = tampered;
+	assert_int_equal(transport_decrypt(&b1, got1.buf, got1.len, b1.birth_ns + REJECT_AFTER_TIME,
+					   &n1), TRANSPORT_ERR_EXPIRED);
+	assert_int_equal(deliver_split(&b2, &tampered, b1.birth_ns + REJECT_AFTER_TIME, &n2, NULL),
+			 TRANSPORT_ERR_EXPIRED);
+	assert_memory_equal(&b1, &b2, sizeof(b1));
+
+	secure_wipe(&a1, sizeof(a1));
+	secure_wipe(&a2, sizeof(a2));
+	secure_wipe(&b1, sizeof(b1));
+	secure_wipe(&b2, sizeof(b2));
+	fix_pair_wipe(&f);
+}
+
+/* _finish moves the replay window only for a message that opened: a failed
+ * AEAD, or a keypair that died between the halves, leaves the keypair
+ * exactly as it was, and the genuine message is still accepted afterwards.
+ * Two copies of one counter both pass _prepare (the window is only read);
+ * the first _finish takes it, the second is a replay. */
+static void test_transport_split_failed_finish(void **state)
+{
+	struct fix_pair f;
+	struct msg m, t, dup1, dup2;
+	struct keypair before;
+	uint8_t key[KEY_LEN];
+	uint64_t counter = 0, c1 = 0, c2 = 0;
+	size_t plain_len = 0;
+
+	(void)state;
+	session(&f);
+	make_msg(&f.a.kp, &m, 200, FIX_MTU, f.now_ns);
+	before = f.b.kp;
+
+	/* The AEAD fails (a flipped tag byte): window untouched. */
+	t = m;
+	t.buf[t.len - 1] ^= 0x80;
+	assert_int_equal(transport_decrypt_prepare(&f.b.kp, t.buf, t.len, f.now_ns, &counter),
+			 TRANSPORT_OK);
+	memcpy(key, f.b.kp.recv_key, KEY_LEN);
+	assert_false(transport_decrypt_open(t.buf, t.len, counter, key));
+	assert_int_equal(transport_decrypt_finish(&f.b.kp, t.len, counter, false, f.now_ns,
+						  &plain_len), TRANSPORT_ERR_DECRYPT);
+	assert_memory_equal(&f.b.kp, &before, sizeof(before));
+
+	/* A genuine message whose keypair died between _open and _finish:
+	 * expired, window untouched. */
+	t = m;
+	assert_int_equal(transport_decrypt_prepare(&f.b.kp, t.buf, t.len, f.now_ns, &counter),
+			 TRANSPORT_OK);
+	assert_true(transport_decrypt_open(t.buf, t.len, counter, key));
+	assert_int_equal(transport_decrypt_finish(&f.b.kp, t.len, counter, true,
+						  f.b.kp.birth_ns + REJECT_AFTER_TIME, &plain_len),
+			 TRANSPORT_ERR_EXPIRED);
+	assert_memory_equal(&f.b.kp, &before, sizeof(before));
+	f.b.kp.valid = false;
+	assert_int_equal(transport_decrypt_finish(&f.b.kp, t.len, counter, true, f.now_ns,
+						  &plain_len), TRANSPORT_ERR_EXPIRED);
+	f.b.kp.valid = true;
+	assert_memory_equal(&f.b.kp, &before, sizeof(before));
+
+	/* Still accepted once, then a replay. */
+	assert_int_equal(deliver_split(&f.b.kp, &m, f.now_ns, &plain_len, NULL), TRANSPORT_OK);
+	assert_int_equal(plain_len, 208);
+	assert_int_equal(deliver_split(&f.b.kp, &m, f.now_ns, &plain_len, NULL),
+			 TRANSPORT_ERR_REPLAY);
+
+	/* Duplicates in one batch: both prepared and opened before either
+	 * finishes, as a receive run does. */
+	make_msg(&f.a.kp, &dup1, 64, FIX_MTU, f.now_ns);
+	dup2 = dup1;
+	assert_int_equal(transport_decrypt_prepare(&f.b.kp, dup1.buf, dup1.len, f.now_ns, &c1),
+			 TRANSPORT_OK);
+	assert_int_equal(transport_decrypt_prepare(&f.b.kp, dup2.buf, dup2.len, f.now_ns, &c2),
+			 TRANSPORT_OK);
+	assert_true(transport_decrypt_open(dup1.buf, dup1.len, c1, key));
+	assert_true(transport_decrypt_open(dup2.buf, dup2.len, c2, key));
+	assert_int_equal(transport_decrypt_finish(&f.b.kp, dup1.len, c1, true, f.now_ns,
+						  &plain_len), TRANSPORT_OK);
+	before = f.b.kp;
+	assert_int_equal(transport_decrypt_finish(&f.b.kp, dup2.len, c2, true, f.now_ns,
+						  &plain_len), TRANSPORT_ERR_REPLAY);
+	assert_memory_equal(&f.b.kp, &before, sizeof(before));
+
+	secure_wipe(key, sizeof(key));
+	secure_wipe(&before, sizeof(before));
+	fix_pair_wipe(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +719,8 @@ int main(void)
 		cmocka_unit_test(test_transport_short),
 		cmocka_unit_test(test_transport_reorder),
 		cmocka_unit_test(test_transport_tamper),
+		cmocka_unit_test(test_transport_split_equals_oneshot),
+		cmocka_unit_test(test_transport_split_failed_finish),
 	};
 
 	if (!crypto_init()) {
