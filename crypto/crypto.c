@@ -4,6 +4,7 @@
 #include "crypto/crypto.h"
 
 #include <blake2.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,44 @@ void *realloc_wiped(void *p, size_t old_len, size_t new_len)
 void secure_free(void *p)
 {
 	sodium_free(p);	/* wipes before it unmaps */
+}
+
+static uint8_t nonce_pool[4096];
+static size_t nonce_pool_used = sizeof(nonce_pool);
+
+/* A forked child must never hand out its parent's bytes again. */
+static void nonce_pool_reset(void)
+{
+	sodium_memzero(nonce_pool, sizeof(nonce_pool));
+	nonce_pool_used = sizeof(nonce_pool);
+}
+
+void random_nonce(void *p, size_t len)
+{
+	static bool registered;
+	uint8_t *out = p;
+
+	if (!registered) {
+		pthread_atfork(NULL, NULL, nonce_pool_reset);
+		registered = true;
+	}
+	while (len) {
+		size_t n;
+
+		if (nonce_pool_used == sizeof(nonce_pool)) {
+			randombytes_buf(nonce_pool, sizeof(nonce_pool));
+			nonce_pool_used = 0;
+		}
+		n = sizeof(nonce_pool) - nonce_pool_used;
+		if (n > len)
+			n = len;
+		memcpy(out, nonce_pool + nonce_pool_used, n);
+		/* each byte is handed out once */
+		sodium_memzero(nonce_pool + nonce_pool_used, n);
+		nonce_pool_used += n;
+		out += n;
+		len -= n;
+	}
 }
 
 void random_bytes(void *p, size_t len)

@@ -91,6 +91,10 @@ void *secure_alloc(size_t len);
 void *realloc_wiped(void *p, size_t old_len, size_t new_len);
 void secure_free(void *p);
 void random_bytes(void *p, size_t len);
+/* Unique, unpredictable nonces (cookie replies) from a per-process pool of
+ * random bytes refilled 4 KiB at a time: one getrandom() per ~170 nonces
+ * instead of one each. Not thread-safe; refilled after a fork. */
+void random_nonce(void *p, size_t len);
 uint32_t random_u32(void);
 uint32_t random_uniform(uint32_t upper_bound);
 

@@ -90,7 +90,7 @@ void cookie_create_reply(struct cookie_checker *c, struct msg_cookie_reply *repl
 	memset(reply, 0, sizeof(*reply));
 	reply->header.type = MSG_COOKIE_REPLY;
 	reply->receiver_index = host_to_le32(receiver_index);
-	random_bytes(reply->nonce, XAEAD_NONCE_LEN);
+	random_nonce(reply->nonce, XAEAD_NONCE_LEN);
 	make_cookie(c, cookie, src, src_len);
 	xaead_encrypt(reply->encrypted_cookie, cookie, MAC_LEN, msg + MAC1_OFF(len), MAC_LEN,
 		      reply->nonce, c->cookie_key);

@@ -160,7 +160,8 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
 
 		cookie_create_reply(&dev->cookie_checker, &reply, buf, len, sender, srcb, srcb_len,
 				    now);
-		send_raw(dev, src, &reply, sizeof(reply));
+		/* Batched: under a flood one sendmmsg carries many replies. */
+		send_queue_raw(dev, src, &reply, sizeof(reply));
 		dev->cookie_replies_sent++;
 		device_count_drop(dev, DROP_COOKIE_SENT);
 		return;

@@ -196,6 +196,19 @@ void send_flush(struct device *dev)
 	dev->tx_count = 0;
 }
 
+void send_queue_raw(struct device *dev, const union sockaddr_any *dst, const void *buf,
+		    size_t len)
+{
+	size_t slot = dev->tx_count;
+
+	memcpy(dev->tx_bufs[slot], buf, len);
+	dev->tx_lens[slot] = len;
+	dev->tx_dst[slot] = *dst;
+	dev->tx_seal[slot].pending = false;	/* already complete */
+	if (++dev->tx_count == BATCH_MAX)
+		send_flush(dev);
+}
+
 struct keypair *peer_sendable_keypair(struct peer *peer, uint64_t now)
 {
 	struct keypair *kp = peer->kp_current;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "crypto/crypto.h"
@@ -986,6 +988,37 @@ static void test_ct_is_zero(void **state)
 	assert_true(ct_is_zero(z, sizeof(z)));
 }
 
+/* random_nonce: no repeats across many draws and across pool refills, and
+ * a forked child never hands out the bytes its parent will use next (the
+ * pool is dropped in the child). */
+static void test_random_nonce(void **state)
+{
+	static uint8_t seen[2000][XAEAD_NONCE_LEN];
+	uint8_t mine[XAEAD_NONCE_LEN], childs[XAEAD_NONCE_LEN];
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	for (size_t i = 0; i < 2000; i++) {	/* 48 KB: about 12 refills */
+		random_nonce(seen[i], XAEAD_NONCE_LEN);
+		for (size_t j = 0; j < i; j++)
+			assert_memory_not_equal(seen[i], seen[j], XAEAD_NONCE_LEN);
+	}
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		random_nonce(childs, sizeof(childs));
+		_exit(write(fds[1], childs, sizeof(childs)) == (ssize_t)sizeof(childs) ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(read(fds[0], childs, sizeof(childs)), (ssize_t)sizeof(childs));
+	random_nonce(mine, sizeof(mine));
+	assert_memory_not_equal(mine, childs, sizeof(mine));
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1012,6 +1045,7 @@ int main(void)
 		cmocka_unit_test(test_hex_keys),
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_ct_is_zero),
+		cmocka_unit_test(test_random_nonce),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
