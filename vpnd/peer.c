@@ -187,6 +187,10 @@ void timer_heap_update(struct device *dev, struct peer *peer)
 		timer_heap_remove(dev, peer);
 		return;
 	}
+	/* The packet path calls this per packet; most packets move no
+	 * deadline, and then the heap has nothing to do. */
+	if (peer->heap_pos && peer->heap_deadline == next)
+		return;
 	peer->heap_deadline = next;
 	if (!peer->heap_pos) {
 		if (dev->heap_len + 1 >= dev->heap_cap) {
