@@ -40,7 +40,7 @@ FLOORS  = crypto handshake tun vpnd
 SRC_crypto    = $(wildcard crypto/*.c)
 SRC_handshake = $(wildcard handshake/*.c)
 SRC_tun       = $(wildcard tun/*.c)
-SRC_vpnd      = $(filter-out vpnd/main.c,$(wildcard vpnd/*.c))
+SRC_vpnd      = $(filter-out vpnd/cli/main.c,$(wildcard vpnd/*/*.c))
 # link order: upper floors first
 ARCHIVES = $(BUILD)/libvpnd.a $(BUILD)/libhandshake.a $(BUILD)/libtun.a $(BUILD)/libcrypto.a
 
@@ -66,7 +66,7 @@ $(BUILD)/lib$(1).a: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(SRC_$(1)))
 endef
 $(foreach f,$(FLOORS),$(eval $(call floor_rule,$(f))))
 
-$(BUILD)/vpnd: $(BUILD)/obj/vpnd/main.o $(ARCHIVES)
+$(BUILD)/vpnd: $(BUILD)/obj/vpnd/cli/main.o $(ARCHIVES)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,4 +1,4 @@
-/* libFuzzer target: config_parse_text() (vpnd/config.c), the wg-quick
+/* libFuzzer target: config_parse_text() (vpnd/control/config.c), the wg-quick
  * config parser, on the input as text (a NUL-terminated copy: the parser
  * sees what comes before a NUL, as it would in a file).
  *
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "tests/fuzz/fuzz_common.h"
-#include "vpnd/config.h"
+#include "vpnd/control/config.h"
 
 static void fail(const char *what)
 {

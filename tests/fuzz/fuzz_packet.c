@@ -1,5 +1,5 @@
 /* libFuzzer target: the UDP message dispatcher, receive_packet() in
- * vpnd/receive.c, on a device with a fixed identity and one peer (fixed
+ * vpnd/datapath/receive.c, on a device with a fixed identity and one peer (fixed
  * keys and preshared key; allowed IPs 10.10.0.2/32, 10.10.1.0/24 and
  * fd00:10::/64) with which it has a session: set up once by a real
  * handshake through receive_packet() with an in-process peer, "the harness
@@ -71,8 +71,8 @@
 
 #include "tests/fuzz/fuzz_common.h"
 #include "tun/offload.h"
-#include "vpnd/device.h"
-#include "vpnd/uapi.h"
+#include "vpnd/datapath/device.h"
+#include "vpnd/control/uapi.h"
 
 #define HARNESS_INIT_INDEX 0x11223344u	/* sender index of our initiations */
 #define HARNESS_RESP_INDEX 0x55667788u	/* ... and of our responses */

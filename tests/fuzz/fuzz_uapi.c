@@ -1,4 +1,4 @@
-/* libFuzzer target: the UAPI text layer (vpnd/uapi.c): uapi_set() with the
+/* libFuzzer target: the UAPI text layer (vpnd/control/uapi.c): uapi_set() with the
  * input as the body of a set=1 request (a NUL-terminated copy) on a fresh
  * device, then uapi_get().
  *
@@ -23,9 +23,9 @@
 #include <unistd.h>
 
 #include "tests/fuzz/fuzz_common.h"
-#include "vpnd/config.h"
-#include "vpnd/device.h"
-#include "vpnd/uapi.h"
+#include "vpnd/control/config.h"
+#include "vpnd/datapath/device.h"
+#include "vpnd/control/uapi.h"
 
 static void fail(const char *what, const char *a, const char *b)
 {

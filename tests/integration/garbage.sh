@@ -8,7 +8,7 @@
 # running through the tunnel meanwhile must barely notice (its loss is
 # printed), and each drop counter must grow by exactly what was sent of its
 # kind: the sender classifies every datagram with a model of receive_packet's
-# rules (vpnd/receive.c), independent of the daemon. The only slack allowed
+# rules (vpnd/datapath/receive.c), independent of the daemon. The only slack allowed
 # is datagrams the kernel dropped for a full socket buffer (RcvbufErrors).
 # A last burst floods bad-mac1 initiations (which also puts the server
 # "under load") during an iperf3 run, which must complete.
@@ -74,7 +74,7 @@ SIZE = {1: 148, 2: 92, 3: 64}
 def rnd(n):
     return bytes(rng.getrandbits(8) for _ in range(n))
 
-def classify(p):	# vpnd/receive.c: receive_packet and what it calls
+def classify(p):	# vpnd/datapath/receive.c: receive_packet and what it calls
     if len(p) < 4:
         return "short"
     t = int.from_bytes(p[:4], "little")	# type byte and 3 reserved zero bytes

@@ -82,12 +82,12 @@ if [ -s "$WORK/man.txt" ]; then
 	for c in $commands; do grep -Eq "^       (vpnd )?$c( |$)" "$WORK/man.txt" || missing="$missing $c"; done
 	check "every command of vpnd help is described ($(echo $commands))" [ -z "$missing" ]
 	if [ -n "$missing" ]; then echo "       missing:$missing"; fi
-	keys=$(sed -n 's/.*{ SECTION_[A-Z]*, "\([A-Za-z]*\)", .*/\1/p' "$ROOT/vpnd/config.c")
+	keys=$(sed -n 's/.*{ SECTION_[A-Z]*, "\([A-Za-z]*\)", .*/\1/p' "$ROOT/vpnd/control/config.c")
 	missing=""
 	for k in $keys; do grep -q "^       $k\\b\|^       .*, $k\\b\|^       $k, " "$WORK/man.txt" || missing="$missing $k"; done
 	check "every config key of the parser is described ($(echo $keys | wc -w) keys)" [ -z "$missing" ]
 	if [ -n "$missing" ]; then echo "       missing:$missing"; fi
-	reasons=$(sed -n 's/.*\[DROP_[A-Z0-9_]*\] = "\([a-z0-9_]*\)".*/\1/p' "$ROOT/vpnd/device.c")
+	reasons=$(sed -n 's/.*\[DROP_[A-Z0-9_]*\] = "\([a-z0-9_]*\)".*/\1/p' "$ROOT/vpnd/datapath/device.c")
 	missing=""
 	for r in $reasons; do grep -Eq "^       $r( |$)" "$WORK/man.txt" || missing="$missing $r"; done
 	check "every drop reason of the code is described ($(echo $reasons | wc -w) reasons)" [ -z "$missing" ]
@@ -97,7 +97,7 @@ fi
 json_fields="interface public_key listen_port fwmark peer_to_peer under_load cookie_replies_sent
 	handshakes_answered drops peers endpoint allowed_ips latest_handshake rx_bytes tx_bytes
 	rx_packets tx_packets persistent_keepalive handshakes_sent handshakes_received"
-metrics=$(sed -n 's/.*"\(vpnd_[a-z_]*\)".*/\1/p' "$ROOT/vpnd/metrics.c" | sort -u)
+metrics=$(sed -n 's/.*"\(vpnd_[a-z_]*\)".*/\1/p' "$ROOT/vpnd/control/metrics.c" | sort -u)
 missing=""
 for f in $json_fields; do
 	sed -n '/^\.SH JSON OUTPUT/,/^\.SH PROMETHEUS METRICS/p' "$MAN" | grep -q "\\b$f\\b" || missing="$missing man:$f"

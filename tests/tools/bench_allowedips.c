@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "vpnd/allowedips.h"
+#include "vpnd/datapath/allowedips.h"
 
 #define N_ADDRS (1 << 20)	/* lookup addresses, reused round after round */
 #define HOT_ADDRS 256	/* working set of the "hot" measurement */

@@ -1,4 +1,4 @@
-/* bench_pool: the AEAD thread pool (vpnd/crypto_pool.h) in process.
+/* bench_pool: the AEAD thread pool (vpnd/datapath/crypto_pool.h) in process.
  *
  * Batches of BATCH transport messages of 1420 bytes (a send batch: 128
  * messages, one sendmmsg) are sealed with transport_encrypt_seal across a
@@ -24,7 +24,7 @@
 #include "crypto/crypto.h"
 #include "handshake/transport.h"
 #include "handshake/wire.h"
-#include "vpnd/crypto_pool.h"
+#include "vpnd/datapath/crypto_pool.h"
 
 #define BATCH 128
 #define PLAIN 1420

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "vpnd/sandbox.h"
+#include "vpnd/daemon/sandbox.h"
 
 static void *thread_main(void *arg)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for vpnd/allowedips.c.
+/* Unit tests for vpnd/datapath/allowedips.c.
  *
  * Three layers:
  *  - numbered table cases: small scripted scenarios (insert, remove, lookup,
@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "vpnd/allowedips.h"
+#include "vpnd/datapath/allowedips.h"
 
 struct pfx {
 	int family;

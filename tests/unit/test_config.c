@@ -1,4 +1,4 @@
-/* Unit tests for vpnd/config.c: good configs field by field, every error
+/* Unit tests for vpnd/control/config.c: good configs field by field, every error
  * message exactly, NAME.d loading, the permission warning, and the address
  * and endpoint parsers. Addresses come from 198.18.0.0/15 and 2001:db8::/32
  * only. Run under -fsanitize=address,undefined too: the error table then
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vpnd/config.h"
+#include "vpnd/control/config.h"
 
 /* Canonical base64 of 32 bytes of 0x01, 0x02, ... */
 #define K1 "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="

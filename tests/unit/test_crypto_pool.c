@@ -1,4 +1,4 @@
-/* The AEAD thread pool (vpnd/crypto_pool.h): every job of a batch runs
+/* The AEAD thread pool (vpnd/datapath/crypto_pool.h): every job of a batch runs
  * exactly once and has finished when crypto_pool_run returns, whatever the
  * pool size and batch size, over many batches back to back (a helper late
  * from one batch must never run a job of the next with the old context);
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "vpnd/crypto_pool.h"
+#include "vpnd/datapath/crypto_pool.h"
 
 #define MAX_JOBS 1024
 

@@ -1,4 +1,4 @@
-/* Unit tests for vpnd/index.c: the receiver-index table (open addressing,
+/* Unit tests for vpnd/datapath/index.c: the receiver-index table (open addressing,
  * linear probing, tombstones, growth).
  *
  * Entries carry fake peer/keypair pointers (never dereferenced by the
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "crypto/crypto.h"
-#include "vpnd/device.h"
+#include "vpnd/datapath/device.h"
 
 /* Distinct, aligned, never dereferenced. */
 static struct peer *fake_peer(size_t i)

@@ -1,4 +1,4 @@
-/* Unit tests for vpnd/metrics.c: UAPI answers (get=1, get=stats) parsed
+/* Unit tests for vpnd/control/metrics.c: UAPI answers (get=1, get=stats) parsed
  * into structs, and the JSON and Prometheus output byte for byte, with
  * escaping, grouping of several interfaces, and no key material but public
  * keys in any output. Addresses: 198.18.0.0/15 and 2001:db8::/32 only. */
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "crypto/crypto.h"
-#include "vpnd/metrics.h"
+#include "vpnd/control/metrics.h"
 
 /* Keys in hex as the UAPI has them; 0x01.. repeated, etc. */
 #define HEX01 "0101010101010101010101010101010101010101010101010101010101010101"

@@ -1,4 +1,4 @@
-/* Unit tests for vpnd/reload.c, the pure part of vpnd reload: a config and
+/* Unit tests for vpnd/control/reload.c, the pure part of vpnd reload: a config and
  * the parsed answer to get=1 in, the set=1 lines and route changes out.
  * Numbered scenarios: unchanged, added, removed, changed allowed IPs,
  * changed/added/removed preshared key, endpoint and keepalive, interface
@@ -18,10 +18,10 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
-#include "vpnd/config.h"
-#include "vpnd/device.h"
-#include "vpnd/reload.h"
-#include "vpnd/uapi.h"
+#include "vpnd/control/config.h"
+#include "vpnd/datapath/device.h"
+#include "vpnd/control/reload.h"
+#include "vpnd/control/uapi.h"
 
 /* Keys: 32 bytes of 0x01 (the interface's private key, already clamped
  * enough for the test: see private_key_hex), 0x02, 0x03, ... */

@@ -1,4 +1,4 @@
-/* Unit tests for vpnd/resolve.c: which endpoints are host names, when a
+/* Unit tests for vpnd/control/resolve.c: which endpoints are host names, when a
  * re-resolved endpoint is pushed to the worker, and the monitor's timeout
  * (VPND_RESOLVE_INTERVAL, off without host names). The UAPI side is
  * covered by tests/integration/resolve.sh. Addresses: 198.18.0.0/15 and
@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "vpnd/config.h"
-#include "vpnd/resolve.h"
+#include "vpnd/control/config.h"
+#include "vpnd/control/resolve.h"
 
 static void test_is_host_name(void **state)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for vpnd/timers.c: WireGuard's per-peer timers driven by an
+/* Unit tests for vpnd/datapath/timers.c: WireGuard's per-peer timers driven by an
  * injected clock (every hook takes "now" and the jitter as arguments).
  *
  *  - numbered table cases: scripted scenarios of (event, time, expected
@@ -18,7 +18,7 @@
 
 #include "crypto/crypto.h"
 #include "handshake/wire.h"
-#include "vpnd/timers.h"
+#include "vpnd/datapath/timers.h"
 
 #define S(x)  ((uint64_t)(x) * NSEC_PER_SEC)
 #define MS(x) ((uint64_t)(x) * MSEC_NS)

@@ -1,4 +1,4 @@
-/* Unit tests for the UAPI text layer (vpnd/uapi.c): uapi_set() and
+/* Unit tests for the UAPI text layer (vpnd/control/uapi.c): uapi_set() and
  * uapi_get() on a real struct device, without the control socket or TUN.
  * listen_port binds a real UDP socket (loopback tests pick port 0, i.e. a
  * random one). Every test gets a fresh device "test0". */
@@ -20,8 +20,8 @@
 
 #include "crypto/crypto.h"
 #include "handshake/wire.h"
-#include "vpnd/device.h"
-#include "vpnd/uapi.h"
+#include "vpnd/datapath/device.h"
+#include "vpnd/control/uapi.h"
 
 struct ident {
 	uint8_t priv[KEY_LEN], pub[KEY_LEN];

@@ -1,6 +1,6 @@
 /* Privilege dropping with libcap-ng and a seccomp allowlist with
  * libseccomp. */
-#include "vpnd/sandbox.h"
+#include "vpnd/daemon/sandbox.h"
 
 #include <cap-ng.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* UAPI answers -> struct metrics_interface -> JSON or Prometheus text. */
-#include "vpnd/metrics.h"
+#include "vpnd/control/metrics.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vpnd/device.h"
+#include "vpnd/datapath/device.h"
 
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds)
 {

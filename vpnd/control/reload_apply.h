@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vpnd/config.h"
+#include "vpnd/control/config.h"
 
 #define CONFIG_DIR_DEFAULT "/etc/vpnd"
 

@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "vpnd/config.h"
+#include "vpnd/control/config.h"
 
 /* True if p lies inside the subnet of one of the interface's addresses of
  * its family: the kernel's connected route already carries it. */

@@ -7,7 +7,7 @@
  * that struct config holds only what the daemon uses. Every error path ends
  * in config_free(), which wipes the key material; buffers that held key text
  * (file contents, line copies, grown peer arrays) are wiped before free. */
-#include "vpnd/config.h"
+#include "vpnd/control/config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

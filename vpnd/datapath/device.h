@@ -22,9 +22,9 @@
 #include "handshake/ratelimit.h"
 #include "handshake/transport.h"
 #include "tun/offload.h"
-#include "vpnd/allowedips.h"
-#include "vpnd/config.h"
-#include "vpnd/timers.h"
+#include "vpnd/datapath/allowedips.h"
+#include "vpnd/control/config.h"
+#include "vpnd/datapath/timers.h"
 
 #define STAGED_MAX      128	/* packets queued per peer while no session */
 #define BATCH_MAX       128	/* packets per recvmmsg/sendmmsg/TUN batch */

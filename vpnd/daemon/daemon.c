@@ -2,7 +2,7 @@
  * for UAPI (vpnd daemon), runs one epoll loop over the TUN, the UDP socket,
  * the control socket, link events and signals, and tears down on SIGTERM or
  * when the interface is deleted. */
-#include "vpnd/daemon.h"
+#include "vpnd/daemon/daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,18 +23,18 @@
 #include "tun/netlink.h"
 #include "tun/offload.h"
 #include "tun/tun.h"
-#include "vpnd/crypto_pool.h"
-#include "vpnd/device.h"
-#include "vpnd/fleet.h"
-#include "vpnd/log.h"
-#include "vpnd/resolve.h"
-#include "vpnd/routes.h"
-#include "vpnd/sandbox.h"
+#include "vpnd/datapath/crypto_pool.h"
+#include "vpnd/datapath/device.h"
+#include "vpnd/control/reload_apply.h"
+#include "vpnd/common/log.h"
+#include "vpnd/control/resolve.h"
+#include "vpnd/control/routes.h"
+#include "vpnd/daemon/sandbox.h"
 
 #ifdef VPND_SANITIZED
 #include <sanitizer/lsan_interface.h>
 #endif
-#include "vpnd/uapi.h"
+#include "vpnd/control/uapi.h"
 
 enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL };
 

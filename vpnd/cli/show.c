@@ -3,7 +3,7 @@
  * with metrics.c and prints them like wg show (plus drop counters, handshake
  * counts and, with --rate, the current transfer rate from two samples), as
  * JSON, or in the Prometheus text format. */
-#include "vpnd/show.h"
+#include "vpnd/cli/show.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "crypto/crypto.h"
-#include "vpnd/metrics.h"
-#include "vpnd/uapi.h"
+#include "vpnd/control/metrics.h"
+#include "vpnd/control/uapi.h"
 
 enum show_format { SHOW_HUMAN, SHOW_JSON, SHOW_PROMETHEUS };
 

@@ -12,12 +12,12 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
-#include "vpnd/config.h"
-#include "vpnd/daemon.h"
-#include "vpnd/fleet.h"
-#include "vpnd/log.h"
-#include "vpnd/show.h"
-#include "vpnd/uapi.h"
+#include "vpnd/control/config.h"
+#include "vpnd/daemon/daemon.h"
+#include "vpnd/control/reload_apply.h"
+#include "vpnd/common/log.h"
+#include "vpnd/cli/show.h"
+#include "vpnd/control/uapi.h"
 
 static int genkey_main(int argc, char **argv);
 static int pubkey_main(int argc, char **argv);

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vpnd/config.h"
+#include "vpnd/control/config.h"
 
 struct running_peer {
 	uint8_t public_key[KEY_LEN];

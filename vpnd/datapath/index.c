@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vpnd/device.h"
+#include "vpnd/datapath/device.h"
 
 int index_table_init(struct index_table *t)
 {

@@ -1,5 +1,5 @@
 /* Per-peer timers (whitepaper section 6.5, and wireguard-go's behaviour). */
-#include "vpnd/timers.h"
+#include "vpnd/datapath/timers.h"
 
 #include <string.h>
 

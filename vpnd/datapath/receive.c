@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "tun/offload.h"
-#include "vpnd/crypto_pool.h"
-#include "vpnd/device.h"
+#include "vpnd/datapath/crypto_pool.h"
+#include "vpnd/datapath/device.h"
 
 #define PEER_OF_HS(hs) ((struct peer *)((char *)(hs) - offsetof(struct peer, hs)))
 #define PEER_OF_AIPS(o) ((struct peer *)((char *)(o) - offsetof(struct peer, aips)))

@@ -23,7 +23,7 @@
  * The client's Endpoint is --endpoint HOST[:PORT], else the first
  * "# Endpoint = HOST[:PORT]" comment in IFACE.conf (a comment, so the file
  * stays a valid wg-quick config); a missing port is IFACE's ListenPort. */
-#include "vpnd/fleet.h"
+#include "vpnd/control/reload_apply.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -41,10 +41,10 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
-#include "vpnd/config.h"
-#include "vpnd/qr.h"
-#include "vpnd/reload.h"
-#include "vpnd/uapi.h"
+#include "vpnd/control/config.h"
+#include "vpnd/cli/qr.h"
+#include "vpnd/control/reload.h"
+#include "vpnd/control/uapi.h"
 
 enum { NAME_MAX_LEN = 64, MAX_IPS = 4, IPV6_SCAN_MAX = 1 << 20 };
 

@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <netinet/udp.h>
 
-#include "vpnd/crypto_pool.h"
-#include "vpnd/device.h"
+#include "vpnd/datapath/crypto_pool.h"
+#include "vpnd/datapath/device.h"
 
 #define UDP_GSO_MAX_SEGS  64
 #define UDP_GSO_MAX_BYTES 65000

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "vpnd/config.h"
+#include "vpnd/control/config.h"
 
 #define PID_DIR "/var/run/vpnd"
 

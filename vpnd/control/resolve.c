@@ -1,14 +1,14 @@
 /* Re-resolving host-name endpoints in the root monitor; see resolve.h. */
-#include "vpnd/resolve.h"
+#include "vpnd/control/resolve.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vpnd/log.h"
-#include "vpnd/metrics.h"
-#include "vpnd/uapi.h"
+#include "vpnd/common/log.h"
+#include "vpnd/control/metrics.h"
+#include "vpnd/control/uapi.h"
 
 bool resolve_is_host_name(const char *text)
 {

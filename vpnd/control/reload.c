@@ -1,6 +1,6 @@
 /* vpnd reload, the pure part: running state from get=1, and the plan that
  * brings it to a config. See reload.h. */
-#include "vpnd/reload.h"
+#include "vpnd/control/reload.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
-#include "vpnd/routes.h"
+#include "vpnd/control/routes.h"
 
 /* --- small helpers ------------------------------------------------------ */
 

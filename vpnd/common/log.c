@@ -1,4 +1,4 @@
-#include "vpnd/log.h"
+#include "vpnd/common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

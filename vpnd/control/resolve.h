@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "vpnd/config.h"
+#include "vpnd/control/config.h"
 
 #define RESOLVE_DEFAULT_INTERVAL 30	/* seconds */
 #define RESOLVE_STALE_SEC        135	/* no handshake for this long: stale */

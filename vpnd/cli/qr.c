@@ -1,5 +1,5 @@
 /* Terminal QR codes; see qr.h. */
-#include "vpnd/qr.h"
+#include "vpnd/cli/qr.h"
 
 #include <errno.h>
 #include <qrencode.h>

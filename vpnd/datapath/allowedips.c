@@ -17,7 +17,7 @@
  *
  * Memory: the table owns every node; owners are the caller's and must stay
  * alive while they hold prefixes (lookup returns them). */
-#include "vpnd/allowedips.h"
+#include "vpnd/datapath/allowedips.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vpnd/crypto_pool.h"
-#include "vpnd/device.h"
+#include "vpnd/datapath/crypto_pool.h"
+#include "vpnd/datapath/device.h"
 
 static const char *const drop_names[DROP_COUNT] = {
 	[DROP_SHORT] = "short",

@@ -1,5 +1,5 @@
 /* Route selection for AllowedIPs; see routes.h. */
-#include "vpnd/routes.h"
+#include "vpnd/control/routes.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* UAPI: text in, text out; plus the socket around it. */
-#include "vpnd/uapi.h"
+#include "vpnd/control/uapi.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "vpnd/device.h"
+#include "vpnd/datapath/device.h"
 
 /* --- get ---------------------------------------------------------------- */
 

@@ -23,7 +23,7 @@
  *    other).
  * Helpers spin briefly before sleeping, and so does the caller before it
  * waits: under load the next batch usually comes within microseconds. */
-#include "vpnd/crypto_pool.h"
+#include "vpnd/datapath/crypto_pool.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -2,7 +2,7 @@
  * state, applies the plan of reload.c over the UAPI and the routes over
  * rtnetlink. Runs in the CLI (vpnd reload, vpnd peer) or in the daemon's
  * monitor (SIGHUP), never in the worker, which cannot read config files. */
-#include "vpnd/fleet.h"
+#include "vpnd/control/reload_apply.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +19,9 @@
 
 #include "crypto/crypto.h"
 #include "tun/netlink.h"
-#include "vpnd/config.h"
-#include "vpnd/reload.h"
-#include "vpnd/uapi.h"
+#include "vpnd/control/config.h"
+#include "vpnd/control/reload.h"
+#include "vpnd/control/uapi.h"
 
 const char *config_dir(void)
 {
