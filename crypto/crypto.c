@@ -12,30 +12,30 @@
 
 #define BLAKE2S_BLOCK 64
 
-bool crypto_init(void)
+bool wg_crypto_init(void)
 {
 	return sodium_init() >= 0;
 }
 
-void key_clamp(uint8_t key[KEY_LEN])
+void wg_key_clamp(uint8_t key[KEY_LEN])
 {
 	key[0] &= 248;
 	key[31] &= 127;
 	key[31] |= 64;
 }
 
-void key_generate_private(uint8_t priv[KEY_LEN])
+void wg_key_generate_private(uint8_t priv[KEY_LEN])
 {
 	randombytes_buf(priv, KEY_LEN);
-	key_clamp(priv);
+	wg_key_clamp(priv);
 }
 
-bool key_public_from_private(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
+bool wg_key_public_from_private(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
 {
-	return crypto_scalarmult_base(pub, priv) == 0 && !ct_is_zero(pub, KEY_LEN);
+	return crypto_scalarmult_base(pub, priv) == 0 && !wg_ct_is_zero(pub, KEY_LEN);
 }
 
-bool dh(uint8_t out[KEY_LEN], const uint8_t priv[KEY_LEN], const uint8_t pub[KEY_LEN])
+bool wg_dh(uint8_t out[KEY_LEN], const uint8_t priv[KEY_LEN], const uint8_t pub[KEY_LEN])
 {
 	/* libsodium returns -1 when the result is all zero (low-order point). */
 	if (crypto_scalarmult(out, priv, pub) != 0) {
@@ -52,7 +52,7 @@ static void wg_nonce(uint8_t nonce[12], uint64_t ctr)
 		nonce[4 + i] = (uint8_t)(ctr >> (8 * i));
 }
 
-void aead_encrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
+void wg_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
 		  const uint8_t *ad, size_t ad_len, uint64_t ctr,
 		  const uint8_t key[KEY_LEN])
 {
@@ -63,7 +63,7 @@ void aead_encrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
 						  NULL, nonce, key);
 }
 
-bool aead_decrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
+bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
 		  const uint8_t *ad, size_t ad_len, uint64_t ctr,
 		  const uint8_t key[KEY_LEN])
 {
@@ -76,7 +76,7 @@ bool aead_decrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
 							 ad, ad_len, nonce, key) == 0;
 }
 
-void xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
+void wg_xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
 		   const uint8_t *ad, size_t ad_len,
 		   const uint8_t nonce[XAEAD_NONCE_LEN], const uint8_t key[KEY_LEN])
 {
@@ -84,7 +84,7 @@ void xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
 						   NULL, nonce, key);
 }
 
-bool xaead_decrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
+bool wg_xaead_decrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
 		   const uint8_t *ad, size_t ad_len,
 		   const uint8_t nonce[XAEAD_NONCE_LEN], const uint8_t key[KEY_LEN])
 {
@@ -94,7 +94,7 @@ bool xaead_decrypt(uint8_t *dst, const uint8_t *src, size_t src_len,
 							  ad, ad_len, nonce, key) == 0;
 }
 
-void hash2(uint8_t out[HASH_LEN], const void *a, size_t a_len, const void *b, size_t b_len)
+void wg_hash2(uint8_t out[HASH_LEN], const void *a, size_t a_len, const void *b, size_t b_len)
 {
 	blake2s_state s;
 
@@ -105,13 +105,13 @@ void hash2(uint8_t out[HASH_LEN], const void *a, size_t a_len, const void *b, si
 	sodium_memzero(&s, sizeof(s));
 }
 
-void blake2s_keyed(uint8_t *out, size_t out_len, const uint8_t *key, size_t key_len,
+void wg_blake2s_keyed(uint8_t *out, size_t out_len, const uint8_t *key, size_t key_len,
 		   const void *in, size_t in_len)
 {
 	blake2s(out, in, key, out_len, in_len, key_len);
 }
 
-void hmac_blake2s(uint8_t out[HASH_LEN], const uint8_t *key, size_t key_len,
+void wg_hmac_blake2s(uint8_t out[HASH_LEN], const uint8_t *key, size_t key_len,
 		  const void *in, size_t in_len)
 {
 	uint8_t k[BLAKE2S_BLOCK] = { 0 };
@@ -125,26 +125,26 @@ void hmac_blake2s(uint8_t out[HASH_LEN], const uint8_t *key, size_t key_len,
 
 	for (int i = 0; i < BLAKE2S_BLOCK; i++)
 		pad[i] = k[i] ^ 0x36;
-	hash2(inner, pad, sizeof(pad), in, in_len);
+	wg_hash2(inner, pad, sizeof(pad), in, in_len);
 	for (int i = 0; i < BLAKE2S_BLOCK; i++)
 		pad[i] = k[i] ^ 0x5c;
-	hash2(out, pad, sizeof(pad), inner, sizeof(inner));
+	wg_hash2(out, pad, sizeof(pad), inner, sizeof(inner));
 
 	sodium_memzero(k, sizeof(k));
 	sodium_memzero(pad, sizeof(pad));
 	sodium_memzero(inner, sizeof(inner));
 }
 
-void kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[HASH_LEN],
+void wg_kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[HASH_LEN],
 	 const void *in, size_t in_len)
 {
 	uint8_t t0[HASH_LEN], buf[HASH_LEN + 1], out[HASH_LEN];
 
-	hmac_blake2s(t0, ck, HASH_LEN, in, in_len);
+	wg_hmac_blake2s(t0, ck, HASH_LEN, in, in_len);
 
 	/* t1 = HMAC(t0, 0x1) */
 	buf[0] = 1;
-	hmac_blake2s(out, t0, HASH_LEN, buf, 1);
+	wg_hmac_blake2s(out, t0, HASH_LEN, buf, 1);
 	if (!t1)
 		goto out;
 	if (!t2) {
@@ -155,7 +155,7 @@ void kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[HASH_LEN],
 	 * input, since outputs may alias ck. */
 	memcpy(buf, out, HASH_LEN);
 	buf[HASH_LEN] = 2;
-	hmac_blake2s(out, t0, HASH_LEN, buf, HASH_LEN + 1);
+	wg_hmac_blake2s(out, t0, HASH_LEN, buf, HASH_LEN + 1);
 	memcpy(t1, buf, HASH_LEN);
 	if (!t3) {
 		memcpy(t2, out, HASH_LEN);
@@ -164,7 +164,7 @@ void kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[HASH_LEN],
 	/* t3 = HMAC(t0, t2 || 0x3) */
 	memcpy(buf, out, HASH_LEN);
 	buf[HASH_LEN] = 3;
-	hmac_blake2s(out, t0, HASH_LEN, buf, HASH_LEN + 1);
+	wg_hmac_blake2s(out, t0, HASH_LEN, buf, HASH_LEN + 1);
 	memcpy(t2, buf, HASH_LEN);
 	memcpy(t3, out, HASH_LEN);
 out:
@@ -173,7 +173,7 @@ out:
 	sodium_memzero(out, sizeof(out));
 }
 
-void tai64n_from_unix_ns(uint8_t out[TAI64N_LEN], uint64_t unix_ns)
+void wg_tai64n_from_unix_ns(uint8_t out[TAI64N_LEN], uint64_t unix_ns)
 {
 	uint64_t sec = 0x400000000000000aULL + unix_ns / 1000000000ULL;
 	uint32_t nsec = (uint32_t)(unix_ns % 1000000000ULL);
@@ -185,7 +185,7 @@ void tai64n_from_unix_ns(uint8_t out[TAI64N_LEN], uint64_t unix_ns)
 		out[8 + i] = (uint8_t)(nsec >> (24 - 8 * i));
 }
 
-uint64_t wall_clock_ns(void)
+uint64_t wg_wall_clock_ns(void)
 {
 	struct timespec ts;
 
@@ -193,22 +193,22 @@ uint64_t wall_clock_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-bool ct_equal(const void *a, const void *b, size_t len)
+bool wg_ct_equal(const void *a, const void *b, size_t len)
 {
 	return sodium_memcmp(a, b, len) == 0;
 }
 
-bool ct_is_zero(const void *a, size_t len)
+bool wg_ct_is_zero(const void *a, size_t len)
 {
 	return sodium_is_zero(a, len) == 1;
 }
 
-void secure_wipe(void *p, size_t len)
+void wg_secure_wipe(void *p, size_t len)
 {
 	sodium_memzero(p, len);
 }
 
-void *secure_alloc(size_t len)
+void *wg_secure_alloc(size_t len)
 {
 	void *p = sodium_malloc(len);
 
@@ -217,7 +217,7 @@ void *secure_alloc(size_t len)
 	return p;
 }
 
-void *realloc_wiped(void *p, size_t old_len, size_t new_len)
+void *wg_realloc_wiped(void *p, size_t old_len, size_t new_len)
 {
 	uint8_t *n = malloc(new_len);
 
@@ -231,7 +231,7 @@ void *realloc_wiped(void *p, size_t old_len, size_t new_len)
 	return n;
 }
 
-void secure_free(void *p)
+void wg_secure_free(void *p)
 {
 	sodium_free(p);	/* wipes before it unmaps */
 }
@@ -246,7 +246,7 @@ static void nonce_pool_reset(void)
 	nonce_pool_used = sizeof(nonce_pool);
 }
 
-void random_nonce(void *p, size_t len)
+void wg_random_nonce(void *p, size_t len)
 {
 	static bool registered;
 	uint8_t *out = p;
@@ -274,22 +274,22 @@ void random_nonce(void *p, size_t len)
 	}
 }
 
-void random_bytes(void *p, size_t len)
+void wg_random_bytes(void *p, size_t len)
 {
 	randombytes_buf(p, len);
 }
 
-uint32_t random_u32(void)
+uint32_t wg_random_u32(void)
 {
 	return randombytes_random();
 }
 
-uint32_t random_uniform(uint32_t upper_bound)
+uint32_t wg_random_uniform(uint32_t upper_bound)
 {
 	return randombytes_uniform(upper_bound);
 }
 
-bool key_from_base64(uint8_t key[KEY_LEN], const char *b64)
+bool wg_key_from_base64(uint8_t key[KEY_LEN], const char *b64)
 {
 	uint8_t tmp[KEY_LEN];
 	size_t bin_len = 0;
@@ -305,8 +305,8 @@ bool key_from_base64(uint8_t key[KEY_LEN], const char *b64)
 		goto out;
 	/* Canonical: the unused low bits of the last symbol must be zero, so
 	 * that one key has exactly one text. */
-	key_to_base64(canon, tmp);
-	if (!ct_equal(canon, b64, KEY_B64_LEN))
+	wg_key_to_base64(canon, tmp);
+	if (!wg_ct_equal(canon, b64, KEY_B64_LEN))
 		goto out;
 	memcpy(key, tmp, KEY_LEN);
 	ok = true;
@@ -316,12 +316,12 @@ out:
 	return ok;
 }
 
-void key_to_base64(char out[KEY_B64_LEN + 1], const uint8_t key[KEY_LEN])
+void wg_key_to_base64(char out[KEY_B64_LEN + 1], const uint8_t key[KEY_LEN])
 {
 	sodium_bin2base64(out, KEY_B64_LEN + 1, key, KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
 }
 
-bool key_from_hex(uint8_t key[KEY_LEN], const char *hex)
+bool wg_key_from_hex(uint8_t key[KEY_LEN], const char *hex)
 {
 	uint8_t tmp[KEY_LEN];
 	size_t bin_len = 0;
@@ -337,7 +337,7 @@ bool key_from_hex(uint8_t key[KEY_LEN], const char *hex)
 	return ok;
 }
 
-void key_to_hex(char out[KEY_HEX_LEN + 1], const uint8_t key[KEY_LEN])
+void wg_key_to_hex(char out[KEY_HEX_LEN + 1], const uint8_t key[KEY_LEN])
 {
 	sodium_bin2hex(out, KEY_HEX_LEN + 1, key, KEY_LEN);
 }

@@ -12,7 +12,7 @@
 
 static void derive_key(uint8_t out[HASH_LEN], const char *label, const uint8_t pub[KEY_LEN])
 {
-	hash2(out, label, strlen(label), pub, KEY_LEN);
+	wg_hash2(out, label, strlen(label), pub, KEY_LEN);
 }
 
 size_t cookie_source_bytes(uint8_t out[COOKIE_SOURCE_MAX], int family, const uint8_t *addr,
@@ -35,7 +35,7 @@ void cookie_checker_init(struct cookie_checker *c, const uint8_t our_public[KEY_
 
 void cookie_checker_wipe(struct cookie_checker *c)
 {
-	secure_wipe(c, sizeof(*c));
+	wg_secure_wipe(c, sizeof(*c));
 }
 
 static bool secret_fresh(const struct cookie_checker *c, uint64_t now_ns)
@@ -47,7 +47,7 @@ static bool secret_fresh(const struct cookie_checker *c, uint64_t now_ns)
 static void make_cookie(const struct cookie_checker *c, uint8_t cookie[MAC_LEN],
 			const uint8_t *src, size_t src_len)
 {
-	blake2s_keyed(cookie, MAC_LEN, c->secret, HASH_LEN, src, src_len);
+	wg_blake2s_keyed(cookie, MAC_LEN, c->secret, HASH_LEN, src, src_len);
 }
 
 enum cookie_mac_state cookie_validate(struct cookie_checker *c, const uint8_t *msg, size_t len,
@@ -59,8 +59,8 @@ enum cookie_mac_state cookie_validate(struct cookie_checker *c, const uint8_t *m
 
 	if (len < 2 * MAC_LEN)
 		goto out;
-	blake2s_keyed(mac, MAC_LEN, c->mac1_key, HASH_LEN, msg, MAC1_OFF(len));
-	if (!ct_equal(mac, msg + MAC1_OFF(len), MAC_LEN))
+	wg_blake2s_keyed(mac, MAC_LEN, c->mac1_key, HASH_LEN, msg, MAC1_OFF(len));
+	if (!wg_ct_equal(mac, msg + MAC1_OFF(len), MAC_LEN))
 		goto out;
 	ret = COOKIE_MAC1_VALID;
 	/* A cookie from an expired secret is worthless: the sender must ask
@@ -68,11 +68,11 @@ enum cookie_mac_state cookie_validate(struct cookie_checker *c, const uint8_t *m
 	if (!check_mac2 || !secret_fresh(c, now_ns))
 		goto out;
 	make_cookie(c, cookie, src, src_len);
-	blake2s_keyed(mac, MAC_LEN, cookie, MAC_LEN, msg, MAC2_OFF(len));
-	if (ct_equal(mac, msg + MAC2_OFF(len), MAC_LEN))
+	wg_blake2s_keyed(mac, MAC_LEN, cookie, MAC_LEN, msg, MAC2_OFF(len));
+	if (wg_ct_equal(mac, msg + MAC2_OFF(len), MAC_LEN))
 		ret = COOKIE_MAC2_VALID;
 out:
-	secure_wipe(cookie, sizeof(cookie));
+	wg_secure_wipe(cookie, sizeof(cookie));
 	return ret;
 }
 
@@ -83,18 +83,18 @@ void cookie_create_reply(struct cookie_checker *c, struct msg_cookie_reply *repl
 	uint8_t cookie[MAC_LEN];
 
 	if (!secret_fresh(c, now_ns)) {
-		random_bytes(c->secret, HASH_LEN);
+		wg_random_bytes(c->secret, HASH_LEN);
 		c->secret_birth_ns = now_ns;
 		c->secret_set = true;
 	}
 	memset(reply, 0, sizeof(*reply));
 	reply->header.type = MSG_COOKIE_REPLY;
 	reply->receiver_index = host_to_le32(receiver_index);
-	random_nonce(reply->nonce, XAEAD_NONCE_LEN);
+	wg_random_nonce(reply->nonce, XAEAD_NONCE_LEN);
 	make_cookie(c, cookie, src, src_len);
-	xaead_encrypt(reply->encrypted_cookie, cookie, MAC_LEN, msg + MAC1_OFF(len), MAC_LEN,
+	wg_xaead_encrypt(reply->encrypted_cookie, cookie, MAC_LEN, msg + MAC1_OFF(len), MAC_LEN,
 		      reply->nonce, c->cookie_key);
-	secure_wipe(cookie, sizeof(cookie));
+	wg_secure_wipe(cookie, sizeof(cookie));
 }
 
 void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_public[KEY_LEN])
@@ -106,18 +106,18 @@ void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_public[KEY_LEN
 
 void cookie_maker_wipe(struct cookie_maker *m)
 {
-	secure_wipe(m, sizeof(*m));
+	wg_secure_wipe(m, sizeof(*m));
 }
 
 void cookie_add_macs(struct cookie_maker *m, uint8_t *msg, size_t len, uint64_t now_ns)
 {
-	blake2s_keyed(msg + MAC1_OFF(len), MAC_LEN, m->mac1_key, HASH_LEN, msg, MAC1_OFF(len));
+	wg_blake2s_keyed(msg + MAC1_OFF(len), MAC_LEN, m->mac1_key, HASH_LEN, msg, MAC1_OFF(len));
 	memcpy(m->last_mac1, msg + MAC1_OFF(len), MAC_LEN);
 	m->have_last_mac1 = true;
 
 	if (m->have_cookie && now_ns - m->cookie_birth_ns < COOKIE_SECRET_MAX_AGE -
 	    COOKIE_SECRET_LATENCY)
-		blake2s_keyed(msg + MAC2_OFF(len), MAC_LEN, m->cookie, MAC_LEN, msg,
+		wg_blake2s_keyed(msg + MAC2_OFF(len), MAC_LEN, m->cookie, MAC_LEN, msg,
 			      MAC2_OFF(len));
 	else
 		memset(msg + MAC2_OFF(len), 0, MAC_LEN);
@@ -133,7 +133,7 @@ enum cookie_reply_result cookie_consume_reply(struct cookie_maker *m,
 	if (!m->have_last_mac1)
 		goto out;
 	ret = COOKIE_REPLY_ERR_DECRYPT;
-	if (!xaead_decrypt(cookie, reply->encrypted_cookie, sizeof(reply->encrypted_cookie),
+	if (!wg_xaead_decrypt(cookie, reply->encrypted_cookie, sizeof(reply->encrypted_cookie),
 			   m->last_mac1, MAC_LEN, reply->nonce, m->cookie_key))
 		goto out;
 	memcpy(m->cookie, cookie, MAC_LEN);
@@ -143,6 +143,6 @@ enum cookie_reply_result cookie_consume_reply(struct cookie_maker *m,
 	m->have_last_mac1 = false;
 	ret = COOKIE_REPLY_OK;
 out:
-	secure_wipe(cookie, sizeof(cookie));
+	wg_secure_wipe(cookie, sizeof(cookie));
 	return ret;
 }

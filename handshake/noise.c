@@ -18,8 +18,8 @@ static void ensure_constants(void)
 {
 	if (constants_ready)
 		return;
-	hash2(initial_chaining_key, NOISE_CONSTRUCTION, strlen(NOISE_CONSTRUCTION), NULL, 0);
-	hash2(identifier_hash, initial_chaining_key, HASH_LEN, NOISE_IDENTIFIER,
+	wg_hash2(initial_chaining_key, NOISE_CONSTRUCTION, strlen(NOISE_CONSTRUCTION), NULL, 0);
+	wg_hash2(identifier_hash, initial_chaining_key, HASH_LEN, NOISE_IDENTIFIER,
 	      strlen(NOISE_IDENTIFIER));
 	constants_ready = true;
 }
@@ -42,7 +42,7 @@ const char *noise_result_str(enum noise_result r)
 /* h = HASH(h || data) */
 static void mix_hash(uint8_t h[HASH_LEN], const void *data, size_t len)
 {
-	hash2(h, h, HASH_LEN, data, len);
+	wg_hash2(h, h, HASH_LEN, data, len);
 }
 
 bool noise_local_set(struct noise_local *local, const uint8_t *private_key)
@@ -52,27 +52,27 @@ bool noise_local_set(struct noise_local *local, const uint8_t *private_key)
 	if (!private_key)
 		return true;
 	memcpy(local->private_key, private_key, KEY_LEN);
-	key_clamp(local->private_key);
-	if (!key_public_from_private(local->public_key, local->private_key)) {
+	wg_key_clamp(local->private_key);
+	if (!wg_key_public_from_private(local->public_key, local->private_key)) {
 		noise_local_clear(local);
 		return false;
 	}
-	hash2(local->initial_hash, identifier_hash, HASH_LEN, local->public_key, KEY_LEN);
+	wg_hash2(local->initial_hash, identifier_hash, HASH_LEN, local->public_key, KEY_LEN);
 	local->has_identity = true;
 	return true;
 }
 
 void noise_local_clear(struct noise_local *local)
 {
-	secure_wipe(local, sizeof(*local));
+	wg_secure_wipe(local, sizeof(*local));
 }
 
 void noise_handshake_clear(struct noise_handshake *hs)
 {
-	secure_wipe(hs->ephemeral_private, KEY_LEN);
-	secure_wipe(hs->remote_ephemeral, KEY_LEN);
-	secure_wipe(hs->hash, HASH_LEN);
-	secure_wipe(hs->chaining_key, HASH_LEN);
+	wg_secure_wipe(hs->ephemeral_private, KEY_LEN);
+	wg_secure_wipe(hs->remote_ephemeral, KEY_LEN);
+	wg_secure_wipe(hs->hash, HASH_LEN);
+	wg_secure_wipe(hs->chaining_key, HASH_LEN);
 	/* local_index is left alone: the caller owns the index table and
 	 * must remove that index itself before it picks a new one. */
 	hs->remote_index = 0;
@@ -83,9 +83,9 @@ void noise_handshake_set_local(struct noise_handshake *hs, const struct noise_lo
 {
 	noise_handshake_clear(hs);
 	hs->static_static_valid = local->has_identity &&
-		dh(hs->precomputed_static_static, local->private_key, hs->remote_static);
+		wg_dh(hs->precomputed_static_static, local->private_key, hs->remote_static);
 	if (!hs->static_static_valid)
-		secure_wipe(hs->precomputed_static_static, KEY_LEN);
+		wg_secure_wipe(hs->precomputed_static_static, KEY_LEN);
 }
 
 void noise_handshake_set_psk(struct noise_handshake *hs, const uint8_t *preshared_key)
@@ -93,19 +93,19 @@ void noise_handshake_set_psk(struct noise_handshake *hs, const uint8_t *preshare
 	if (preshared_key)
 		memcpy(hs->preshared_key, preshared_key, KEY_LEN);
 	else
-		secure_wipe(hs->preshared_key, KEY_LEN);
+		wg_secure_wipe(hs->preshared_key, KEY_LEN);
 }
 
 void noise_handshake_init(struct noise_handshake *hs, const struct noise_local *local,
 			  const uint8_t remote_static[KEY_LEN], const uint8_t *preshared_key)
 {
 	ensure_constants();
-	if (!ct_equal(hs->remote_static, remote_static, KEY_LEN)) {
+	if (!wg_ct_equal(hs->remote_static, remote_static, KEY_LEN)) {
 		/* A new peer identity starts with no replay history. */
-		secure_wipe(hs, sizeof(*hs));
+		wg_secure_wipe(hs, sizeof(*hs));
 		memcpy(hs->remote_static, remote_static, KEY_LEN);
 	}
-	hash2(hs->remote_initial_hash, identifier_hash, HASH_LEN, remote_static, KEY_LEN);
+	wg_hash2(hs->remote_initial_hash, identifier_hash, HASH_LEN, remote_static, KEY_LEN);
 	noise_handshake_set_psk(hs, preshared_key);
 	noise_handshake_set_local(hs, local);
 }
@@ -132,27 +132,27 @@ enum noise_result noise_create_initiation(struct noise_handshake *hs,
 	memcpy(h, hs->remote_initial_hash, HASH_LEN);
 
 	/* e */
-	key_generate_private(eph);
-	if (!key_public_from_private(msg->ephemeral, eph))
+	wg_key_generate_private(eph);
+	if (!wg_key_public_from_private(msg->ephemeral, eph))
 		goto out;
-	kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);
+	wg_kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);
 	mix_hash(h, msg->ephemeral, KEY_LEN);
 
 	/* es */
-	if (!dh(shared, eph, hs->remote_static))
+	if (!wg_dh(shared, eph, hs->remote_static))
 		goto out;
-	kdf(ck, key, NULL, ck, shared, KEY_LEN);
+	wg_kdf(ck, key, NULL, ck, shared, KEY_LEN);
 
 	/* s */
-	aead_encrypt(msg->encrypted_static, local->public_key, KEY_LEN, h, HASH_LEN, 0, key);
+	wg_aead_encrypt(msg->encrypted_static, local->public_key, KEY_LEN, h, HASH_LEN, 0, key);
 	mix_hash(h, msg->encrypted_static, sizeof(msg->encrypted_static));
 
 	/* ss */
-	kdf(ck, key, NULL, ck, hs->precomputed_static_static, KEY_LEN);
+	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, KEY_LEN);
 
 	/* {t} */
-	tai64n_from_unix_ns(timestamp, wall_ns);
-	aead_encrypt(msg->encrypted_timestamp, timestamp, TAI64N_LEN, h, HASH_LEN, 0, key);
+	wg_tai64n_from_unix_ns(timestamp, wall_ns);
+	wg_aead_encrypt(msg->encrypted_timestamp, timestamp, TAI64N_LEN, h, HASH_LEN, 0, key);
 	mix_hash(h, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp));
 
 	noise_handshake_clear(hs);
@@ -163,11 +163,11 @@ enum noise_result noise_create_initiation(struct noise_handshake *hs,
 	hs->state = NOISE_CREATED_INITIATION;
 	ret = NOISE_OK;
 out:
-	secure_wipe(ck, sizeof(ck));
-	secure_wipe(h, sizeof(h));
-	secure_wipe(key, sizeof(key));
-	secure_wipe(shared, sizeof(shared));
-	secure_wipe(eph, sizeof(eph));
+	wg_secure_wipe(ck, sizeof(ck));
+	wg_secure_wipe(h, sizeof(h));
+	wg_secure_wipe(key, sizeof(key));
+	wg_secure_wipe(shared, sizeof(shared));
+	wg_secure_wipe(eph, sizeof(eph));
 	return ret;
 }
 
@@ -202,18 +202,18 @@ enum noise_result noise_consume_initiation(const struct noise_local *local,
 	memcpy(h, local->initial_hash, HASH_LEN);
 
 	/* e */
-	kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);
+	wg_kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);
 	mix_hash(h, msg->ephemeral, KEY_LEN);
 
 	/* es */
 	ret = NOISE_ERR_LOW_ORDER;
-	if (!dh(shared, local->private_key, msg->ephemeral))
+	if (!wg_dh(shared, local->private_key, msg->ephemeral))
 		goto out;
-	kdf(ck, key, NULL, ck, shared, KEY_LEN);
+	wg_kdf(ck, key, NULL, ck, shared, KEY_LEN);
 
 	/* s */
 	ret = NOISE_ERR_DECRYPT;
-	if (!aead_decrypt(remote_static, msg->encrypted_static, sizeof(msg->encrypted_static),
+	if (!wg_aead_decrypt(remote_static, msg->encrypted_static, sizeof(msg->encrypted_static),
 			  h, HASH_LEN, 0, key))
 		goto out;
 	mix_hash(h, msg->encrypted_static, sizeof(msg->encrypted_static));
@@ -227,11 +227,11 @@ enum noise_result noise_consume_initiation(const struct noise_local *local,
 		goto out;
 
 	/* ss */
-	kdf(ck, key, NULL, ck, hs->precomputed_static_static, KEY_LEN);
+	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, KEY_LEN);
 
 	/* {t} */
 	ret = NOISE_ERR_DECRYPT;
-	if (!aead_decrypt(timestamp, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp),
+	if (!wg_aead_decrypt(timestamp, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp),
 			  h, HASH_LEN, 0, key))
 		goto out;
 	mix_hash(h, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp));
@@ -251,11 +251,11 @@ enum noise_result noise_consume_initiation(const struct noise_local *local,
 	hs->state = NOISE_CONSUMED_INITIATION;
 	*out = hs;
 out:
-	secure_wipe(ck, sizeof(ck));
-	secure_wipe(h, sizeof(h));
-	secure_wipe(key, sizeof(key));
-	secure_wipe(shared, sizeof(shared));
-	secure_wipe(remote_static, sizeof(remote_static));
+	wg_secure_wipe(ck, sizeof(ck));
+	wg_secure_wipe(h, sizeof(h));
+	wg_secure_wipe(key, sizeof(key));
+	wg_secure_wipe(shared, sizeof(shared));
+	wg_secure_wipe(remote_static, sizeof(remote_static));
 	return ret;
 }
 
@@ -272,22 +272,22 @@ static bool mix_response_keys(uint8_t ck[HASH_LEN], uint8_t h[HASH_LEN], uint8_t
 	bool ok = false;
 
 	/* ee */
-	if (!dh(shared, ee_priv, ee_pub))
+	if (!wg_dh(shared, ee_priv, ee_pub))
 		goto out;
-	kdf(ck, NULL, NULL, ck, shared, KEY_LEN);
+	wg_kdf(ck, NULL, NULL, ck, shared, KEY_LEN);
 
 	/* se */
-	if (!dh(shared, se_priv, se_pub))
+	if (!wg_dh(shared, se_priv, se_pub))
 		goto out;
-	kdf(ck, NULL, NULL, ck, shared, KEY_LEN);
+	wg_kdf(ck, NULL, NULL, ck, shared, KEY_LEN);
 
 	/* psk */
-	kdf(ck, tau, key, ck, psk, KEY_LEN);
+	wg_kdf(ck, tau, key, ck, psk, KEY_LEN);
 	mix_hash(h, tau, HASH_LEN);
 	ok = true;
 out:
-	secure_wipe(shared, sizeof(shared));
-	secure_wipe(tau, sizeof(tau));
+	wg_secure_wipe(shared, sizeof(shared));
+	wg_secure_wipe(tau, sizeof(tau));
 	return ok;
 }
 
@@ -313,10 +313,10 @@ enum noise_result noise_create_response(struct noise_handshake *hs,
 
 	/* e */
 	ret = NOISE_ERR_LOW_ORDER;
-	key_generate_private(eph);
-	if (!key_public_from_private(msg->ephemeral, eph))
+	wg_key_generate_private(eph);
+	if (!wg_key_public_from_private(msg->ephemeral, eph))
 		goto out;
-	kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);
+	wg_kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);
 	mix_hash(h, msg->ephemeral, KEY_LEN);
 
 	/* ee, se, psk */
@@ -325,20 +325,20 @@ enum noise_result noise_create_response(struct noise_handshake *hs,
 		goto out;
 
 	/* {} */
-	aead_encrypt(msg->encrypted_nothing, NULL, 0, h, HASH_LEN, 0, key);
+	wg_aead_encrypt(msg->encrypted_nothing, NULL, 0, h, HASH_LEN, 0, key);
 	mix_hash(h, msg->encrypted_nothing, sizeof(msg->encrypted_nothing));
 
 	memcpy(hs->chaining_key, ck, HASH_LEN);
 	memcpy(hs->hash, h, HASH_LEN);
-	secure_wipe(hs->remote_ephemeral, KEY_LEN);
+	wg_secure_wipe(hs->remote_ephemeral, KEY_LEN);
 	hs->local_index = local_index;
 	hs->state = NOISE_CREATED_RESPONSE;
 	ret = NOISE_OK;
 out:
-	secure_wipe(ck, sizeof(ck));
-	secure_wipe(h, sizeof(h));
-	secure_wipe(key, sizeof(key));
-	secure_wipe(eph, sizeof(eph));
+	wg_secure_wipe(ck, sizeof(ck));
+	wg_secure_wipe(h, sizeof(h));
+	wg_secure_wipe(key, sizeof(key));
+	wg_secure_wipe(eph, sizeof(eph));
 	return ret;
 }
 
@@ -359,7 +359,7 @@ enum noise_result noise_consume_response(struct noise_handshake *hs,
 	memcpy(h, hs->hash, HASH_LEN);
 
 	/* e */
-	kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);
+	wg_kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);
 	mix_hash(h, msg->ephemeral, KEY_LEN);
 
 	/* ee, se, psk */
@@ -370,7 +370,7 @@ enum noise_result noise_consume_response(struct noise_handshake *hs,
 
 	/* {} */
 	ret = NOISE_ERR_DECRYPT;
-	if (!aead_decrypt(NULL, msg->encrypted_nothing, sizeof(msg->encrypted_nothing),
+	if (!wg_aead_decrypt(NULL, msg->encrypted_nothing, sizeof(msg->encrypted_nothing),
 			  h, HASH_LEN, 0, key))
 		goto out;
 	mix_hash(h, msg->encrypted_nothing, sizeof(msg->encrypted_nothing));
@@ -379,14 +379,14 @@ enum noise_result noise_consume_response(struct noise_handshake *hs,
 	memcpy(hs->chaining_key, ck, HASH_LEN);
 	memcpy(hs->hash, h, HASH_LEN);
 	memcpy(hs->remote_ephemeral, msg->ephemeral, KEY_LEN);
-	secure_wipe(hs->ephemeral_private, KEY_LEN);
+	wg_secure_wipe(hs->ephemeral_private, KEY_LEN);
 	hs->remote_index = le32_to_host(msg->sender_index);
 	hs->state = NOISE_CONSUMED_RESPONSE;
 	ret = NOISE_OK;
 out:
-	secure_wipe(ck, sizeof(ck));
-	secure_wipe(h, sizeof(h));
-	secure_wipe(key, sizeof(key));
+	wg_secure_wipe(ck, sizeof(ck));
+	wg_secure_wipe(h, sizeof(h));
+	wg_secure_wipe(key, sizeof(key));
 	return ret;
 }
 
@@ -400,9 +400,9 @@ enum noise_result noise_derive_keypair(struct noise_handshake *hs, struct keypai
 
 	memset(kp, 0, sizeof(*kp));
 	if (initiator)
-		kdf(kp->send_key, kp->recv_key, NULL, hs->chaining_key, NULL, 0);
+		wg_kdf(kp->send_key, kp->recv_key, NULL, hs->chaining_key, NULL, 0);
 	else
-		kdf(kp->recv_key, kp->send_key, NULL, hs->chaining_key, NULL, 0);
+		wg_kdf(kp->recv_key, kp->send_key, NULL, hs->chaining_key, NULL, 0);
 	replay_init(&kp->replay);
 	kp->local_index = hs->local_index;
 	kp->remote_index = hs->remote_index;

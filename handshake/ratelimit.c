@@ -105,7 +105,7 @@ struct ratelimiter *ratelimiter_new(size_t max_entries)
 		goto err;
 	rl->head_mask = (uint32_t)(nheads - 1);
 	rl->max_entries = max_entries;
-	random_bytes(rl->key, sizeof(rl->key));
+	wg_random_bytes(rl->key, sizeof(rl->key));
 	free_list_init(rl);
 	return rl;
 err:
@@ -121,7 +121,7 @@ void ratelimiter_free(struct ratelimiter *rl)
 	free(rl->heads);
 	free(rl->pool);
 	/* The hash key is what keeps chains short; do not leave it behind. */
-	secure_wipe(rl->key, sizeof(rl->key));
+	wg_secure_wipe(rl->key, sizeof(rl->key));
 	free(rl);
 }
 

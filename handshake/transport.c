@@ -21,7 +21,7 @@ const char *transport_result_str(enum transport_result r)
 
 void keypair_wipe(struct keypair *kp)
 {
-	secure_wipe(kp, sizeof(*kp));
+	wg_secure_wipe(kp, sizeof(*kp));
 }
 
 size_t transport_padding(size_t plain_len, size_t mtu)
@@ -89,7 +89,7 @@ void transport_encrypt_seal(uint8_t *buf, size_t msg_len, uint64_t counter,
 {
 	struct msg_transport *m = (struct msg_transport *)buf;
 
-	aead_encrypt(m->encrypted, m->encrypted,
+	wg_aead_encrypt(m->encrypted, m->encrypted,
 		     msg_len - MSG_TRANSPORT_HEADER_LEN - AEAD_TAG_LEN, NULL, 0, counter, send_key);
 }
 
@@ -127,7 +127,7 @@ bool transport_decrypt_open(uint8_t *buf, size_t len, uint64_t counter,
 {
 	struct msg_transport *m = (struct msg_transport *)buf;
 
-	return aead_decrypt(m->encrypted, m->encrypted, len - MSG_TRANSPORT_HEADER_LEN, NULL, 0,
+	return wg_aead_decrypt(m->encrypted, m->encrypted, len - MSG_TRANSPORT_HEADER_LEN, NULL, 0,
 			    counter, recv_key);
 }
 

@@ -1,4 +1,4 @@
-/* libFuzzer target: key text, key_from_base64() and key_from_hex()
+/* libFuzzer target: key text, wg_key_from_base64() and wg_key_from_hex()
  * (crypto/crypto.c), on the input as a NUL-terminated string.
  *
  * Properties (abort when broken):
@@ -43,30 +43,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 
 	memcpy(key, canary, KEY_LEN);
-	if (key_from_base64(key, text)) {
-		key_to_base64(b64, key);
+	if (wg_key_from_base64(key, text)) {
+		wg_key_to_base64(b64, key);
 		if (strcmp(b64, text))
 			fail("base64 decodes but does not encode back to the same text");
 	} else if (memcmp(key, canary, KEY_LEN)) {
-		fail("a failed key_from_base64 wrote the key");
+		fail("a failed wg_key_from_base64 wrote the key");
 	}
 
 	memcpy(key, canary, KEY_LEN);
-	if (key_from_hex(key, text)) {
-		key_to_hex(hex, key);
+	if (wg_key_from_hex(key, text)) {
+		wg_key_to_hex(hex, key);
 		if (strcasecmp(hex, text))
 			fail("hex decodes but does not encode back to the same text");
 	} else if (memcmp(key, canary, KEY_LEN)) {
-		fail("a failed key_from_hex wrote the key");
+		fail("a failed wg_key_from_hex wrote the key");
 	}
 
 	if (size >= KEY_LEN) {
-		key_to_base64(b64, data);
-		if (strlen(b64) != KEY_B64_LEN || !key_from_base64(again, b64) ||
+		wg_key_to_base64(b64, data);
+		if (strlen(b64) != KEY_B64_LEN || !wg_key_from_base64(again, b64) ||
 		    memcmp(again, data, KEY_LEN))
 			fail("32 bytes do not survive base64");
-		key_to_hex(hex, data);
-		if (strlen(hex) != KEY_HEX_LEN || !key_from_hex(again, hex) ||
+		wg_key_to_hex(hex, data);
+		if (strlen(hex) != KEY_HEX_LEN || !wg_key_from_hex(again, hex) ||
 		    memcmp(again, data, KEY_LEN))
 			fail("32 bytes do not survive hex");
 	}

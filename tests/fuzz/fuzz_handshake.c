@@ -78,9 +78,9 @@ static void fail(const char *what)
 static struct noise_handshake *r_lookup(void *ctx, const uint8_t pub[KEY_LEN])
 {
 	(void)ctx;
-	if (ct_equal(pub, i_local.public_key, KEY_LEN))
+	if (wg_ct_equal(pub, i_local.public_key, KEY_LEN))
 		return &st.r_hs_i;
-	if (ct_equal(pub, x_public, KEY_LEN))
+	if (wg_ct_equal(pub, x_public, KEY_LEN))
 		return &st.r_hs_x;
 	return NULL;
 }
@@ -165,8 +165,8 @@ static void validate(const uint8_t *data, size_t len, uint8_t flags)
 	if (fix2) {
 		uint8_t cookie[MAC_LEN];
 
-		blake2s_keyed(cookie, MAC_LEN, st.checker.secret, HASH_LEN, src, sizeof(src));
-		blake2s_keyed(msg + len - MAC_LEN, MAC_LEN, cookie, MAC_LEN, msg, len - MAC_LEN);
+		wg_blake2s_keyed(cookie, MAC_LEN, st.checker.secret, HASH_LEN, src, sizeof(src));
+		wg_blake2s_keyed(msg + len - MAC_LEN, MAC_LEN, cookie, MAC_LEN, msg, len - MAC_LEN);
 	}
 	r = cookie_validate(&st.checker, msg, len, src, sizeof(src), load, st.now);
 	if (trace)
@@ -268,7 +268,7 @@ static void run_record(uint8_t op, uint8_t flags, const uint8_t *data, size_t le
 		m.receiver_index = host_to_le32(I_INDEX);
 		fuzz_take(m.nonce, sizeof(m.nonce), data, len, &off);
 		fuzz_take(cookie, sizeof(cookie), data, len, &off);
-		xaead_encrypt(m.encrypted_cookie, cookie, MAC_LEN, st.maker.last_mac1, MAC_LEN,
+		wg_xaead_encrypt(m.encrypted_cookie, cookie, MAC_LEN, st.maker.last_mac1, MAC_LEN,
 			      m.nonce, st.maker.cookie_key);
 		consume_reply(&m);
 		break;
@@ -345,7 +345,7 @@ static void write_seeds(const char *dir)
 	 * X's low-order key; a response with I's public key as ephemeral. */
 	memcpy(part, i_local.public_key, KEY_LEN);
 	memcpy(part + 32, i_local.public_key, KEY_LEN);
-	tai64n_from_unix_ns(part + 64, FUZZ_WALL_START + 5 * NSEC_PER_SEC);
+	wg_tai64n_from_unix_ns(part + 64, FUZZ_WALL_START + 5 * NSEC_PER_SEC);
 	memcpy(part + 76, "\x01\x00\x00\x00", 4);
 	n = rec(buf, OP_INIT_SEALED, 0, part, 80);
 	n += rec(buf + n, OP_FINISH, 0, NULL, 0);

@@ -143,7 +143,7 @@ static void on_send(const uint8_t *buf, size_t len)
 static struct noise_handshake *harness_lookup(void *ctx, const uint8_t pub[KEY_LEN])
 {
 	(void)ctx;
-	return ct_equal(pub, dev.local->public_key, KEY_LEN) ? &phs : NULL;
+	return wg_ct_equal(pub, dev.local->public_key, KEY_LEN) ? &phs : NULL;
 }
 
 static void harness_derive(void)
@@ -228,7 +228,7 @@ static uint8_t *make_transport(const struct session *s, const uint8_t *data, siz
 	b[0] = MSG_TRANSPORT;
 	memcpy(b + 4, &idx, 4);
 	memcpy(b + 8, counter_le, 8);
-	aead_encrypt(b + MSG_TRANSPORT_HEADER_LEN, plen ? data + 8 : NULL, plen, NULL, 0, counter,
+	wg_aead_encrypt(b + MSG_TRANSPORT_HEADER_LEN, plen ? data + 8 : NULL, plen, NULL, 0, counter,
 		     s->send_key);
 	return b;
 }
@@ -277,7 +277,7 @@ static uint8_t *make_cookie_reply(const struct session *s, const uint8_t *data, 
 	r.receiver_index ^= host_to_le32(s->remote_index);
 	fuzz_take(r.nonce, sizeof(r.nonce), data, len, &off);
 	fuzz_take(cookie, sizeof(cookie), data, len, &off);
-	xaead_encrypt(r.encrypted_cookie, cookie, MAC_LEN, dev_mac1, MAC_LEN, r.nonce,
+	wg_xaead_encrypt(r.encrypted_cookie, cookie, MAC_LEN, dev_mac1, MAC_LEN, r.nonce,
 		      pchecker.cookie_key);
 	*out_len = sizeof(r);
 	return dup_bytes(&r, sizeof(r));
@@ -435,8 +435,8 @@ static void setup(void)
 
 	/* The other peer: a fixed public key, no session, a fixed endpoint. */
 	memset(priv2, 0x77, sizeof(priv2));
-	key_clamp(priv2);
-	if (!key_public_from_private(pub2, priv2) || !(peer2 = device_peer_create(&dev, pub2)) ||
+	wg_key_clamp(priv2);
+	if (!wg_key_public_from_private(pub2, priv2) || !(peer2 = device_peer_create(&dev, pub2)) ||
 	    allowedips_insert(dev.aips, AF_INET, v4_2, 16, &peer2->aips) < 0 ||
 	    allowedips_insert(dev.aips, AF_INET6, v6_2, 64, &peer2->aips) < 0)
 		die("cannot create the other peer");
@@ -699,7 +699,7 @@ static void write_seeds(const char *dir)
 	s.len = 0;
 	memcpy(rec, plocal.public_key, KEY_LEN);
 	memcpy(rec + 32, plocal.public_key, KEY_LEN);
-	tai64n_from_unix_ns(rec + 64, FUZZ_WALL_START + 100 * NSEC_PER_SEC);
+	wg_tai64n_from_unix_ns(rec + 64, FUZZ_WALL_START + 100 * NSEC_PER_SEC);
 	memcpy(rec + 76, "\x01\x02\x03\x04", 4);
 	seed_record(&s, K_SEALED_INIT, 0, rec, 80);
 	fuzz_write_seed(dir, "sealed_initiation", s.buf, s.len);

@@ -72,17 +72,17 @@ static struct noise_handshake *lookup_peer(void *ctx, const uint8_t pub[KEY_LEN]
 {
 	struct side *s = ctx;
 
-	return ct_equal(pub, s->hs.remote_static, KEY_LEN) ? &s->hs : NULL;
+	return wg_ct_equal(pub, s->hs.remote_static, KEY_LEN) ? &s->hs : NULL;
 }
 
 static void identity(struct side *s)
 {
 	uint8_t priv[KEY_LEN];
 
-	key_generate_private(priv);
+	wg_key_generate_private(priv);
 	if (!noise_local_set(&s->local, priv))
 		die("identity", "noise_local_set failed");
-	secure_wipe(priv, sizeof(priv));
+	wg_secure_wipe(priv, sizeof(priv));
 	s->lookup = (struct noise_lookup){ .ctx = s, .by_public_key = lookup_peer };
 }
 
@@ -104,7 +104,7 @@ static double x25519_rate(bool base, double secs)
 	uint8_t priv[KEY_LEN], pub[KEY_LEN], out[KEY_LEN];
 	uint64_t n = 0, start = mono_ns(), end = start + (uint64_t)(secs * 1e9), t;
 
-	key_generate_private(priv);
+	wg_key_generate_private(priv);
 	if (crypto_scalarmult_base(pub, priv) != 0)
 		die("x25519", "base failed");
 	do {
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 		}
 	}
 	budget = (uint64_t)(secs * 1e9);
-	if (!crypto_init())
+	if (!wg_crypto_init())
 		die("libsodium", "cannot initialise");
 	identity(&init);
 	identity(&resp);

@@ -73,17 +73,17 @@ static struct noise_handshake *lookup_peer(void *ctx, const uint8_t pub[KEY_LEN]
 {
 	struct peer *p = ctx;
 
-	return ct_equal(pub, p->hs.remote_static, KEY_LEN) ? &p->hs : NULL;
+	return wg_ct_equal(pub, p->hs.remote_static, KEY_LEN) ? &p->hs : NULL;
 }
 
 static void identity(struct peer *p)
 {
 	uint8_t priv[KEY_LEN];
 
-	key_generate_private(priv);
+	wg_key_generate_private(priv);
 	if (!noise_local_set(&p->local, priv))
 		die("identity", "noise_local_set failed");
-	secure_wipe(priv, sizeof(priv));
+	wg_secure_wipe(priv, sizeof(priv));
 }
 
 static void check_noise(const char *what, enum noise_result r)
@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!crypto_init())
+	if (!wg_crypto_init())
 		die("libsodium", "cannot initialise");
 	handshake(&a, &b);
 

@@ -67,11 +67,11 @@ int main(int argc, char **argv)
 			CRYPTO_THREADS_MAX);
 		return 2;
 	}
-	if (!crypto_init()) {
+	if (!wg_crypto_init()) {
 		fprintf(stderr, "bench_pool: libsodium cannot initialise\n");
 		return 1;
 	}
-	random_bytes(key, sizeof(key));
+	wg_random_bytes(key, sizeof(key));
 	for (int i = 0; i < BATCH; i++)
 		memset(bufs[i] + MSG_TRANSPORT_HEADER_LEN, i, PLAIN);
 	printf("bench_pool: %d messages of %d bytes per batch, sealed then opened across "

@@ -180,7 +180,7 @@ static int open_source(int family, const uint8_t addr[16], int epfd, uint32_t id
 	for (int attempt = 0; attempt < 100; attempt++) {
 		struct sockaddr_storage ss = { 0 };
 		socklen_t len;
-		uint16_t port = (uint16_t)(10000 + random_uniform(51000));
+		uint16_t port = (uint16_t)(10000 + wg_random_uniform(51000));
 
 		if (family == AF_INET) {
 			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
@@ -232,7 +232,7 @@ static void send_one(const struct sockaddr_storage *dst, socklen_t dst_len, uint
 	msg.header.type = MSG_INITIATION;
 	msg.sender_index = host_to_le32(index);
 	/* Ephemeral, static and timestamp: noise to the server. */
-	random_bytes(msg.ephemeral, sizeof(msg.ephemeral) + sizeof(msg.encrypted_static) +
+	wg_random_bytes(msg.ephemeral, sizeof(msg.ephemeral) + sizeof(msg.encrypted_static) +
 		     sizeof(msg.encrypted_timestamp));
 	cookie_add_macs(&s->maker, (uint8_t *)&msg, sizeof(msg), now);
 	if (sendto(s->fd, &msg, sizeof(msg), 0, (const struct sockaddr *)dst, dst_len) !=
@@ -241,7 +241,7 @@ static void send_one(const struct sockaddr_storage *dst, socklen_t dst_len, uint
 		return;
 	}
 	cnt.sent++;
-	if (s->maker.have_cookie && !ct_is_zero(msg.macs.mac2, MAC_LEN))
+	if (s->maker.have_cookie && !wg_ct_is_zero(msg.macs.mac2, MAC_LEN))
 		cnt.mac2_sent++;
 	slot = &ring[index & (RING_SIZE - 1)];
 	slot->index = index;
@@ -379,11 +379,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hsflood: bad source %s (same family as the target)\n", first);
 		return 2;
 	}
-	if (!crypto_init()) {
-		fprintf(stderr, "hsflood: crypto_init failed\n");
+	if (!wg_crypto_init()) {
+		fprintf(stderr, "hsflood: wg_crypto_init failed\n");
 		return 1;
 	}
-	if (!key_from_base64(server_pub, key)) {
+	if (!wg_key_from_base64(server_pub, key)) {
 		fprintf(stderr, "hsflood: bad public key (44 characters of base64)\n");
 		return 2;
 	}
@@ -421,7 +421,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	salt = random_u32();
+	salt = wg_random_u32();
 
 	start = now = mono_ns();
 	end = start + seconds * NSEC_PER_SEC;

@@ -122,9 +122,9 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || !pub_arg || !ep_arg)
 		return usage();
-	if (!crypto_init())
+	if (!wg_crypto_init())
 		return 1;
-	if (!key_from_base64(server_pub, pub_arg)) {
+	if (!wg_key_from_base64(server_pub, pub_arg)) {
 		fprintf(stderr, "initiate: bad public key '%s'\n", pub_arg);
 		return 2;
 	}
@@ -137,13 +137,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	line[strcspn(line, "\r\n")] = '\0';
-	if (!key_from_base64(priv, line)) {
+	if (!wg_key_from_base64(priv, line)) {
 		fprintf(stderr, "initiate: bad private key on stdin\n");
 		return 2;
 	}
-	secure_wipe(line, sizeof(line));
+	wg_secure_wipe(line, sizeof(line));
 
-	wall = wall_clock_ns();
+	wall = wg_wall_clock_ns();
 	if (offset < 0 && (uint64_t)(-offset) * NSEC_PER_SEC > wall) {
 		fprintf(stderr, "initiate: offset before 1970\n");
 		return 2;
@@ -155,10 +155,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "initiate: bad private key\n");
 		return 2;
 	}
-	secure_wipe(priv, sizeof(priv));
+	wg_secure_wipe(priv, sizeof(priv));
 	noise_handshake_init(&hs, &local, server_pub, NULL);
 	cookie_maker_init(&maker, server_pub);
-	index = random_u32() | 1;
+	index = wg_random_u32() | 1;
 	if (noise_create_initiation(&hs, &local, &msg, index, wall) != NOISE_OK) {
 		fprintf(stderr, "initiate: cannot create the initiation\n");
 		return 1;

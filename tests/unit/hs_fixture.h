@@ -53,7 +53,7 @@ static inline struct noise_handshake *fix_lookup(void *ctx, const uint8_t pub[KE
 {
 	struct fix_peer *p = ctx;
 
-	return ct_equal(pub, p->hs.remote_static, KEY_LEN) ? &p->hs : NULL;
+	return wg_ct_equal(pub, p->hs.remote_static, KEY_LEN) ? &p->hs : NULL;
 }
 
 /* A fresh random identity. */
@@ -61,9 +61,9 @@ static inline void fix_identity(struct noise_local *local)
 {
 	uint8_t priv[KEY_LEN];
 
-	key_generate_private(priv);
+	wg_key_generate_private(priv);
 	assert_true(noise_local_set(local, priv));
-	secure_wipe(priv, sizeof(priv));
+	wg_secure_wipe(priv, sizeof(priv));
 }
 
 static inline void fix_peer_link(struct fix_peer *p, const struct fix_peer *other,
@@ -98,7 +98,7 @@ static inline void fix_pair_init(struct fix_pair *f, const uint8_t *psk_a, const
 
 static inline void fix_pair_wipe(struct fix_pair *f)
 {
-	secure_wipe(f, sizeof(*f));
+	wg_secure_wipe(f, sizeof(*f));
 }
 
 /* One second on both clocks: the next initiation has a newer TAI64N and is
@@ -116,7 +116,7 @@ static inline void fix_remac(const struct cookie_maker *m, void *msg, size_t len
 	struct cookie_maker tmp = *m;
 
 	cookie_add_macs(&tmp, msg, len, now_ns);
-	secure_wipe(&tmp, sizeof(tmp));
+	wg_secure_wipe(&tmp, sizeof(tmp));
 }
 
 /* a -> b: SYN with macs. */

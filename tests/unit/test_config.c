@@ -63,7 +63,7 @@ static void assert_key(const uint8_t *key, const char *b64)
 {
 	uint8_t want[KEY_LEN];
 
-	assert_true(key_from_base64(want, b64));
+	assert_true(wg_key_from_base64(want, b64));
 	assert_memory_equal(key, want, KEY_LEN);
 }
 
@@ -341,7 +341,7 @@ static void test_many_entries(void **state)
 		uint8_t key[KEY_LEN] = { (uint8_t)i, 0x42 };
 		char b64[KEY_B64_LEN + 1];
 
-		key_to_base64(b64, key);
+		wg_key_to_base64(b64, key);
 		p += sprintf(p, "[Peer]\nPublicKey = %s\nAllowedIPs = 198.18.%zu.0/24\n", b64, i);
 	}
 	parse_ok(&cfg, text);
@@ -544,7 +544,7 @@ static void test_bad_configs(void **state)
 		assert_int_equal(cfg.n_addresses, 0);
 		assert_int_equal(cfg.n_post_up, 0);
 		assert_false(cfg.has_private_key);
-		assert_true(ct_is_zero(cfg.private_key, KEY_LEN));
+		assert_true(wg_ct_is_zero(cfg.private_key, KEY_LEN));
 	}
 }
 
@@ -983,7 +983,7 @@ int main(void)
 		cmocka_unit_test(test_free_zeroed),
 	};
 
-	if (!crypto_init())
+	if (!wg_crypto_init())
 		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

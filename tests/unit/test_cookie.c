@@ -63,19 +63,19 @@ static void test_cookie_formulas(void **state)
 	fix_create_initiation(&f, &m1);
 
 	/* mac1 = MAC(HASH(LABEL_MAC1 || responder public), bytes before mac1) */
-	hash2(key, LABEL_MAC1, strlen(LABEL_MAC1), f.b.local.public_key, KEY_LEN);
-	blake2s_keyed(mac, MAC_LEN, key, HASH_LEN, &m1, mac1_at);
+	wg_hash2(key, LABEL_MAC1, strlen(LABEL_MAC1), f.b.local.public_key, KEY_LEN);
+	wg_blake2s_keyed(mac, MAC_LEN, key, HASH_LEN, &m1, mac1_at);
 	assert_memory_equal(mac, m1.macs.mac1, MAC_LEN);
 
 	/* cookie = MAC(R, source bytes); sealed with XAEAD under
 	 * HASH(LABEL_COOKIE || responder public), ad = the answered mac1. */
 	reply_to_initiation(&f, &m1, &reply);
 	assert_int_equal(reply.header.type, MSG_COOKIE_REPLY);
-	assert_true(ct_is_zero(reply.header.reserved, 3));
+	assert_true(wg_ct_is_zero(reply.header.reserved, 3));
 	assert_int_equal(le32_to_host(reply.receiver_index), f.a.index);
-	blake2s_keyed(cookie, MAC_LEN, f.b.checker.secret, HASH_LEN, f.a.src, f.a.src_len);
-	hash2(key, LABEL_COOKIE, strlen(LABEL_COOKIE), f.b.local.public_key, KEY_LEN);
-	assert_true(xaead_decrypt(opened, reply.encrypted_cookie, sizeof(reply.encrypted_cookie),
+	wg_blake2s_keyed(cookie, MAC_LEN, f.b.checker.secret, HASH_LEN, f.a.src, f.a.src_len);
+	wg_hash2(key, LABEL_COOKIE, strlen(LABEL_COOKIE), f.b.local.public_key, KEY_LEN);
+	assert_true(wg_xaead_decrypt(opened, reply.encrypted_cookie, sizeof(reply.encrypted_cookie),
 				  m1.macs.mac1, MAC_LEN, reply.nonce, key));
 	assert_memory_equal(opened, cookie, MAC_LEN);
 
@@ -83,7 +83,7 @@ static void test_cookie_formulas(void **state)
 	assert_int_equal(cookie_consume_reply(&f.a.maker, &reply, f.now_ns), COOKIE_REPLY_OK);
 	assert_memory_equal(f.a.maker.cookie, cookie, MAC_LEN);
 	fix_create_initiation(&f, &m2);
-	blake2s_keyed(mac, MAC_LEN, cookie, MAC_LEN, &m2, mac2_at);
+	wg_blake2s_keyed(mac, MAC_LEN, cookie, MAC_LEN, &m2, mac2_at);
 	assert_memory_equal(mac, m2.macs.mac2, MAC_LEN);
 	fix_pair_wipe(&f);
 }
@@ -138,7 +138,7 @@ static void test_cookie_under_load(void **state)
 	/* No cookie yet: mac2 is zero, which under load is only mac1-valid;
 	 * b answers with a cookie reply instead of doing any DH. */
 	fix_create_initiation(&f, &m1);
-	assert_true(ct_is_zero(m1.macs.mac2, MAC_LEN));
+	assert_true(wg_ct_is_zero(m1.macs.mac2, MAC_LEN));
 	reply_to_initiation(&f, &m1, &reply);
 	assert_int_equal(f.b.hs.state, NOISE_ZEROED);
 	assert_true(f.b.checker.secret_set);
@@ -150,7 +150,7 @@ static void test_cookie_under_load(void **state)
 	f.now_ns += 50 * MSEC_NS;
 	f.wall_ns += 50 * MSEC_NS;
 	fix_create_initiation(&f, &m2);
-	assert_false(ct_is_zero(m2.macs.mac2, MAC_LEN));
+	assert_false(wg_ct_is_zero(m2.macs.mac2, MAC_LEN));
 	for (i = 0; i < ARRAY_SIZE(want); i++)
 		if (validate(&f.b.checker, &m2, sizeof(m2), srcs[i], src_lens[i], true,
 			     f.now_ns) != want[i])
@@ -196,7 +196,7 @@ static void test_cookie_response_path(void **state)
 	fix_create_initiation(&f, &m);
 	assert_int_equal(fix_consume_initiation(&f, &m), NOISE_OK);
 	fix_create_response(&f, &r1);
-	assert_true(ct_is_zero(r1.macs.mac2, MAC_LEN));
+	assert_true(wg_ct_is_zero(r1.macs.mac2, MAC_LEN));
 
 	assert_int_equal(validate(&f.a.checker, &r1, sizeof(r1), f.b.src, f.b.src_len, true,
 				  f.now_ns), COOKIE_MAC1_VALID);
@@ -209,7 +209,7 @@ static void test_cookie_response_path(void **state)
 	fix_create_initiation(&f, &m);
 	assert_int_equal(fix_consume_initiation(&f, &m), NOISE_OK);
 	fix_create_response(&f, &r2);
-	assert_false(ct_is_zero(r2.macs.mac2, MAC_LEN));
+	assert_false(wg_ct_is_zero(r2.macs.mac2, MAC_LEN));
 	assert_int_equal(validate(&f.a.checker, &r2, sizeof(r2), f.b.src, f.b.src_len, true,
 				  f.now_ns), COOKIE_MAC2_VALID);
 	assert_int_equal(fix_consume_response(&f, &r2), NOISE_OK);
@@ -363,7 +363,7 @@ static void test_cookie_secret_rotation(void **state)
 	f.now_ns = t0 + 114 * NSEC_PER_SEC;
 	f.wall_ns += 114 * NSEC_PER_SEC;
 	fix_create_initiation(&f, &m3);
-	assert_false(ct_is_zero(m3.macs.mac2, MAC_LEN));
+	assert_false(wg_ct_is_zero(m3.macs.mac2, MAC_LEN));
 	f.now_ns = t0 + COOKIE_SECRET_MAX_AGE;
 	assert_int_equal(validate(&f.b.checker, &m3, sizeof(m3), f.a.src, f.a.src_len, true,
 				  f.now_ns), COOKIE_MAC1_VALID);
@@ -391,8 +391,8 @@ static void test_cookie_secret_rotation(void **state)
 	assert_int_equal(fix_consume_response(&f, &r), NOISE_OK);
 	fix_derive(&f);
 	fix_confirm(&f);
-	secure_wipe(old_secret, sizeof(old_secret));
-	secure_wipe(old_cookie, sizeof(old_cookie));
+	wg_secure_wipe(old_secret, sizeof(old_secret));
+	wg_secure_wipe(old_cookie, sizeof(old_cookie));
 	fix_pair_wipe(&f);
 }
 
@@ -430,7 +430,7 @@ static void test_cookie_maker_age(void **state)
 			 NOISE_OK);
 	cookie_add_macs(&f.a.maker, (uint8_t *)&m, sizeof(m), born);
 	memcpy(mac1, m.macs.mac1, MAC_LEN);
-	blake2s_keyed(mac2, MAC_LEN, f.a.maker.cookie, MAC_LEN, &m,
+	wg_blake2s_keyed(mac2, MAC_LEN, f.a.maker.cookie, MAC_LEN, &m,
 		      offsetof(struct msg_initiation, macs.mac2));
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -438,7 +438,7 @@ static void test_cookie_maker_age(void **state)
 		cookie_add_macs(&f.a.maker, (uint8_t *)&m, sizeof(m), born + cases[i].age_ns);
 		assert_memory_equal(m.macs.mac1, mac1, MAC_LEN);
 		if (cases[i].used ? memcmp(m.macs.mac2, mac2, MAC_LEN) != 0
-				  : !ct_is_zero(m.macs.mac2, MAC_LEN))
+				  : !wg_ct_is_zero(m.macs.mac2, MAC_LEN))
 			fail_msg("case %zu: cookie %s used", i + 1,
 				 cases[i].used ? "not" : "wrongly");
 	}
@@ -458,8 +458,8 @@ int main(void)
 		cmocka_unit_test(test_cookie_maker_age),
 	};
 
-	if (!crypto_init()) {
-		fprintf(stderr, "crypto_init failed\n");
+	if (!wg_crypto_init()) {
+		fprintf(stderr, "wg_crypto_init failed\n");
 		return 1;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);

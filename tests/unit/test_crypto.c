@@ -28,7 +28,7 @@ static int nibble(char c)
 	return -1;
 }
 
-/* Decode a test vector; written here (not key_from_hex) so that the vectors
+/* Decode a test vector; written here (not wg_key_from_hex) so that the vectors
  * do not depend on the code under test. */
 static void unhex(uint8_t *out, size_t out_len, const char *hex)
 {
@@ -59,7 +59,7 @@ static void fill_seq(uint8_t *p, size_t len, uint8_t first)
 static int setup(void **state)
 {
 	(void)state;
-	return crypto_init() ? 0 : -1;
+	return wg_crypto_init() ? 0 : -1;
 }
 
 /* --- 1. known-answer vectors ------------------------------------------ */
@@ -72,13 +72,13 @@ static void test_blake2s_rfc7693(void **state)
 	uint8_t out[HASH_LEN];
 
 	(void)state;
-	hash2(out, "abc", 3, NULL, 0);
+	wg_hash2(out, "abc", 3, NULL, 0);
 	assert_hex_equal(out, HASH_LEN, want);
-	hash2(out, NULL, 0, "abc", 3);
+	wg_hash2(out, NULL, 0, "abc", 3);
 	assert_hex_equal(out, HASH_LEN, want);
-	hash2(out, "a", 1, "bc", 2);
+	wg_hash2(out, "a", 1, "bc", 2);
 	assert_hex_equal(out, HASH_LEN, want);
-	hash2(out, "ab", 2, "c", 1);
+	wg_hash2(out, "ab", 2, "c", 1);
 	assert_hex_equal(out, HASH_LEN, want);
 }
 
@@ -104,13 +104,13 @@ static void test_blake2s_keyed_kat(void **state)
 	fill_seq(in, sizeof(in), 0);
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		memset(out, 0xee, sizeof(out));
-		blake2s_keyed(out, sizeof(out), key, sizeof(key), in, cases[i].in_len);
+		wg_blake2s_keyed(out, sizeof(out), key, sizeof(key), in, cases[i].in_len);
 		assert_hex_equal(out, HASH_LEN, cases[i].want);
 	}
 
 	/* MAC_LEN output is a different digest (the length is a parameter),
 	 * not a truncation of the 32-byte one. */
-	blake2s_keyed(mac, MAC_LEN, key, sizeof(key), "mac1----", 8);
+	wg_blake2s_keyed(mac, MAC_LEN, key, sizeof(key), "mac1----", 8);
 	assert_hex_equal(mac, MAC_LEN, "009514d37a2d3cb5c78a5adf4defcb92");
 }
 
@@ -133,7 +133,7 @@ static void test_x25519_rfc7748_vectors(void **state)
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		unhex(scalar, KEY_LEN, cases[i].scalar);
 		unhex(u, KEY_LEN, cases[i].u);
-		assert_true(dh(out, scalar, u));
+		assert_true(wg_dh(out, scalar, u));
 		assert_hex_equal(out, KEY_LEN, cases[i].out);
 	}
 }
@@ -145,7 +145,7 @@ static void test_x25519_rfc7748_iterated(void **state)
 
 	(void)state;
 	for (int i = 1; i <= 1000; i++) {
-		assert_true(dh(out, k, u));
+		assert_true(wg_dh(out, k, u));
 		memcpy(u, k, KEY_LEN);
 		memcpy(k, out, KEY_LEN);
 		if (i == 1)
@@ -170,13 +170,13 @@ static void test_x25519_rfc7748_dh(void **state)
 	unhex(b_priv, KEY_LEN, "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
 	unhex(b_pub, KEY_LEN, "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
 
-	assert_true(key_public_from_private(pub, a_priv));
+	assert_true(wg_key_public_from_private(pub, a_priv));
 	assert_memory_equal(pub, a_pub, KEY_LEN);
-	assert_true(key_public_from_private(pub, b_priv));
+	assert_true(wg_key_public_from_private(pub, b_priv));
 	assert_memory_equal(pub, b_pub, KEY_LEN);
 
-	assert_true(dh(k1, a_priv, b_pub));
-	assert_true(dh(k2, b_priv, a_pub));
+	assert_true(wg_dh(k1, a_priv, b_pub));
+	assert_true(wg_dh(k2, b_priv, a_pub));
 	assert_hex_equal(k1, KEY_LEN, shared);
 	assert_hex_equal(k2, KEY_LEN, shared);
 }
@@ -217,11 +217,11 @@ static void test_aead_rfc8439_a5(void **state)
 	unhex(ct, sizeof(ct), a5_ct);
 
 	memset(out, 0, sizeof(out));
-	assert_true(aead_decrypt(out, ct, CT_LEN, ad, sizeof(ad), a5_ctr, key));
+	assert_true(wg_aead_decrypt(out, ct, CT_LEN, ad, sizeof(ad), a5_ctr, key));
 	assert_memory_equal(out, a5_plain, PLAIN_LEN);
 
 	memset(out, 0, sizeof(out));
-	aead_encrypt(out, (const uint8_t *)a5_plain, PLAIN_LEN, ad, sizeof(ad), a5_ctr, key);
+	wg_aead_encrypt(out, (const uint8_t *)a5_plain, PLAIN_LEN, ad, sizeof(ad), a5_ctr, key);
 	assert_memory_equal(out, ct, CT_LEN);
 }
 
@@ -247,24 +247,24 @@ static void test_xaead_draft_a31(void **state)
 	      "c0875924c1c7987947deafd8780acf49");	/* tag */
 
 	memset(out, 0, sizeof(out));
-	xaead_encrypt(out, (const uint8_t *)plain, PLAIN_LEN, ad, sizeof(ad), nonce, key);
+	wg_xaead_encrypt(out, (const uint8_t *)plain, PLAIN_LEN, ad, sizeof(ad), nonce, key);
 	assert_memory_equal(out, ct, CT_LEN);
 
 	memset(out, 0, sizeof(out));
-	assert_true(xaead_decrypt(out, ct, CT_LEN, ad, sizeof(ad), nonce, key));
+	assert_true(wg_xaead_decrypt(out, ct, CT_LEN, ad, sizeof(ad), nonce, key));
 	assert_memory_equal(out, plain, PLAIN_LEN);
 
 	/* Tampering, wrong nonce, wrong ad and short input all fail. */
 	ct[CT_LEN - 1] ^= 1;
-	assert_false(xaead_decrypt(out, ct, CT_LEN, ad, sizeof(ad), nonce, key));
+	assert_false(wg_xaead_decrypt(out, ct, CT_LEN, ad, sizeof(ad), nonce, key));
 	ct[CT_LEN - 1] ^= 1;
 	nonce[XAEAD_NONCE_LEN - 1] ^= 1;
-	assert_false(xaead_decrypt(out, ct, CT_LEN, ad, sizeof(ad), nonce, key));
+	assert_false(wg_xaead_decrypt(out, ct, CT_LEN, ad, sizeof(ad), nonce, key));
 	nonce[XAEAD_NONCE_LEN - 1] ^= 1;
-	assert_false(xaead_decrypt(out, ct, CT_LEN, ad, sizeof(ad) - 1, nonce, key));
+	assert_false(wg_xaead_decrypt(out, ct, CT_LEN, ad, sizeof(ad) - 1, nonce, key));
 	for (size_t len = 0; len < AEAD_TAG_LEN; len++)
-		assert_false(xaead_decrypt(out, ct, len, ad, sizeof(ad), nonce, key));
-	assert_true(xaead_decrypt(out, ct, CT_LEN, ad, sizeof(ad), nonce, key));
+		assert_false(wg_xaead_decrypt(out, ct, len, ad, sizeof(ad), nonce, key));
+	assert_true(wg_xaead_decrypt(out, ct, CT_LEN, ad, sizeof(ad), nonce, key));
 }
 
 /* --- 2. HMAC-BLAKE2s and KDF ------------------------------------------ */
@@ -315,15 +315,15 @@ static void test_hmac_blake2s(void **state)
 	memset(k_0b, 0x0b, sizeof(k_0b));
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		memset(out, 0xee, sizeof(out));
-		hmac_blake2s(out, cases[i].key, cases[i].key_len, cases[i].msg,
+		wg_hmac_blake2s(out, cases[i].key, cases[i].key_len, cases[i].msg,
 			     strlen(cases[i].msg));
 		assert_hex_equal(out, HASH_LEN, cases[i].want);
 	}
 
 	/* A key longer than a block is equivalent to its BLAKE2s-256 hash. */
-	hash2(hk, k_aa, sizeof(k_aa), NULL, 0);
-	hmac_blake2s(out, k_aa, sizeof(k_aa), "x", 1);
-	hmac_blake2s(out2, hk, sizeof(hk), "x", 1);
+	wg_hash2(hk, k_aa, sizeof(k_aa), NULL, 0);
+	wg_hmac_blake2s(out, k_aa, sizeof(k_aa), "x", 1);
+	wg_hmac_blake2s(out2, hk, sizeof(hk), "x", 1);
 	assert_memory_equal(out, out2, HASH_LEN);
 }
 
@@ -386,7 +386,7 @@ static void test_kdf_vectors(void **state)
 		memset(t1, 0xee, HASH_LEN);
 		memset(t2, 0xee, HASH_LEN);
 		memset(t3, 0xee, HASH_LEN);
-		kdf(t1, t2, t3, ck, in, in_len);
+		wg_kdf(t1, t2, t3, ck, in, in_len);
 		assert_hex_equal(t1, HASH_LEN, c->t[0]);
 		assert_hex_equal(t2, HASH_LEN, c->t[1]);
 		assert_hex_equal(t3, HASH_LEN, c->t[2]);
@@ -394,19 +394,19 @@ static void test_kdf_vectors(void **state)
 		/* KDF2: t3 NULL */
 		memset(t1, 0xee, HASH_LEN);
 		memset(t2, 0xee, HASH_LEN);
-		kdf(t1, t2, NULL, ck, in, in_len);
+		wg_kdf(t1, t2, NULL, ck, in, in_len);
 		assert_hex_equal(t1, HASH_LEN, c->t[0]);
 		assert_hex_equal(t2, HASH_LEN, c->t[1]);
 
 		/* KDF1: t2 and t3 NULL */
 		memset(t1, 0xee, HASH_LEN);
-		kdf(t1, NULL, NULL, ck, in, in_len);
+		wg_kdf(t1, NULL, NULL, ck, in, in_len);
 		assert_hex_equal(t1, HASH_LEN, c->t[0]);
 
 		/* t2 NULL skips t3 too (documented): t3 stays untouched. */
 		memset(t1, 0xee, HASH_LEN);
 		memset(t3, 0xee, HASH_LEN);
-		kdf(t1, NULL, t3, ck, in, in_len);
+		wg_kdf(t1, NULL, t3, ck, in, in_len);
 		assert_hex_equal(t1, HASH_LEN, c->t[0]);
 		for (size_t j = 0; j < HASH_LEN; j++)
 			assert_int_equal(t3[j], 0xee);
@@ -434,31 +434,31 @@ static void test_kdf_alias(void **state)
 
 		/* C = KDF1(C, x) */
 		in_len = kdf_case_load(c, ck, in);
-		kdf(ck, NULL, NULL, ck, in, in_len);
+		wg_kdf(ck, NULL, NULL, ck, in, in_len);
 		assert_hex_equal(ck, HASH_LEN, c->t[0]);
 
 		/* (C, k) = KDF2(C, x) */
 		in_len = kdf_case_load(c, ck, in);
-		kdf(ck, t2, NULL, ck, in, in_len);
+		wg_kdf(ck, t2, NULL, ck, in, in_len);
 		assert_hex_equal(ck, HASH_LEN, c->t[0]);
 		assert_hex_equal(t2, HASH_LEN, c->t[1]);
 
 		/* (C, t, k) = KDF3(C, x) */
 		in_len = kdf_case_load(c, ck, in);
-		kdf(ck, t2, t3, ck, in, in_len);
+		wg_kdf(ck, t2, t3, ck, in, in_len);
 		assert_hex_equal(ck, HASH_LEN, c->t[0]);
 		assert_hex_equal(t2, HASH_LEN, c->t[1]);
 		assert_hex_equal(t3, HASH_LEN, c->t[2]);
 
 		/* t2 aliasing ck */
 		in_len = kdf_case_load(c, ck, in);
-		kdf(t3, ck, NULL, ck, in, in_len);
+		wg_kdf(t3, ck, NULL, ck, in, in_len);
 		assert_hex_equal(t3, HASH_LEN, c->t[0]);
 		assert_hex_equal(ck, HASH_LEN, c->t[1]);
 
 		/* t3 aliasing ck */
 		in_len = kdf_case_load(c, ck, in);
-		kdf(t2, t3, ck, ck, in, in_len);
+		wg_kdf(t2, t3, ck, ck, in, in_len);
 		assert_hex_equal(t2, HASH_LEN, c->t[0]);
 		assert_hex_equal(t3, HASH_LEN, c->t[1]);
 		assert_hex_equal(ck, HASH_LEN, c->t[2]);
@@ -497,7 +497,7 @@ static void test_tai64n_known(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		memset(out, 0xee, sizeof(out));
-		tai64n_from_unix_ns(out, cases[i].unix_ns);
+		wg_tai64n_from_unix_ns(out, cases[i].unix_ns);
 		assert_hex_equal(out, TAI64N_LEN, cases[i].want);
 	}
 }
@@ -513,7 +513,7 @@ static void test_tai64n_granularity_and_order(void **state)
 	for (base = 1700000000000000000ULL; base < 1700000002000000000ULL; base += 7777777ULL) {
 		uint32_t ns;
 
-		tai64n_from_unix_ns(a, base);
+		wg_tai64n_from_unix_ns(a, base);
 		ns = (uint32_t)a[8] << 24 | (uint32_t)a[9] << 16 | (uint32_t)a[10] << 8 | a[11];
 		assert_int_equal(ns & 0xffffffU, 0);
 		assert_true(ns < 1000000000U);
@@ -524,19 +524,19 @@ static void test_tai64n_granularity_and_order(void **state)
 	/* Two times 1/50 s apart always compare strictly in order (memcmp is
 	 * how the responder compares them), including across a second. */
 	for (base = 1700000000000000000ULL; base < 1700000003000000000ULL; base += 3333331ULL) {
-		tai64n_from_unix_ns(a, base);
-		tai64n_from_unix_ns(b, base + step);
+		wg_tai64n_from_unix_ns(a, base);
+		wg_tai64n_from_unix_ns(b, base + step);
 		assert_true(memcmp(a, b, TAI64N_LEN) < 0);
 	}
 
 	/* Within one 2^24 ns slot the timestamp does not change: no clock oracle. */
 	base = 1700000000000000000ULL - 1700000000000000000ULL % 1000000000ULL;
-	tai64n_from_unix_ns(a, base);
-	tai64n_from_unix_ns(b, base + (1ULL << 24) - 1);
+	wg_tai64n_from_unix_ns(a, base);
+	wg_tai64n_from_unix_ns(b, base + (1ULL << 24) - 1);
 	assert_memory_equal(a, b, TAI64N_LEN);
 
 	/* The wall clock is plausible (after 2020-01-01). */
-	assert_true(wall_clock_ns() > 1577836800000000000ULL);
+	assert_true(wg_wall_clock_ns() > 1577836800000000000ULL);
 }
 
 /* --- 4. X25519 edge cases ---------------------------------------------- */
@@ -584,15 +584,15 @@ static void test_dh_rejects_low_order(void **state)
 
 	(void)state;
 	unhex(privs[0], KEY_LEN, "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
-	key_generate_private(privs[1]);
+	wg_key_generate_private(privs[1]);
 	memset(privs[2], 0xff, KEY_LEN);	/* unclamped on purpose */
 	for (size_t i = 0; i < ARRAY_LEN(low_order_points); i++) {
 		unhex(pub, KEY_LEN, low_order_points[i]);
 		for (size_t j = 0; j < ARRAY_LEN(privs); j++) {
 			memset(out, 0xee, sizeof(out));
-			if (dh(out, privs[j], pub))
+			if (wg_dh(out, privs[j], pub))
 				fail_msg("low-order case %zu accepted with key %zu", i + 1, j);
-			if (!ct_is_zero(out, KEY_LEN))
+			if (!wg_ct_is_zero(out, KEY_LEN))
 				fail_msg("low-order case %zu: output not zeroed (key %zu)", i + 1, j);
 		}
 	}
@@ -600,13 +600,13 @@ static void test_dh_rejects_low_order(void **state)
 	/* Bit 255 is masked, not reduced: p + (order-8 point) and 2p are
 	 * ordinary points (cross-checked with an RFC 7748 ladder in python3). */
 	unhex(pub, KEY_LEN, "cdeb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880");
-	assert_true(dh(out, privs[0], pub));
+	assert_true(wg_dh(out, privs[0], pub));
 	unhex(pub, KEY_LEN, "daffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
-	assert_true(dh(out, privs[0], pub));
+	assert_true(wg_dh(out, privs[0], pub));
 
 	/* A valid point still works after all of that. */
 	unhex(pub, KEY_LEN, "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
-	assert_true(dh(out, privs[0], pub));
+	assert_true(wg_dh(out, privs[0], pub));
 	assert_hex_equal(out, KEY_LEN,
 			 "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
 }
@@ -634,19 +634,19 @@ static void test_key_clamp(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		unhex(k, KEY_LEN, cases[i].in);
-		key_clamp(k);
+		wg_key_clamp(k);
 		assert_hex_equal(k, KEY_LEN, cases[i].want);
-		key_clamp(k);	/* idempotent */
+		wg_key_clamp(k);	/* idempotent */
 		assert_hex_equal(k, KEY_LEN, cases[i].want);
 	}
 
 	/* X25519 clamps internally: clamped and unclamped give the same key. */
 	for (int i = 0; i < 16; i++) {
-		random_bytes(k, KEY_LEN);
+		wg_random_bytes(k, KEY_LEN);
 		memcpy(k2, k, KEY_LEN);
-		key_clamp(k2);
-		assert_true(key_public_from_private(pub1, k));
-		assert_true(key_public_from_private(pub2, k2));
+		wg_key_clamp(k2);
+		assert_true(wg_key_public_from_private(pub1, k));
+		assert_true(wg_key_public_from_private(pub2, k2));
 		assert_memory_equal(pub1, pub2, KEY_LEN);
 	}
 }
@@ -658,22 +658,22 @@ static void test_key_generate_and_public(void **state)
 
 	(void)state;
 	for (int i = 0; i < 32; i++) {
-		key_generate_private(a);
-		key_generate_private(b);
+		wg_key_generate_private(a);
+		wg_key_generate_private(b);
 		assert_memory_not_equal(a, b, KEY_LEN);
 		/* generated keys are clamped */
 		assert_int_equal(a[0] & 7, 0);
 		assert_int_equal(a[31] & 0xc0, 0x40);
 
-		assert_true(key_public_from_private(a_pub, a));
-		assert_true(key_public_from_private(b_pub, b));
-		assert_false(ct_is_zero(a_pub, KEY_LEN));
+		assert_true(wg_key_public_from_private(a_pub, a));
+		assert_true(wg_key_public_from_private(b_pub, b));
+		assert_false(wg_ct_is_zero(a_pub, KEY_LEN));
 		/* public = X25519(priv, 9) */
-		assert_true(dh(k1, a, base));
+		assert_true(wg_dh(k1, a, base));
 		assert_memory_equal(k1, a_pub, KEY_LEN);
 		/* both sides agree */
-		assert_true(dh(k1, a, b_pub));
-		assert_true(dh(k2, b, a_pub));
+		assert_true(wg_dh(k1, a, b_pub));
+		assert_true(wg_dh(k2, b, a_pub));
 		assert_memory_equal(k1, k2, KEY_LEN);
 	}
 }
@@ -687,49 +687,49 @@ static void test_aead_tamper(void **state)
 	uint8_t key[KEY_LEN], msg[MSG_LEN], ad[AD_LEN], ct[CT_LEN], out[CT_LEN];
 
 	(void)state;
-	random_bytes(key, sizeof(key));
-	random_bytes(msg, sizeof(msg));
-	random_bytes(ad, sizeof(ad));
-	aead_encrypt(ct, msg, MSG_LEN, ad, AD_LEN, ctr, key);
-	assert_true(aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr, key));
+	wg_random_bytes(key, sizeof(key));
+	wg_random_bytes(msg, sizeof(msg));
+	wg_random_bytes(ad, sizeof(ad));
+	wg_aead_encrypt(ct, msg, MSG_LEN, ad, AD_LEN, ctr, key);
+	assert_true(wg_aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr, key));
 	assert_memory_equal(out, msg, MSG_LEN);
 
 	for (size_t i = 0; i < CT_LEN; i++) {
 		ct[i] ^= 1;
-		if (aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr, key))
+		if (wg_aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr, key))
 			fail_msg("ciphertext byte %zu flipped, still accepted", i);
 		ct[i] ^= 1;
 	}
 	for (size_t i = 0; i < AD_LEN; i++) {
 		ad[i] ^= 1;
-		if (aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr, key))
+		if (wg_aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr, key))
 			fail_msg("ad byte %zu flipped, still accepted", i);
 		ad[i] ^= 1;
 	}
 	/* ad shortened or dropped */
-	assert_false(aead_decrypt(out, ct, CT_LEN, ad, AD_LEN - 1, ctr, key));
-	assert_false(aead_decrypt(out, ct, CT_LEN, NULL, 0, ctr, key));
+	assert_false(wg_aead_decrypt(out, ct, CT_LEN, ad, AD_LEN - 1, ctr, key));
+	assert_false(wg_aead_decrypt(out, ct, CT_LEN, NULL, 0, ctr, key));
 	/* wrong key */
 	key[0] ^= 1;
-	assert_false(aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr, key));
+	assert_false(wg_aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr, key));
 	key[0] ^= 1;
 	/* wrong counter: neighbours and every single-bit change */
-	assert_false(aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr + 1, key));
-	assert_false(aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr - 1, key));
+	assert_false(wg_aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr + 1, key));
+	assert_false(wg_aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr - 1, key));
 	for (int bit = 0; bit < 64; bit++) {
-		if (aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr ^ (1ULL << bit), key))
+		if (wg_aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr ^ (1ULL << bit), key))
 			fail_msg("counter bit %d flipped, still accepted", bit);
 	}
 	/* truncated: too short for a tag, or just missing bytes */
 	for (size_t len = 0; len < AEAD_TAG_LEN; len++) {
-		if (aead_decrypt(out, ct, len, ad, AD_LEN, ctr, key))
+		if (wg_aead_decrypt(out, ct, len, ad, AD_LEN, ctr, key))
 			fail_msg("input of %zu bytes accepted", len);
 	}
-	assert_false(aead_decrypt(out, ct, CT_LEN - 1, ad, AD_LEN, ctr, key));
-	assert_false(aead_decrypt(out, ct, AEAD_TAG_LEN, ad, AD_LEN, ctr, key));
+	assert_false(wg_aead_decrypt(out, ct, CT_LEN - 1, ad, AD_LEN, ctr, key));
+	assert_false(wg_aead_decrypt(out, ct, AEAD_TAG_LEN, ad, AD_LEN, ctr, key));
 
 	/* the untouched message still decrypts */
-	assert_true(aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr, key));
+	assert_true(wg_aead_decrypt(out, ct, CT_LEN, ad, AD_LEN, ctr, key));
 	assert_memory_equal(out, msg, MSG_LEN);
 }
 
@@ -739,12 +739,12 @@ static void test_aead_empty(void **state)
 	uint8_t key[KEY_LEN], tag[AEAD_TAG_LEN], dummy[1];
 
 	(void)state;
-	random_bytes(key, sizeof(key));
-	aead_encrypt(tag, dummy, 0, NULL, 0, 7, key);
-	assert_true(aead_decrypt(dummy, tag, AEAD_TAG_LEN, NULL, 0, 7, key));
-	assert_false(aead_decrypt(dummy, tag, AEAD_TAG_LEN, NULL, 0, 8, key));
+	wg_random_bytes(key, sizeof(key));
+	wg_aead_encrypt(tag, dummy, 0, NULL, 0, 7, key);
+	assert_true(wg_aead_decrypt(dummy, tag, AEAD_TAG_LEN, NULL, 0, 7, key));
+	assert_false(wg_aead_decrypt(dummy, tag, AEAD_TAG_LEN, NULL, 0, 8, key));
 	tag[0] ^= 0x80;
-	assert_false(aead_decrypt(dummy, tag, AEAD_TAG_LEN, NULL, 0, 7, key));
+	assert_false(wg_aead_decrypt(dummy, tag, AEAD_TAG_LEN, NULL, 0, 7, key));
 }
 
 static void test_aead_in_place(void **state)
@@ -754,25 +754,25 @@ static void test_aead_in_place(void **state)
 	uint8_t key[KEY_LEN], nonce[XAEAD_NONCE_LEN], ad[HASH_LEN];
 
 	(void)state;
-	random_bytes(key, sizeof(key));
-	random_bytes(msg, sizeof(msg));
-	random_bytes(ad, sizeof(ad));
-	random_bytes(nonce, sizeof(nonce));
+	wg_random_bytes(key, sizeof(key));
+	wg_random_bytes(msg, sizeof(msg));
+	wg_random_bytes(ad, sizeof(ad));
+	wg_random_bytes(nonce, sizeof(nonce));
 
 	/* AEAD: in-place result equals out-of-place result. */
-	aead_encrypt(ref, msg, MSG_LEN, ad, sizeof(ad), 99, key);
+	wg_aead_encrypt(ref, msg, MSG_LEN, ad, sizeof(ad), 99, key);
 	memcpy(buf, msg, MSG_LEN);
-	aead_encrypt(buf, buf, MSG_LEN, ad, sizeof(ad), 99, key);
+	wg_aead_encrypt(buf, buf, MSG_LEN, ad, sizeof(ad), 99, key);
 	assert_memory_equal(buf, ref, CT_LEN);
-	assert_true(aead_decrypt(buf, buf, CT_LEN, ad, sizeof(ad), 99, key));
+	assert_true(wg_aead_decrypt(buf, buf, CT_LEN, ad, sizeof(ad), 99, key));
 	assert_memory_equal(buf, msg, MSG_LEN);
 
 	/* XAEAD likewise. */
-	xaead_encrypt(ref, msg, MSG_LEN, ad, sizeof(ad), nonce, key);
+	wg_xaead_encrypt(ref, msg, MSG_LEN, ad, sizeof(ad), nonce, key);
 	memcpy(buf, msg, MSG_LEN);
-	xaead_encrypt(buf, buf, MSG_LEN, ad, sizeof(ad), nonce, key);
+	wg_xaead_encrypt(buf, buf, MSG_LEN, ad, sizeof(ad), nonce, key);
 	assert_memory_equal(buf, ref, CT_LEN);
-	assert_true(xaead_decrypt(buf, buf, CT_LEN, ad, sizeof(ad), nonce, key));
+	assert_true(wg_xaead_decrypt(buf, buf, CT_LEN, ad, sizeof(ad), nonce, key));
 	assert_memory_equal(buf, msg, MSG_LEN);
 }
 
@@ -789,30 +789,30 @@ static void test_base64_round_trip(void **state)
 	(void)state;
 	/* known encodings */
 	fill_seq(key, KEY_LEN, 0);
-	key_to_base64(text, key);
+	wg_key_to_base64(text, key);
 	assert_string_equal(text, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
-	assert_true(key_from_base64(back, text));
+	assert_true(wg_key_from_base64(back, text));
 	assert_memory_equal(back, key, KEY_LEN);
 
 	memset(key, 0xff, KEY_LEN);
-	key_to_base64(text, key);
+	wg_key_to_base64(text, key);
 	assert_string_equal(text, "//////////////////////////////////////////8=");
-	assert_true(key_from_base64(back, text));
+	assert_true(wg_key_from_base64(back, text));
 	assert_memory_equal(back, key, KEY_LEN);
 
 	memset(key, 0, KEY_LEN);
-	assert_true(key_from_base64(back, A42 "A="));
+	assert_true(wg_key_from_base64(back, A42 "A="));
 	assert_memory_equal(back, key, KEY_LEN);
 
 	/* random keys */
 	for (int i = 0; i < 200; i++) {
-		random_bytes(key, KEY_LEN);
+		wg_random_bytes(key, KEY_LEN);
 		memset(text, 0x55, sizeof(text));
-		key_to_base64(text, key);
+		wg_key_to_base64(text, key);
 		assert_int_equal(strlen(text), KEY_B64_LEN);
 		assert_int_equal(text[KEY_B64_LEN - 1], '=');
 		memset(back, 0, KEY_LEN);
-		assert_true(key_from_base64(back, text));
+		assert_true(wg_key_from_base64(back, text));
 		assert_memory_equal(back, key, KEY_LEN);
 	}
 }
@@ -862,7 +862,7 @@ static void test_base64_reject(void **state)
 
 	(void)state;
 	/* sanity: the standard spelling of case 29 is accepted */
-	assert_true(key_from_base64(key, "+/8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+	assert_true(wg_key_from_base64(key, "+/8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
 	assert_int_equal(key[0], 0xfb);
 	assert_int_equal(key[1], 0xff);
 
@@ -870,7 +870,7 @@ static void test_base64_reject(void **state)
 		if (strlen(cases[i].s) != cases[i].len)
 			fail_msg("case %zu: table length %zu, actual %zu", i + 1, cases[i].len,
 				 strlen(cases[i].s));
-		if (key_from_base64(key, cases[i].s))
+		if (wg_key_from_base64(key, cases[i].s))
 			fail_msg("case %zu (%s) accepted", i + 1, cases[i].why);
 	}
 }
@@ -901,37 +901,37 @@ static void test_hex_keys(void **state)
 
 	(void)state;
 	fill_seq(key, KEY_LEN, 0);
-	key_to_hex(text, key);
+	wg_key_to_hex(text, key);
 	assert_string_equal(text, seq_hex);
-	assert_true(key_from_hex(back, seq_hex));
+	assert_true(wg_key_from_hex(back, seq_hex));
 	assert_memory_equal(back, key, KEY_LEN);
 
 	/* upper and mixed case accepted; output is lower case */
 	memset(back, 0, KEY_LEN);
-	assert_true(key_from_hex(back,
+	assert_true(wg_key_from_hex(back,
 		"000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"));
 	assert_memory_equal(back, key, KEY_LEN);
 	memset(back, 0, KEY_LEN);
-	assert_true(key_from_hex(back,
+	assert_true(wg_key_from_hex(back,
 		"000102030405060708090a0B0c0D0e0F101112131415161718191A1b1C1d1E1f"));
 	assert_memory_equal(back, key, KEY_LEN);
 
 	memset(key, 0xab, KEY_LEN);
-	key_to_hex(text, key);
+	wg_key_to_hex(text, key);
 	assert_string_equal(text,
 		"abababababababababababababababababababababababababababababababab");
 
 	for (int i = 0; i < 200; i++) {
-		random_bytes(key, KEY_LEN);
-		key_to_hex(text, key);
+		wg_random_bytes(key, KEY_LEN);
+		wg_key_to_hex(text, key);
 		assert_int_equal(strlen(text), KEY_HEX_LEN);
 		memset(back, 0, KEY_LEN);
-		assert_true(key_from_hex(back, text));
+		assert_true(wg_key_from_hex(back, text));
 		assert_memory_equal(back, key, KEY_LEN);
 	}
 
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
-		if (key_from_hex(back, bad[i].s))
+		if (wg_key_from_hex(back, bad[i].s))
 			fail_msg("hex case %zu (%s) accepted", i + 1, bad[i].why);
 	}
 }
@@ -943,23 +943,23 @@ static void test_ct_equal(void **state)
 	uint8_t a[64], b[64];
 
 	(void)state;
-	random_bytes(a, sizeof(a));
+	wg_random_bytes(a, sizeof(a));
 	memcpy(b, a, sizeof(b));
-	assert_true(ct_equal(a, b, sizeof(a)));
-	assert_true(ct_equal(a, a, sizeof(a)));
-	assert_true(ct_equal(a, b, 0));
+	assert_true(wg_ct_equal(a, b, sizeof(a)));
+	assert_true(wg_ct_equal(a, a, sizeof(a)));
+	assert_true(wg_ct_equal(a, b, 0));
 	for (size_t i = 0; i < sizeof(a); i++) {
 		for (int bit = 0; bit < 8; bit++) {
 			b[i] ^= (uint8_t)(1U << bit);
-			if (ct_equal(a, b, sizeof(a)))
+			if (wg_ct_equal(a, b, sizeof(a)))
 				fail_msg("difference at byte %zu bit %d missed", i, bit);
 			b[i] ^= (uint8_t)(1U << bit);
 		}
 	}
 	/* only the first len bytes count */
 	b[63] ^= 1;
-	assert_true(ct_equal(a, b, 63));
-	assert_false(ct_equal(a, b, 64));
+	assert_true(wg_ct_equal(a, b, 63));
+	assert_false(wg_ct_equal(a, b, 64));
 }
 
 static void test_ct_is_zero(void **state)
@@ -967,28 +967,28 @@ static void test_ct_is_zero(void **state)
 	uint8_t z[64] = { 0 };
 
 	(void)state;
-	assert_true(ct_is_zero(z, sizeof(z)));
-	assert_true(ct_is_zero(z, 0));
-	assert_true(ct_is_zero(z, 1));
+	assert_true(wg_ct_is_zero(z, sizeof(z)));
+	assert_true(wg_ct_is_zero(z, 0));
+	assert_true(wg_ct_is_zero(z, 1));
 	for (size_t i = 0; i < sizeof(z); i++) {
 		for (int bit = 0; bit < 8; bit++) {
 			z[i] = (uint8_t)(1U << bit);
-			if (ct_is_zero(z, sizeof(z)))
+			if (wg_ct_is_zero(z, sizeof(z)))
 				fail_msg("bit %d of byte %zu missed", bit, i);
 			z[i] = 0;
 		}
 	}
 	z[10] = 1;
-	assert_true(ct_is_zero(z, 10));
-	assert_false(ct_is_zero(z, 11));
+	assert_true(wg_ct_is_zero(z, 10));
+	assert_false(wg_ct_is_zero(z, 11));
 
-	/* secure_wipe zeroes */
+	/* wg_secure_wipe zeroes */
 	memset(z, 0x5a, sizeof(z));
-	secure_wipe(z, sizeof(z));
-	assert_true(ct_is_zero(z, sizeof(z)));
+	wg_secure_wipe(z, sizeof(z));
+	assert_true(wg_ct_is_zero(z, sizeof(z)));
 }
 
-/* random_nonce: no repeats across many draws and across pool refills, and
+/* wg_random_nonce: no repeats across many draws and across pool refills, and
  * a forked child never hands out the bytes its parent will use next (the
  * pool is dropped in the child). */
 static void test_random_nonce(void **state)
@@ -1000,7 +1000,7 @@ static void test_random_nonce(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < 2000; i++) {	/* 48 KB: about 12 refills */
-		random_nonce(seen[i], XAEAD_NONCE_LEN);
+		wg_random_nonce(seen[i], XAEAD_NONCE_LEN);
 		for (size_t j = 0; j < i; j++)
 			assert_memory_not_equal(seen[i], seen[j], XAEAD_NONCE_LEN);
 	}
@@ -1008,12 +1008,12 @@ static void test_random_nonce(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		random_nonce(childs, sizeof(childs));
+		wg_random_nonce(childs, sizeof(childs));
 		_exit(write(fds[1], childs, sizeof(childs)) == (ssize_t)sizeof(childs) ? 0 : 1);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_int_equal(read(fds[0], childs, sizeof(childs)), (ssize_t)sizeof(childs));
-	random_nonce(mine, sizeof(mine));
+	wg_random_nonce(mine, sizeof(mine));
 	assert_memory_not_equal(mine, childs, sizeof(mine));
 	close(fds[0]);
 	close(fds[1]);

@@ -3,7 +3,7 @@
  *
  * Entries carry fake peer/keypair pointers (never dereferenced by the
  * table) so each one can be checked against what was added. Indices come
- * from random_u32(), as in the daemon. */
+ * from wg_random_u32(), as in the daemon. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,7 +31,7 @@ static struct keypair *fake_kp(size_t i)
 static int setup(void **state)
 {
 	(void)state;
-	return crypto_init() ? 0 : -1;
+	return wg_crypto_init() ? 0 : -1;
 }
 
 static bool is_pow2(size_t n)
@@ -97,7 +97,7 @@ static void test_empty(void **state)
 	assert_null(index_table_find(&t, 0));
 	assert_null(index_table_find(&t, 1));
 	assert_null(index_table_find(&t, 0xffffffffu));
-	assert_null(index_table_find(&t, random_u32() | 1));
+	assert_null(index_table_find(&t, wg_random_u32() | 1));
 	index_table_remove(&t, 12345);		/* absent: no effect */
 	index_table_set(&t, 12345, fake_kp(1));
 	assert_int_equal(t.live, 0);
@@ -302,7 +302,7 @@ static void churn(size_t n_live, size_t cycles, bool fifo)
 			index_table_remove(&t, fresh);
 			assert_null(index_table_find(&t, fresh));
 		} else {
-			victim = fifo ? oldest : random_uniform((uint32_t)n_live);
+			victim = fifo ? oldest : wg_random_uniform((uint32_t)n_live);
 			oldest = (oldest + 1) % n_live;
 			gone = idx[victim];
 			index_table_remove(&t, gone);
@@ -382,7 +382,7 @@ static void test_tombstones_in_probe_chains(void **state)
 	}
 	/* every possible home slot, for an index surely absent from the table */
 	for (uint32_t home = 0; home < 64; home++) {
-		uint32_t probe = 0x80000000u | (home + 64 * (random_u32() & 0xffff));
+		uint32_t probe = 0x80000000u | (home + 64 * (wg_random_u32() & 0xffff));
 		bool present = false;
 
 		for (size_t i = 0; i < N; i++)

@@ -80,13 +80,13 @@ static int group_setup(void **state)
 	uint8_t priv[KEY_LEN], pub[KEY_LEN];
 
 	(void)state;
-	if (!crypto_init())
+	if (!wg_crypto_init())
 		return -1;
 	memset(priv, 1, sizeof(priv));
-	if (!key_public_from_private(pub, priv))
+	if (!wg_key_public_from_private(pub, priv))
 		return -1;
-	key_to_base64(pub01, pub);
-	key_to_base64(priv01_b64, priv);
+	wg_key_to_base64(pub01, pub);
+	wg_key_to_base64(priv01_b64, priv);
 	return 0;
 }
 

@@ -64,10 +64,10 @@ static void check_handshake_wire(const struct fix_pair *f, const struct msg_init
 	assert_int_equal(get_le32(rb + 4), f->b.index);
 	assert_int_equal(get_le32(rb + 8), f->a.index);
 	/* Not under load and no cookie held: mac2 is sixteen zero bytes. */
-	assert_true(ct_is_zero(m->macs.mac2, MAC_LEN));
-	assert_true(ct_is_zero(r->macs.mac2, MAC_LEN));
-	assert_false(ct_is_zero(m->macs.mac1, MAC_LEN));
-	assert_false(ct_is_zero(r->macs.mac1, MAC_LEN));
+	assert_true(wg_ct_is_zero(m->macs.mac2, MAC_LEN));
+	assert_true(wg_ct_is_zero(r->macs.mac2, MAC_LEN));
+	assert_false(wg_ct_is_zero(m->macs.mac1, MAC_LEN));
+	assert_false(wg_ct_is_zero(r->macs.mac1, MAC_LEN));
 }
 
 static void check_keypairs(const struct fix_pair *f)
@@ -78,8 +78,8 @@ static void check_keypairs(const struct fix_pair *f)
 	assert_memory_equal(ka->send_key, kb->recv_key, KEY_LEN);
 	assert_memory_equal(ka->recv_key, kb->send_key, KEY_LEN);
 	assert_memory_not_equal(ka->send_key, ka->recv_key, KEY_LEN);
-	assert_false(ct_is_zero(ka->send_key, KEY_LEN));
-	assert_false(ct_is_zero(ka->recv_key, KEY_LEN));
+	assert_false(wg_ct_is_zero(ka->send_key, KEY_LEN));
+	assert_false(wg_ct_is_zero(ka->recv_key, KEY_LEN));
 	assert_int_equal(ka->local_index, f->a.index);
 	assert_int_equal(ka->remote_index, f->b.index);
 	assert_int_equal(kb->local_index, f->b.index);
@@ -111,7 +111,7 @@ static void round_trip(struct keypair *from, struct keypair *to, size_t plain_le
 	assert_int_equal(plain, padded);
 	for (i = 0; i < plain_len; i++)
 		assert_int_equal(buf[MSG_TRANSPORT_HEADER_LEN + i], (uint8_t)(i * 7 + plain_len));
-	assert_true(ct_is_zero(buf + MSG_TRANSPORT_HEADER_LEN + plain_len, padded - plain_len));
+	assert_true(wg_ct_is_zero(buf + MSG_TRANSPORT_HEADER_LEN + plain_len, padded - plain_len));
 }
 
 static void full_handshake(const uint8_t *psk)
@@ -179,7 +179,7 @@ static void test_handshake_psk(void **state)
 	uint8_t psk[KEY_LEN];
 
 	(void)state;
-	random_bytes(psk, sizeof(psk));
+	wg_random_bytes(psk, sizeof(psk));
 	full_handshake(psk);
 }
 
@@ -200,8 +200,8 @@ static void test_psk_mismatch(void **state)
 	size_t i;
 
 	(void)state;
-	random_bytes(k1, sizeof(k1));
-	random_bytes(k2, sizeof(k2));
+	wg_random_bytes(k1, sizeof(k1));
+	wg_random_bytes(k2, sizeof(k2));
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct fix_pair f;
 		struct msg_initiation m;
@@ -233,7 +233,7 @@ static void test_psk_mismatch(void **state)
 		check_keypairs(&f);
 		fix_confirm(&f);
 		round_trip(&f.b.kp, &f.a.kp, 64, f.now_ns, TRANSPORT_OK);
-		secure_wipe(&b_fixed, sizeof(b_fixed));
+		wg_secure_wipe(&b_fixed, sizeof(b_fixed));
 		fix_pair_wipe(&f);
 	}
 }
@@ -339,13 +339,13 @@ static void test_tamper_response(void **state)
 
 		copy = f.a.hs;
 		assert_int_equal(noise_consume_response(&copy, &f.a.local, &r), NOISE_OK);
-		secure_wipe(&copy, sizeof(copy));
+		wg_secure_wipe(&copy, sizeof(copy));
 	}
 	assert_int_equal(fix_consume_response(&f, &r), NOISE_OK);
 	fix_derive(&f);
 	check_keypairs(&f);
 	fix_confirm(&f);
-	secure_wipe(&before, sizeof(before));
+	wg_secure_wipe(&before, sizeof(before));
 	fix_pair_wipe(&f);
 }
 
@@ -381,7 +381,7 @@ static void test_initiation_replay(void **state)
 	f.now_ns += 10 * NSEC_PER_SEC;
 	assert_int_equal(fix_consume_initiation(&f, &m), NOISE_ERR_REPLAY);
 	assert_int_equal(f.b.hs.state, NOISE_ZEROED);
-	secure_wipe(&before, sizeof(before));
+	wg_secure_wipe(&before, sizeof(before));
 	fix_pair_wipe(&f);
 }
 
@@ -470,7 +470,7 @@ static void test_initiation_flood(void **state)
 	assert_int_equal(fix_consume_initiation(&f, &m3), NOISE_ERR_FLOOD);
 	f.now_ns = t0 + 2 * gap;
 	assert_int_equal(fix_consume_initiation(&f, &m3), NOISE_OK);
-	secure_wipe(&before, sizeof(before));
+	wg_secure_wipe(&before, sizeof(before));
 	fix_pair_wipe(&f);
 }
 
@@ -527,7 +527,7 @@ static void test_mac1_wrong(void **state)
 	/* And the untouched original passes. */
 	assert_int_equal(fix_consume_initiation(&f, &m), NOISE_OK);
 	noise_local_clear(&c);
-	secure_wipe(&to_c, sizeof(to_c));
+	wg_secure_wipe(&to_c, sizeof(to_c));
 	cookie_maker_wipe(&maker_c);
 	cookie_checker_wipe(&checker_c);
 	fix_pair_wipe(&f);
@@ -550,8 +550,8 @@ static void test_low_order_ephemeral(void **state)
 		enum noise_result got;
 
 		/* The crypto floor itself refuses the point. */
-		assert_false(dh(out, f.b.local.private_key, low_order_points[i].u));
-		assert_true(ct_is_zero(out, KEY_LEN));
+		assert_false(wg_dh(out, f.b.local.private_key, low_order_points[i].u));
+		assert_true(wg_ct_is_zero(out, KEY_LEN));
 
 		fix_step(&f);
 		fix_create_initiation(&f, &m);
@@ -594,7 +594,7 @@ static void test_low_order_static(void **state)
 		if (bad.static_static_valid)
 			fail_msg("case %zu (%s): static-static valid", i + 1,
 				 low_order_points[i].name);
-		assert_true(ct_is_zero(bad.precomputed_static_static, KEY_LEN));
+		assert_true(wg_ct_is_zero(bad.precomputed_static_static, KEY_LEN));
 		memset(&m, 0x5a, sizeof(m));
 		assert_int_equal(noise_create_initiation(&bad, &f.a.local, &m, f.a.index,
 							 f.wall_ns), NOISE_ERR_LOW_ORDER);
@@ -640,9 +640,9 @@ static void test_unknown_peer(void **state)
 	assert_int_equal(fix_consume_initiation(&f, &m), NOISE_ERR_UNKNOWN_PEER);
 	assert_memory_equal(&f.b.hs, &before, sizeof(before));
 	noise_local_clear(&c);
-	secure_wipe(&c_to_b, sizeof(c_to_b));
+	wg_secure_wipe(&c_to_b, sizeof(c_to_b));
 	cookie_maker_wipe(&maker);
-	secure_wipe(&before, sizeof(before));
+	wg_secure_wipe(&before, sizeof(before));
 	fix_pair_wipe(&f);
 }
 
@@ -695,8 +695,8 @@ static void test_response_unexpected(void **state)
 	assert_int_equal(noise_derive_keypair(&f.a.hs, &f.a.kp, f.now_ns), NOISE_ERR_STATE);
 	assert_int_equal(fix_consume_initiation(&f, &m), NOISE_OK);
 	assert_int_equal(noise_derive_keypair(&f.b.hs, &f.b.kp, f.now_ns), NOISE_ERR_STATE);
-	secure_wipe(&fresh, sizeof(fresh));
-	secure_wipe(&before, sizeof(before));
+	wg_secure_wipe(&fresh, sizeof(fresh));
+	wg_secure_wipe(&before, sizeof(before));
 	fix_pair_wipe(&f);
 }
 
@@ -731,7 +731,7 @@ static void test_response_wrong_index(void **state)
 	assert_int_equal(fix_consume_response(&f, &r), NOISE_OK);
 	fix_derive(&f);
 	check_keypairs(&f);
-	secure_wipe(&before, sizeof(before));
+	wg_secure_wipe(&before, sizeof(before));
 	fix_pair_wipe(&f);
 }
 
@@ -834,8 +834,8 @@ int main(void)
 		cmocka_unit_test(test_no_identity),
 	};
 
-	if (!crypto_init()) {
-		fprintf(stderr, "crypto_init failed\n");
+	if (!wg_crypto_init()) {
+		fprintf(stderr, "wg_crypto_init failed\n");
 		return 1;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);

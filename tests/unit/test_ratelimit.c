@@ -286,7 +286,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_default_size, setup, teardown),
 	};
 
-	if (!crypto_init())
+	if (!wg_crypto_init())
 		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,12 +46,12 @@ static int group_setup(void **state)
 	uint8_t k[KEY_LEN];
 
 	(void)state;
-	if (!crypto_init())
+	if (!wg_crypto_init())
 		return -1;
 	memset(k, 1, sizeof(k));
-	key_clamp(k);
-	key_to_base64(priv_b64, k);
-	key_to_hex(priv_hex, k);
+	wg_key_clamp(k);
+	wg_key_to_base64(priv_b64, k);
+	wg_key_to_hex(priv_hex, k);
 	snprintf(iface, sizeof(iface),
 		 "[Interface]\nPrivateKey = %s\nAddress = 198.19.0.1/24, 2001:db8:1::1/64\n"
 		 "ListenPort = 51820\n", priv_b64);
@@ -334,9 +334,9 @@ static void test_own_key_skipped(void **state)
 	char pub_b64[KEY_B64_LEN + 1], peers[512];
 
 	(void)state;
-	assert_true(key_from_base64(priv, priv_b64));
-	assert_true(key_public_from_private(pub, priv));
-	key_to_base64(pub_b64, pub);
+	assert_true(wg_key_from_base64(priv, priv_b64));
+	assert_true(wg_key_public_from_private(pub, priv));
+	wg_key_to_base64(pub_b64, pub);
 	snprintf(peers, sizeof(peers), PEER2 "[Peer]\nPublicKey = %s\nAllowedIPs = 198.19.0.9/32\n",
 		 pub_b64);
 	plan(&f, peers, RUN2);

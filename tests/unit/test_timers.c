@@ -428,17 +428,17 @@ static void test_give_up_then_complete(void **state)
 	assert_int_equal(t.deadline[TIMER_ZERO_KEY_MATERIAL], S(200) + 3 * REJECT_AFTER_TIME);
 }
 
-/* ---- the jitter the send path draws: random_uniform(334) ms ---- */
+/* ---- the jitter the send path draws: wg_random_uniform(334) ms ---- */
 
 static void test_jitter_range(void **state)
 {
 	bool seen_low = false, seen_high = false;
 
 	(void)state;
-	assert_true(crypto_init());
+	assert_true(wg_crypto_init());
 	assert_int_equal(REKEY_TIMEOUT_JITTER_MS, 334);
 	for (int i = 0; i < 200000; i++) {
-		uint64_t j = MS(random_uniform(REKEY_TIMEOUT_JITTER_MS));
+		uint64_t j = MS(wg_random_uniform(REKEY_TIMEOUT_JITTER_MS));
 
 		assert_true(j <= MS(333));
 		seen_low |= j == 0;

@@ -94,7 +94,7 @@ static void test_transport_wire_layout(void **state)
 
 	/* The payload is AEAD(b's receive key, counter, payload, no ad):
 	 * opened here straight with the primitive. */
-	assert_true(aead_decrypt(plain, m.buf + HDR, m.len - HDR, NULL, 0, 1, f.b.kp.recv_key));
+	assert_true(wg_aead_decrypt(plain, m.buf + HDR, m.len - HDR, NULL, 0, 1, f.b.kp.recv_key));
 	fill(m.buf, 48, 48);
 	assert_memory_equal(plain, m.buf, 48);
 
@@ -156,7 +156,7 @@ static void test_transport_padding(void **state)
 		assert_int_equal(transport_decrypt(&f.b.kp, m.buf, m.len, f.now_ns, &plain_len),
 				 TRANSPORT_OK);
 		assert_int_equal(plain_len, padded);
-		assert_true(ct_is_zero(m.buf + HDR + n, cases[i].pad));
+		assert_true(wg_ct_is_zero(m.buf + HDR + n, cases[i].pad));
 		fill(want, n, (unsigned)n);
 		assert_memory_equal(m.buf + HDR, want, n);
 	}
@@ -280,7 +280,7 @@ static void test_transport_counter_limit_receive(void **state)
 		m.buf[0] = MSG_TRANSPORT;
 		memcpy(m.buf + 4, (uint32_t[]){ host_to_le32(FIX_INDEX_B) }, 4);
 		memcpy(m.buf + 8, (uint64_t[]){ host_to_le64(counters[i]) }, 8);
-		aead_encrypt(m.buf + HDR, m.buf + HDR, 0, NULL, 0, counters[i], f.a.kp.send_key);
+		wg_aead_encrypt(m.buf + HDR, m.buf + HDR, 0, NULL, 0, counters[i], f.a.kp.send_key);
 		m.len = MSG_TRANSPORT_MIN_LEN;
 		if (deliver(&f.b.kp, &m, f.now_ns, NULL) != TRANSPORT_ERR_REPLAY)
 			fail_msg("case %zu: counter at or past the limit accepted", i + 1);
@@ -463,12 +463,12 @@ static void test_transport_tamper(void **state)
 
 		copy = f.b.kp;
 		assert_int_equal(deliver(&copy, &m, f.now_ns, NULL), TRANSPORT_OK);
-		secure_wipe(&copy, sizeof(copy));
+		wg_secure_wipe(&copy, sizeof(copy));
 	}
 	assert_int_equal(deliver(&f.b.kp, &m, f.now_ns, &plain_len), TRANSPORT_OK);
 	assert_int_equal(plain_len, 112);
 	assert_int_equal(deliver(&f.b.kp, &m, f.now_ns, NULL), TRANSPORT_ERR_REPLAY);
-	secure_wipe(&before, sizeof(before));
+	wg_secure_wipe(&before, sizeof(before));
 	fix_pair_wipe(&f);
 	fix_pair_wipe(&other);
 }
@@ -495,11 +495,11 @@ static enum transport_result deliver_split(struct keypair *kp, const struct msg 
 		opened = transport_decrypt_open(c.buf, c.len, counter, key);
 		assert_memory_equal(kp, &before, sizeof(before));
 		r = transport_decrypt_finish(kp, c.len, counter, opened, now_ns, plain_len);
-		secure_wipe(key, sizeof(key));
+		wg_secure_wipe(key, sizeof(key));
 	}
 	if (out)
 		*out = c;
-	secure_wipe(&before, sizeof(before));
+	wg_secure_wipe(&before, sizeof(before));
 	return r;
 }
 
@@ -547,11 +547,11 @@ static void test_transport_split_equals_oneshot(void **state)
 			keypair_wipe(&a2);
 			transport_encrypt_seal(two[i].buf, len2, counter, key);
 			a2 = keep;
-			secure_wipe(&keep, sizeof(keep));
+			wg_secure_wipe(&keep, sizeof(keep));
 		} else {
 			transport_encrypt_seal(two[i].buf, len2, counter, key);
 		}
-		secure_wipe(key, sizeof(key));
+		wg_secure_wipe(key, sizeof(key));
 		one[i].len = len1;
 		two[i].len = len2;
 		assert_memory_equal(one[i].buf, two[i].buf, len1);
@@ -625,10 +625,10 @@ static void test_transport_split_equals_oneshot(void **state)
 			 TRANSPORT_ERR_EXPIRED);
 	assert_memory_equal(&b1, &b2, sizeof(b1));
 
-	secure_wipe(&a1, sizeof(a1));
-	secure_wipe(&a2, sizeof(a2));
-	secure_wipe(&b1, sizeof(b1));
-	secure_wipe(&b2, sizeof(b2));
+	wg_secure_wipe(&a1, sizeof(a1));
+	wg_secure_wipe(&a2, sizeof(a2));
+	wg_secure_wipe(&b1, sizeof(b1));
+	wg_secure_wipe(&b2, sizeof(b2));
 	fix_pair_wipe(&f);
 }
 
@@ -701,8 +701,8 @@ static void test_transport_split_failed_finish(void **state)
 						  &plain_len), TRANSPORT_ERR_REPLAY);
 	assert_memory_equal(&f.b.kp, &before, sizeof(before));
 
-	secure_wipe(key, sizeof(key));
-	secure_wipe(&before, sizeof(before));
+	wg_secure_wipe(key, sizeof(key));
+	wg_secure_wipe(&before, sizeof(before));
 	fix_pair_wipe(&f);
 }
 
@@ -723,8 +723,8 @@ int main(void)
 		cmocka_unit_test(test_transport_split_failed_finish),
 	};
 
-	if (!crypto_init()) {
-		fprintf(stderr, "crypto_init failed\n");
+	if (!wg_crypto_init()) {
+		fprintf(stderr, "wg_crypto_init failed\n");
 		return 1;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,10 +30,10 @@ struct ident {
 
 static void ident_new(struct ident *id)
 {
-	key_generate_private(id->priv);
-	assert_true(key_public_from_private(id->pub, id->priv));
-	key_to_hex(id->priv_hex, id->priv);
-	key_to_hex(id->pub_hex, id->pub);
+	wg_key_generate_private(id->priv);
+	assert_true(wg_key_public_from_private(id->pub, id->priv));
+	wg_key_to_hex(id->priv_hex, id->priv);
+	wg_key_to_hex(id->pub_hex, id->pub);
 }
 
 /* A peer's public key only (we never need its private key). */
@@ -68,7 +68,7 @@ static int teardown(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
-	return crypto_init() ? 0 : -1;
+	return wg_crypto_init() ? 0 : -1;
 }
 
 /* uapi_set on a private, writable copy (it cuts its buffer into lines). */
@@ -471,7 +471,7 @@ static void test_same_private_key_keeps_sessions(void **state)
 	memcpy(unclamped, me.priv, KEY_LEN);
 	unclamped[0] |= 7;
 	unclamped[31] |= 0x80;
-	key_to_hex(hex, unclamped);
+	wg_key_to_hex(hex, unclamped);
 	assert_int_equal(set(dev, "private_key=%s\n", hex), 0);
 	assert_ptr_equal(peer->kp_current, kp);
 	assert_memory_equal(dev->local->public_key, me.pub, KEY_LEN);
@@ -502,8 +502,8 @@ static void test_preshared_key(void **state)
 	char psk_hex[KEY_HEX_LEN + 1], line[256], *out, *sec;
 
 	peer_new(&p);
-	random_bytes(psk, sizeof(psk));
-	key_to_hex(psk_hex, psk);
+	wg_random_bytes(psk, sizeof(psk));
+	wg_key_to_hex(psk_hex, psk);
 	assert_int_equal(set(dev, "public_key=%s\npreshared_key=%s\n", p.pub_hex, psk_hex), 0);
 	assert_memory_equal(lookup(dev, &p)->hs.preshared_key, psk, KEY_LEN);
 	out = get(dev);
@@ -785,7 +785,7 @@ static void test_persistent_keepalive_sends_at_once(void **state)
 	n = recv(fd, buf, sizeof(buf), 0);
 	assert_int_equal(n, sizeof(struct msg_initiation));
 	assert_int_equal(buf[0], MSG_INITIATION);
-	assert_true(ct_is_zero(buf + 1, 3));
+	assert_true(wg_ct_is_zero(buf + 1, 3));
 	close(fd);
 
 	out = get(dev);

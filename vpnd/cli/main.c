@@ -85,11 +85,11 @@ static int genkey_main(int argc, char **argv)
 	(void)argv;
 	if (isatty(STDOUT_FILENO))
 		fprintf(stderr, "vpnd: warning: writing a private key to a terminal\n");
-	key_generate_private(k);
-	key_to_base64(b64, k);
+	wg_key_generate_private(k);
+	wg_key_to_base64(b64, k);
 	printf("%s\n", b64);
-	secure_wipe(k, sizeof(k));
-	secure_wipe(b64, sizeof(b64));
+	wg_secure_wipe(k, sizeof(k));
+	wg_secure_wipe(b64, sizeof(b64));
 	return 0;
 }
 
@@ -100,11 +100,11 @@ static int genpsk_main(int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	random_bytes(k, sizeof(k));
-	key_to_base64(b64, k);
+	wg_random_bytes(k, sizeof(k));
+	wg_key_to_base64(b64, k);
 	printf("%s\n", b64);
-	secure_wipe(k, sizeof(k));
-	secure_wipe(b64, sizeof(b64));
+	wg_secure_wipe(k, sizeof(k));
+	wg_secure_wipe(b64, sizeof(b64));
 	return 0;
 }
 
@@ -122,19 +122,19 @@ static int pubkey_main(int argc, char **argv)
 		goto out;
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
-	if (!key_from_base64(priv, line)) {
+	if (!wg_key_from_base64(priv, line)) {
 		fprintf(stderr, "vpnd: stdin:1: invalid private key: '%s'\n", line);
 		goto out;
 	}
-	key_clamp(priv);
-	if (!key_public_from_private(pub, priv))
+	wg_key_clamp(priv);
+	if (!wg_key_public_from_private(pub, priv))
 		goto out;
-	key_to_base64(b64, pub);
+	wg_key_to_base64(b64, pub);
 	printf("%s\n", b64);
 	ret = 0;
 out:
-	secure_wipe(line, sizeof(line));
-	secure_wipe(priv, sizeof(priv));
+	wg_secure_wipe(line, sizeof(line));
+	wg_secure_wipe(priv, sizeof(priv));
 	return ret;
 }
 
@@ -242,7 +242,7 @@ int main(int argc, char **argv)
 {
 	const char *prog = basename(argv[0]);
 
-	if (!crypto_init()) {
+	if (!wg_crypto_init()) {
 		fprintf(stderr, "vpnd: cannot initialise libsodium\n");
 		return 1;
 	}

@@ -555,7 +555,7 @@ static bool endpoint_hint(const char *path, char *out, size_t len)
 		snprintf(out, len, "%.*s", (int)(end - s), s);
 		found = true;
 	}
-	secure_wipe(line, sizeof(line));	/* the file holds the private key */
+	wg_secure_wipe(line, sizeof(line));	/* the file holds the private key */
 	fclose(f);
 	return found;
 }
@@ -706,10 +706,10 @@ static void compose(struct new_peer *np, const struct config *cfg, const char *n
 	time_t now = time(NULL);
 	struct tm tm;
 
-	key_to_base64(priv, np->priv);
-	key_to_base64(pub, np->pub);
-	key_to_base64(psk, np->psk);
-	key_to_base64(spub, np->server_pub);
+	wg_key_to_base64(priv, np->priv);
+	wg_key_to_base64(pub, np->pub);
+	wg_key_to_base64(psk, np->psk);
+	wg_key_to_base64(spub, np->server_pub);
 	list_prefixes(addrs, sizeof(addrs), np->addrs, np->n_addrs);
 	list_prefixes(subnets_text, sizeof(subnets_text), subnets, n_sub);
 	strftime(date, sizeof(date), "%Y-%m-%d", gmtime_r(&now, &tm));
@@ -730,8 +730,8 @@ static void compose(struct new_peer *np, const struct config *cfg, const char *n
 		 "AllowedIPs = %s\n"
 		 "Endpoint = %s\n"
 		 "PersistentKeepalive = 25\n", priv, addrs, spub, psk, subnets_text, np->endpoint);
-	secure_wipe(priv, sizeof(priv));
-	secure_wipe(psk, sizeof(psk));
+	wg_secure_wipe(priv, sizeof(priv));
+	wg_secure_wipe(psk, sizeof(psk));
 }
 
 static int emit_client(const struct new_peer *np, const struct peer_args *a)
@@ -762,7 +762,7 @@ static int peer_add(const struct peer_args *a)
 
 	if (resolve_paths(a, &p) < 0)
 		return 1;
-	np = secure_alloc(sizeof(*np));
+	np = wg_secure_alloc(sizeof(*np));
 	if (!np) {
 		fprintf(stderr, "vpnd: out of memory\n");
 		return 1;
@@ -789,10 +789,10 @@ static int peer_add(const struct peer_args *a)
 	}
 	if (choose_addresses(&cfg, a, np) < 0)
 		goto out;
-	key_generate_private(np->priv);
-	random_bytes(np->psk, sizeof(np->psk));
-	if (!key_public_from_private(np->pub, np->priv) ||
-	    !key_public_from_private(np->server_pub, cfg.private_key)) {
+	wg_key_generate_private(np->priv);
+	wg_random_bytes(np->psk, sizeof(np->psk));
+	if (!wg_key_public_from_private(np->pub, np->priv) ||
+	    !wg_key_public_from_private(np->server_pub, cfg.private_key)) {
 		fprintf(stderr, "vpnd: cannot derive a public key\n");
 		goto out;
 	}
@@ -822,7 +822,7 @@ out:
 	if (lock_fd >= 0)
 		close(lock_fd);
 	config_free(&cfg);
-	secure_free(np);
+	wg_secure_free(np);
 	return ret;
 }
 
@@ -978,7 +978,7 @@ static int peer_list(const struct peer_args *a)
 		return 1;
 	if (uapi_alive(p.ifname) && (answer = uapi_request(p.ifname, "get=1\n\n", err, sizeof(err)))) {
 		live = running_state_parse(&rs, answer, err, sizeof(err)) == 0;
-		secure_wipe(answer, strlen(answer));
+		wg_secure_wipe(answer, strlen(answer));
 		uapi_answer_free(answer);
 	}
 	rows = calloc(cfg.n_peers + rs.n_peers + 1, sizeof(*rows));
@@ -991,7 +991,7 @@ static int peer_list(const struct peer_args *a)
 		const struct running_peer *rp = live ? find_live(&rs, cp->public_key) : NULL;
 
 		peer_name(rows[n].name, sizeof(rows[n].name), cp, p.dir);
-		key_to_base64(rows[n].key, cp->public_key);
+		wg_key_to_base64(rows[n].key, cp->public_key);
 		list_prefixes(rows[n].aips, sizeof(rows[n].aips), cp->allowed_ips, cp->n_allowed_ips);
 		if (!rows[n].aips[0])
 			snprintf(rows[n].aips, sizeof(rows[n].aips), "(none)");
@@ -1013,7 +1013,7 @@ static int peer_list(const struct peer_args *a)
 		if (known)
 			continue;
 		snprintf(rows[n].name, sizeof(rows[n].name), "(not in config)");
-		key_to_base64(rows[n].key, rp->public_key);
+		wg_key_to_base64(rows[n].key, rp->public_key);
 		list_prefixes(rows[n].aips, sizeof(rows[n].aips), rp->allowed_ips, rp->n_allowed_ips);
 		live_columns(&rows[n], rp);
 		n++;

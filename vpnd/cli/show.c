@@ -48,10 +48,10 @@ static void extract_private_key(char out[KEY_B64_LEN + 1], const char *get)
 	if (!l || (l != get && l[-1] != '\n'))
 		return;
 	snprintf(hex, sizeof(hex), "%.*s", KEY_HEX_LEN, l + 12);
-	if (key_from_hex(k, hex))
-		key_to_base64(out, k);
-	secure_wipe(k, sizeof(k));
-	secure_wipe(hex, sizeof(hex));
+	if (wg_key_from_hex(k, hex))
+		wg_key_to_base64(out, k);
+	wg_secure_wipe(k, sizeof(k));
+	wg_secure_wipe(hex, sizeof(hex));
 }
 
 static bool fetch(const char *ifname, struct sample *s, bool show_keys)
@@ -67,7 +67,7 @@ static bool fetch(const char *ifname, struct sample *s, bool show_keys)
 	}
 	if ((ret = answer_errno(get)) != 0) {
 		fprintf(stderr, "vpnd: %s: get=1 failed: errno=%d\n", ifname, ret);
-		secure_wipe(get, strlen(get));
+		wg_secure_wipe(get, strlen(get));
 		uapi_answer_free(get);
 		return false;
 	}
@@ -79,7 +79,7 @@ static bool fetch(const char *ifname, struct sample *s, bool show_keys)
 	if (show_keys)
 		extract_private_key(s->private_key, get);
 	ret = metrics_parse(&s->m, ifname, get, stats);
-	secure_wipe(get, strlen(get));
+	wg_secure_wipe(get, strlen(get));
 	uapi_answer_free(get);
 	free(stats);
 	if (ret) {
@@ -93,7 +93,7 @@ static bool fetch(const char *ifname, struct sample *s, bool show_keys)
 static void sample_free(struct sample *s)
 {
 	metrics_free(&s->m);
-	secure_wipe(s->private_key, sizeof(s->private_key));
+	wg_secure_wipe(s->private_key, sizeof(s->private_key));
 }
 
 /* --- human output -------------------------------------------------------- */

@@ -187,7 +187,7 @@ static bool grow(void *arrp, size_t n, size_t elem, bool secret)
 		new = malloc(cap * elem);
 		if (new && n) {
 			memcpy(new, old, n * elem);
-			secure_wipe(old, n * elem);
+			wg_secure_wipe(old, n * elem);
 		}
 		if (new)
 			free(old);
@@ -491,7 +491,7 @@ static enum config_status parse_prefix_list(struct parser *p, const struct key_h
 static enum config_status h_private_key(struct parser *p, const struct key_handler *h,
 					char *value)
 {
-	if (!key_from_base64(p->cfg->private_key, value))
+	if (!wg_key_from_base64(p->cfg->private_key, value))
 		return fail_secret(p, h, value);
 	p->cfg->has_private_key = true;
 	return CONFIG_OK;
@@ -634,7 +634,7 @@ static enum config_status h_ignored(struct parser *p, const struct key_handler *
 static enum config_status h_public_key(struct parser *p, const struct key_handler *h,
 				       char *value)
 {
-	if (!key_from_base64(cur_peer(p)->public_key, value))
+	if (!wg_key_from_base64(cur_peer(p)->public_key, value))
 		return fail_invalid(p, h, value);
 	/* Duplicates across all files are found at the end, by sorting. */
 	p->key_lines[p->cfg->n_peers - 1] = p->line;
@@ -647,7 +647,7 @@ static enum config_status h_preshared_key(struct parser *p, const struct key_han
 {
 	struct config_peer *peer = cur_peer(p);
 
-	if (!key_from_base64(peer->preshared_key, value))
+	if (!wg_key_from_base64(peer->preshared_key, value))
 		return fail_secret(p, h, value);
 	peer->has_preshared_key = true;
 	return CONFIG_OK;
@@ -878,7 +878,7 @@ static enum config_status parse_buffer(struct parser *p, const char *text, size_
 		}
 		pos += n + 1;
 	}
-	secure_wipe(line, sizeof(line));
+	wg_secure_wipe(line, sizeof(line));
 	return st;
 }
 
@@ -970,7 +970,7 @@ static enum config_status check_duplicate_keys(struct parser *p)
 		if (!memcmp(refs[i - 1].key, refs[i].key, KEY_LEN) && refs[i].index < dup)
 			dup = refs[i].index;
 	if (dup != SIZE_MAX) {
-		key_to_base64(b64, cfg->peers[dup].public_key);
+		wg_key_to_base64(b64, cfg->peers[dup].public_key);
 		st = fail_at(p, cfg->peers[dup].file, p->key_lines[dup], b64,
 			     "duplicate peer public key");
 	}
@@ -983,7 +983,7 @@ static enum config_status check_duplicate_keys(struct parser *p)
 static void free_secret(char *buf, size_t len)
 {
 	if (buf) {
-		secure_wipe(buf, len);
+		wg_secure_wipe(buf, len);
 		free(buf);
 	}
 }
@@ -1260,7 +1260,7 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->n_peers; i++)
 		free(cfg->peers[i].allowed_ips);
 	if (cfg->peers)
-		secure_wipe(cfg->peers, cfg->n_peers * sizeof(*cfg->peers));
+		wg_secure_wipe(cfg->peers, cfg->n_peers * sizeof(*cfg->peers));
 	free(cfg->peers);
 	free(cfg->addresses);
 	free_strings(cfg->pre_up, cfg->n_pre_up);
@@ -1269,15 +1269,15 @@ void config_free(struct config *cfg)
 	free_strings(cfg->post_down, cfg->n_post_down);
 	/* Wipes the private key and leaves a zeroed struct, so a second
 	 * config_free is harmless. */
-	secure_wipe(cfg, sizeof(*cfg));
+	wg_secure_wipe(cfg, sizeof(*cfg));
 }
 
 void config_wipe_secrets(struct config *cfg)
 {
-	secure_wipe(cfg->private_key, KEY_LEN);
+	wg_secure_wipe(cfg->private_key, KEY_LEN);
 	cfg->has_private_key = false;
 	for (size_t i = 0; i < cfg->n_peers; i++) {
-		secure_wipe(cfg->peers[i].preshared_key, KEY_LEN);
+		wg_secure_wipe(cfg->peers[i].preshared_key, KEY_LEN);
 		cfg->peers[i].has_preshared_key = false;
 	}
 }

@@ -17,10 +17,10 @@ static bool hex_to_b64(char out[KEY_B64_LEN + 1], const char *hex)
 {
 	uint8_t k[KEY_LEN];
 
-	if (!key_from_hex(k, hex))
+	if (!wg_key_from_hex(k, hex))
 		return false;
-	key_to_base64(out, k);
-	secure_wipe(k, sizeof(k));
+	wg_key_to_base64(out, k);
+	wg_secure_wipe(k, sizeof(k));
 	return true;
 }
 
@@ -58,9 +58,9 @@ static int get_line(struct metrics_interface *m, struct metrics_peer **cur, cons
 	if (!strcmp(k, "private_key")) {
 		uint8_t priv[KEY_LEN], pub[KEY_LEN];
 
-		if (key_from_hex(priv, v) && key_public_from_private(pub, priv))
-			key_to_base64(m->public_key, pub);
-		secure_wipe(priv, sizeof(priv));
+		if (wg_key_from_hex(priv, v) && wg_key_public_from_private(pub, priv))
+			wg_key_to_base64(m->public_key, pub);
+		wg_secure_wipe(priv, sizeof(priv));
 	} else if (!strcmp(k, "listen_port")) {
 		m->listen_port = (unsigned)num(v);
 	} else if (!strcmp(k, "fwmark")) {
@@ -166,7 +166,7 @@ static int parse_text(struct metrics_interface *m, const char *text, bool stats)
 		else
 			ret = get_line(m, &cur, l, eq + 1);
 	}
-	secure_wipe(copy, len + 1);	/* the get=1 answer holds the private key */
+	wg_secure_wipe(copy, len + 1);	/* the get=1 answer holds the private key */
 	free(copy);
 	return ret;
 }

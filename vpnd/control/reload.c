@@ -88,7 +88,7 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem, bool secret)
 		n = malloc(new_cap * elem);
 		if (n && *cap) {
 			memcpy(n, *arr, *cap * elem);
-			secure_wipe(*arr, *cap * elem);
+			wg_secure_wipe(*arr, *cap * elem);
 		}
 		if (n)
 			free(*arr);
@@ -126,9 +126,9 @@ static bool get_peer_key(struct get_parser *g, const char *key, const char *valu
 	uint64_t n;
 
 	if (!strcmp(key, "preshared_key")) {
-		if (!key_from_hex(p->preshared_key, value))
+		if (!wg_key_from_hex(p->preshared_key, value))
 			return false;
-		p->has_preshared_key = !ct_is_zero(p->preshared_key, KEY_LEN);
+		p->has_preshared_key = !wg_ct_is_zero(p->preshared_key, KEY_LEN);
 	} else if (!strcmp(key, "endpoint")) {
 		/* get prints numeric endpoints; one that does not parse is
 		 * taken as none, so a config endpoint is simply set again. */
@@ -168,14 +168,14 @@ static bool get_line(struct get_parser *g, const char *key, const char *value)
 		p = &rs->peers[rs->n_peers++];
 		memset(p, 0, sizeof(*p));
 		g->aips_cap = 0;
-		return key_from_hex(p->public_key, value);
+		return wg_key_from_hex(p->public_key, value);
 	}
 	if (rs->n_peers)
 		return get_peer_key(g, key, value);
 	if (!strcmp(key, "private_key")) {
-		if (!key_from_hex(rs->private_key, value))
+		if (!wg_key_from_hex(rs->private_key, value))
 			return false;
-		rs->has_private_key = !ct_is_zero(rs->private_key, KEY_LEN);
+		rs->has_private_key = !wg_ct_is_zero(rs->private_key, KEY_LEN);
 	} else if (!strcmp(key, "listen_port")) {
 		if (!parse_u64(value, 65535, &n))
 			return false;
@@ -230,7 +230,7 @@ int running_state_parse(struct running_state *rs, const char *text, char *err, s
 			ret = -1;
 		}
 	}
-	secure_wipe(line, sizeof(line));
+	wg_secure_wipe(line, sizeof(line));
 	if (ret)
 		running_state_free(rs);
 	return ret;
@@ -241,9 +241,9 @@ void running_state_free(struct running_state *rs)
 	for (size_t i = 0; i < rs->n_peers; i++)
 		free(rs->peers[i].allowed_ips);
 	if (rs->peers)
-		secure_wipe(rs->peers, rs->n_peers * sizeof(*rs->peers));
+		wg_secure_wipe(rs->peers, rs->n_peers * sizeof(*rs->peers));
 	free(rs->peers);
-	secure_wipe(rs, sizeof(*rs));
+	wg_secure_wipe(rs, sizeof(*rs));
 }
 
 /* --- the plan ------------------------------------------------------------- */
@@ -271,16 +271,16 @@ void text_add(struct text *t, const char *fmt, ...)
 		memcpy(t->s + t->len, line, (size_t)n + 1);
 		t->len += (size_t)n;
 	}
-	secure_wipe(line, sizeof(line));
+	wg_secure_wipe(line, sizeof(line));
 }
 
 static void text_key(struct text *t, const char *name, const uint8_t key[KEY_LEN])
 {
 	char hex[KEY_HEX_LEN + 1];
 
-	key_to_hex(hex, key);
+	wg_key_to_hex(hex, key);
 	text_add(t, "%s=%s\n", name, hex);
-	secure_wipe(hex, sizeof(hex));
+	wg_secure_wipe(hex, sizeof(hex));
 }
 
 static int cmp_peer_key(const void *a, const void *b)
@@ -389,7 +389,7 @@ static int plan_changed_peer(struct text *t, const struct config_peer *cp,
 	static const uint8_t zero[KEY_LEN];
 	const uint8_t *want_psk = cp->has_preshared_key ? cp->preshared_key : zero;
 	const uint8_t *have_psk = rp->has_preshared_key ? rp->preshared_key : zero;
-	bool psk = !ct_equal(want_psk, have_psk, KEY_LEN);
+	bool psk = !wg_ct_equal(want_psk, have_psk, KEY_LEN);
 	bool ep = cp->has_endpoint && (!rp->has_endpoint ||
 				       !sockaddr_equal(&cp->endpoint, &rp->endpoint));
 	bool ka = cp->persistent_keepalive != rp->persistent_keepalive;
@@ -419,13 +419,13 @@ static void plan_interface(struct reload_plan *plan, struct text *t, const struc
 
 	/* The daemon holds (and get prints) the key clamped. */
 	memcpy(clamped, cfg->private_key, KEY_LEN);
-	key_clamp(clamped);
+	wg_key_clamp(clamped);
 	if (cfg->has_private_key &&
-	    (!rs->has_private_key || !ct_equal(clamped, rs->private_key, KEY_LEN))) {
+	    (!rs->has_private_key || !wg_ct_equal(clamped, rs->private_key, KEY_LEN))) {
 		text_key(t, "private_key", cfg->private_key);
 		plan->interface_changed = true;
 	}
-	secure_wipe(clamped, sizeof(clamped));
+	wg_secure_wipe(clamped, sizeof(clamped));
 	if (cfg->has_listen_port && cfg->listen_port != rs->listen_port) {
 		text_add(t, "listen_port=%u\n", cfg->listen_port);
 		plan->interface_changed = true;
@@ -529,7 +529,7 @@ int reload_plan_make(struct reload_plan *plan, const struct config *cfg,
 	const uint8_t **cfg_keys;
 	struct text t = { 0 };
 	uint8_t own_pub[KEY_LEN];
-	bool have_own = cfg->has_private_key && key_public_from_private(own_pub, cfg->private_key);
+	bool have_own = cfg->has_private_key && wg_key_public_from_private(own_pub, cfg->private_key);
 	int ret = -1;
 
 	memset(plan, 0, sizeof(*plan));
@@ -589,9 +589,9 @@ int reload_plan_make(struct reload_plan *plan, const struct config *cfg,
 out:
 	free(sorted);
 	free(cfg_keys);
-	secure_wipe(own_pub, sizeof(own_pub));
+	wg_secure_wipe(own_pub, sizeof(own_pub));
 	if (t.s) {
-		secure_wipe(t.s, t.cap);
+		wg_secure_wipe(t.s, t.cap);
 		free(t.s);
 	}
 	if (ret)
@@ -607,7 +607,7 @@ bool reload_plan_empty(const struct reload_plan *plan)
 void reload_plan_free(struct reload_plan *plan)
 {
 	if (plan->set) {
-		secure_wipe(plan->set, plan->set_len);
+		wg_secure_wipe(plan->set, plan->set_len);
 		free(plan->set);
 	}
 	free(plan->route_add);

@@ -150,7 +150,7 @@ static int send_set(const char *ifname, const struct reload_plan *plan, char *er
 	}
 	snprintf(req, len, "set=1\n%s\n", plan->set);
 	answer = uapi_request(ifname, req, err, err_len);
-	secure_wipe(req, len);
+	wg_secure_wipe(req, len);
 	free(req);
 	if (!answer)
 		return -1;
@@ -262,7 +262,7 @@ int reload_apply(const char *ifname, const char *config_path, void (*warn_fn)(co
 	ret = 0;
 out:
 	if (answer) {
-		secure_wipe(answer, strlen(answer));	/* it held the private key */
+		wg_secure_wipe(answer, strlen(answer));	/* it held the private key */
 		uapi_answer_free(answer);
 	}
 	reload_plan_free(&plan);

@@ -120,7 +120,7 @@ static bool push(struct resolver *r, const char *pub_b64, const uint8_t pub[KEY_
 	char hex[KEY_HEX_LEN + 1], req[256], err[256], *ans;
 	bool ok;
 
-	key_to_hex(hex, pub);
+	wg_key_to_hex(hex, pub);
 	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nupdate_only=true\nendpoint=%s\n\n", hex,
 		 endpoint);
 	ans = uapi_request(r->ifname, req, err, sizeof(err));
@@ -148,7 +148,7 @@ int resolver_run(struct resolver *r, const struct config *cfg)
 		return 0;
 	}
 	ret = metrics_parse(&m, r->ifname, get, NULL);	/* keeps no private key */
-	secure_wipe(get, strlen(get));
+	wg_secure_wipe(get, strlen(get));
 	uapi_answer_free(get);
 	if (ret)
 		return 0;
@@ -161,7 +161,7 @@ int resolver_run(struct resolver *r, const struct config *cfg)
 
 		if (!cp->has_endpoint || !resolve_is_host_name(cp->endpoint_text))
 			continue;
-		key_to_base64(b64, cp->public_key);
+		wg_key_to_base64(b64, cp->public_key);
 		mp = metrics_find_peer(&m, b64);
 		e = entry_of(r, cp);
 		if (!mp || !e)

@@ -40,7 +40,7 @@ static void sb_printf(struct strbuf *b, const char *fmt, ...)
 		}
 		size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
 		/* the text holds keys: never leave a copy in freed memory */
-		char *s = realloc_wiped(b->s, b->cap, cap);
+		char *s = wg_realloc_wiped(b->s, b->cap, cap);
 
 		if (!s) {
 			b->oom = true;
@@ -55,9 +55,9 @@ static void sb_key(struct strbuf *b, const char *name, const uint8_t key[KEY_LEN
 {
 	char hex[KEY_HEX_LEN + 1];
 
-	key_to_hex(hex, key);
+	wg_key_to_hex(hex, key);
 	sb_printf(b, "%s=%s\n", name, hex);
-	secure_wipe(hex, sizeof(hex));
+	wg_secure_wipe(hex, sizeof(hex));
 }
 
 static void walk_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
@@ -71,7 +71,7 @@ static void walk_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t 
 static void get_peer(struct strbuf *b, struct peer *p)
 {
 	sb_key(b, "public_key", p->public_key);
-	if (!ct_is_zero(p->hs.preshared_key, KEY_LEN))
+	if (!wg_ct_is_zero(p->hs.preshared_key, KEY_LEN))
 		sb_key(b, "preshared_key", p->hs.preshared_key);
 	sb_printf(b, "protocol_version=1\n");
 	if (p->has_endpoint) {
@@ -164,10 +164,10 @@ static int set_device_key(struct set_state *st, const char *key, const char *val
 	int ret = 0;
 
 	if (!strcmp(key, "private_key")) {
-		if (!key_from_hex(k, value))
+		if (!wg_key_from_hex(k, value))
 			return EINVAL;
-		device_set_private_key(dev, ct_is_zero(k, KEY_LEN) ? NULL : k);
-		secure_wipe(k, sizeof(k));
+		device_set_private_key(dev, wg_ct_is_zero(k, KEY_LEN) ? NULL : k);
+		wg_secure_wipe(k, sizeof(k));
 	} else if (!strcmp(key, "listen_port")) {
 		if (!parse_uint(value, 65535, &n))
 			return EINVAL;
@@ -197,14 +197,14 @@ static int start_peer(struct set_state *st, const char *value)
 {
 	uint8_t k[KEY_LEN];
 
-	if (!key_from_hex(k, value))
+	if (!wg_key_from_hex(k, value))
 		return EINVAL;
 	st->skip_peer = false;
 	st->peer_is_new = false;
 	st->peer = device_peer_lookup(st->dev, k);
 	if (!st->peer) {
 		if (st->dev->local->has_identity &&
-		    ct_equal(k, st->dev->local->public_key, KEY_LEN)) {
+		    wg_ct_equal(k, st->dev->local->public_key, KEY_LEN)) {
 			st->skip_peer = true;	/* ignored, like wireguard-go */
 			return 0;
 		}
@@ -278,10 +278,10 @@ static int set_peer_key(struct set_state *st, const char *key, const char *value
 		st->skip_peer = true;
 		st->peer_is_new = false;	/* an update_only after this: peer is gone */
 	} else if (!strcmp(key, "preshared_key")) {
-		if (!key_from_hex(k, value))
+		if (!wg_key_from_hex(k, value))
 			return EINVAL;
 		noise_handshake_set_psk(&peer->hs, k);
-		secure_wipe(k, sizeof(k));
+		wg_secure_wipe(k, sizeof(k));
 	} else if (!strcmp(key, "endpoint")) {
 		return set_peer_endpoint(peer, value);
 	} else if (!strcmp(key, "persistent_keepalive_interval")) {
@@ -396,7 +396,7 @@ static char *read_request(int fd, size_t *len)
 
 		if (*len + 1 >= cap) {
 			char *nb = cap >= UAPI_MAX_REQUEST ? NULL :
-				   realloc_wiped(buf, cap, cap * 2);
+				   wg_realloc_wiped(buf, cap, cap * 2);
 
 			if (!nb)
 				break;
@@ -412,7 +412,7 @@ static char *read_request(int fd, size_t *len)
 			return buf;
 	}
 	if (buf)
-		secure_wipe(buf, cap);
+		wg_secure_wipe(buf, cap);
 	free(buf);
 	return NULL;
 }
@@ -460,11 +460,11 @@ void uapi_serve_connection(struct device *dev, int fd)
 	write_all(fd, tail, strlen(tail));
 out:
 	if (out) {
-		secure_wipe(out, strlen(out));	/* it held the private key */
+		wg_secure_wipe(out, strlen(out));	/* it held the private key */
 		free(out);
 	}
 	if (req) {
-		secure_wipe(req, len);
+		wg_secure_wipe(req, len);
 		free(req);
 	}
 	close(fd);
@@ -492,7 +492,7 @@ char *uapi_request(const char *ifname, const char *request, char *err, size_t er
 
 		if (len + 4096 + 1 > cap) {
 			size_t ncap = cap * 2 + 8192;
-			char *nb = realloc_wiped(answer, cap, ncap);
+			char *nb = wg_realloc_wiped(answer, cap, ncap);
 
 			if (!nb)
 				break;
@@ -520,6 +520,6 @@ void uapi_answer_free(char *answer)
 	if (!answer)
 		return;
 	/* The whole block: parsing (strtok) may have cut the text short. */
-	secure_wipe(answer, malloc_usable_size(answer));
+	wg_secure_wipe(answer, malloc_usable_size(answer));
 	free(answer);
 }

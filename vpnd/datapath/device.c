@@ -63,7 +63,7 @@ int device_init(struct device *dev, const char *ifname)
 	dev->tx_bufs = malloc(BATCH_MAX * sizeof(*dev->tx_bufs));
 	dev->tun_read_buf = malloc(PACKET_BUF_LEN);
 	dev->rx_run = calloc(RX_RUN_MAX, sizeof(*dev->rx_run));
-	dev->local = secure_alloc(sizeof(*dev->local));
+	dev->local = wg_secure_alloc(sizeof(*dev->local));
 	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
 	    !dev->tx_bufs || !dev->tun_read_buf || !dev->rx_run || !dev->local ||
 	    index_table_init(&dev->index) < 0) {
@@ -89,13 +89,13 @@ void device_destroy(struct device *dev)
 	free(dev->tx_bufs);
 	free(dev->tun_read_buf);
 	if (dev->rx_run)
-		secure_wipe(dev->rx_run, RX_RUN_MAX * sizeof(*dev->rx_run));
+		wg_secure_wipe(dev->rx_run, RX_RUN_MAX * sizeof(*dev->rx_run));
 	free(dev->rx_run);
 	dev->rx_run = NULL;
-	secure_wipe(dev->tx_seal, sizeof(dev->tx_seal));
+	wg_secure_wipe(dev->tx_seal, sizeof(dev->tx_seal));
 	if (dev->local)
 		noise_local_clear(dev->local);
-	secure_free(dev->local);
+	wg_secure_free(dev->local);
 	dev->local = NULL;
 	cookie_checker_wipe(&dev->cookie_checker);
 	dev->peer_buckets = NULL;
@@ -113,9 +113,9 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 		same = !dev->local->has_identity;
 	} else {
 		memcpy(clamped, key, KEY_LEN);
-		key_clamp(clamped);
-		same = dev->local->has_identity && ct_equal(clamped, dev->local->private_key, KEY_LEN);
-		secure_wipe(clamped, sizeof(clamped));
+		wg_key_clamp(clamped);
+		same = dev->local->has_identity && wg_ct_equal(clamped, dev->local->private_key, KEY_LEN);
+		wg_secure_wipe(clamped, sizeof(clamped));
 	}
 	if (same)
 		return true;
@@ -130,7 +130,7 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 	for (struct peer *p = dev->peers_first, *n; p; p = n) {
 		n = p->next;
 		if (dev->local->has_identity &&
-		    ct_equal(p->public_key, dev->local->public_key, KEY_LEN)) {
+		    wg_ct_equal(p->public_key, dev->local->public_key, KEY_LEN)) {
 			device_peer_remove(dev, p);
 			continue;
 		}
@@ -219,7 +219,7 @@ static size_t bucket_of(const struct device *dev, const uint8_t pub[KEY_LEN])
 struct peer *device_peer_lookup(struct device *dev, const uint8_t pub[KEY_LEN])
 {
 	for (struct peer *p = dev->peer_buckets[bucket_of(dev, pub)]; p; p = p->hash_next)
-		if (ct_equal(p->public_key, pub, KEY_LEN))
+		if (wg_ct_equal(p->public_key, pub, KEY_LEN))
 			return p;
 	return NULL;
 }
@@ -247,7 +247,7 @@ struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
 	struct peer *peer;
 	size_t i;
 
-	if (dev->local->has_identity && ct_equal(pub, dev->local->public_key, KEY_LEN))
+	if (dev->local->has_identity && wg_ct_equal(pub, dev->local->public_key, KEY_LEN))
 		return NULL;
 	peer = calloc(1, sizeof(*peer));
 	if (!peer)
@@ -296,7 +296,7 @@ void device_peer_remove(struct device *dev, struct peer *peer)
 	peer_zero_keys(peer);
 	peer_staged_clear(peer);
 	cookie_maker_wipe(&peer->cookie);
-	secure_wipe(peer, sizeof(*peer));
+	wg_secure_wipe(peer, sizeof(*peer));
 	free(peer);
 }
 

@@ -132,7 +132,7 @@ struct device {
 	char ifname[IFNAMSIZ];
 	unsigned ifindex;
 	unsigned mtu;
-	struct noise_local *local;	/* guarded, locked memory (secure_alloc) */
+	struct noise_local *local;	/* guarded, locked memory (wg_secure_alloc) */
 	struct cookie_checker cookie_checker;
 	struct ratelimiter *ratelimiter;
 	uint64_t ratelimiter_gc_ns;	/* last ratelimiter_gc (about once a second) */

@@ -82,7 +82,7 @@ uint32_t index_table_add(struct index_table *t, struct peer *peer, struct keypai
 	if ((t->used + 1) * 4 > t->cap * 3 && grow(t) < 0)
 		return 0;
 	do
-		e.index = random_u32();
+		e.index = wg_random_u32();
 	while (e.index == 0 || index_table_find(t, e.index));
 	place(t, &e);
 	t->used++;

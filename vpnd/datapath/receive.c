@@ -119,7 +119,7 @@ static void receive_response(struct device *dev, const uint8_t *buf,
 	handshake_done_timers(peer, now);
 	derive_and_install(peer, now);
 	timers_handshake_complete(&peer->timers);
-	peer->last_handshake_wall_ns = wall_clock_ns();
+	peer->last_handshake_wall_ns = wg_wall_clock_ns();
 	/* The ACK: queued data if there is any, else a keepalive. */
 	send_keepalive(peer);
 	peer_timers_changed(peer);
@@ -224,7 +224,7 @@ static void after_transport_authenticated(struct peer *peer, struct keypair *kp,
 		/* The ACK: the responder's next keypair becomes current. */
 		peer_keypair_confirmed(peer, kp);
 		timers_handshake_complete(&peer->timers);
-		peer->last_handshake_wall_ns = wall_clock_ns();
+		peer->last_handshake_wall_ns = wg_wall_clock_ns();
 		send_staged(peer);
 	}
 	timers_any_authenticated_packet_received(&peer->timers);
@@ -412,7 +412,7 @@ static void run_flush(struct device *dev, uint64_t now)
 
 		/* The keypair opened with must still be the one this index
 		 * names (a removed keypair's entry is gone). */
-		if (!e || !e->kp || !ct_equal(e->kp->recv_key, j->key, KEY_LEN)) {
+		if (!e || !e->kp || !wg_ct_equal(e->kp->recv_key, j->key, KEY_LEN)) {
 			device_count_drop(dev, DROP_UNKNOWN_INDEX);
 		} else {
 			r = transport_decrypt_finish(e->kp, j->len, j->counter, j->opened, now,
@@ -423,7 +423,7 @@ static void run_flush(struct device *dev, uint64_t now)
 				transport_deliver(dev, e->peer, e->kp, r, j->buf, j->len,
 						  plain_len, j->src, now);
 		}
-		secure_wipe(j->key, KEY_LEN);
+		wg_secure_wipe(j->key, KEY_LEN);
 	}
 }
 

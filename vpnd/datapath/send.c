@@ -21,7 +21,7 @@
 
 static uint64_t jitter_ns(void)
 {
-	return (uint64_t)random_uniform(REKEY_TIMEOUT_JITTER_MS) * MSEC_NS;
+	return (uint64_t)wg_random_uniform(REKEY_TIMEOUT_JITTER_MS) * MSEC_NS;
 }
 
 /* The socket is dual-stack IPv6 when it can be: IPv4 endpoints are sent
@@ -157,7 +157,7 @@ static void seal_queued(struct device *dev)
 	crypto_pool_run(dev->pool, seal_job, dev, dev->tx_count, bytes);
 	for (size_t i = 0; i < dev->tx_count; i++) {
 		if (dev->tx_seal[i].pending) {
-			secure_wipe(dev->tx_seal[i].key, KEY_LEN);
+			wg_secure_wipe(dev->tx_seal[i].key, KEY_LEN);
 			dev->tx_seal[i].pending = false;
 		}
 	}
@@ -238,7 +238,7 @@ void send_initiation(struct peer *peer, bool is_retry)
 	index = index_table_add(&dev->index, peer, NULL);
 	if (!index)
 		return;
-	if (noise_create_initiation(&peer->hs, dev->local, &msg, index, wall_clock_ns()) !=
+	if (noise_create_initiation(&peer->hs, dev->local, &msg, index, wg_wall_clock_ns()) !=
 	    NOISE_OK) {
 		index_table_remove(&dev->index, index);
 		peer->hs.local_index = 0;
