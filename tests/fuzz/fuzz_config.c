@@ -2,7 +2,7 @@
  * config parser, on the input as text (a NUL-terminated copy: the parser
  * sees what comes before a NUL, as it would in a file).
  *
- * Host names in Endpoint are never looked up: config_resolve_host_names is
+ * Host names in Endpoint are never looked up: endpoint_resolve_host_names is
  * false, so "Endpoint = example.com:51820" fails as unresolved at once, with
  * no DNS traffic and no stall; numeric endpoints parse as usual.
  *
@@ -85,7 +85,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	config_resolve_host_names = false;
+	endpoint_resolve_host_names = false;
 	fuzz_crypto_init();
 	return 0;
 }

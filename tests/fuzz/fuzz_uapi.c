@@ -12,7 +12,7 @@
  * No effect outside the process: datagrams the device would send (e.g. a
  * keepalive when persistent_keepalive_interval is set) are dropped, see
  * fuzz_common.h; endpoint host names are never resolved
- * (config_resolve_host_names); and when it may (root), the process moves
+ * (endpoint_resolve_host_names); and when it may (root), the process moves
  * to a network namespace of its own first, so listen_port binds there. */
 #include <sched.h>
 #include <stddef.h>
@@ -117,7 +117,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	config_resolve_host_names = false;
+	endpoint_resolve_host_names = false;
 	if (unshare(CLONE_NEWNET) != 0)
 		fprintf(stderr, "fuzz_uapi: no network namespace of its own (%s); "
 			"listen_port binds ports here, nothing is sent\n", strerror(errno));

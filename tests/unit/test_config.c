@@ -488,15 +488,15 @@ static void test_peer_to_peer(void **state)
 {
 	static const struct {
 		const char *line;
-		enum config_p2p want;
+		enum p2p_mode want;
 	} cases[] = {
-		{ "", CONFIG_P2P_KERNEL },
-		{ "PeerToPeer = kernel\n", CONFIG_P2P_KERNEL },
-		{ "PeerToPeer = direct\n", CONFIG_P2P_DIRECT },
-		{ "peertopeer=Refuse # hub only\n", CONFIG_P2P_REFUSE },
-		{ "PeerToPeer = DIRECT\n", CONFIG_P2P_DIRECT },
+		{ "", P2P_KERNEL },
+		{ "PeerToPeer = kernel\n", P2P_KERNEL },
+		{ "PeerToPeer = direct\n", P2P_DIRECT },
+		{ "peertopeer=Refuse # hub only\n", P2P_REFUSE },
+		{ "PeerToPeer = DIRECT\n", P2P_DIRECT },
 	};
-	enum config_p2p p;
+	enum p2p_mode p;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -510,17 +510,17 @@ static void test_peer_to_peer(void **state)
 		config_free(&cfg);
 	}
 	/* Names round-trip; anything else is refused. */
-	assert_string_equal(config_p2p_name(CONFIG_P2P_KERNEL), "kernel");
-	assert_string_equal(config_p2p_name(CONFIG_P2P_DIRECT), "direct");
-	assert_string_equal(config_p2p_name(CONFIG_P2P_REFUSE), "refuse");
-	for (int i = CONFIG_P2P_KERNEL; i <= CONFIG_P2P_REFUSE; i++) {
-		assert_true(config_p2p_parse(config_p2p_name((enum config_p2p)i), &p));
+	assert_string_equal(p2p_mode_name(P2P_KERNEL), "kernel");
+	assert_string_equal(p2p_mode_name(P2P_DIRECT), "direct");
+	assert_string_equal(p2p_mode_name(P2P_REFUSE), "refuse");
+	for (int i = P2P_KERNEL; i <= P2P_REFUSE; i++) {
+		assert_true(p2p_mode_parse(p2p_mode_name((enum p2p_mode)i), &p));
 		assert_int_equal(p, i);
 	}
-	p = CONFIG_P2P_DIRECT;
-	assert_false(config_p2p_parse("", &p));
-	assert_false(config_p2p_parse("directly", &p));
-	assert_int_equal(p, CONFIG_P2P_DIRECT);	/* untouched on failure */
+	p = P2P_DIRECT;
+	assert_false(p2p_mode_parse("", &p));
+	assert_false(p2p_mode_parse("directly", &p));
+	assert_int_equal(p, P2P_DIRECT);	/* untouched on failure */
 }
 
 static void test_bad_configs(void **state)

@@ -1011,19 +1011,19 @@ static void test_peer_to_peer(void **state)
 	struct device *dev = *state;
 	char *stats, *out;
 
-	assert_int_equal(dev->peer_to_peer, CONFIG_P2P_KERNEL);
+	assert_int_equal(dev->peer_to_peer, P2P_KERNEL);
 	stats = uapi_get_stats(dev);
 	assert_non_null(strstr(stats, "\npeer_to_peer=kernel\n"));
 	assert_non_null(strstr(stats, "drop_peer_to_peer_refused=0\n"));
 	free(stats);
 	assert_int_equal(set(dev, "peer_to_peer=direct\n"), 0);
-	assert_int_equal(dev->peer_to_peer, CONFIG_P2P_DIRECT);
+	assert_int_equal(dev->peer_to_peer, P2P_DIRECT);
 	assert_int_equal(set(dev, "peer_to_peer=refuse\n"), 0);
 	stats = uapi_get_stats(dev);
 	assert_non_null(strstr(stats, "\npeer_to_peer=refuse\n"));
 	free(stats);
 	assert_int_equal(set(dev, "peer_to_peer=sideways\n"), EINVAL);
-	assert_int_equal(dev->peer_to_peer, CONFIG_P2P_REFUSE);
+	assert_int_equal(dev->peer_to_peer, P2P_REFUSE);
 	out = get(dev);
 	assert_null(strstr(out, "peer_to_peer"));
 	free(out);

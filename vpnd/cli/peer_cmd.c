@@ -24,6 +24,7 @@
  * "# Endpoint = HOST[:PORT]" comment in IFACE.conf (a comment, so the file
  * stays a valid wg-quick config); a missing port is IFACE's ListenPort. */
 #include "vpnd/control/reload_apply.h"
+#include "vpnd/common/lock.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -177,17 +178,6 @@ static int load_config(struct config *cfg, const char *path)
 		return -1;
 	}
 	return 0;
-}
-
-static int lock_file(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
 }
 
 /* Applies the config live when the interface is up; prints what changed. */
@@ -769,7 +759,7 @@ static int peer_add(const struct peer_args *a)
 	}
 	memset(np, 0, sizeof(*np));
 	/* Two peer adds at once must not pick the same address. */
-	lock_fd = lock_file(p.conf);
+	lock_fd = lock_config_file(p.conf);
 	if (load_config(&cfg, p.conf) < 0)
 		goto out;
 	if (stat(p.file, &sb) == 0) {
@@ -837,7 +827,7 @@ static int peer_remove(const struct peer_args *a)
 
 	if (resolve_paths(a, &p) < 0)
 		return 1;
-	lock_fd = lock_file(p.conf);
+	lock_fd = lock_config_file(p.conf);
 	if (access(p.file, F_OK) < 0) {
 		fprintf(stderr, "vpnd: no such peer: '%s'\n", p.file);
 		goto out;

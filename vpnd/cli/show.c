@@ -4,6 +4,7 @@
  * counts and, with --rate, the current transfer rate from two samples), as
  * JSON, or in the Prometheus text format. */
 #include "vpnd/cli/show.h"
+#include "vpnd/common/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -256,14 +257,6 @@ static size_t list_interfaces(char ***out)
 	return n;
 }
 
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int usage(void)
 {
 	fprintf(stderr, "Usage: vpnd show [NAME] [--show-keys] [--rate[=SECONDS]]\n"
@@ -326,7 +319,7 @@ int show_main(int argc, char **argv)
 		goto out;
 	}
 	if (rate) {
-		t0 = monotonic_seconds();
+		t0 = ((double)now_monotonic_ns() / 1e9);
 		for (size_t i = 0; i < n; i++)
 			fetch(names[i], &before[i], false);
 		nanosleep(&(struct timespec){ .tv_sec = rate }, NULL);
@@ -335,7 +328,7 @@ int show_main(int argc, char **argv)
 		if (!fetch(names[i], &now[i], show_keys && fmt == SHOW_HUMAN))
 			ret = 1;
 	if (rate)
-		dt = monotonic_seconds() - t0;
+		dt = ((double)now_monotonic_ns() / 1e9) - t0;
 	if (fmt == SHOW_HUMAN) {
 		bool first = true;
 

@@ -67,11 +67,6 @@ struct key_handler {
 	bool once;		/* a second occurrence in one section is an error */
 };
 
-enum endpoint_status {
-	ENDPOINT_OK,
-	ENDPOINT_INVALID,
-	ENDPOINT_UNRESOLVED,
-};
 
 /* --- messages ----------------------------------------------------------- */
 
@@ -219,26 +214,6 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Decimal without sign, spaces or leading zeros ("0" itself is fine): a
- * leading zero could mean octal to the reader, so it is refused rather
- * than guessed. */
-static bool parse_decimal(const char *s, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (!s[0] || (s[0] == '0' && s[1]) || strlen(s) > 10)
-		return false;
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > max)
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
 
 static bool parse_hex32(const char *s, uint32_t *out)
 {
@@ -255,205 +230,6 @@ static bool parse_hex32(const char *s, uint32_t *out)
 	}
 	*out = (uint32_t)v;
 	return true;
-}
-
-/* --- addresses and endpoints ------------------------------------------- */
-
-static size_t family_len(int family)
-{
-	return family == AF_INET ? 4 : 16;
-}
-
-/* Parses without masking: an interface Address keeps its host bits
- * (198.18.0.1/24 is host .1 on a /24), only AllowedIPs are masked. */
-static bool parse_prefix_raw(const char *s, struct ip_prefix *out)
-{
-	char addr[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	struct ip_prefix pfx;
-	uint32_t cidr;
-
-	memset(&pfx, 0, sizeof(pfx));
-	if (alen == 0 || alen >= sizeof(addr))
-		return false;
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	pfx.family = memchr(addr, ':', alen) ? AF_INET6 : AF_INET;
-	/* inet_pton is the strict parser: no inet_aton shorthand, no leading
-	 * zeros in IPv4 octets, no trailing junk, no scope ids. */
-	if (inet_pton(pfx.family, addr, pfx.addr) != 1)
-		return false;
-	cidr = (uint32_t)family_len(pfx.family) * 8;
-	if (slash && !parse_decimal(slash + 1, cidr, &cidr))
-		return false;
-	pfx.cidr = (uint8_t)cidr;
-	*out = pfx;
-	return true;
-}
-
-static void mask_prefix(struct ip_prefix *pfx)
-{
-	size_t i;
-
-	for (i = 0; i < family_len(pfx->family); i++) {
-		unsigned left = pfx->cidr > 8 * i ? pfx->cidr - 8 * i : 0;
-
-		if (left == 0)
-			pfx->addr[i] = 0;
-		else if (left < 8)
-			pfx->addr[i] &= (uint8_t)(0xff << (8 - left));
-	}
-}
-
-bool parse_ip_prefix(const char *s, struct ip_prefix *out)
-{
-	struct ip_prefix pfx;
-
-	if (!parse_prefix_raw(s, &pfx))
-		return false;
-	/* wg accepts host bits past the cidr; they carry no meaning. */
-	mask_prefix(&pfx);
-	*out = pfx;
-	return true;
-}
-
-static bool all_digits_and_dots(const char *s)
-{
-	return s[0] && strspn(s, "0123456789.") == strlen(s);
-}
-
-static bool is_host_name(const char *s)
-{
-	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
-				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._";
-
-	return s[0] && s[0] != '-' && s[0] != '.' && strspn(s, ok) == strlen(s);
-}
-
-/* Splits "host:port" or "[v6]:port" into host (copied) and port text, and
- * sets the getaddrinfo hints for the kind of host. */
-static bool split_endpoint(const char *s, char *host, size_t host_len, const char **port,
-			   struct addrinfo *hints)
-{
-	const char *start = s, *end;
-	struct in_addr v4;
-
-	if (s[0] == '[') {
-		start = s + 1;
-		end = strchr(start, ']');
-		if (!end || end[1] != ':')
-			return false;
-		*port = end + 2;
-		hints->ai_family = AF_INET6;
-		hints->ai_flags = AI_NUMERICHOST;
-	} else {
-		end = strrchr(s, ':');
-		if (!end)
-			return false;
-		*port = end + 1;
-		hints->ai_family = AF_UNSPEC;
-	}
-	if (end == start || (size_t)(end - start) >= host_len)
-		return false;
-	memcpy(host, start, (size_t)(end - start));
-	host[end - start] = '\0';
-	if (s[0] == '[')
-		return strchr(host, ':') != NULL;
-	/* An IPv6 address needs brackets, or its last group would be taken
-	 * for the port. */
-	if (strchr(host, ':'))
-		return false;
-	/* getaddrinfo would accept inet_aton forms ("1.2.3", "010.0.0.1" as
-	 * octal); anything that looks numeric must be a plain dotted quad. */
-	if (all_digits_and_dots(host)) {
-		hints->ai_flags = AI_NUMERICHOST;
-		return inet_pton(AF_INET, host, &v4) == 1;
-	}
-	return is_host_name(host);
-}
-
-bool config_resolve_host_names = true;
-
-static enum endpoint_status resolve_endpoint(const char *s, union sockaddr_any *out)
-{
-	char host[256];
-	const char *port_text;
-	struct addrinfo hints, *res = NULL, *ai;
-	uint32_t port;
-	enum endpoint_status st = ENDPOINT_INVALID;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_DGRAM;
-	if (!split_endpoint(s, host, sizeof(host), &port_text, &hints) ||
-	    !parse_decimal(port_text, 65535, &port) || port == 0)
-		goto out;
-	if (!(hints.ai_flags & AI_NUMERICHOST) && !config_resolve_host_names) {
-		st = ENDPOINT_UNRESOLVED;
-		goto out;
-	}
-	if (getaddrinfo(host, NULL, &hints, &res) != 0) {
-		/* A numeric host that getaddrinfo refuses is malformed, not
-		 * unreachable. */
-		st = hints.ai_flags & AI_NUMERICHOST ? ENDPOINT_INVALID : ENDPOINT_UNRESOLVED;
-		goto out;
-	}
-	st = ENDPOINT_UNRESOLVED;
-	for (ai = res; ai; ai = ai->ai_next) {
-		if ((ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(out->in)) ||
-		    (ai->ai_family == AF_INET6 && ai->ai_addrlen >= sizeof(out->in6)))
-			break;
-	}
-	if (!ai)
-		goto out;
-	memset(out, 0, sizeof(*out));
-	if (ai->ai_family == AF_INET) {
-		memcpy(&out->in, ai->ai_addr, sizeof(out->in));
-		out->in.sin_port = htons((uint16_t)port);
-	} else {
-		memcpy(&out->in6, ai->ai_addr, sizeof(out->in6));
-		out->in6.sin6_port = htons((uint16_t)port);
-	}
-	st = ENDPOINT_OK;
-out:
-	if (res)
-		freeaddrinfo(res);
-	return st;
-}
-
-bool parse_endpoint(const char *s, union sockaddr_any *out)
-{
-	return resolve_endpoint(s, out) == ENDPOINT_OK;
-}
-
-void format_endpoint(char *buf, size_t len, const union sockaddr_any *ep)
-{
-	char host[NI_MAXHOST];
-	socklen_t salen;
-	uint16_t port;
-
-	if (!len)
-		return;
-	if (ep->sa.sa_family == AF_INET) {
-		salen = sizeof(ep->in);
-		port = ntohs(ep->in.sin_port);
-	} else if (ep->sa.sa_family == AF_INET6) {
-		salen = sizeof(ep->in6);
-		port = ntohs(ep->in6.sin6_port);
-	} else {
-		snprintf(buf, len, "(none)");
-		return;
-	}
-	/* getnameinfo rather than inet_ntop: it adds "%scope" to link-local
-	 * IPv6 addresses as wg does. NI_NUMERICHOST: never a DNS lookup. */
-	if (getnameinfo(&ep->sa, salen, host, sizeof(host), NULL, 0, NI_NUMERICHOST) != 0) {
-		snprintf(buf, len, "(invalid)");
-		return;
-	}
-	if (ep->sa.sa_family == AF_INET6)
-		snprintf(buf, len, "[%s]:%u", host, (unsigned)port);
-	else
-		snprintf(buf, len, "%s:%u", host, (unsigned)port);
 }
 
 /* --- key handlers ------------------------------------------------------- */
@@ -479,7 +255,7 @@ static enum config_status parse_prefix_list(struct parser *p, const struct key_h
 		if (next)
 			*next++ = '\0';
 		item = trim(item);
-		if (!(masked ? parse_ip_prefix(item, &pfx) : parse_prefix_raw(item, &pfx)))
+		if (!(masked ? parse_ip_prefix(item, &pfx) : ip_prefix_parse_host(item, &pfx)))
 			return fail_invalid(p, h, item);
 		if (!grow(arr, *n, sizeof(**arr), false))
 			return fail_nomem(p);
@@ -508,7 +284,7 @@ static enum config_status h_listen_port(struct parser *p, const struct key_handl
 {
 	uint32_t port;
 
-	if (!parse_decimal(value, 65535, &port) || port == 0)
+	if (!parse_decimal_u32(value, 65535, &port) || port == 0)
 		return fail_invalid(p, h, value);
 	p->cfg->listen_port = (uint16_t)port;
 	p->cfg->has_listen_port = true;
@@ -519,7 +295,7 @@ static enum config_status h_mtu(struct parser *p, const struct key_handler *h, c
 {
 	uint32_t mtu;
 
-	if (!parse_decimal(value, 65535, &mtu) || mtu < MTU_MIN)
+	if (!parse_decimal_u32(value, 65535, &mtu) || mtu < MTU_MIN)
 		return fail_invalid(p, h, value);
 	p->cfg->mtu = mtu;
 	/* Checked against IPv6 addresses once the whole [Interface] is read,
@@ -540,7 +316,7 @@ static enum config_status h_fwmark(struct parser *p, const struct key_handler *h
 	} else if (value[0] == '0' && (value[1] == 'x' || value[1] == 'X')) {
 		ok = parse_hex32(value + 2, &mark);
 	} else {
-		ok = parse_decimal(value, UINT32_MAX, &mark);
+		ok = parse_decimal_u32(value, UINT32_MAX, &mark);
 	}
 	if (!ok)
 		return fail_invalid(p, h, value);
@@ -548,34 +324,10 @@ static enum config_status h_fwmark(struct parser *p, const struct key_handler *h
 	return CONFIG_OK;
 }
 
-bool config_p2p_parse(const char *s, enum config_p2p *out)
-{
-	static const enum config_p2p all[] = { CONFIG_P2P_KERNEL, CONFIG_P2P_DIRECT,
-					       CONFIG_P2P_REFUSE };
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		if (!strcasecmp(s, config_p2p_name(all[i]))) {
-			*out = all[i];
-			return true;
-		}
-	}
-	return false;
-}
-
-const char *config_p2p_name(enum config_p2p p)
-{
-	switch (p) {
-	case CONFIG_P2P_KERNEL: return "kernel";
-	case CONFIG_P2P_DIRECT: return "direct";
-	case CONFIG_P2P_REFUSE: return "refuse";
-	}
-	return "?";
-}
-
 static enum config_status h_peer_to_peer(struct parser *p, const struct key_handler *h,
 					 char *value)
 {
-	if (!config_p2p_parse(value, &p->cfg->peer_to_peer))
+	if (!p2p_mode_parse(value, &p->cfg->peer_to_peer))
 		return fail_invalid(p, h, value);
 	return CONFIG_OK;
 }
@@ -668,7 +420,7 @@ static enum config_status h_endpoint(struct parser *p, const struct key_handler 
 
 	if (strlen(value) >= sizeof(peer->endpoint_text))
 		return fail_invalid(p, h, value);
-	switch (resolve_endpoint(value, &peer->endpoint)) {
+	switch (endpoint_resolve(value, &peer->endpoint)) {
 	case ENDPOINT_OK:
 		break;
 	case ENDPOINT_UNRESOLVED:
@@ -688,7 +440,7 @@ static enum config_status h_keepalive(struct parser *p, const struct key_handler
 
 	if (!strcasecmp(value, "off"))
 		secs = 0;
-	else if (!parse_decimal(value, 65535, &secs))
+	else if (!parse_decimal_u32(value, 65535, &secs))
 		return fail_invalid(p, h, value);
 	cur_peer(p)->persistent_keepalive = (uint16_t)secs;
 	return CONFIG_OK;

@@ -18,20 +18,10 @@
 #include <sys/socket.h>
 
 #include "crypto/crypto.h"
+#include "vpnd/common/net.h"
+#include "vpnd/common/p2p.h"
 
 #define CONFIG_DEFAULT_MTU 1420
-
-struct ip_prefix {
-	int family;		/* AF_INET or AF_INET6 */
-	uint8_t addr[16];	/* 4 or 16 bytes used */
-	uint8_t cidr;
-};
-
-union sockaddr_any {
-	struct sockaddr sa;
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
-};
 
 struct config_peer {
 	uint8_t public_key[KEY_LEN];
@@ -47,18 +37,6 @@ struct config_peer {
 	int line;
 };
 
-/* [Interface] PeerToPeer: what the server does with a packet from one peer
- * whose inner destination is routed to another peer. */
-enum config_p2p {
-	CONFIG_P2P_KERNEL = 0,	/* to the TUN: the kernel forwards it (ip_forward, firewall) */
-	CONFIG_P2P_DIRECT,	/* re-encrypted straight to the other peer, no TUN */
-	CONFIG_P2P_REFUSE,	/* dropped, counted as peer_to_peer_refused */
-};
-
-/* "kernel", "direct", "refuse" (any case) -> *out; false if none of them. */
-bool config_p2p_parse(const char *s, enum config_p2p *out);
-const char *config_p2p_name(enum config_p2p p);
-
 struct config {
 	bool has_private_key;
 	uint8_t private_key[KEY_LEN];
@@ -68,7 +46,7 @@ struct config {
 	uint16_t listen_port;
 	unsigned mtu;			/* CONFIG_DEFAULT_MTU unless set */
 	uint32_t fwmark;
-	enum config_p2p peer_to_peer;	/* CONFIG_P2P_KERNEL unless set */
+	enum p2p_mode peer_to_peer;	/* P2P_KERNEL unless set */
 	struct config_peer *peers;
 	size_t n_peers;
 	/* wg-quick hooks, in file order; run by vpnd up/down with %i. */
@@ -96,16 +74,5 @@ enum config_status config_parse_text(struct config *cfg, const char *text, const
 void config_wipe_secrets(struct config *cfg);
 /* Frees everything and wipes key material. Safe on a zeroed struct. */
 void config_free(struct config *cfg);
-
-/* "198.18.0.0/15", "2001:db8::/32", "198.18.0.1" (-> /32). Strict. */
-bool parse_ip_prefix(const char *s, struct ip_prefix *out);
-/* "host:port", "[v6]:port", "1.2.3.4:51820"; host names resolved. */
-bool parse_endpoint(const char *s, union sockaddr_any *out);
-/* True (the default): Endpoint host names are looked up (getaddrinfo, maybe
- * DNS). False: a host name fails as unresolved without any lookup; numeric
- * addresses are unaffected. The fuzzers set it false: no network, no stall. */
-extern bool config_resolve_host_names;
-/* Formats an endpoint as wg prints it: "1.2.3.4:5" or "[::1]:5". */
-void format_endpoint(char *buf, size_t len, const union sockaddr_any *ep);
 
 #endif

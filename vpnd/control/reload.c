@@ -14,44 +14,9 @@
 
 /* --- small helpers ------------------------------------------------------ */
 
-int ip_prefix_cmp(const struct ip_prefix *a, const struct ip_prefix *b)
-{
-	int c;
-
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	c = memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
-	if (c)
-		return c;
-	return a->cidr < b->cidr ? -1 : a->cidr > b->cidr;
-}
-
 static int cmp_prefix_qsort(const void *a, const void *b)
 {
 	return ip_prefix_cmp(a, b);
-}
-
-bool sockaddr_equal(const union sockaddr_any *a, const union sockaddr_any *b)
-{
-	if (a->sa.sa_family != b->sa.sa_family)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_port == b->in.sin_port &&
-		       a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-	if (a->sa.sa_family == AF_INET6)
-		return a->in6.sin6_port == b->in6.sin6_port &&
-		       a->in6.sin6_scope_id == b->in6.sin6_scope_id &&
-		       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16);
-	return true;
-}
-
-void format_prefix(char *buf, size_t len, const struct ip_prefix *p)
-{
-	char text[INET6_ADDRSTRLEN];
-
-	if (!inet_ntop(p->family, p->addr, text, sizeof(text)))
-		snprintf(text, sizeof(text), "?");
-	snprintf(buf, len, "%s/%u", text, (unsigned)p->cidr);
 }
 
 /* Sorts and removes duplicates in place; returns the new count. */
@@ -435,7 +400,7 @@ static void plan_interface(struct reload_plan *plan, struct text *t, const struc
 		plan->interface_changed = true;
 	}
 	if (rs->has_peer_to_peer && cfg->peer_to_peer != rs->peer_to_peer) {
-		text_add(t, "peer_to_peer=%s\n", config_p2p_name(cfg->peer_to_peer));
+		text_add(t, "peer_to_peer=%s\n", p2p_mode_name(cfg->peer_to_peer));
 		plan->interface_changed = true;
 	}
 }
@@ -630,5 +595,5 @@ void running_state_parse_stats(struct running_state *rs, const char *stats)
 		return;
 	memcpy(value, line, n);
 	value[n] = '\0';
-	rs->has_peer_to_peer = config_p2p_parse(value, &rs->peer_to_peer);
+	rs->has_peer_to_peer = p2p_mode_parse(value, &rs->peer_to_peer);
 }

@@ -47,7 +47,7 @@ struct running_state {
 	uint16_t listen_port;
 	uint32_t fwmark;
 	bool has_peer_to_peer;		/* from vpnd's get=stats; not in get=1 */
-	enum config_p2p peer_to_peer;
+	enum p2p_mode peer_to_peer;
 	struct running_peer *peers;
 	size_t n_peers;
 };
@@ -81,11 +81,5 @@ int reload_plan_make(struct reload_plan *plan, const struct config *cfg,
 bool reload_plan_empty(const struct reload_plan *plan);
 /* Frees and wipes; safe on a zeroed struct. */
 void reload_plan_free(struct reload_plan *plan);
-
-/* Helpers shared with the fleet commands. */
-int ip_prefix_cmp(const struct ip_prefix *a, const struct ip_prefix *b);
-bool sockaddr_equal(const union sockaddr_any *a, const union sockaddr_any *b);
-/* "198.18.0.0/15", "2001:db8::/32". */
-void format_prefix(char *buf, size_t len, const struct ip_prefix *p);
 
 #endif

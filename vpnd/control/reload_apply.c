@@ -3,6 +3,7 @@
  * rtnetlink. Runs in the CLI (vpnd reload, vpnd peer) or in the daemon's
  * monitor (SIGHUP), never in the worker, which cannot read config files. */
 #include "vpnd/control/reload_apply.h"
+#include "vpnd/common/lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -197,19 +198,6 @@ static int apply_routes(const char *ifname, unsigned ifindex, const struct reloa
 	return ret;
 }
 
-/* Serialises reloads of one config (CLI and SIGHUP, two peer adds): an
- * advisory lock on the config file itself, so no lock file is left. */
-static int lock_config(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
 int reload_apply(const char *ifname, const char *config_path, void (*warn_fn)(const char *msg),
 		 struct reload_report *rep, struct config *keep, char *err, size_t err_len)
 {
@@ -221,7 +209,7 @@ int reload_apply(const char *ifname, const char *config_path, void (*warn_fn)(co
 	int ret = -1, lock_fd;
 
 	memset(rep, 0, sizeof(*rep));
-	lock_fd = lock_config(config_path);
+	lock_fd = lock_config_file(config_path);
 	if (config_load(&cfg, config_path, err, err_len, warn_fn) != CONFIG_OK)
 		goto out;
 	answer = uapi_request(ifname, "get=1\n\n", err, err_len);

@@ -1,5 +1,6 @@
 /* Re-resolving host-name endpoints in the root monitor; see resolve.h. */
 #include "vpnd/control/resolve.h"
+#include "vpnd/common/clock.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -40,14 +41,6 @@ bool resolve_should_push(const char *resolved, const char *last_resolved, const 
 	return now > latest_handshake && now - latest_handshake > RESOLVE_STALE_SEC;
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void resolver_init(struct resolver *r, const char *ifname)
 {
 	const char *env = getenv("VPND_RESOLVE_INTERVAL");
@@ -84,7 +77,7 @@ static bool has_host_names(const struct config *cfg)
 const struct timespec *resolver_timeout(struct resolver *r, const struct config *cfg,
 					struct timespec *ts)
 {
-	uint64_t now = monotonic_ns(), left;
+	uint64_t now = now_monotonic_ns(), left;
 
 	if (!r->interval || !has_host_names(cfg))
 		return NULL;
@@ -139,7 +132,7 @@ int resolver_run(struct resolver *r, const struct config *cfg)
 	uint64_t now = (uint64_t)time(NULL);
 	int pushed = 0, ret;
 
-	r->next_ns = monotonic_ns() + (uint64_t)r->interval * 1000000000u;
+	r->next_ns = now_monotonic_ns() + (uint64_t)r->interval * 1000000000u;
 	if (!has_host_names(cfg))
 		return 0;
 	get = uapi_request(r->ifname, "get=1\n\n", err, sizeof(err));

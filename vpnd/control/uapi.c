@@ -120,7 +120,7 @@ char *uapi_get_stats(struct device *dev)
 		  (unsigned long long)dev->cookie_replies_sent,
 		  (unsigned long long)dev->handshakes_answered);
 	sb_printf(&b, "under_load=%d\n", now_monotonic_ns() < dev->under_load_until_ns);
-	sb_printf(&b, "peer_to_peer=%s\n", config_p2p_name(dev->peer_to_peer));
+	sb_printf(&b, "peer_to_peer=%s\n", p2p_mode_name(dev->peer_to_peer));
 	for (struct peer *p = dev->peers_first; p; p = p->next) {
 		sb_key(&b, "public_key", p->public_key);
 		sb_printf(&b, "rx_packets=%llu\ntx_packets=%llu\nhandshakes_sent=%llu\n"
@@ -181,7 +181,7 @@ static int set_device_key(struct set_state *st, const char *key, const char *val
 		device_set_fwmark(dev, (uint32_t)n);
 	} else if (!strcmp(key, "peer_to_peer")) {
 		/* vpnd's own key ([Interface] PeerToPeer); wg never sends it. */
-		if (!config_p2p_parse(value, &dev->peer_to_peer))
+		if (!p2p_mode_parse(value, &dev->peer_to_peer))
 			return EINVAL;
 	} else if (!strcmp(key, "replace_peers")) {
 		if (strcmp(value, "true"))

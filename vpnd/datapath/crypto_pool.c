@@ -24,6 +24,7 @@
  * Helpers spin briefly before sleeping, and so does the caller before it
  * waits: under load the next batch usually comes within microseconds. */
 #include "vpnd/datapath/crypto_pool.h"
+#include "vpnd/common/clock.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -77,14 +78,6 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Claims the next job of the running batch: its index in *i, the batch's
  * size in *n. False when every job is taken. */
 static bool claim(struct crypto_pool *p, uint32_t *i, uint32_t *n)
@@ -131,9 +124,9 @@ static void *helper_main(void *arg)
 		    atomic_load(&p->caller_waiting))
 			futex_wake(&p->done, 1);
 		/* The next batch: spin a little, then sleep. */
-		until = mono_ns() + HELPER_SPIN_NS;
+		until = now_monotonic_ns() + HELPER_SPIN_NS;
 		for (unsigned k = 0; atomic_load_explicit(&p->wake, memory_order_relaxed) == w; k++) {
-			if ((k & 63) == 63 && mono_ns() > until) {
+			if ((k & 63) == 63 && now_monotonic_ns() > until) {
 				atomic_fetch_add(&p->sleepers, 1);
 				futex_wait(&p->wake, w);
 				atomic_fetch_sub(&p->sleepers, 1);
@@ -249,9 +242,9 @@ void crypto_pool_run(struct crypto_pool *p, crypto_job_fn job, void *ctx, size_t
 	if (d == n)
 		return;
 	/* Helpers hold the last jobs: spin a little, then sleep. */
-	until = mono_ns() + CALLER_SPIN_NS;
+	until = now_monotonic_ns() + CALLER_SPIN_NS;
 	for (unsigned k = 0; atomic_load_explicit(&p->done, memory_order_acquire) != n; k++) {
-		if ((k & 63) == 63 && mono_ns() > until)
+		if ((k & 63) == 63 && now_monotonic_ns() > until)
 			break;
 		cpu_relax();
 	}

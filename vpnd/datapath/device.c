@@ -41,14 +41,6 @@ void device_count_drop(struct device *dev, enum drop_reason r)
 	dev->drops[r]++;
 }
 
-uint64_t now_monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 int device_init(struct device *dev, const char *ifname)
 {
 	memset(dev, 0, sizeof(*dev));

@@ -139,7 +139,7 @@ struct device {
 	uint16_t listen_port;		/* configured; 0 = random */
 	uint16_t bound_port;		/* actual */
 	uint32_t fwmark;
-	enum config_p2p peer_to_peer;	/* packets from a peer to another peer */
+	enum p2p_mode peer_to_peer;	/* packets from a peer to another peer */
 
 	struct allowedips *aips;
 	struct index_table index;

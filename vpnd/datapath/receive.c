@@ -250,7 +250,7 @@ static bool peer_to_peer(struct device *dev, struct peer *from, const uint8_t *p
 
 	if (!owner || owner == &from->aips)
 		return false;
-	if (dev->peer_to_peer == CONFIG_P2P_REFUSE)
+	if (dev->peer_to_peer == P2P_REFUSE)
 		device_count_drop(dev, DROP_P2P_REFUSED);
 	else
 		send_forward(PEER_OF_AIPS(owner), pkt, len, now);
@@ -288,7 +288,7 @@ static void transport_deliver(struct device *dev, struct peer *peer, struct keyp
 		device_count_drop(dev, DROP_INNER_SOURCE);
 		return;
 	}
-	if (dev->peer_to_peer != CONFIG_P2P_KERNEL &&
+	if (dev->peer_to_peer != P2P_KERNEL &&
 	    peer_to_peer(dev, peer, inner, plain_len, family, now))
 		return;
 	if (dev->tun_vnet_hdr) {

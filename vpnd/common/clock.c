@@ -1,0 +1,11 @@
+#include "vpnd/common/clock.h"
+
+#include <time.h>
+
+uint64_t now_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
