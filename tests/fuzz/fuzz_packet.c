@@ -72,6 +72,9 @@
 #include "tests/fuzz/fuzz_common.h"
 #include "tun/offload.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 #include "vpnd/control/uapi.h"
 
 #define HARNESS_INIT_INDEX 0x11223344u	/* sender index of our initiations */

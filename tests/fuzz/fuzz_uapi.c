@@ -25,6 +25,9 @@
 #include "tests/fuzz/fuzz_common.h"
 #include "vpnd/control/config.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 #include "vpnd/control/uapi.h"
 
 static void fail(const char *what, const char *a, const char *b)

@@ -16,6 +16,9 @@
 
 #include "crypto/crypto.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 
 /* Distinct, aligned, never dereferenced. */
 static struct peer *fake_peer(size_t i)

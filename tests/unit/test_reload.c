@@ -20,6 +20,9 @@
 #include "crypto/crypto.h"
 #include "vpnd/control/config.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 #include "vpnd/control/reload.h"
 #include "vpnd/control/uapi.h"
 

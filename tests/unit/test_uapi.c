@@ -21,6 +21,9 @@
 #include "crypto/crypto.h"
 #include "handshake/wire.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 #include "vpnd/control/uapi.h"
 
 struct ident {

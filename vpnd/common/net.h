@@ -17,6 +17,9 @@ struct ip_prefix {
 	uint8_t cidr;
 };
 
+/* wg-quick's default: 1500 less the largest WireGuard overhead (IPv6). */
+#define DEFAULT_TUNNEL_MTU 1420
+
 union sockaddr_any {
 	struct sockaddr sa;
 	struct sockaddr_in in;

@@ -21,7 +21,7 @@
 #include "vpnd/common/net.h"
 #include "vpnd/common/p2p.h"
 
-#define CONFIG_DEFAULT_MTU 1420
+#define CONFIG_DEFAULT_MTU DEFAULT_TUNNEL_MTU
 
 struct config_peer {
 	uint8_t public_key[KEY_LEN];

@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 
 /* --- get ---------------------------------------------------------------- */
 

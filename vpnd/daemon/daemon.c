@@ -25,11 +25,17 @@
 #include "tun/tun.h"
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/packet_io.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 #include "vpnd/control/reload_apply.h"
 #include "vpnd/common/log.h"
 #include "vpnd/control/resolve.h"
 #include "vpnd/control/routes.h"
+#include "vpnd/daemon/hooks.h"
 #include "vpnd/daemon/sandbox.h"
+#include "vpnd/control/interface.h"
 
 #ifdef VPND_SANITIZED
 #include <sanitizer/lsan_interface.h>
@@ -48,109 +54,6 @@ struct daemon {
 	char pid_path[128];
 };
 
-/* --- hooks ---------------------------------------------------------------- */
-
-/* sh -c cmd with no signal blocked (the monitor blocks the ones it waits
- * for; a hook must not inherit that). 0 if it exited 0. */
-static int run_shell(const char *cmd)
-{
-	sigset_t none;
-	pid_t pid = fork();
-	int status = 0;
-
-	if (pid == 0) {
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0)
-		return -1;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-static void run_hooks(char **cmds, size_t n, const char *ifname)
-{
-	for (size_t i = 0; i < n; i++) {
-		char cmd[8192];
-		size_t o = 0;
-
-		/* %i is the interface name, as in wg-quick. */
-		for (const char *s = cmds[i]; *s && o + IFNAMSIZ + 1 < sizeof(cmd); s++) {
-			if (s[0] == '%' && s[1] == 'i') {
-				o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "%s", ifname);
-				s++;
-			} else {
-				cmd[o++] = *s;
-			}
-		}
-		cmd[o] = '\0';
-		log_info("running hook: %s", cmd);
-		if (run_shell(cmd) != 0)
-			log_warn("hook failed: %s", cmd);
-	}
-}
-
-/* --- interface set-up ------------------------------------------------------ */
-
-static int add_routes(struct daemon *d, char *err, size_t err_len)
-{
-	const struct config *cfg = d->opts->cfg;
-
-	for (size_t i = 0; i < cfg->n_peers; i++) {
-		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++) {
-			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
-			int ret;
-
-			if (route_covered_by_address(cfg, p))
-				continue;
-			if (p->cidr == 0) {
-				/* A default route through the tunnel would also
-				 * carry the tunnel's own UDP: needs policy
-				 * routing, which vpnd does not set up yet. */
-				log_warn("%s: not installing a default route for %s/0; "
-					 "add policy routing yourself",
-					 d->dev.ifname, p->family == AF_INET ? "0.0.0.0" : "::");
-				continue;
-			}
-			ret = nl_route_add(d->nl, d->dev.ifindex, p->family, p->addr, p->cidr,
-					   err, err_len);
-			if (ret < 0)
-				return ret;
-		}
-	}
-	return 0;
-}
-
-static int setup_interface(struct daemon *d, char *err, size_t err_len)
-{
-	const struct config *cfg = d->opts->cfg;
-	unsigned mtu = cfg && cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
-	int ret;
-
-	ret = nl_link_set_mtu(d->nl, d->dev.ifindex, mtu, err, err_len);
-	if (ret < 0 || !cfg)
-		return ret;
-	d->dev.mtu = mtu;
-	for (size_t i = 0; i < cfg->n_addresses; i++) {
-		const struct ip_prefix *a = &cfg->addresses[i];
-
-		ret = nl_addr_add(d->nl, d->dev.ifindex, a->family, a->addr, a->cidr, err, err_len);
-		if (ret < 0)
-			return ret;
-	}
-	ret = device_apply_config(&d->dev, cfg, err, err_len);
-	if (ret < 0)
-		return ret;
-	ret = nl_link_set_up(d->nl, d->dev.ifindex, true, err, err_len);
-	if (ret < 0)
-		return ret;
-	return add_routes(d, err, err_len);
-}
-
 /* --- event loop -------------------------------------------------------- */
 
 static int epoll_add(int epfd, int fd, enum loop_event ev)
@@ -168,134 +71,6 @@ static void sync_udp_registration(struct daemon *d)
 	if (d->dev.udp_fd >= 0)
 		epoll_add(d->epoll_fd, d->dev.udp_fd, EV_UDP);
 	d->registered_udp_fd = d->dev.udp_fd;
-}
-
-/* One read gives one packet, or with offloads a super-packet that is split
- * into MTU-sized packets straight into the send batch. */
-static void tun_read_one(struct device *dev, size_t n, uint64_t now)
-{
-	struct gso_iter it;
-	size_t len;
-
-	if (gso_begin(&it, dev->tun_read_buf, n) != GSO_OK) {
-		device_count_drop(dev, DROP_INNER_INVALID);
-		return;
-	}
-	for (;;) {
-		uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
-
-		len = gso_next(&it, slot, TX_BUF_LEN - MSG_TRANSPORT_HEADER_LEN - 32);
-		if (!len)
-			break;
-		send_from_tun(dev, slot, len, now);
-	}
-}
-
-static void handle_tun(struct daemon *d, uint64_t now)
-{
-	struct device *dev = &d->dev;
-
-	/* Bounded rounds so the UDP side and the timers get their turn. */
-	for (int round = 0; round < 2 * BATCH_MAX; round++) {
-		uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
-		uint8_t *dst = dev->tun_vnet_hdr ? dev->tun_read_buf : slot;
-		size_t cap = dev->tun_vnet_hdr ? PACKET_BUF_LEN : TX_BUF_LEN - 64;
-		ssize_t n = read(dev->tun_fd, dst, cap);
-
-		if (n < 0) {
-			if (errno == EBADFD || errno == EIO)
-				d->running = false;	/* interface deleted */
-			break;
-		}
-		if (dev->tun_vnet_hdr)
-			tun_read_one(dev, (size_t)n, now);
-		else
-			send_from_tun(dev, slot, (size_t)n, now);
-	}
-	send_flush(dev);
-}
-
-static void normalise_source(union sockaddr_any *a)
-{
-	if (a->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr)) {
-		struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = a->in6.sin6_port };
-
-		memcpy(&in.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
-		memset(a, 0, sizeof(*a));
-		a->in = in;
-	}
-}
-
-/* With UDP GRO one datagram may hold several WireGuard messages of
- * seg bytes each (the last may be shorter): each is handled on its own. */
-static void receive_datagram(struct device *dev, uint8_t *buf, size_t len, size_t seg,
-			     const union sockaddr_any *src, uint64_t now)
-{
-	/* With a crypto pool the batch is taken whole (receive_batch_add). */
-	void (*receive)(struct device *, uint8_t *, size_t, const union sockaddr_any *,
-			uint64_t) = dev->pool ? receive_batch_add : receive_packet;
-
-	if (!seg || seg >= len) {
-		receive(dev, buf, len, src, now);
-		return;
-	}
-	for (size_t off = 0; off < len; off += seg)
-		receive(dev, buf + off, len - off < seg ? len - off : seg, src, now);
-}
-
-static size_t gro_segment_size(struct msghdr *h)
-{
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
-		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-			int seg;
-
-			memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
-			return seg > 0 ? (size_t)seg : 0;
-		}
-	}
-	return 0;
-}
-
-static void handle_udp(struct daemon *d, uint64_t now)
-{
-	struct device *dev = &d->dev;
-	static struct mmsghdr msgs[BATCH_MAX];
-	static struct iovec iov[BATCH_MAX];
-	static union sockaddr_any src[BATCH_MAX];
-	static union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cmsg[BATCH_MAX];
-
-	for (int round = 0; round < 8; round++) {
-		int n;
-
-		for (int i = 0; i < BATCH_MAX; i++) {
-			iov[i].iov_base = dev->rx_bufs[i];
-			iov[i].iov_len = PACKET_BUF_LEN;
-			memset(&msgs[i], 0, sizeof(msgs[i]));
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-			msgs[i].msg_hdr.msg_name = &src[i];
-			msgs[i].msg_hdr.msg_namelen = sizeof(src[i]);
-			msgs[i].msg_hdr.msg_control = cmsg[i].buf;
-			msgs[i].msg_hdr.msg_controllen = sizeof(cmsg[i].buf);
-		}
-		n = recvmmsg(dev->udp_fd, msgs, BATCH_MAX, MSG_DONTWAIT, NULL);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n; i++) {
-			normalise_source(&src[i]);
-			receive_datagram(dev, dev->rx_bufs[i], msgs[i].msg_len,
-					 gro_segment_size(&msgs[i].msg_hdr), &src[i], now);
-		}
-		if (dev->pool)
-			receive_batch_end(dev, now);
-		receive_flush(dev);	/* before rx_bufs are reused */
-		send_flush(dev);
-		if (n < BATCH_MAX)
-			break;
-	}
 }
 
 static void handle_uapi(struct daemon *d)
@@ -352,10 +127,10 @@ static void run_loop(struct daemon *d)
 			case EV_TUN:
 				if (evs[i].events & (EPOLLERR | EPOLLHUP))
 					d->running = false;
-				else
-					handle_tun(d, now);
+				else if (packet_io_tun_readable(&d->dev, now) == IO_LINK_GONE)
+					d->running = false;
 				break;
-			case EV_UDP: handle_udp(d, now); break;
+			case EV_UDP: packet_io_udp_readable(&d->dev, now); break;
 			case EV_UAPI: handle_uapi(d); break;
 			case EV_WATCH:
 				if (nl_watch_link_gone(d->watch, d->dev.ifindex))
@@ -659,7 +434,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "cannot bind a UDP socket");
 		return -EIO;
 	}
-	if (setup_interface(d, err, err_len) < 0)
+	if (interface_configure(d->nl, &d->dev, d->opts->cfg, err, err_len) < 0)
 		return -EIO;
 	if (cfg)
 		run_hooks(cfg->post_up, cfg->n_post_up, name);

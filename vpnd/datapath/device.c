@@ -11,6 +11,9 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 
 static const char *const drop_names[DROP_COUNT] = {
 	[DROP_SHORT] = "short",
@@ -45,7 +48,7 @@ int device_init(struct device *dev, const char *ifname)
 {
 	memset(dev, 0, sizeof(*dev));
 	snprintf(dev->ifname, sizeof(dev->ifname), "%s", ifname);
-	dev->mtu = CONFIG_DEFAULT_MTU;
+	dev->mtu = DEFAULT_TUNNEL_MTU;
 	dev->tun_fd = dev->udp_fd = -1;
 	dev->n_buckets = 1024;
 	dev->peer_buckets = calloc(dev->n_buckets, sizeof(*dev->peer_buckets));
@@ -296,67 +299,6 @@ void device_peers_remove_all(struct device *dev)
 {
 	while (dev->peers_first)
 		device_peer_remove(dev, dev->peers_first);
-}
-
-static int apply_peer(struct device *dev, const struct config_peer *cp, char *err, size_t err_len)
-{
-	struct peer *peer = device_peer_lookup(dev, cp->public_key);
-
-	if (!peer)
-		peer = device_peer_create(dev, cp->public_key);
-	if (!peer) {
-		snprintf(err, err_len, "%s:%d: cannot add peer (our own key, or out of memory)",
-			 cp->file, cp->line);
-		return -EINVAL;
-	}
-	bool keepalive_was_off = !peer->timers.persistent_keepalive_interval;
-
-	noise_handshake_set_psk(&peer->hs, cp->has_preshared_key ? cp->preshared_key : NULL);
-	if (cp->has_endpoint)
-		peer_set_endpoint(peer, &cp->endpoint);
-	for (size_t i = 0; i < cp->n_allowed_ips; i++) {
-		const struct ip_prefix *p = &cp->allowed_ips[i];
-
-		if (allowedips_insert(dev->aips, p->family, p->addr, p->cidr, &peer->aips) < 0) {
-			snprintf(err, err_len, "%s:%d: cannot add allowed IP", cp->file, cp->line);
-			return -ENOMEM;
-		}
-	}
-	peer_set_persistent_keepalive(peer, cp->persistent_keepalive);
-	/* As over the UAPI (and as the kernel does at link up): turning it on
-	 * sends one at once, else an idle peer would never start the timer. */
-	if (cp->persistent_keepalive && keepalive_was_off && dev->local->has_identity &&
-	    peer->has_endpoint) {
-		send_keepalive(peer);
-		send_flush(dev);
-	}
-	return 0;
-}
-
-int device_apply_config(struct device *dev, const struct config *cfg, char *err, size_t err_len)
-{
-	int ret;
-
-	if (cfg->has_private_key && !device_set_private_key(dev, cfg->private_key)) {
-		snprintf(err, err_len, "invalid private key");
-		return -EINVAL;
-	}
-	if (cfg->fwmark)
-		device_set_fwmark(dev, cfg->fwmark);
-	ret = device_bind(dev, cfg->has_listen_port ? cfg->listen_port : 0);
-	if (ret < 0) {
-		snprintf(err, err_len, "bind UDP port %u: %s",
-			 cfg->has_listen_port ? cfg->listen_port : 0, strerror(-ret));
-		return ret;
-	}
-	dev->mtu = cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
-	dev->peer_to_peer = cfg->peer_to_peer;
-	for (size_t i = 0; i < cfg->n_peers; i++) {
-		ret = apply_peer(dev, &cfg->peers[i], err, err_len);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
 }
 
 /* Under load when more than UNDER_LOAD_THRESHOLD handshake messages arrive

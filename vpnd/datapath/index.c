@@ -7,6 +7,10 @@
 #include <string.h>
 
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/index.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 
 int index_table_init(struct index_table *t)
 {

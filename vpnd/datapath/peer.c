@@ -1,10 +1,12 @@
-/* Peers: their keypairs (previous, current, next), their queue of packets
- * waiting for a session, and the device's timer heap that orders them by
- * their next timer deadline. */
+/* Peers: their keypairs (previous, current, next) and their queue of
+ * packets waiting for a session. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds)
 {
@@ -134,91 +136,12 @@ void peer_timers_changed(struct peer *peer)
 	timer_heap_update(peer->dev, peer);
 }
 
-/* --- timer heap: a binary min-heap of peers by next deadline ---------- */
-
-static void heap_swap(struct device *dev, size_t a, size_t b)
+struct keypair *peer_sendable_keypair(struct peer *peer, uint64_t now)
 {
-	struct peer *t = dev->heap[a];
+	struct keypair *kp = peer->kp_current;
 
-	dev->heap[a] = dev->heap[b];
-	dev->heap[b] = t;
-	dev->heap[a]->heap_pos = a;
-	dev->heap[b]->heap_pos = b;
-}
-
-static void heap_sift(struct device *dev, size_t i)
-{
-	while (i > 1 && dev->heap[i / 2]->heap_deadline > dev->heap[i]->heap_deadline) {
-		heap_swap(dev, i, i / 2);
-		i /= 2;
-	}
-	for (;;) {
-		size_t l = 2 * i, r = l + 1, m = i;
-
-		if (l <= dev->heap_len && dev->heap[l]->heap_deadline < dev->heap[m]->heap_deadline)
-			m = l;
-		if (r <= dev->heap_len && dev->heap[r]->heap_deadline < dev->heap[m]->heap_deadline)
-			m = r;
-		if (m == i)
-			return;
-		heap_swap(dev, i, m);
-		i = m;
-	}
-}
-
-void timer_heap_remove(struct device *dev, struct peer *peer)
-{
-	size_t i = peer->heap_pos;
-
-	if (!i)
-		return;
-	heap_swap(dev, i, dev->heap_len);
-	dev->heap_len--;
-	peer->heap_pos = 0;
-	if (i <= dev->heap_len)
-		heap_sift(dev, i);
-}
-
-void timer_heap_update(struct device *dev, struct peer *peer)
-{
-	uint64_t next = timers_next_deadline(&peer->timers);
-
-	if (!next) {
-		timer_heap_remove(dev, peer);
-		return;
-	}
-	/* The packet path calls this per packet; most packets move no
-	 * deadline, and then the heap has nothing to do. */
-	if (peer->heap_pos && peer->heap_deadline == next)
-		return;
-	peer->heap_deadline = next;
-	if (!peer->heap_pos) {
-		if (dev->heap_len + 1 >= dev->heap_cap) {
-			size_t cap = dev->heap_cap ? dev->heap_cap * 2 : 64;
-			struct peer **h = realloc(dev->heap, cap * sizeof(*h));
-
-			if (!h)
-				return;	/* the peer's timers wait for its next event */
-			dev->heap = h;
-			dev->heap_cap = cap;
-		}
-		dev->heap[++dev->heap_len] = peer;
-		peer->heap_pos = dev->heap_len;
-	}
-	heap_sift(dev, peer->heap_pos);
-}
-
-uint64_t timer_heap_next(const struct device *dev)
-{
-	return dev->heap_len ? dev->heap[1]->heap_deadline : 0;
-}
-
-void timer_heap_run(struct device *dev, uint64_t now)
-{
-	while (dev->heap_len && dev->heap[1]->heap_deadline <= now) {
-		struct peer *peer = dev->heap[1];
-
-		peer_run_timers(peer, now);
-		timer_heap_update(dev, peer);
-	}
+	if (!kp || !kp->valid || !kp->confirmed || now - kp->birth_ns >= REJECT_AFTER_TIME ||
+	    kp->send_counter >= REJECT_AFTER_MESSAGES)
+		return NULL;
+	return kp;
 }

@@ -13,6 +13,10 @@
 #include "tun/offload.h"
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/receive.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 
 #define PEER_OF_HS(hs) ((struct peer *)((char *)(hs) - offsetof(struct peer, hs)))
 #define PEER_OF_AIPS(o) ((struct peer *)((char *)(o) - offsetof(struct peer, aips)))

@@ -15,6 +15,10 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/send.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/timer_heap.h"
+#include "vpnd/common/clock.h"
 
 #define UDP_GSO_MAX_SEGS  64
 #define UDP_GSO_MAX_BYTES 65000
@@ -207,16 +211,6 @@ void send_queue_raw(struct device *dev, const union sockaddr_any *dst, const voi
 	dev->tx_seal[slot].pending = false;	/* already complete */
 	if (++dev->tx_count == BATCH_MAX)
 		send_flush(dev);
-}
-
-struct keypair *peer_sendable_keypair(struct peer *peer, uint64_t now)
-{
-	struct keypair *kp = peer->kp_current;
-
-	if (!kp || !kp->valid || !kp->confirmed || now - kp->birth_ns >= REJECT_AFTER_TIME ||
-	    kp->send_counter >= REJECT_AFTER_MESSAGES)
-		return NULL;
-	return kp;
 }
 
 void send_initiation(struct peer *peer, bool is_retry)
@@ -413,21 +407,4 @@ void send_forward(struct peer *peer, const uint8_t *pkt, size_t len, uint64_t no
 	}
 	memcpy(slot, pkt, len);
 	send_to_peer(peer, slot, len, now);
-}
-
-void peer_run_timers(struct peer *peer, uint64_t now)
-{
-	unsigned actions = timers_expire(&peer->timers, now);
-
-	if (actions & TIMER_ACTION_GIVE_UP)
-		peer_staged_clear(peer);
-	if (actions & TIMER_ACTION_ZERO_KEYS)
-		peer_zero_keys(peer);
-	if (actions & TIMER_ACTION_RETRY_INITIATION)
-		send_initiation(peer, true);
-	else if (actions & TIMER_ACTION_SEND_INITIATION)
-		send_initiation(peer, false);
-	if (actions & TIMER_ACTION_SEND_KEEPALIVE)
-		send_keepalive(peer);
-	send_flush(peer->dev);
 }

@@ -1,0 +1,130 @@
+/* Applying a parsed config (vpnd up) to a fresh interface: MTU, addresses,
+ * the device's key, port and peers, link up, then routes for AllowedIPs. */
+#include "vpnd/control/interface.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tun/netlink.h"
+#include "vpnd/common/log.h"
+#include "vpnd/control/routes.h"
+#include "vpnd/datapath/device.h"
+#include "vpnd/datapath/peer.h"
+#include "vpnd/datapath/send.h"
+
+static int apply_peer(struct device *dev, const struct config_peer *cp, char *err, size_t err_len)
+{
+	struct peer *peer = device_peer_lookup(dev, cp->public_key);
+
+	if (!peer)
+		peer = device_peer_create(dev, cp->public_key);
+	if (!peer) {
+		snprintf(err, err_len, "%s:%d: cannot add peer (our own key, or out of memory)",
+			 cp->file, cp->line);
+		return -EINVAL;
+	}
+	bool keepalive_was_off = !peer->timers.persistent_keepalive_interval;
+
+	noise_handshake_set_psk(&peer->hs, cp->has_preshared_key ? cp->preshared_key : NULL);
+	if (cp->has_endpoint)
+		peer_set_endpoint(peer, &cp->endpoint);
+	for (size_t i = 0; i < cp->n_allowed_ips; i++) {
+		const struct ip_prefix *p = &cp->allowed_ips[i];
+
+		if (allowedips_insert(dev->aips, p->family, p->addr, p->cidr, &peer->aips) < 0) {
+			snprintf(err, err_len, "%s:%d: cannot add allowed IP", cp->file, cp->line);
+			return -ENOMEM;
+		}
+	}
+	peer_set_persistent_keepalive(peer, cp->persistent_keepalive);
+	/* As over the UAPI (and as the kernel does at link up): turning it on
+	 * sends one at once, else an idle peer would never start the timer. */
+	if (cp->persistent_keepalive && keepalive_was_off && dev->local->has_identity &&
+	    peer->has_endpoint) {
+		send_keepalive(peer);
+		send_flush(dev);
+	}
+	return 0;
+}
+
+int device_apply_config(struct device *dev, const struct config *cfg, char *err, size_t err_len)
+{
+	int ret;
+
+	if (cfg->has_private_key && !device_set_private_key(dev, cfg->private_key)) {
+		snprintf(err, err_len, "invalid private key");
+		return -EINVAL;
+	}
+	if (cfg->fwmark)
+		device_set_fwmark(dev, cfg->fwmark);
+	ret = device_bind(dev, cfg->has_listen_port ? cfg->listen_port : 0);
+	if (ret < 0) {
+		snprintf(err, err_len, "bind UDP port %u: %s",
+			 cfg->has_listen_port ? cfg->listen_port : 0, strerror(-ret));
+		return ret;
+	}
+	dev->mtu = cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
+	dev->peer_to_peer = cfg->peer_to_peer;
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		ret = apply_peer(dev, &cfg->peers[i], err, err_len);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int add_routes(struct nl *nl, const struct device *dev, const struct config *cfg,
+		      char *err, size_t err_len)
+{
+
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++) {
+			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
+			int ret;
+
+			if (route_covered_by_address(cfg, p))
+				continue;
+			if (p->cidr == 0) {
+				/* A default route through the tunnel would also
+				 * carry the tunnel's own UDP: needs policy
+				 * routing, which vpnd does not set up yet. */
+				log_warn("%s: not installing a default route for %s/0; "
+					 "add policy routing yourself",
+					 dev->ifname, p->family == AF_INET ? "0.0.0.0" : "::");
+				continue;
+			}
+			ret = nl_route_add(nl, dev->ifindex, p->family, p->addr, p->cidr,
+					   err, err_len);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+int interface_configure(struct nl *nl, struct device *dev, const struct config *cfg, char *err,
+			size_t err_len)
+{
+	unsigned mtu = cfg && cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
+	int ret;
+
+	ret = nl_link_set_mtu(nl, dev->ifindex, mtu, err, err_len);
+	if (ret < 0 || !cfg)
+		return ret;
+	dev->mtu = mtu;
+	for (size_t i = 0; i < cfg->n_addresses; i++) {
+		const struct ip_prefix *a = &cfg->addresses[i];
+
+		ret = nl_addr_add(nl, dev->ifindex, a->family, a->addr, a->cidr, err, err_len);
+		if (ret < 0)
+			return ret;
+	}
+	ret = device_apply_config(dev, cfg, err, err_len);
+	if (ret < 0)
+		return ret;
+	ret = nl_link_set_up(nl, dev->ifindex, true, err, err_len);
+	if (ret < 0)
+		return ret;
+	return add_routes(nl, dev, cfg, err, err_len);
+}

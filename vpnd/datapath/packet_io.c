@@ -1,0 +1,147 @@
+/* Packet I/O of the event loop: TUN reads (one packet, or a TSO/USO
+ * super-packet split into the send batch) and UDP reads (recvmmsg batches,
+ * GRO-coalesced datagrams cut into messages), each handed to send.c or
+ * receive.c, then the batches flushed. */
+#include "vpnd/datapath/packet_io.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "handshake/wire.h"
+#include "tun/offload.h"
+#include "vpnd/datapath/device.h"
+#include "vpnd/datapath/receive.h"
+#include "vpnd/datapath/send.h"
+
+/* One read gives one packet, or with offloads a super-packet that is split
+ * into MTU-sized packets straight into the send batch. */
+static void tun_read_one(struct device *dev, size_t n, uint64_t now)
+{
+	struct gso_iter it;
+	size_t len;
+
+	if (gso_begin(&it, dev->tun_read_buf, n) != GSO_OK) {
+		device_count_drop(dev, DROP_INNER_INVALID);
+		return;
+	}
+	for (;;) {
+		uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
+
+		len = gso_next(&it, slot, TX_BUF_LEN - MSG_TRANSPORT_HEADER_LEN - 32);
+		if (!len)
+			break;
+		send_from_tun(dev, slot, len, now);
+	}
+}
+
+enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
+{
+	enum io_result res = IO_OK;
+
+
+	/* Bounded rounds so the UDP side and the timers get their turn. */
+	for (int round = 0; round < 2 * BATCH_MAX; round++) {
+		uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
+		uint8_t *dst = dev->tun_vnet_hdr ? dev->tun_read_buf : slot;
+		size_t cap = dev->tun_vnet_hdr ? PACKET_BUF_LEN : TX_BUF_LEN - 64;
+		ssize_t n = read(dev->tun_fd, dst, cap);
+
+		if (n < 0) {
+			if (errno == EBADFD || errno == EIO)
+				res = IO_LINK_GONE;
+			break;
+		}
+		if (dev->tun_vnet_hdr)
+			tun_read_one(dev, (size_t)n, now);
+		else
+			send_from_tun(dev, slot, (size_t)n, now);
+	}
+	send_flush(dev);
+	return res;
+}
+
+static void normalise_source(union sockaddr_any *a)
+{
+	if (a->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr)) {
+		struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = a->in6.sin6_port };
+
+		memcpy(&in.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
+		memset(a, 0, sizeof(*a));
+		a->in = in;
+	}
+}
+
+/* With UDP GRO one datagram may hold several WireGuard messages of
+ * seg bytes each (the last may be shorter): each is handled on its own. */
+static void receive_datagram(struct device *dev, uint8_t *buf, size_t len, size_t seg,
+			     const union sockaddr_any *src, uint64_t now)
+{
+	/* With a crypto pool the batch is taken whole (receive_batch_add). */
+	void (*receive)(struct device *, uint8_t *, size_t, const union sockaddr_any *,
+			uint64_t) = dev->pool ? receive_batch_add : receive_packet;
+
+	if (!seg || seg >= len) {
+		receive(dev, buf, len, src, now);
+		return;
+	}
+	for (size_t off = 0; off < len; off += seg)
+		receive(dev, buf + off, len - off < seg ? len - off : seg, src, now);
+}
+
+static size_t gro_segment_size(struct msghdr *h)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
+		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+			int seg;
+
+			memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
+			return seg > 0 ? (size_t)seg : 0;
+		}
+	}
+	return 0;
+}
+
+void packet_io_udp_readable(struct device *dev, uint64_t now)
+{
+	static struct mmsghdr msgs[BATCH_MAX];
+	static struct iovec iov[BATCH_MAX];
+	static union sockaddr_any src[BATCH_MAX];
+	static union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cmsg[BATCH_MAX];
+
+	for (int round = 0; round < 8; round++) {
+		int n;
+
+		for (int i = 0; i < BATCH_MAX; i++) {
+			iov[i].iov_base = dev->rx_bufs[i];
+			iov[i].iov_len = PACKET_BUF_LEN;
+			memset(&msgs[i], 0, sizeof(msgs[i]));
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &src[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(src[i]);
+			msgs[i].msg_hdr.msg_control = cmsg[i].buf;
+			msgs[i].msg_hdr.msg_controllen = sizeof(cmsg[i].buf);
+		}
+		n = recvmmsg(dev->udp_fd, msgs, BATCH_MAX, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			normalise_source(&src[i]);
+			receive_datagram(dev, dev->rx_bufs[i], msgs[i].msg_len,
+					 gro_segment_size(&msgs[i].msg_hdr), &src[i], now);
+		}
+		if (dev->pool)
+			receive_batch_end(dev, now);
+		receive_flush(dev);	/* before rx_bufs are reused */
+		send_flush(dev);
+		if (n < BATCH_MAX)
+			break;
+	}
+}

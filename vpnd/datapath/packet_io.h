@@ -1,0 +1,19 @@
+/* The event loop's packet I/O: what to do when the TUN or the UDP socket is
+ * readable. Each call reads bounded rounds (so timers and the other side
+ * get their turn) and flushes the batches it filled. */
+#ifndef VPND_DATAPATH_PACKET_IO_H
+#define VPND_DATAPATH_PACKET_IO_H
+
+#include <stdint.h>
+
+struct device;
+
+enum io_result {
+	IO_OK,
+	IO_LINK_GONE,	/* the TUN says the interface was deleted: stop */
+};
+
+enum io_result packet_io_tun_readable(struct device *dev, uint64_t now);
+void packet_io_udp_readable(struct device *dev, uint64_t now);
+
+#endif

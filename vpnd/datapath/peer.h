@@ -1,0 +1,67 @@
+/* A peer: its public key, handshake, keypairs (previous, current, next),
+ * endpoint, timers, counters and the queue of packets waiting for a
+ * session. The device owns its peers (device.h); a peer owns everything
+ * in it. Runs on the event loop only. */
+#ifndef VPND_DATAPATH_PEER_H
+#define VPND_DATAPATH_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "handshake/cookie.h"
+#include "handshake/noise.h"
+#include "handshake/transport.h"
+#include "vpnd/common/net.h"
+#include "vpnd/datapath/allowedips.h"
+#include "vpnd/datapath/timers.h"
+
+#define STAGED_MAX      128	/* packets queued per peer while no session */
+
+struct device;
+
+struct peer {
+	struct device *dev;
+	uint8_t public_key[KEY_LEN];
+	struct noise_handshake hs;
+	struct cookie_maker cookie;
+	struct keypair *kp_previous, *kp_current, *kp_next;
+
+	bool has_endpoint;
+	union sockaddr_any endpoint;
+
+	struct allowedips_owner aips;
+	struct timers timers;
+	size_t heap_pos;		/* in the device's timer heap; 0 = absent */
+	uint64_t heap_deadline;
+
+	uint64_t last_initiation_sent_ns;	/* monotonic; 0 = never */
+	bool sent_lastminute_handshake;
+	uint64_t last_handshake_wall_ns;	/* for wg show; 0 = never */
+	uint64_t rx_bytes, tx_bytes;
+	uint64_t rx_packets, tx_packets;
+	uint64_t handshakes_sent, handshakes_received;
+
+	/* Packets waiting for a session: a ring of lazily allocated buffers. */
+	uint8_t *staged[STAGED_MAX];
+	uint16_t staged_len[STAGED_MAX];
+	unsigned staged_head, staged_count;
+
+	struct peer *hash_next;		/* device's public-key hash chain */
+	struct peer *next, *prev;	/* device's ordered list */
+};
+
+void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds);
+void peer_set_endpoint(struct peer *peer, const union sockaddr_any *ep);
+/* Installs a keypair freshly derived from a handshake (peer takes kp). */
+void peer_install_keypair(struct peer *peer, struct keypair *kp);
+/* kp (the peer's next) was confirmed by its first packet: promote it. */
+void peer_keypair_confirmed(struct peer *peer, struct keypair *kp);
+void peer_zero_keys(struct peer *peer);
+void peer_drop_handshake_index(struct peer *peer);
+/* The current keypair if it may send now, else NULL. */
+struct keypair *peer_sendable_keypair(struct peer *peer, uint64_t now);
+bool peer_stage(struct peer *peer, const uint8_t *pkt, size_t len);
+void peer_staged_clear(struct peer *peer);
+void peer_timers_changed(struct peer *peer);
+
+#endif
