@@ -23,38 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum {
-	LINE_MAX_LEN = 4096,		/* characters; longer lines are refused */
-	FILE_MAX_LEN = 64 << 20,	/* far beyond any sane peer count */
-	READ_CHUNK = 4096,
-	MTU_MIN = 576,			/* IPv4 minimum datagram size */
-	MTU_MIN_IPV6 = 1280,		/* IPv6 minimum link MTU */
-	LONG_LINE_ECHO = 24,		/* characters of a long line quoted */
-	WHAT_MAX = 128,
-	MSG_MAX = PATH_MAX + LINE_MAX_LEN + 256,
-};
-
-enum section {
-	SECTION_NONE,
-	SECTION_INTERFACE,
-	SECTION_PEER,
-};
-
-struct parser {
-	struct config *cfg;
-	char *err;
-	size_t err_len;
-	void (*warn_fn)(const char *msg);
-	const char *file;	/* file being parsed, for messages */
-	int line;
-	bool peers_only;	/* NAME.d files may hold [Peer] sections only */
-	enum section section;
-	uint32_t seen;		/* once-only keys seen in this section, by table index */
-	bool seen_interface;
-	bool peer_has_key;
-	int *key_lines;		/* per peer, line of its PublicKey (duplicate messages) */
-	int mtu_line;		/* 0 unless MTU was set */
-};
+#include "vpnd/control/config_parser.h"
 
 struct key_handler;
 typedef enum config_status (*key_fn)(struct parser *p, const struct key_handler *h,
@@ -131,22 +100,22 @@ static enum config_status fail_secret(struct parser *p, const struct key_handler
 	return fail_invalid(p, h, shown);
 }
 
-static enum config_status fail_nomem(struct parser *p)
+enum config_status parser_fail_nomem(struct parser *p)
 {
 	if (p->err && p->err_len)
 		snprintf(p->err, p->err_len, "%s: out of memory", p->file ? p->file : "config");
 	return CONFIG_ERR_NOMEM;
 }
 
-static enum config_status fail_io(struct parser *p, const char *path, const char *what)
+enum config_status parser_fail_io(struct parser *p, const char *path, const char *what)
 {
 	if (p->err && p->err_len)
 		snprintf(p->err, p->err_len, "%s: %s: %s", path, what, strerror(errno));
 	return CONFIG_ERR_IO;
 }
 
-static __attribute__((format(printf, 2, 3)))
-void warning(struct parser *p, const char *fmt, ...)
+__attribute__((format(printf, 2, 3)))
+void parser_warning(struct parser *p, const char *fmt, ...)
 {
 	char msg[MSG_MAX];
 	va_list ap;
@@ -167,7 +136,7 @@ void warning(struct parser *p, const char *fmt, ...)
  * the array pointer. Arrays holding secrets (the peers, with preshared keys)
  * are moved by hand so the old copy can be wiped: realloc would free it
  * with the keys still in it. */
-static bool grow(void *arrp, size_t n, size_t elem, bool secret)
+bool parser_grow(void *arrp, size_t n, size_t elem, bool secret)
 {
 	void *old, *new;
 	size_t cap;
@@ -257,8 +226,8 @@ static enum config_status parse_prefix_list(struct parser *p, const struct key_h
 		item = trim(item);
 		if (!(masked ? parse_ip_prefix(item, &pfx) : ip_prefix_parse_host(item, &pfx)))
 			return fail_invalid(p, h, item);
-		if (!grow(arr, *n, sizeof(**arr), false))
-			return fail_nomem(p);
+		if (!parser_grow(arr, *n, sizeof(**arr), false))
+			return parser_fail_nomem(p);
 		(*arr)[(*n)++] = pfx;
 	}
 	return CONFIG_OK;
@@ -341,11 +310,11 @@ static enum config_status add_hook(struct parser *p, const struct key_handler *h
 
 	if (!*value)
 		return fail_invalid(p, h, value);
-	if (!grow(arr, *n, sizeof(**arr), false))
-		return fail_nomem(p);
+	if (!parser_grow(arr, *n, sizeof(**arr), false))
+		return parser_fail_nomem(p);
 	copy = strdup(value);
 	if (!copy)
-		return fail_nomem(p);
+		return parser_fail_nomem(p);
 	(*arr)[(*n)++] = copy;
 	return CONFIG_OK;
 }
@@ -379,7 +348,7 @@ static enum config_status h_ignored(struct parser *p, const struct key_handler *
 				    char *value)
 {
 	(void)value;
-	warning(p, "%s:%d: warning: key not supported, ignored: '%s'", p->file, p->line, h->name);
+	parser_warning(p, "%s:%d: warning: key not supported, ignored: '%s'", p->file, p->line, h->name);
 	return CONFIG_OK;
 }
 
@@ -509,9 +478,9 @@ static enum config_status begin_peer(struct parser *p)
 	struct config *cfg = p->cfg;
 	struct config_peer *peer;
 
-	if (!grow(&cfg->peers, cfg->n_peers, sizeof(*cfg->peers), true) ||
-	    !grow(&p->key_lines, cfg->n_peers, sizeof(*p->key_lines), false))
-		return fail_nomem(p);
+	if (!parser_grow(&cfg->peers, cfg->n_peers, sizeof(*cfg->peers), true) ||
+	    !parser_grow(&p->key_lines, cfg->n_peers, sizeof(*p->key_lines), false))
+		return parser_fail_nomem(p);
 	peer = &cfg->peers[cfg->n_peers];
 	memset(peer, 0, sizeof(*peer));
 	snprintf(peer->file, sizeof(peer->file), "%s", p->file);
@@ -634,7 +603,7 @@ static enum config_status parse_buffer(struct parser *p, const char *text, size_
 	return st;
 }
 
-static enum config_status parse_file(struct parser *p, const char *name, const char *text,
+enum config_status parser_parse_file(struct parser *p, const char *name, const char *text,
 				     size_t len, bool peers_only)
 {
 	enum config_status st;
@@ -661,13 +630,13 @@ static bool has_ipv6_address(const struct config *cfg)
 }
 
 /* The file with [Interface]: checks that need the whole of it. */
-static enum config_status parse_main(struct parser *p, const char *name, const char *text,
+enum config_status parser_parse_main(struct parser *p, const char *name, const char *text,
 				     size_t len)
 {
 	char mtu[16];
 	enum config_status st;
 
-	st = parse_file(p, name, text, len, false);
+	st = parser_parse_file(p, name, text, len, false);
 	if (st != CONFIG_OK)
 		return st;
 	if (!p->cfg->has_private_key)
@@ -712,7 +681,7 @@ static enum config_status check_duplicate_keys(struct parser *p)
 		return CONFIG_OK;
 	refs = calloc(cfg->n_peers, sizeof(*refs));
 	if (!refs)
-		return fail_nomem(p);
+		return parser_fail_nomem(p);
 	for (i = 0; i < cfg->n_peers; i++) {
 		refs[i].key = cfg->peers[i].public_key;
 		refs[i].index = i;
@@ -730,212 +699,9 @@ static enum config_status check_duplicate_keys(struct parser *p)
 	return st;
 }
 
-/* --- files -------------------------------------------------------------- */
-
-static void free_secret(char *buf, size_t len)
-{
-	if (buf) {
-		wg_secure_wipe(buf, len);
-		free(buf);
-	}
-}
-
-/* Doubles a buffer that holds key text: by copy and wipe, since realloc
- * would free the old copy with the text still in it. */
-static bool grow_secret_buf(char **buf, size_t len, size_t *cap)
-{
-	size_t new_cap = *cap ? *cap * 2 : 2 * READ_CHUNK;
-	char *bigger;
-
-	if (*cap >= FILE_MAX_LEN)
-		return false;
-	bigger = malloc(new_cap);
-	if (!bigger)
-		return false;
-	if (len)
-		memcpy(bigger, *buf, len);
-	free_secret(*buf, *cap);
-	*buf = bigger;
-	*cap = new_cap;
-	return true;
-}
-
-/* Reads fd to the end into a NUL-terminated buffer (*out, *out_len) that
- * the caller wipes and frees. Sizes are not taken from fstat: the main
- * config may be a pipe. */
-static enum config_status read_all(struct parser *p, const char *path, int fd, char **out,
-				   size_t *out_len)
-{
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	ssize_t n;
-	enum config_status st = CONFIG_OK;
-
-	for (;;) {
-		if (cap - len < READ_CHUNK + 1 && !grow_secret_buf(&buf, len, &cap)) {
-			if (cap >= FILE_MAX_LEN) {
-				errno = EFBIG;
-				st = fail_io(p, path, "cannot read");
-			} else {
-				st = fail_nomem(p);
-			}
-			goto out;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			st = fail_io(p, path, "cannot read");
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-out:
-	free_secret(buf, cap);
-	return st;
-}
-
-/* Opens and reads a config file; see read_all for the buffer. With
- * regular_only (peer files) the file is opened non-blocking and silently
- * skipped (*out stays NULL) unless it is a regular file, so a FIFO or a
- * directory named *.conf neither blocks nor fails the load. */
-static enum config_status read_file(struct parser *p, const char *path, bool regular_only,
-				    char **out, size_t *out_len, mode_t *mode)
-{
-	struct stat sb;
-	int fd;
-	enum config_status st = CONFIG_OK;
-
-	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
-	if (fd < 0) {
-		st = fail_io(p, path, "cannot open");
-		goto out;
-	}
-	if (fstat(fd, &sb) < 0) {
-		st = fail_io(p, path, "cannot stat");
-		goto out;
-	}
-	if (regular_only && !S_ISREG(sb.st_mode))
-		goto out;
-	*mode = sb.st_mode;
-	st = read_all(p, path, fd, out, out_len);
-out:
-	if (fd >= 0)
-		close(fd);
-	return st;
-}
-
-/* "/etc/vpnd/wg0.conf" -> "/etc/vpnd/wg0.d". */
-static char *peer_dir_path(const char *path)
-{
-	size_t len = strlen(path);
-	char *dir;
-
-	if (len >= 5 && !strcmp(path + len - 5, ".conf"))
-		len -= 5;
-	dir = malloc(len + 3);
-	if (dir) {
-		memcpy(dir, path, len);
-		memcpy(dir + len, ".d", 3);
-	}
-	return dir;
-}
-
-/* Names a shell glob "*.conf" would match: hidden files (editor leftovers)
- * are not, and neither is a bare ".conf". */
-static bool is_conf_name(const char *name)
-{
-	size_t len = strlen(name);
-
-	return name[0] != '.' && len > 5 && !strcmp(name + len - 5, ".conf");
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static enum config_status load_peer_file(struct parser *p, const char *dir, const char *name)
-{
-	char *path = NULL, *text = NULL;
-	size_t len = 0;
-	mode_t mode;
-	enum config_status st;
-
-	if (asprintf(&path, "%s/%s", dir, name) < 0) {
-		path = NULL;
-		st = fail_nomem(p);
-		goto out;
-	}
-	st = read_file(p, path, true, &text, &len, &mode);
-	if (st == CONFIG_OK && text)
-		st = parse_file(p, path, text, len, true);
-	/* Peers copied the name; messages are already formatted. */
-	p->file = NULL;
-out:
-	free_secret(text, len);
-	free(path);
-	return st;
-}
-
-/* Every *.conf in NAME.d, sorted by name (byte order, like LC_ALL=C glob).
- * A missing directory just means no extra peers. */
-static enum config_status load_peer_dir(struct parser *p, const char *path)
-{
-	char *dir, **names = NULL;
-	size_t n = 0, i;
-	DIR *d = NULL;
-	struct dirent *de;
-	enum config_status st = CONFIG_OK;
-
-	dir = peer_dir_path(path);
-	if (!dir) {
-		st = fail_nomem(p);
-		goto out;
-	}
-	d = opendir(dir);
-	if (!d) {
-		if (errno != ENOENT)
-			st = fail_io(p, dir, "cannot open directory");
-		goto out;
-	}
-	for (errno = 0; (de = readdir(d)); errno = 0) {
-		if (!is_conf_name(de->d_name))
-			continue;
-		if (!grow(&names, n, sizeof(*names), false) ||
-		    !(names[n] = strdup(de->d_name))) {
-			st = fail_nomem(p);
-			goto out;
-		}
-		n++;
-	}
-	if (errno) {
-		st = fail_io(p, dir, "cannot read directory");
-		goto out;
-	}
-	qsort(names, n, sizeof(*names), cmp_names);
-	for (i = 0; i < n && st == CONFIG_OK; i++)
-		st = load_peer_file(p, dir, names[i]);
-out:
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	if (d)
-		closedir(d);
-	free(dir);
-	return st;
-}
-
 /* --- entry points ------------------------------------------------------- */
 
-static void start(struct parser *p, struct config *cfg, char *err, size_t err_len,
+void parser_start(struct parser *p, struct config *cfg, char *err, size_t err_len,
 		  void (*warn_fn)(const char *msg))
 {
 	memset(p, 0, sizeof(*p));
@@ -949,7 +715,7 @@ static void start(struct parser *p, struct config *cfg, char *err, size_t err_le
 	cfg->mtu = CONFIG_DEFAULT_MTU;
 }
 
-static enum config_status finish(struct parser *p, enum config_status st)
+enum config_status parser_finish(struct parser *p, enum config_status st)
 {
 	if (st == CONFIG_OK)
 		st = check_duplicate_keys(p);
@@ -960,40 +726,14 @@ static enum config_status finish(struct parser *p, enum config_status st)
 	return st;
 }
 
-enum config_status config_load(struct config *cfg, const char *path, char *err, size_t err_len,
-			       void (*warn_fn)(const char *msg))
-{
-	struct parser p;
-	char *text = NULL;
-	size_t len = 0;
-	mode_t mode = 0;
-	enum config_status st;
-
-	start(&p, cfg, err, err_len, warn_fn);
-	st = read_file(&p, path, false, &text, &len, &mode);
-	if (st != CONFIG_OK)
-		goto out;
-	st = parse_main(&p, path, text, len);
-	if (st != CONFIG_OK)
-		goto out;
-	/* parse_main guarantees a PrivateKey in this file. */
-	if (mode & 077)
-		warning(&p, "%s: warning: file holding a private key is readable by group or others",
-			path);
-	st = load_peer_dir(&p, path);
-out:
-	free_secret(text, len);
-	return finish(&p, st);
-}
-
 enum config_status config_parse_text(struct config *cfg, const char *text, const char *name,
 				     char *err, size_t err_len)
 {
 	struct parser p;
 
 	/* No warn_fn in this interface: warnings (ignored keys) are dropped. */
-	start(&p, cfg, err, err_len, NULL);
-	return finish(&p, parse_main(&p, name, text, strlen(text)));
+	parser_start(&p, cfg, err, err_len, NULL);
+	return parser_finish(&p, parser_parse_main(&p, name, text, strlen(text)));
 }
 
 static void free_strings(char **v, size_t n)
