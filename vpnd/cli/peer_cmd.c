@@ -42,24 +42,13 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "vpnd/control/addrpool.h"
 #include "vpnd/control/config.h"
 #include "vpnd/cli/qr.h"
 #include "vpnd/control/reload.h"
 #include "vpnd/control/uapi.h"
 
-enum { NAME_MAX_LEN = 64, MAX_IPS = 4, IPV6_SCAN_MAX = 1 << 20 };
-
-struct peer_args {
-	const char *name, *iface, *endpoint, *output;
-	const char *ips[MAX_IPS];
-	size_t n_ips;
-	bool qr;
-};
-
-struct iface_paths {
-	char conf[PATH_MAX], dir[PATH_MAX], file[PATH_MAX + NAME_MAX_LEN + 8];
-	char ifname[IFNAMSIZ];
-};
+#include "vpnd/cli/peer_cmd.h"
 
 static void warn_stderr(const char *msg)
 {
@@ -68,15 +57,7 @@ static void warn_stderr(const char *msg)
 
 /* --- arguments ------------------------------------------------------------ */
 
-static int usage(void)
-{
-	fprintf(stderr,
-		"Usage: vpnd peer add NAME --iface IFACE [--ip ADDR]... [--endpoint HOST[:PORT]]\n"
-		"                     [--output FILE] [--qr]\n"
-		"       vpnd peer remove NAME --iface IFACE\n"
-		"       vpnd peer list --iface IFACE\n");
-	return 1;
-}
+static int usage(void);
 
 /* "--opt VALUE" or "--opt=VALUE"; advances *i past the value. */
 static const char *opt_value(int argc, char **argv, int *i, const char *opt, bool *bad)
@@ -148,7 +129,7 @@ static bool valid_peer_name(const char *s)
 	return true;
 }
 
-static int resolve_paths(const struct peer_args *a, struct iface_paths *p)
+int peer_cmd_resolve_paths(const struct peer_args *a, struct iface_paths *p)
 {
 	size_t len;
 
@@ -169,7 +150,7 @@ static int resolve_paths(const struct peer_args *a, struct iface_paths *p)
 	return 0;
 }
 
-static int load_config(struct config *cfg, const char *path)
+int peer_cmd_load_config(struct config *cfg, const char *path)
 {
 	char err[PATH_MAX + 512];
 
@@ -201,239 +182,50 @@ static int apply_live(const struct iface_paths *p)
 	return 0;
 }
 
-/* --- addresses -------------------------------------------------------------- */
-
-static size_t fam_bits(int family)
-{
-	return family == AF_INET ? 32 : 128;
-}
-
-static void mask_to(struct ip_prefix *out, const struct ip_prefix *in, unsigned cidr)
-{
-	*out = *in;
-	out->cidr = (uint8_t)cidr;
-	for (size_t i = 0; i < fam_bits(in->family) / 8; i++) {
-		unsigned left = cidr > 8 * i ? cidr - 8 * i : 0;
-
-		if (left == 0)
-			out->addr[i] = 0;
-		else if (left < 8)
-			out->addr[i] &= (uint8_t)(0xff << (8 - left));
-	}
-}
-
-static bool in_subnet(const struct ip_prefix *subnet, const struct ip_prefix *p)
-{
-	struct ip_prefix m;
-
-	if (p->family != subnet->family || p->cidr < subnet->cidr)
-		return false;
-	mask_to(&m, p, subnet->cidr);
-	return !memcmp(m.addr, subnet->addr, fam_bits(p->family) / 8);
-}
-
-static uint64_t be64(const uint8_t *b, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
-/* The host part of addr within subnet, if it fits 64 bits. */
-static bool host_offset(const struct ip_prefix *subnet, const uint8_t *addr, uint64_t *off)
-{
-	unsigned host_bits = (unsigned)fam_bits(subnet->family) - subnet->cidr;
-
-	if (subnet->family == AF_INET) {
-		*off = be64(addr, 4) & ((UINT64_C(1) << host_bits) - 1);
-		return true;
-	}
-	if (host_bits > 64) {
-		struct ip_prefix hi = { .family = AF_INET6 };
-
-		/* bits between the subnet's length and the low 64 must be 0 */
-		memcpy(hi.addr, addr, 8);
-		for (unsigned b = subnet->cidr; b < 64; b++)
-			if (hi.addr[b / 8] & (0x80 >> (b % 8)))
-				return false;
-		*off = be64(addr + 8, 8);
-		return true;
-	}
-	*off = be64(addr + 8, 8) & (host_bits == 64 ? UINT64_MAX : (UINT64_C(1) << host_bits) - 1);
-	return true;
-}
-
-static void address_at(struct ip_prefix *out, const struct ip_prefix *subnet, uint64_t off)
-{
-	size_t bytes = fam_bits(subnet->family) / 8;
-
-	*out = *subnet;
-	out->cidr = (uint8_t)fam_bits(subnet->family);
-	for (size_t i = 0; i < 8 && i < bytes; i++)
-		out->addr[bytes - 1 - i] |= (uint8_t)(off >> (8 * i));
-}
-
-struct range {
-	uint64_t lo, hi;
-};
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-
-	return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-/* The first host of subnet not taken, or the given one checked. */
-struct used {
-	struct range *v;
-	size_t n;
-};
-
-static int collect_used(struct used *u, const struct config *cfg, const struct ip_prefix *subnet)
-{
-	size_t total = cfg->n_addresses;
-
-	for (size_t i = 0; i < cfg->n_peers; i++)
-		total += cfg->peers[i].n_allowed_ips;
-	u->n = 0;
-	u->v = malloc((total + 1) * sizeof(*u->v));
-	if (!u->v)
-		return -1;
-	for (size_t i = 0; i < cfg->n_addresses; i++) {
-		struct ip_prefix host = cfg->addresses[i];
-		uint64_t off;
-
-		host.cidr = (uint8_t)fam_bits(host.family);
-		if (in_subnet(subnet, &host) && host_offset(subnet, host.addr, &off))
-			u->v[u->n++] = (struct range){ off, off };
-	}
-	for (size_t i = 0; i < cfg->n_peers; i++) {
-		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++) {
-			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
-			unsigned span = (unsigned)fam_bits(p->family) - p->cidr;
-			uint64_t off;
-
-			if (!in_subnet(subnet, p) || !host_offset(subnet, p->addr, &off))
-				continue;
-			u->v[u->n++] = (struct range){
-				off, span >= 63 ? UINT64_MAX : off + (UINT64_C(1) << span) - 1
-			};
-		}
-	}
-	qsort(u->v, u->n, sizeof(*u->v), cmp_range);
-	return 0;
-}
-
-static bool is_used(const struct used *u, uint64_t off)
-{
-	for (size_t i = 0; i < u->n; i++)
-		if (u->v[i].lo <= off && off <= u->v[i].hi)
-			return true;
-	return false;
-}
-
-/* Usable host offsets of a subnet: [*first, *last]; false if none. */
-static bool host_range(const struct ip_prefix *subnet, uint64_t *first, uint64_t *last)
-{
-	unsigned host_bits = (unsigned)fam_bits(subnet->family) - subnet->cidr;
-
-	if (host_bits == 0)
-		return false;
-	if (subnet->family == AF_INET) {
-		*first = host_bits == 1 ? 0 : 1;
-		*last = (UINT64_C(1) << host_bits) - (host_bits == 1 ? 1 : 2);
-	} else {
-		*first = 1;
-		*last = host_bits >= 20 ? IPV6_SCAN_MAX : (UINT64_C(1) << host_bits) - 1;
-	}
-	return *first <= *last;
-}
-
-/* The first free host, sweeping the sorted ranges once. */
-static bool pick_free(const struct used *u, uint64_t first, uint64_t last, uint64_t *out)
-{
-	uint64_t c = first;
-
-	for (size_t i = 0; i < u->n && c <= last; i++) {
-		if (u->v[i].hi < c)
-			continue;
-		if (u->v[i].lo > c)
-			break;
-		if (u->v[i].hi == UINT64_MAX)
-			return false;
-		c = u->v[i].hi + 1;
-	}
-	if (c > last)
-		return false;
-	*out = c;
-	return true;
-}
-
-/* The interface's first Address of a family, masked to its subnet. */
-static bool iface_subnet(const struct config *cfg, int family, struct ip_prefix *out)
-{
-	for (size_t i = 0; i < cfg->n_addresses; i++) {
-		if (cfg->addresses[i].family == family) {
-			mask_to(out, &cfg->addresses[i], cfg->addresses[i].cidr);
-			return true;
-		}
-	}
-	return false;
-}
+/* --- addresses: the pool (control/addrpool.c) says, this says why ------- */
 
 static int check_given(const struct config *cfg, const char *text, struct ip_prefix *out)
 {
-	struct ip_prefix subnet;
-	struct used u;
-	uint64_t off, first, last;
-	bool used;
-
-	if (!parse_ip_prefix(text, out) || out->cidr != fam_bits(out->family)) {
+	if (!parse_ip_prefix(text, out) || out->cidr != (out->family == AF_INET ? 32 : 128)) {
 		fprintf(stderr, "vpnd: invalid --ip (one address, IPv4 or IPv6): '%s'\n", text);
 		return -1;
 	}
-	if (!iface_subnet(cfg, out->family, &subnet) || !in_subnet(&subnet, out) ||
-	    !host_offset(&subnet, out->addr, &off) || !host_range(&subnet, &first, &last) ||
-	    off < first || (out->family == AF_INET && off > last)) {
+	switch (addrpool_check(cfg, out)) {
+	case ADDRPOOL_OK:
+		return 0;
+	case ADDRPOOL_IN_USE:
+		fprintf(stderr, "vpnd: address already in use: '%s'\n", text);
+		return -1;
+	case ADDRPOOL_NOMEM:
+		fprintf(stderr, "vpnd: out of memory\n");
+		return -1;
+	default:
 		fprintf(stderr, "vpnd: --ip is not a host address of the interface's subnet: "
 			"'%s'\n", text);
 		return -1;
 	}
-	if (collect_used(&u, cfg, &subnet) < 0)
-		return -1;
-	used = is_used(&u, off);
-	free(u.v);
-	if (used) {
-		fprintf(stderr, "vpnd: address already in use: '%s'\n", text);
-		return -1;
-	}
-	return 0;
 }
 
+/* 0: picked; 1: the interface has no address of this family; -1: error. */
 static int pick_address(const struct config *cfg, int family, struct ip_prefix *out)
 {
 	struct ip_prefix subnet;
-	struct used u;
-	uint64_t first, last, off;
 	char text[INET6_ADDRSTRLEN + 8];
-	bool ok;
 
-	if (!iface_subnet(cfg, family, &subnet))
-		return 1;	/* no such family: nothing to pick */
-	if (collect_used(&u, cfg, &subnet) < 0)
+	switch (addrpool_pick(cfg, family, out)) {
+	case ADDRPOOL_OK:
+		return 0;
+	case ADDRPOOL_NO_SUBNET:
+		return 1;
+	case ADDRPOOL_NOMEM:
+		fprintf(stderr, "vpnd: out of memory\n");
 		return -1;
-	ok = host_range(&subnet, &first, &last) && pick_free(&u, first, last, &off);
-	free(u.v);
-	if (!ok) {
+	default:
+		addrpool_subnet(cfg, family, &subnet);
 		format_prefix(text, sizeof(text), &subnet);
 		fprintf(stderr, "vpnd: no free address in the interface's subnet: '%s'\n", text);
 		return -1;
 	}
-	address_at(out, &subnet, off);
-	return 0;
 }
 
 /* --- endpoint ------------------------------------------------------------------ */
@@ -614,7 +406,7 @@ struct new_peer {
 	char client_conf[4096];
 };
 
-static void list_prefixes(char *buf, size_t len, const struct ip_prefix *v, size_t n)
+void peer_cmd_list_prefixes(char *buf, size_t len, const struct ip_prefix *v, size_t n)
 {
 	size_t o = 0;
 
@@ -625,24 +417,6 @@ static void list_prefixes(char *buf, size_t len, const struct ip_prefix *v, size
 		format_prefix(p, sizeof(p), &v[i]);
 		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "", p);
 	}
-}
-
-/* The interface's subnets, once each: what the client routes through it. */
-static size_t iface_subnets(const struct config *cfg, struct ip_prefix *out, size_t max)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < cfg->n_addresses && n < max; i++) {
-		struct ip_prefix s;
-		bool dup = false;
-
-		mask_to(&s, &cfg->addresses[i], cfg->addresses[i].cidr);
-		for (size_t j = 0; j < n; j++)
-			dup |= !ip_prefix_cmp(&s, &out[j]);
-		if (!dup)
-			out[n++] = s;
-	}
-	return n;
 }
 
 static int choose_addresses(const struct config *cfg, const struct peer_args *a,
@@ -692,7 +466,7 @@ static void compose(struct new_peer *np, const struct config *cfg, const char *n
 	char priv[KEY_B64_LEN + 1], pub[KEY_B64_LEN + 1], psk[KEY_B64_LEN + 1];
 	char spub[KEY_B64_LEN + 1], addrs[512], subnets_text[512], date[32];
 	struct ip_prefix subnets[8];
-	size_t n_sub = iface_subnets(cfg, subnets, 8);
+	size_t n_sub = addrpool_subnets(cfg, subnets, 8);
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -700,8 +474,8 @@ static void compose(struct new_peer *np, const struct config *cfg, const char *n
 	wg_key_to_base64(pub, np->pub);
 	wg_key_to_base64(psk, np->psk);
 	wg_key_to_base64(spub, np->server_pub);
-	list_prefixes(addrs, sizeof(addrs), np->addrs, np->n_addrs);
-	list_prefixes(subnets_text, sizeof(subnets_text), subnets, n_sub);
+	peer_cmd_list_prefixes(addrs, sizeof(addrs), np->addrs, np->n_addrs);
+	peer_cmd_list_prefixes(subnets_text, sizeof(subnets_text), subnets, n_sub);
 	strftime(date, sizeof(date), "%Y-%m-%d", gmtime_r(&now, &tm));
 	snprintf(np->server_file, sizeof(np->server_file),
 		 "# %s, added by vpnd peer add on %s\n"
@@ -750,7 +524,7 @@ static int peer_add(const struct peer_args *a)
 	struct stat sb;
 	int ret = 1, lock_fd = -1;
 
-	if (resolve_paths(a, &p) < 0)
+	if (peer_cmd_resolve_paths(a, &p) < 0)
 		return 1;
 	np = wg_secure_alloc(sizeof(*np));
 	if (!np) {
@@ -760,7 +534,7 @@ static int peer_add(const struct peer_args *a)
 	memset(np, 0, sizeof(*np));
 	/* Two peer adds at once must not pick the same address. */
 	lock_fd = lock_config_file(p.conf);
-	if (load_config(&cfg, p.conf) < 0)
+	if (peer_cmd_load_config(&cfg, p.conf) < 0)
 		goto out;
 	if (stat(p.file, &sb) == 0) {
 		fprintf(stderr, "vpnd: peer already exists: '%s'\n", p.file);
@@ -800,7 +574,7 @@ static int peer_add(const struct peer_args *a)
 		goto out;
 	}
 	config_free(&check);
-	list_prefixes(addrs, sizeof(addrs), np->addrs, np->n_addrs);
+	peer_cmd_list_prefixes(addrs, sizeof(addrs), np->addrs, np->n_addrs);
 	fprintf(stderr, "vpnd: %s: added peer %s (%s) in %s\n", p.ifname, a->name, addrs, p.file);
 	if (lock_fd >= 0)
 		close(lock_fd);	/* reload_apply takes it again */
@@ -825,7 +599,7 @@ static int peer_remove(const struct peer_args *a)
 	char aside[PATH_MAX + 96];
 	int lock_fd, ret = 1;
 
-	if (resolve_paths(a, &p) < 0)
+	if (peer_cmd_resolve_paths(a, &p) < 0)
 		return 1;
 	lock_fd = lock_config_file(p.conf);
 	if (access(p.file, F_OK) < 0) {
@@ -839,7 +613,7 @@ static int peer_remove(const struct peer_args *a)
 		fprintf(stderr, "vpnd: cannot remove %s: %s\n", p.file, strerror(errno));
 		goto out;
 	}
-	if (load_config(&cfg, p.conf) < 0) {
+	if (peer_cmd_load_config(&cfg, p.conf) < 0) {
 		if (rename(aside, p.file) < 0)
 			fprintf(stderr, "vpnd: cannot restore %s: %s\n", p.file, strerror(errno));
 		goto out;
@@ -857,208 +631,68 @@ out:
 	return ret;
 }
 
-/* --- peer list --------------------------------------------------------------------------- */
-
-static void human_bytes(char *buf, size_t len, uint64_t n)
+static int peer_add_main(int argc, char **argv)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	int u = 0;
+	struct peer_args a;
 
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%llu B", (unsigned long long)n);
-	else
-		snprintf(buf, len, "%.2f %s", v, units[u]);
+	if (parse_args(argc, argv, &a, true) < 0)
+		return 1;
+	return peer_add(&a);
 }
 
-static void human_age(char *buf, size_t len, uint64_t sec)
+static int peer_remove_main(int argc, char **argv)
 {
-	uint64_t now = (uint64_t)time(NULL), age;
+	struct peer_args a;
 
-	if (!sec) {
-		snprintf(buf, len, "never");
-		return;
+	if (parse_args(argc, argv, &a, true) < 0)
+		return 1;
+	if (a.n_ips || a.endpoint || a.output || a.qr) {
+		fprintf(stderr, "vpnd: peer remove takes only NAME and --iface\n");
+		return 1;
 	}
-	age = now > sec ? now - sec : 0;
-	if (age >= 3600)
-		snprintf(buf, len, "%lluh %llum ago", (unsigned long long)(age / 3600),
-			 (unsigned long long)(age / 60 % 60));
-	else if (age >= 60)
-		snprintf(buf, len, "%llum %llus ago", (unsigned long long)(age / 60),
-			 (unsigned long long)(age % 60));
-	else
-		snprintf(buf, len, "%llus ago", (unsigned long long)age);
+	return peer_remove(&a);
 }
 
-struct row {
-	char name[NAME_MAX_LEN + 32], key[KEY_B64_LEN + 1], aips[1024];
-	char endpoint[80], handshake[32], transfer[80];
+static int peer_list_main(int argc, char **argv)
+{
+	struct peer_args a;
+
+	if (parse_args(argc, argv, &a, false) < 0)
+		return 1;
+	if (a.n_ips || a.endpoint || a.output || a.qr) {
+		fprintf(stderr, "vpnd: peer list takes only --iface\n");
+		return 1;
+	}
+	return peer_list(&a);
+}
+
+/* The peer subcommands, like main.c's table: usage is generated from it. */
+static const struct peer_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+} peer_commands[] = {
+	{ "add", peer_add_main, "NAME --iface IFACE [--ip ADDR]... [--endpoint HOST[:PORT]] "
+				"[--output FILE] [--qr]" },
+	{ "remove", peer_remove_main, "NAME --iface IFACE" },
+	{ "list", peer_list_main, "--iface IFACE" },
 };
 
-enum { COLS = 6 };
-
-static const char *col(const struct row *r, int c)
+static int usage(void)
 {
-	const char *v[COLS] = { r->name, r->key, r->aips, r->endpoint, r->handshake, r->transfer };
-
-	return v[c];
-}
-
-static void live_columns(struct row *r, const struct running_peer *rp)
-{
-	char rx[32], tx[32];
-
-	if (rp->has_endpoint)
-		format_endpoint(r->endpoint, sizeof(r->endpoint), &rp->endpoint);
-	else
-		snprintf(r->endpoint, sizeof(r->endpoint), "-");
-	human_age(r->handshake, sizeof(r->handshake), rp->last_handshake_sec);
-	human_bytes(rx, sizeof(rx), rp->rx_bytes);
-	human_bytes(tx, sizeof(tx), rp->tx_bytes);
-	snprintf(r->transfer, sizeof(r->transfer), "%s / %s", rx, tx);
-}
-
-/* A peer's name: its file under IFACE.d without ".conf", or FILE:LINE for
- * a peer written in IFACE.conf itself. */
-static void peer_name(char *buf, size_t len, const struct config_peer *cp, const char *dir)
-{
-	size_t dl = strlen(dir);
-	const char *f = cp->file;
-
-	if (!strncmp(f, dir, dl) && f[dl] == '/' && !strchr(f + dl + 1, '/')) {
-		size_t n = strlen(f + dl + 1);
-
-		snprintf(buf, len, "%.*s", (int)(n > 5 ? n - 5 : n), f + dl + 1);
-	} else {
-		char tmp[PATH_MAX];
-
-		snprintf(tmp, sizeof(tmp), "%s", f);
-		snprintf(buf, len, "%s:%d", basename(tmp), cp->line);
-	}
-}
-
-static const struct running_peer *find_live(const struct running_state *rs,
-					    const uint8_t key[KEY_LEN])
-{
-	for (size_t i = 0; i < rs->n_peers; i++)
-		if (!memcmp(rs->peers[i].public_key, key, KEY_LEN))
-			return &rs->peers[i];
-	return NULL;
-}
-
-static int peer_list(const struct peer_args *a)
-{
-	struct iface_paths p;
-	struct config cfg = { 0 };
-	struct running_state rs = { 0 };
-	struct row *rows = NULL, head = { "NAME", "PUBLIC KEY", "ALLOWED IPS", "ENDPOINT",
-					  "LATEST HANDSHAKE", "TRANSFER (RX / TX)" };
-	size_t n = 0, width[COLS] = { 0 };
-	bool live = false;
-	char err[256], *answer;
-	int ncols, ret = 1;
-
-	if (resolve_paths(a, &p) < 0)
-		return 1;
-	if (load_config(&cfg, p.conf) < 0)
-		return 1;
-	if (uapi_alive(p.ifname) && (answer = uapi_request(p.ifname, "get=1\n\n", err, sizeof(err)))) {
-		live = running_state_parse(&rs, answer, err, sizeof(err)) == 0;
-		wg_secure_wipe(answer, strlen(answer));
-		uapi_answer_free(answer);
-	}
-	rows = calloc(cfg.n_peers + rs.n_peers + 1, sizeof(*rows));
-	if (!rows) {
-		fprintf(stderr, "vpnd: out of memory\n");
-		goto out;
-	}
-	for (size_t i = 0; i < cfg.n_peers; i++, n++) {
-		const struct config_peer *cp = &cfg.peers[i];
-		const struct running_peer *rp = live ? find_live(&rs, cp->public_key) : NULL;
-
-		peer_name(rows[n].name, sizeof(rows[n].name), cp, p.dir);
-		wg_key_to_base64(rows[n].key, cp->public_key);
-		list_prefixes(rows[n].aips, sizeof(rows[n].aips), cp->allowed_ips, cp->n_allowed_ips);
-		if (!rows[n].aips[0])
-			snprintf(rows[n].aips, sizeof(rows[n].aips), "(none)");
-		if (rp) {
-			live_columns(&rows[n], rp);
-		} else if (live) {
-			snprintf(rows[n].endpoint, sizeof(rows[n].endpoint), "(not running)");
-			snprintf(rows[n].handshake, sizeof(rows[n].handshake), "-");
-			snprintf(rows[n].transfer, sizeof(rows[n].transfer), "-");
-		}
-	}
-	/* Peers running but in no file (added with wg set, say). */
-	for (size_t i = 0; live && i < rs.n_peers; i++) {
-		const struct running_peer *rp = &rs.peers[i];
-		bool known = false;
-
-		for (size_t j = 0; j < cfg.n_peers && !known; j++)
-			known = !memcmp(cfg.peers[j].public_key, rp->public_key, KEY_LEN);
-		if (known)
-			continue;
-		snprintf(rows[n].name, sizeof(rows[n].name), "(not in config)");
-		wg_key_to_base64(rows[n].key, rp->public_key);
-		list_prefixes(rows[n].aips, sizeof(rows[n].aips), rp->allowed_ips, rp->n_allowed_ips);
-		live_columns(&rows[n], rp);
-		n++;
-	}
-	ncols = live ? COLS : 3;
-	for (int c = 0; c < ncols; c++) {
-		width[c] = strlen(col(&head, c));
-		for (size_t i = 0; i < n; i++)
-			if (strlen(col(&rows[i], c)) > width[c])
-				width[c] = strlen(col(&rows[i], c));
-	}
-	for (size_t i = 0; i <= n; i++) {
-		const struct row *r = i ? &rows[i - 1] : &head;
-
-		for (int c = 0; c < ncols - 1; c++)
-			printf("%-*s  ", (int)width[c], col(r, c));
-		printf("%s\n", col(r, ncols - 1));
-	}
-	ret = 0;
-out:
-	free(rows);
-	running_state_free(&rs);
-	config_free(&cfg);
-	return ret;
+	for (size_t i = 0; i < sizeof(peer_commands) / sizeof(peer_commands[0]); i++)
+		fprintf(stderr, "%s vpnd peer %s %s\n", i ? "      " : "Usage:",
+			peer_commands[i].name, peer_commands[i].args);
+	return 1;
 }
 
 int peer_main(int argc, char **argv)
 {
-	struct peer_args a;
-
 	if (argc < 2)
 		return usage();
-	if (!strcmp(argv[1], "add")) {
-		if (parse_args(argc - 2, argv + 2, &a, true) < 0)
-			return 1;
-		return peer_add(&a);
-	}
-	if (!strcmp(argv[1], "remove")) {
-		if (parse_args(argc - 2, argv + 2, &a, true) < 0)
-			return 1;
-		if (a.n_ips || a.endpoint || a.output || a.qr) {
-			fprintf(stderr, "vpnd: peer remove takes only NAME and --iface\n");
-			return 1;
-		}
-		return peer_remove(&a);
-	}
-	if (!strcmp(argv[1], "list")) {
-		if (parse_args(argc - 2, argv + 2, &a, false) < 0)
-			return 1;
-		if (a.n_ips || a.endpoint || a.output || a.qr) {
-			fprintf(stderr, "vpnd: peer list takes only --iface\n");
-			return 1;
-		}
-		return peer_list(&a);
-	}
+	for (size_t i = 0; i < sizeof(peer_commands) / sizeof(peer_commands[0]); i++)
+		if (!strcmp(argv[1], peer_commands[i].name))
+			return peer_commands[i].fn(argc - 2, argv + 2);
 	fprintf(stderr, "vpnd: unknown peer command: '%s'\n", argv[1]);
 	return usage();
 }
