@@ -490,7 +490,7 @@ def build_vectors():
 
 
 def c_array(name, data):
-    lines = ["static const uint8_t wgv_%s[%d] = {" % (name, len(data))]
+    lines = ["static const uint8_t wgv_%s[%d] __attribute__((unused)) = {" % (name, len(data))]
     for i in range(0, len(data), 12):
         lines.append("\t" + " ".join("0x%02x," % b for b in data[i:i + 12]))
     lines.append("};")
