@@ -24,7 +24,7 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 
-WGREF="${PYTHON:-python3} $(cd "$(dirname "$0")/../tools" && pwd)/wgref.py"
+WGREF=("${PYTHON:-python3}" "$(cd "$(dirname "$0")/../tools" && pwd)/wgref.py")
 FLOOD_RATE=${FLOOD_RATE:-4000}
 
 ns_new srv; ns_new ref; ns_new atk
@@ -63,7 +63,7 @@ field() { sed -n "s/^wgref: handshake=.* $2=\([0-9]*\).*/\1/p" "$WORK/$1.out"; }
 ref_peer() {
 	local name=$1 n=$2; shift 2
 	rm -f "$WORK/$name.ready"
-	ip netns exec "$ref" $WGREF peer --endpoint 198.18.70.1:51820 \
+	ip netns exec "$ref" "${WGREF[@]}" peer --endpoint 198.18.70.1:51820 \
 		--private-key-file "$WORK/k$n" --peer-public-key "$ks_pub" \
 		--address "198.19.70.$((n + 1))" --ping 198.19.70.1 --count 3 --answer-echo \
 		--linger 4 --ready-file "$WORK/$name.ready" "$@" > "$WORK/$name.out" 2>&1 &
@@ -93,7 +93,7 @@ both_ways() {
 
 vpnd_up "$srv" "$WORK/wgr-srv.conf"
 
-check "wgref selftest (its own primitives, handshake, cookie, refusals)" $WGREF selftest
+check "wgref selftest (its own primitives, handshake, cookie, refusals)" "${WGREF[@]}" selftest
 
 # --- (a) handshake and data both ways, no load ------------------------------------
 echo "--- (a) no load"
@@ -104,12 +104,12 @@ ref_peer a2 2 --psk-file "$WORK/psk2"
 both_ways a2 2
 # Peer 2 without its PresharedKey: vpnd's response does not authenticate.
 nopsk_refused() {
-	! ip netns exec "$ref" $WGREF peer --endpoint 198.18.70.1:51820 --private-key-file "$WORK/k2" \
+	local rc=0
+	ip netns exec "$ref" "${WGREF[@]}" peer --endpoint 198.18.70.1:51820 --private-key-file "$WORK/k2" \
 		--peer-public-key "$ks_pub" --address 198.19.70.3 --linger 0 --timeout 1 --retries 2 \
-		> "$WORK/a2-nopsk.out" 2>&1
-	local rc=$?
+		> "$WORK/a2-nopsk.out" 2>&1 || rc=$?
 	cat "$WORK/a2-nopsk.out"
-	return $rc
+	[ "$rc" != 0 ]
 }
 check "a2: wgref refuses vpnd's response when it lacks peer 2's PresharedKey" nopsk_refused
 check "  ... because the response did not authenticate (wgref refused it)" \
@@ -145,7 +145,7 @@ check "vpnd leaves under-load mode after the flood" wait_for 5 sh -c "[ \"\$(pri
 KINDS="short bad_mac1 bad_handshake bad_decrypt unknown_index replay"
 for k in $KINDS; do eval "before_$k=$(srv_stat "drop_$k")"; done
 rc=0
-ip netns exec "$ref" $WGREF probe --endpoint 198.18.70.1:51820 --private-key-file "$WORK/k1" \
+ip netns exec "$ref" "${WGREF[@]}" probe --endpoint 198.18.70.1:51820 --private-key-file "$WORK/k1" \
 	--peer-public-key "$ks_pub" --address 198.19.70.2 --ping 198.19.70.1 \
 	> "$WORK/probe.out" 2>&1 || rc=$?
 sed 's/^/  /' "$WORK/probe.out"
