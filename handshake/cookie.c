@@ -80,6 +80,18 @@ void cookie_create_reply(struct cookie_checker *c, struct msg_cookie_reply *repl
 			 const uint8_t *msg, size_t len, uint32_t receiver_index,
 			 const uint8_t *src, size_t src_len, uint64_t now_ns)
 {
+	uint8_t nonce[XAEAD_NONCE_LEN];
+
+	wg_random_nonce(nonce, XAEAD_NONCE_LEN);
+	cookie_create_reply_nonce(c, reply, msg, len, receiver_index, src, src_len, now_ns,
+				  nonce);
+}
+
+void cookie_create_reply_nonce(struct cookie_checker *c, struct msg_cookie_reply *reply,
+			       const uint8_t *msg, size_t len, uint32_t receiver_index,
+			       const uint8_t *src, size_t src_len, uint64_t now_ns,
+			       const uint8_t nonce[XAEAD_NONCE_LEN])
+{
 	uint8_t cookie[MAC_LEN];
 
 	if (!secret_fresh(c, now_ns)) {
@@ -90,7 +102,7 @@ void cookie_create_reply(struct cookie_checker *c, struct msg_cookie_reply *repl
 	memset(reply, 0, sizeof(*reply));
 	reply->header.type = MSG_COOKIE_REPLY;
 	reply->receiver_index = host_to_le32(receiver_index);
-	wg_random_nonce(reply->nonce, XAEAD_NONCE_LEN);
+	memcpy(reply->nonce, nonce, XAEAD_NONCE_LEN);
 	make_cookie(c, cookie, src, src_len);
 	wg_xaead_encrypt(reply->encrypted_cookie, cookie, MAC_LEN, msg + MAC1_OFF(len), MAC_LEN,
 		      reply->nonce, c->cookie_key);

@@ -69,6 +69,12 @@ enum cookie_mac_state cookie_validate(struct cookie_checker *c, const uint8_t *m
 void cookie_create_reply(struct cookie_checker *c, struct msg_cookie_reply *reply,
 			 const uint8_t *msg, size_t len, uint32_t receiver_index,
 			 const uint8_t *src, size_t src_len, uint64_t now_ns);
+/* The same with a given nonce instead of a random one: a test hook for
+ * known-answer vectors (tests/unit/wg_vectors.h). */
+void cookie_create_reply_nonce(struct cookie_checker *c, struct msg_cookie_reply *reply,
+			       const uint8_t *msg, size_t len, uint32_t receiver_index,
+			       const uint8_t *src, size_t src_len, uint64_t now_ns,
+			       const uint8_t nonce[XAEAD_NONCE_LEN]);
 
 void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_public[KEY_LEN]);
 void cookie_maker_wipe(struct cookie_maker *m);

@@ -115,6 +115,21 @@ enum noise_result noise_create_initiation(struct noise_handshake *hs,
 					  struct msg_initiation *msg, uint32_t local_index,
 					  uint64_t wall_ns)
 {
+	uint8_t eph[KEY_LEN];
+	enum noise_result ret;
+
+	wg_key_generate_private(eph);
+	ret = noise_create_initiation_ephemeral(hs, local, msg, local_index, wall_ns, eph);
+	wg_secure_wipe(eph, sizeof(eph));
+	return ret;
+}
+
+enum noise_result noise_create_initiation_ephemeral(struct noise_handshake *hs,
+						    const struct noise_local *local,
+						    struct msg_initiation *msg,
+						    uint32_t local_index, uint64_t wall_ns,
+						    const uint8_t ephemeral_private[KEY_LEN])
+{
 	uint8_t ck[HASH_LEN], h[HASH_LEN], key[KEY_LEN], shared[KEY_LEN];
 	uint8_t eph[KEY_LEN], timestamp[TAI64N_LEN];
 	enum noise_result ret = NOISE_ERR_NO_IDENTITY;
@@ -132,7 +147,7 @@ enum noise_result noise_create_initiation(struct noise_handshake *hs,
 	memcpy(h, hs->remote_initial_hash, HASH_LEN);
 
 	/* e */
-	wg_key_generate_private(eph);
+	memcpy(eph, ephemeral_private, KEY_LEN);
 	if (!wg_key_public_from_private(msg->ephemeral, eph))
 		goto out;
 	wg_kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);
@@ -295,6 +310,20 @@ enum noise_result noise_create_response(struct noise_handshake *hs,
 					const struct noise_local *local,
 					struct msg_response *msg, uint32_t local_index)
 {
+	uint8_t eph[KEY_LEN];
+	enum noise_result ret;
+
+	wg_key_generate_private(eph);
+	ret = noise_create_response_ephemeral(hs, local, msg, local_index, eph);
+	wg_secure_wipe(eph, sizeof(eph));
+	return ret;
+}
+
+enum noise_result noise_create_response_ephemeral(struct noise_handshake *hs,
+						  const struct noise_local *local,
+						  struct msg_response *msg, uint32_t local_index,
+						  const uint8_t ephemeral_private[KEY_LEN])
+{
 	uint8_t ck[HASH_LEN], h[HASH_LEN], key[KEY_LEN], eph[KEY_LEN];
 	enum noise_result ret = NOISE_ERR_STATE;
 
@@ -313,7 +342,7 @@ enum noise_result noise_create_response(struct noise_handshake *hs,
 
 	/* e */
 	ret = NOISE_ERR_LOW_ORDER;
-	wg_key_generate_private(eph);
+	memcpy(eph, ephemeral_private, KEY_LEN);
 	if (!wg_key_public_from_private(msg->ephemeral, eph))
 		goto out;
 	wg_kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);

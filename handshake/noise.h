@@ -97,6 +97,15 @@ enum noise_result noise_create_initiation(struct noise_handshake *hs,
 					  const struct noise_local *local,
 					  struct msg_initiation *msg, uint32_t local_index,
 					  uint64_t wall_ns);
+/* The same with a given ephemeral private key instead of a fresh one: a
+ * test hook for known-answer vectors (tests/unit/wg_vectors.h). Never call
+ * it with a key that was used before. noise_create_initiation is this with
+ * wg_key_generate_private(). */
+enum noise_result noise_create_initiation_ephemeral(struct noise_handshake *hs,
+						    const struct noise_local *local,
+						    struct msg_initiation *msg,
+						    uint32_t local_index, uint64_t wall_ns,
+						    const uint8_t ephemeral_private[KEY_LEN]);
 /* Responder side of SYN: authenticates the initiator through lookup and, on
  * success only, stores the state in *out (that peer's handshake). now_ns is
  * a monotonic time for the flood check. */
@@ -108,6 +117,11 @@ enum noise_result noise_consume_initiation(const struct noise_local *local,
 enum noise_result noise_create_response(struct noise_handshake *hs,
 					const struct noise_local *local,
 					struct msg_response *msg, uint32_t local_index);
+/* Test hook as above: SYN-ACK with a given ephemeral private key. */
+enum noise_result noise_create_response_ephemeral(struct noise_handshake *hs,
+						  const struct noise_local *local,
+						  struct msg_response *msg, uint32_t local_index,
+						  const uint8_t ephemeral_private[KEY_LEN]);
 /* Initiator side of SYN-ACK; hs is the handshake whose local_index equals
  * msg->receiver_index (the caller finds it in its index table). */
 enum noise_result noise_consume_response(struct noise_handshake *hs,

@@ -1,7 +1,8 @@
 /* mac1, mac2 and cookie replies: the formulas against PROTOCOL.md, the
  * under-load path (cookie reply, retry with mac2, handshake completes) for
  * initiations and responses, replayed/stale/tampered cookie replies, the
- * 120 s secret rotation and the maker's cookie age. */
+ * 120 s secret rotation, the maker's cookie age, and known-answer vectors
+ * from an independent implementation (tests/tools/wgref.py, wg_vectors.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "hs_fixture.h"
+#include "wg_vectors.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -445,6 +447,119 @@ static void test_cookie_maker_age(void **state)
 	fix_pair_wipe(&f);
 }
 
+/* --- known-answer vectors (wg_vectors.h, from tests/tools/wgref.py) ------- */
+
+/* The responder knows one peer: ctx is its handshake. */
+static struct noise_handshake *kat_lookup(void *ctx, const uint8_t pub[KEY_LEN])
+{
+	struct noise_handshake *hs = ctx;
+
+	return wg_ct_equal(pub, hs->remote_static, KEY_LEN) ? hs : NULL;
+}
+
+/* The vector's cookie dance: the responder (static r), under load, with the
+ * vector's secret R, answers wgv_nopsk_initiation from 198.18.0.2:51820
+ * with exactly wgv_cookie_reply (vector nonce); the initiator (static i)
+ * opens that reply to wgv_cookie, and its retry (ephemeral 2, one second
+ * later) is wgv_initiation_mac2 byte for byte, mac2 included; the
+ * responder finds its mac2 valid from that source only, and accepts it. */
+static void test_cookie_known_answer(void **state)
+{
+	static const uint8_t other_src[6] = { 198, 18, 0, 3, 0xca, 0x6c };
+	struct cookie_checker checker;
+	struct cookie_maker maker;
+	struct noise_local li, lr;
+	struct noise_handshake hs_i, hs_r, *out = NULL;
+	struct noise_lookup lookup = { .ctx = NULL, .by_public_key = NULL };
+	struct msg_initiation m;
+	struct msg_cookie_reply reply;
+	uint8_t src[COOKIE_SOURCE_MAX];
+	const uint64_t now = FIX_NOW_START;
+
+	(void)state;
+	memset(&hs_i, 0, sizeof(hs_i));
+	memset(&hs_r, 0, sizeof(hs_r));
+	assert_true(noise_local_set(&li, wgv_static_i_priv));
+	assert_true(noise_local_set(&lr, wgv_static_r_priv));
+	noise_handshake_init(&hs_i, &li, lr.public_key, NULL);
+	noise_handshake_init(&hs_r, &lr, li.public_key, NULL);
+	assert_int_equal(cookie_source_bytes(src, AF_INET, (const uint8_t[]){ 198, 18, 0, 2 },
+					     51820), sizeof(wgv_cookie_source));
+	assert_memory_equal(src, wgv_cookie_source, sizeof(wgv_cookie_source));
+
+	/* Responder: the reply, byte for byte. */
+	cookie_checker_init(&checker, lr.public_key);
+	memcpy(checker.secret, wgv_cookie_secret, HASH_LEN);
+	checker.secret_birth_ns = now;
+	checker.secret_set = true;
+	assert_int_equal(validate(&checker, wgv_nopsk_initiation, sizeof(wgv_nopsk_initiation),
+				  src, sizeof(wgv_cookie_source), true, now), COOKIE_MAC1_VALID);
+	cookie_create_reply_nonce(&checker, &reply, wgv_nopsk_initiation,
+				  sizeof(wgv_nopsk_initiation), WGV_INDEX_I, src,
+				  sizeof(wgv_cookie_source), now, wgv_cookie_nonce);
+	assert_memory_equal(&reply, wgv_cookie_reply, sizeof(reply));
+	/* R was fresh: creating the reply kept it. */
+	assert_true(wg_ct_equal(checker.secret, wgv_cookie_secret, HASH_LEN));
+
+	/* Initiator: the first SYN is the vector's, so the reply opens. */
+	cookie_maker_init(&maker, lr.public_key);
+	assert_int_equal(noise_create_initiation_ephemeral(&hs_i, &li, &m, WGV_INDEX_I,
+							   WGV_WALL_NS, wgv_ephemeral_i_priv),
+			 NOISE_OK);
+	cookie_add_macs(&maker, (uint8_t *)&m, sizeof(m), now);
+	assert_memory_equal(&m, wgv_nopsk_initiation, sizeof(m));
+	memcpy(&reply, wgv_cookie_reply, sizeof(reply));
+	assert_int_equal(cookie_consume_reply(&maker, &reply, now), COOKIE_REPLY_OK);
+	assert_true(maker.have_cookie);
+	assert_true(wg_ct_equal(maker.cookie, wgv_cookie, MAC_LEN));
+
+	/* The retry with mac2, byte for byte. */
+	assert_int_equal(noise_create_initiation_ephemeral(&hs_i, &li, &m, WGV_INDEX_I,
+							   WGV_WALL2_NS, wgv_ephemeral_i2_priv),
+			 NOISE_OK);
+	cookie_add_macs(&maker, (uint8_t *)&m, sizeof(m), now + NSEC_PER_SEC);
+	assert_memory_equal(&m, wgv_initiation_mac2, sizeof(m));
+
+	/* Responder: mac2 valid from the cookie's source, not from another;
+	 * then the Noise layer accepts it. */
+	assert_int_equal(validate(&checker, wgv_initiation_mac2, sizeof(wgv_initiation_mac2), src,
+				  sizeof(wgv_cookie_source), true, now + NSEC_PER_SEC),
+			 COOKIE_MAC2_VALID);
+	assert_int_equal(validate(&checker, wgv_initiation_mac2, sizeof(wgv_initiation_mac2),
+				  other_src, sizeof(other_src), true, now + NSEC_PER_SEC),
+			 COOKIE_MAC1_VALID);
+	lookup.ctx = &hs_r;
+	lookup.by_public_key = kat_lookup;
+	memcpy(&m, wgv_initiation_mac2, sizeof(m));
+	assert_int_equal(noise_consume_initiation(&lr, &m, &lookup, now + NSEC_PER_SEC, &out),
+			 NOISE_OK);
+	assert_ptr_equal(out, &hs_r);
+
+	/* A reply with any byte changed (index aside, which only routes it)
+	 * does not open, and leaves the maker as it was. */
+	for (size_t i = 8; i < sizeof(reply); i++) {
+		struct cookie_maker tmp;
+
+		cookie_maker_init(&tmp, lr.public_key);
+		memcpy(tmp.last_mac1, wgv_nopsk_initiation + offsetof(struct msg_initiation, macs),
+		       MAC_LEN);
+		tmp.have_last_mac1 = true;
+		memcpy(&reply, wgv_cookie_reply, sizeof(reply));
+		((uint8_t *)&reply)[i] ^= 0x01;
+		if (cookie_consume_reply(&tmp, &reply, now) != COOKIE_REPLY_ERR_DECRYPT)
+			fail_msg("cookie reply byte %zu changed and accepted", i);
+		assert_false(tmp.have_cookie);
+		cookie_maker_wipe(&tmp);
+	}
+
+	cookie_checker_wipe(&checker);
+	cookie_maker_wipe(&maker);
+	noise_handshake_clear(&hs_i);
+	noise_handshake_clear(&hs_r);
+	noise_local_clear(&li);
+	noise_local_clear(&lr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_cookie_tamper_reply),
 		cmocka_unit_test(test_cookie_secret_rotation),
 		cmocka_unit_test(test_cookie_maker_age),
+		cmocka_unit_test(test_cookie_known_answer),
 	};
 
 	if (!wg_crypto_init()) {

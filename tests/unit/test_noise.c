@@ -1,7 +1,9 @@
 /* The Noise IKpsk2 handshake between two in-process peers: full handshakes
  * with and without a preshared key, a preshared-key mismatch, byte-by-byte
  * tampering of both handshake messages, the replay/flood/low-order/unknown
- * peer/state refusals, and the wire layout of every message. */
+ * peer/state refusals, the wire layout of every message, and known-answer
+ * vectors from an independent implementation (tests/tools/wgref.py, in
+ * wg_vectors.h): vpnd must produce and consume those bytes exactly. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "hs_fixture.h"
+#include "wg_vectors.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -813,6 +816,184 @@ static void test_wire_layout(void **state)
 				 fields[i].want_size);
 }
 
+/* --- known-answer vectors (wg_vectors.h, from tests/tools/wgref.py) ------- */
+
+struct kat_case {
+	const char *name;
+	const uint8_t *psk;	/* NULL: none */
+	const uint8_t *initiation, *response, *send_i, *recv_i;
+	const uint8_t *ack, *i_data, *r_data;
+	size_t i_data_len, r_data_len;
+};
+
+static const struct kat_case kat_cases[] = {
+	/* 1 */ { "no psk", NULL, wgv_nopsk_initiation, wgv_nopsk_response, wgv_nopsk_send_i,
+		  wgv_nopsk_recv_i, wgv_nopsk_transport_ack, wgv_nopsk_transport_i_data,
+		  wgv_nopsk_transport_r_data, sizeof(wgv_nopsk_transport_i_data),
+		  sizeof(wgv_nopsk_transport_r_data) },
+	/* 2 */ { "psk", wgv_psk, wgv_psk_initiation, wgv_psk_response, wgv_psk_send_i,
+		  wgv_psk_recv_i, wgv_psk_transport_ack, wgv_psk_transport_i_data,
+		  wgv_psk_transport_r_data, sizeof(wgv_psk_transport_i_data),
+		  sizeof(wgv_psk_transport_r_data) },
+};
+
+/* The vectors' two identities instead of random ones; a initiates. */
+static void kat_pair_init(struct fix_pair *f, const uint8_t *psk)
+{
+	static const uint8_t addr_a[4] = { 198, 18, 0, 2 };
+	static const uint8_t addr_b[4] = { 198, 18, 0, 1 };
+
+	memset(f, 0, sizeof(*f));
+	assert_true(noise_local_set(&f->a.local, wgv_static_i_priv));
+	assert_true(noise_local_set(&f->b.local, wgv_static_r_priv));
+	assert_memory_equal(f->a.local.public_key, wgv_static_i_pub, KEY_LEN);
+	assert_memory_equal(f->b.local.public_key, wgv_static_r_pub, KEY_LEN);
+	fix_peer_link(&f->a, &f->b, psk, WGV_INDEX_I, addr_a, 51820);
+	fix_peer_link(&f->b, &f->a, psk, WGV_INDEX_R, addr_b, 51820);
+	f->wall_ns = WGV_WALL_NS;
+	f->now_ns = FIX_NOW_START;
+}
+
+/* The initiator's ACK (counter 0, keepalive) and 20 bytes 01..14 (counter
+ * 1); the responder's "wgref says hello" (counter 0). */
+static void kat_transport(struct fix_pair *f, const struct kat_case *c)
+{
+	static const char hello[] = "wgref says hello";
+	uint8_t buf[128];
+	size_t len = 0, plain = 1, i;
+
+	/* Produce: vpnd's bytes are the vector's. */
+	assert_int_equal(transport_encrypt(&f->a.kp, buf, sizeof(buf), 0, FIX_MTU, f->now_ns,
+					   &len), TRANSPORT_OK);
+	assert_int_equal(len, MSG_TRANSPORT_MIN_LEN);
+	assert_memory_equal(buf, c->ack, MSG_TRANSPORT_MIN_LEN);
+	for (i = 0; i < 20; i++)
+		buf[MSG_TRANSPORT_HEADER_LEN + i] = (uint8_t)(i + 1);
+	assert_int_equal(transport_encrypt(&f->a.kp, buf, sizeof(buf), 20, FIX_MTU, f->now_ns,
+					   &len), TRANSPORT_OK);
+	assert_int_equal(len, c->i_data_len);
+	assert_memory_equal(buf, c->i_data, len);
+
+	/* Consume: the vector's bytes open, in order, and confirm. */
+	memcpy(buf, c->ack, MSG_TRANSPORT_MIN_LEN);
+	assert_int_equal(transport_decrypt(&f->b.kp, buf, MSG_TRANSPORT_MIN_LEN, f->now_ns,
+					   &plain), TRANSPORT_OK_CONFIRMED);
+	assert_int_equal(plain, 0);
+	memcpy(buf, c->i_data, c->i_data_len);
+	assert_int_equal(transport_decrypt(&f->b.kp, buf, c->i_data_len, f->now_ns, &plain),
+			 TRANSPORT_OK);
+	assert_int_equal(plain, 32);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(buf[MSG_TRANSPORT_HEADER_LEN + i], i + 1);
+	assert_true(wg_ct_is_zero(buf + MSG_TRANSPORT_HEADER_LEN + 20, 12));
+
+	/* The responder's answer, both ways. */
+	memcpy(buf + MSG_TRANSPORT_HEADER_LEN, hello, strlen(hello));
+	assert_int_equal(transport_encrypt(&f->b.kp, buf, sizeof(buf), strlen(hello), FIX_MTU,
+					   f->now_ns, &len), TRANSPORT_OK);
+	assert_int_equal(len, c->r_data_len);
+	assert_memory_equal(buf, c->r_data, len);
+	memcpy(buf, c->r_data, c->r_data_len);
+	assert_int_equal(transport_decrypt(&f->a.kp, buf, c->r_data_len, f->now_ns, &plain),
+			 TRANSPORT_OK);
+	assert_int_equal(plain, strlen(hello));
+	assert_memory_equal(buf + MSG_TRANSPORT_HEADER_LEN, hello, strlen(hello));
+}
+
+/* vpnd, given the vector's keys, ephemerals, time and indices, produces the
+ * vector's initiation, response (mac1 included, mac2 zero), transport keys
+ * and transport messages byte for byte; and each side consumes the other
+ * side's vector bytes (not its own). */
+static void test_known_answer(void **state)
+{
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < ARRAY_SIZE(kat_cases); k++) {
+		const struct kat_case *c = &kat_cases[k];
+		struct fix_pair f;
+		struct msg_initiation m;
+		struct msg_response r;
+
+		print_message("known answer: %s\n", c->name);
+		kat_pair_init(&f, c->psk);
+
+		/* SYN: produced exactly. */
+		assert_int_equal(noise_create_initiation_ephemeral(&f.a.hs, &f.a.local, &m,
+								   WGV_INDEX_I, f.wall_ns,
+								   wgv_ephemeral_i_priv), NOISE_OK);
+		cookie_add_macs(&f.a.maker, (uint8_t *)&m, sizeof(m), f.now_ns);
+		assert_memory_equal(&m, c->initiation, sizeof(m));
+
+		/* ... and consumed from the vector. */
+		memcpy(&m, c->initiation, sizeof(m));
+		assert_int_equal(fix_consume_initiation(&f, &m), NOISE_OK);
+		assert_memory_equal(f.b.hs.latest_timestamp, wgv_timestamp, TAI64N_LEN);
+		assert_int_equal(f.b.hs.remote_index, WGV_INDEX_I);
+
+		/* SYN-ACK: produced exactly, consumed from the vector. */
+		assert_int_equal(noise_create_response_ephemeral(&f.b.hs, &f.b.local, &r,
+								 WGV_INDEX_R,
+								 wgv_ephemeral_r_priv), NOISE_OK);
+		cookie_add_macs(&f.b.maker, (uint8_t *)&r, sizeof(r), f.now_ns);
+		assert_memory_equal(&r, c->response, sizeof(r));
+		memcpy(&r, c->response, sizeof(r));
+		assert_int_equal(fix_consume_response(&f, &r), NOISE_OK);
+		assert_int_equal(f.a.hs.remote_index, WGV_INDEX_R);
+
+		/* Transport keys: T_send_i = T_recv_r, T_recv_i = T_send_r. */
+		fix_derive(&f);
+		assert_true(wg_ct_equal(f.a.kp.send_key, c->send_i, KEY_LEN));
+		assert_true(wg_ct_equal(f.a.kp.recv_key, c->recv_i, KEY_LEN));
+		assert_true(wg_ct_equal(f.b.kp.recv_key, c->send_i, KEY_LEN));
+		assert_true(wg_ct_equal(f.b.kp.send_key, c->recv_i, KEY_LEN));
+
+		kat_transport(&f, c);
+		fix_pair_wipe(&f);
+	}
+}
+
+/* The vector messages with any single byte changed (mac1 recomputed, so
+ * the Noise layer itself must refuse) are refused; bytes 4-7 (the sender
+ * index) are not authenticated, so they are skipped for the initiation. */
+static void test_known_answer_tamper(void **state)
+{
+	const struct kat_case *c = &kat_cases[1];
+	struct fix_pair f;
+	struct msg_initiation m;
+	struct msg_response r;
+	struct noise_handshake *hs;
+	size_t i;
+
+	(void)state;
+	kat_pair_init(&f, c->psk);
+	for (i = 8; i < offsetof(struct msg_initiation, macs); i++) {
+		memcpy(&m, c->initiation, sizeof(m));
+		((uint8_t *)&m)[i] ^= 0x80;
+		fix_remac(&f.a.maker, &m, sizeof(m), f.now_ns);
+		if (noise_consume_initiation(&f.b.local, &m, &f.b.lookup, f.now_ns, &hs) == NOISE_OK)
+			fail_msg("initiation byte %zu changed and accepted", i);
+	}
+	assert_int_equal(f.b.hs.state, NOISE_ZEROED);
+
+	/* The initiator waits for the vector response; any byte from 8 on
+	 * changed (receiver index, ephemeral, empty AEAD) is refused. */
+	assert_int_equal(noise_create_initiation_ephemeral(&f.a.hs, &f.a.local, &m, WGV_INDEX_I,
+							   f.wall_ns, wgv_ephemeral_i_priv),
+			 NOISE_OK);
+	for (i = 8; i < offsetof(struct msg_response, macs); i++) {
+		memcpy(&r, c->response, sizeof(r));
+		((uint8_t *)&r)[i] ^= 0x80;
+		fix_remac(&f.b.maker, &r, sizeof(r), f.now_ns);
+		if (noise_consume_response(&f.a.hs, &f.a.local, &r) == NOISE_OK)
+			fail_msg("response byte %zu changed and accepted", i);
+	}
+	assert_int_equal(f.a.hs.state, NOISE_CREATED_INITIATION);
+	memcpy(&r, c->response, sizeof(r));
+	assert_int_equal(noise_consume_response(&f.a.hs, &f.a.local, &r), NOISE_OK);
+	fix_pair_wipe(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -832,6 +1013,8 @@ int main(void)
 		cmocka_unit_test(test_response_unexpected),
 		cmocka_unit_test(test_response_wrong_index),
 		cmocka_unit_test(test_no_identity),
+		cmocka_unit_test(test_known_answer),
+		cmocka_unit_test(test_known_answer_tamper),
 	};
 
 	if (!wg_crypto_init()) {

@@ -3,7 +3,9 @@
  * expiry, short messages, reordering and duplicates, byte-by-byte
  * tampering that must never move the replay window, and the split API
  * (prepare / seal or open / finish, as the daemon's crypto threads use it)
- * against the one-shot calls. */
+ * against the one-shot calls; and the transport known-answer vectors of an
+ * independent implementation (tests/tools/wgref.py, wg_vectors.h) on
+ * keypairs built from the vector keys alone, with no handshake. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <cmocka.h>
 
 #include "hs_fixture.h"
+#include "wg_vectors.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define HDR MSG_TRANSPORT_HEADER_LEN
@@ -706,6 +709,96 @@ static void test_transport_split_failed_finish(void **state)
 	fix_pair_wipe(&f);
 }
 
+/* --- known-answer vectors (wg_vectors.h, from tests/tools/wgref.py) ------- */
+
+static void kat_keypair(struct keypair *kp, bool initiator, const uint8_t send_i[KEY_LEN],
+			const uint8_t recv_i[KEY_LEN])
+{
+	memset(kp, 0, sizeof(*kp));
+	memcpy(kp->send_key, initiator ? send_i : recv_i, KEY_LEN);
+	memcpy(kp->recv_key, initiator ? recv_i : send_i, KEY_LEN);
+	replay_init(&kp->replay);
+	kp->local_index = initiator ? WGV_INDEX_I : WGV_INDEX_R;
+	kp->remote_index = initiator ? WGV_INDEX_R : WGV_INDEX_I;
+	kp->birth_ns = FIX_NOW_START;
+	kp->is_initiator = initiator;
+	kp->confirmed = initiator;
+	kp->valid = true;
+}
+
+/* Both vector cases: the one-shot and the split encryption give the
+ * vector's bytes; the vector's messages open out of order (data before the
+ * ACK), confirm the responder, and a replay of each is refused. */
+static void test_transport_known_answer(void **state)
+{
+	static const char hello[] = "wgref says hello";
+	const struct {
+		const uint8_t *send_i, *recv_i, *ack, *i_data, *r_data;
+		size_t i_len, r_len;
+	} cases[] = {
+		/* 1 */ { wgv_nopsk_send_i, wgv_nopsk_recv_i, wgv_nopsk_transport_ack,
+			  wgv_nopsk_transport_i_data, wgv_nopsk_transport_r_data,
+			  sizeof(wgv_nopsk_transport_i_data), sizeof(wgv_nopsk_transport_r_data) },
+		/* 2 */ { wgv_psk_send_i, wgv_psk_recv_i, wgv_psk_transport_ack,
+			  wgv_psk_transport_i_data, wgv_psk_transport_r_data,
+			  sizeof(wgv_psk_transport_i_data), sizeof(wgv_psk_transport_r_data) },
+	};
+	const uint64_t now = FIX_NOW_START;
+	size_t k, i, len, plain;
+
+	(void)state;
+	for (k = 0; k < ARRAY_SIZE(cases); k++) {
+		struct keypair ki, kr;
+		struct msg m;
+		uint64_t ctr;
+
+		kat_keypair(&ki, true, cases[k].send_i, cases[k].recv_i);
+		kat_keypair(&kr, false, cases[k].send_i, cases[k].recv_i);
+
+		/* Initiator: ACK one-shot, data through prepare + seal. */
+		assert_int_equal(transport_encrypt(&ki, m.buf, sizeof(m.buf), 0, FIX_MTU, now,
+						   &len), TRANSPORT_OK);
+		assert_int_equal(len, MSG_TRANSPORT_MIN_LEN);
+		assert_memory_equal(m.buf, cases[k].ack, len);
+		for (i = 0; i < 20; i++)
+			m.buf[HDR + i] = (uint8_t)(i + 1);
+		assert_int_equal(transport_encrypt_prepare(&ki, m.buf, sizeof(m.buf), 20, FIX_MTU,
+							   now, &len, &ctr), TRANSPORT_OK);
+		assert_int_equal(ctr, 1);
+		transport_encrypt_seal(m.buf, len, ctr, ki.send_key);
+		assert_int_equal(len, cases[k].i_len);
+		assert_memory_equal(m.buf, cases[k].i_data, len);
+
+		/* Responder: data (counter 1) before the ACK (counter 0). Any
+		 * valid packet confirms; the ACK then is plain OK. */
+		memcpy(m.buf, cases[k].i_data, cases[k].i_len);
+		m.len = cases[k].i_len;
+		assert_int_equal(deliver(&kr, &m, now, &plain), TRANSPORT_OK_CONFIRMED);
+		assert_int_equal(deliver(&kr, &m, now, &plain), TRANSPORT_ERR_REPLAY);
+		memcpy(m.buf, cases[k].ack, MSG_TRANSPORT_MIN_LEN);
+		m.len = MSG_TRANSPORT_MIN_LEN;
+		assert_int_equal(deliver(&kr, &m, now, &plain), TRANSPORT_OK);
+		assert_int_equal(plain, 0);
+		assert_int_equal(deliver(&kr, &m, now, &plain), TRANSPORT_ERR_REPLAY);
+
+		/* Responder's answer, and the initiator opens the vector's. */
+		memcpy(m.buf + HDR, hello, strlen(hello));
+		assert_int_equal(transport_encrypt(&kr, m.buf, sizeof(m.buf), strlen(hello),
+						   FIX_MTU, now, &len), TRANSPORT_OK);
+		assert_int_equal(len, cases[k].r_len);
+		assert_memory_equal(m.buf, cases[k].r_data, len);
+		memcpy(m.buf, cases[k].r_data, cases[k].r_len);
+		m.len = cases[k].r_len;
+		assert_int_equal(transport_receiver_index(m.buf), WGV_INDEX_I);
+		assert_int_equal(get_le64(m.buf + 8), 0);
+		assert_int_equal(deliver(&ki, &m, now, &plain), TRANSPORT_OK);
+		assert_int_equal(plain, strlen(hello));
+		assert_int_equal(deliver(&ki, &m, now, &plain), TRANSPORT_ERR_REPLAY);
+		keypair_wipe(&ki);
+		keypair_wipe(&kr);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +814,7 @@ int main(void)
 		cmocka_unit_test(test_transport_tamper),
 		cmocka_unit_test(test_transport_split_equals_oneshot),
 		cmocka_unit_test(test_transport_split_failed_finish),
+		cmocka_unit_test(test_transport_known_answer),
 	};
 
 	if (!wg_crypto_init()) {
