@@ -16,7 +16,8 @@
 #   [ns cli] hdg-cli 198.19.42.2/24           [ns srv] hdg-srv 198.19.42.1/24, UDP 51820
 #     veth0 198.18.42.2/24 ---------------------- hdg-v1 198.18.42.1/24
 #     ping -i 0.05 to 198.19.42.1                 (python AF_PACKET capture of the
-#                                                  client's transport messages here)
+#                                                  client's transport messages here,
+#                                                  tests/tools/sniff.py)
 #   [ns atk] veth0 198.18.43.2/24 --------------- hdg-v2 198.18.43.1/24
 #     python3 sends the garbage to 198.18.43.1:51820
 set -e
@@ -164,24 +165,8 @@ check "client pings the server" ip netns exec "$cli" ping -c 3 -i 0.2 -W 2 198.1
 
 # Capture, as hex lines, 40 transport messages from the client carrying
 # pings (84-byte IP packets padded to 96: 128 bytes on the wire).
-ip netns exec "$srv" timeout 15 python3 - "$WORK/captured" <<'EOP' &
-import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("hdg-v1", 0))
-seen = []
-while len(seen) < 40:
-    f, addr = s.recvfrom(65535)
-    if addr[2] == socket.PACKET_OUTGOING:
-        continue
-    ip = f[14:]
-    ihl = (ip[0] & 15) * 4
-    if ip[9] != 17 or int.from_bytes(ip[ihl + 2:ihl + 4], "big") != 51820:
-        continue
-    udp = ip[ihl + 8:int.from_bytes(ip[2:4], "big")]
-    if udp[0] == 4 and len(udp) == 128 and udp not in seen:
-        seen.append(udp)
-open(sys.argv[1], "w").write("".join(p.hex() + "\n" for p in seen))
-EOP
+ip netns exec "$srv" python3 "$SNIFF" hdg-v1 "$WORK/captured" --type 4 --len 128 --count 40 \
+	--unique --timeout 15 &
 sniffer=$!
 PIDS+=("$sniffer")
 sleep 0.5

@@ -4,6 +4,7 @@
 #   keypair VAR            sets VAR_priv and VAR_pub
 #   vpnd_up NS CONF        vpnd up in NS (daemon's pid tracked and killed on exit)
 #   wggo_up NS IFNAME      wireguard-go -f in NS (pid tracked)
+#   $SNIFF                 tests/tools/sniff.py: captures WireGuard messages
 #   ifname BASE            prints BASE-<token>: a per-run interface name
 #   hub_topology N [opts]  a server namespace and N clients, configs, vpnd up
 #                          (see above the function)
@@ -23,6 +24,7 @@
 
 VPND=${VPND:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/vpnd}
 TOOLS=${TOOLS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/tools}
+SNIFF=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)/sniff.py	# see its --help
 TEST_NAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "/tmp/vpnd-$TEST_NAME.XXXXXX")
 [ -n "$VPND_TEST_STATE" ] && echo "$WORK" > "$VPND_TEST_STATE/work"

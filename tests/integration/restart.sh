@@ -183,23 +183,8 @@ restart "$srv" "$WORK/ep/hdr-srv.conf" "$t0" 5 "server restart, server has Endpo
 # --- 4. client restart (and a capture of its fresh initiation) -------------------------
 check "ping loop still answered" wait_for 5 reply_after "$(now)"
 rm -f "$WORK/initiation" "$WORK/initiation.ready"
-ip netns exec "$srv" timeout 10 python3 - "$WORK/initiation" <<'EOP' &
-import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("veth0", 0))
-open(sys.argv[1] + ".ready", "w").close()
-while True:
-    f, addr = s.recvfrom(65535)
-    if addr[2] == socket.PACKET_OUTGOING:
-        continue
-    ip = f[14:]
-    ihl = (ip[0] & 15) * 4
-    udp = ip[ihl + 8:int.from_bytes(ip[2:4], "big")]
-    if ip[9] == 17 and int.from_bytes(ip[ihl + 2:ihl + 4], "big") == 51820 and \
-       len(udp) == 148 and udp[0] == 1:
-        open(sys.argv[1], "w").write(udp.hex())
-        break
-EOP
+ip netns exec "$srv" python3 "$SNIFF" veth0 "$WORK/initiation" --type 1 --len 148 \
+	--ready "$WORK/initiation.ready" --timeout 10 &
 sniffer=$!
 PIDS+=("$sniffer")
 wait_for 5 test -e "$WORK/initiation.ready"

@@ -58,28 +58,12 @@ srv_stat() {
 
 # capture IFACE TYPE MINLEN FILE: in the background, saves (as hex) the first
 # WireGuard message of TYPE (1 initiation, 4 transport) longer than MINLEN
-# bytes that reaches the server on IFACE; sets $sniffer to its pid.
+# bytes that reaches the server on IFACE (tests/tools/sniff.py); sets
+# $sniffer to its pid.
 capture() {
 	rm -f "$4" "$4.ready"
-	ip netns exec "$srv" timeout 10 /usr/bin/python3 - "$@" <<'EOP' &
-import socket, sys
-ifname, mtype, minlen, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind((ifname, 0))
-open(out + ".ready", "w").close()
-while True:
-    f, addr = s.recvfrom(65535)
-    if addr[2] == socket.PACKET_OUTGOING:
-        continue
-    ip = f[14:]
-    ihl = (ip[0] & 15) * 4
-    if ip[9] != 17 or int.from_bytes(ip[ihl + 2:ihl + 4], "big") != 51820:
-        continue
-    udp = ip[ihl + 8:]
-    if udp[0] == mtype and len(udp) > minlen:
-        open(out, "w").write(udp.hex())
-        break
-EOP
+	ip netns exec "$srv" /usr/bin/python3 "$SNIFF" "$1" "$4" --type "$2" --min-len "$3" \
+		--ready "$4.ready" --timeout 10 &
 	sniffer=$!
 	PIDS+=($sniffer)
 	wait_for 5 test -e "$4.ready"
