@@ -12,6 +12,7 @@
 # namespaces it created (lib.sh records each namespace's name and inode under
 # VPND_TEST_STATE: a daemon is found even once its namespace's name is gone),
 # those namespaces and their /etc/netns/NAME directories, its WORK directory,
+# /etc/vpnd/*-TOKEN.conf,
 # and the /var/run/wireguard/*-TOKEN.sock and /var/run/vpnd/*-TOKEN.pid files
 # of its interfaces (VPND_TEST_TOKEN is in every interface name it creates).
 # Processes are killed by PID, never by name. A test that left processes,
@@ -109,6 +110,13 @@ sweep() {
 			left=1
 		fi ;;
 	esac
+	# A config the test put under /etc/vpnd (vpnd up NAME), named with the token.
+	for f in /etc/vpnd/*-"$token".conf; do
+		[ -e "$f" ] || continue
+		echo "sweep: removing $f"
+		rm -f "$f"
+		left=1
+	done
 	for f in /var/run/wireguard/*-"$token".sock /var/run/vpnd/*-"$token".pid; do
 		[ -e "$f" ] && rm -f "$f"
 	done

@@ -22,12 +22,13 @@
 #     python3 sends the garbage to 198.18.43.1:51820
 set -e
 . "$(dirname "$0")/lib.sh"
+SRV=$(ifname hdg-srv) CLI=$(ifname hdg-cli)
 
 ns_new cli; ns_new srv; ns_new atk
 veth "$cli" 198.18.42.2/24 "$srv" 198.18.42.1/24 veth0 hdg-v1
 veth "$atk" 198.18.43.2/24 "$srv" 198.18.43.1/24 veth0 hdg-v2
 keypair ks; keypair kc
-cat > "$WORK/hdg-srv.conf" <<EOC
+cat > "$WORK/${SRV}.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.42.1/24
@@ -37,7 +38,7 @@ ListenPort = 51820
 PublicKey = $kc_pub
 AllowedIPs = 198.19.42.2/32
 EOC
-cat > "$WORK/hdg-cli.conf" <<EOC
+cat > "$WORK/${CLI}.conf" <<EOC
 [Interface]
 PrivateKey = $kc_priv
 Address = 198.19.42.2/24
@@ -48,18 +49,18 @@ AllowedIPs = 198.19.42.0/24
 Endpoint = 198.18.42.1:51820
 EOC
 chmod 600 "$WORK"/*.conf
-vpnd_up "$srv" "$WORK/hdg-srv.conf"
-vpnd_up "$cli" "$WORK/hdg-cli.conf"
-srv_pid=$(cat "$WORK/hdg-srv.pidfile")
-cport=$(ip netns exec "$cli" wg show hdg-cli listen-port)
+vpnd_up "$srv" "$WORK/${SRV}.conf"
+vpnd_up "$cli" "$WORK/${CLI}.conf"
+srv_pid=$(cat "$WORK/${SRV}.pidfile")
+cport=$(ip netns exec "$cli" wg show ${CLI} listen-port)
 
 # The server's get=stats answer, saved: snap FILE. get FILE KEY.
-snap() { printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/hdg-srv.sock > "$1"; }
+snap() { printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/${SRV}.sock > "$1"; }
 get() { sed -n "s/^$2=//p" "$1"; }
 rcvbuf_errors() {
 	ip netns exec "$srv" awk '/^Udp:/ { if (h) { print $6; exit } else h = 1 }' /proc/net/snmp
 }
-endpoint() { ip netns exec "$srv" wg show hdg-srv endpoints | awk -v k="$kc_pub" '$1 == k { print $2 }'; }
+endpoint() { ip netns exec "$srv" wg show ${SRV} endpoints | awk -v k="$kc_pub" '$1 == k { print $2 }'; }
 
 # The generator: garbage.py MODE COUNT SEED [CAPTURED-HEX-FILE]. Sends COUNT
 # datagrams to the server and prints, per drop reason, how many of them the
@@ -219,5 +220,5 @@ check "afterwards the server pings the client" ip netns exec "$srv" ping -c 5 -i
 check "the server daemon never restarted (pid $srv_pid)" kill -0 "$srv_pid"
 snap "$WORK/after"
 check "one handshake for all of this" [ "$(get "$WORK/after" handshakes_answered)" = 1 ]
-echo "     server: $(ip netns exec "$srv" "$VPND" show hdg-srv | grep 'drops:' | sed 's/^ *//')"
+echo "     server: $(ip netns exec "$srv" "$VPND" show ${SRV} | grep 'drops:' | sed 's/^ *//')"
 finish
