@@ -160,7 +160,7 @@ check "the monitor's pid is not ExecStart's (it forked, as Type=forking expects)
 	sh -c "[ \"\$(ps -o ppid= -p $main | tr -d ' ')\" = 1 ] || [ \"\$(ps -o sid= -p $main | tr -d ' ')\" = $main ]"
 check "ExecReload (vpnd reload) returns 0" run_unit ExecReload
 check "ExecStop (vpnd down) returns 0, the monitor is gone, and so are the PIDFile and the socket" \
-	sh -c "$(declare -f run_unit unit_cmd); UNIT=$UNIT DEST=$DEST WORK=$WORK svc=$svc
+	sh -c "$(declare -f run_unit unit_cmd); UNIT=$UNIT DEST=$DEST WORK=$WORK svc=$svc SVC=$SVC
 	       journal_stream=$journal_stream; run_unit ExecStop && ! kill -0 $main 2>/dev/null &&
 	       [ ! -e $pidfile ] && [ ! -e /var/run/wireguard/${SVC}.sock ]"
 cat "$WORK/journal"
