@@ -28,6 +28,7 @@
 # PBM image and read by zbarimg; the text must equal the --output config.
 set -e
 . "$(dirname "$0")/lib.sh"
+SRV=$(ifname flsrv) C1=$(ifname flc1) C2=$(ifname flc2) C3=$(ifname flc3)
 
 export VPND_CONFIG_DIR="$WORK/etc"
 ETC=$VPND_CONFIG_DIR
@@ -44,7 +45,7 @@ ip -n "$c2" addr add 198.19.122.1/32 dev lo
 keypair ks; keypair k2
 
 mkdir -m 700 "$ETC"
-(umask 077; cat > "$ETC/flsrv.conf") <<EOC
+(umask 077; cat > "$ETC/${SRV}.conf") <<EOC
 # The address clients reach the server at (vpnd peer add's default):
 # Endpoint = 198.18.42.1
 [Interface]
@@ -55,26 +56,26 @@ EOC
 
 # --- c1: vpnd peer add while the server is down (file only) ---
 check "peer add c1 with the server down" \
-	$S "$VPND" peer add c1 --iface flsrv --endpoint 198.18.40.1 --output "$WORK/flc1.conf"
+	$S "$VPND" peer add c1 --iface ${SRV} --endpoint 198.18.40.1 --output "$WORK/${C1}.conf"
 check "c1's peer file is mode 0600" \
-	sh -c "[ \$(stat -c %a '$ETC/flsrv.d/c1.conf') = 600 ]"
+	sh -c "[ \$(stat -c %a '$ETC/${SRV}.d/c1.conf') = 600 ]"
 check "c1 got the first free address (.2 and ::2)" \
-	grep -qx 'AllowedIPs = 198.19.40.2/32, 2001:db8:40::2/128' "$ETC/flsrv.d/c1.conf"
+	grep -qx 'AllowedIPs = 198.19.40.2/32, 2001:db8:40::2/128' "$ETC/${SRV}.d/c1.conf"
 check "c1's client config: address, server subnets, endpoint with ListenPort, keepalive" \
-	sh -c "grep -qx 'Address = 198.19.40.2/32, 2001:db8:40::2/128' '$WORK/flc1.conf' &&
-	       grep -qx 'AllowedIPs = 198.19.40.0/24, 2001:db8:40::/64' '$WORK/flc1.conf' &&
-	       grep -qx 'Endpoint = 198.18.40.1:$PORT' '$WORK/flc1.conf' &&
-	       grep -qx 'PersistentKeepalive = 25' '$WORK/flc1.conf' &&
-	       grep -qx 'PublicKey = $ks_pub' '$WORK/flc1.conf'"
+	sh -c "grep -qx 'Address = 198.19.40.2/32, 2001:db8:40::2/128' '$WORK/${C1}.conf' &&
+	       grep -qx 'AllowedIPs = 198.19.40.0/24, 2001:db8:40::/64' '$WORK/${C1}.conf' &&
+	       grep -qx 'Endpoint = 198.18.40.1:$PORT' '$WORK/${C1}.conf' &&
+	       grep -qx 'PersistentKeepalive = 25' '$WORK/${C1}.conf' &&
+	       grep -qx 'PublicKey = $ks_pub' '$WORK/${C1}.conf'"
 check "c1's client and server files share one preshared key" \
-	sh -c "[ \"\$(grep PresharedKey '$WORK/flc1.conf')\" = \"\$(grep PresharedKey '$ETC/flsrv.d/c1.conf')\" ]"
-k1_pub=$(sed -n 's/^PrivateKey = //p' "$WORK/flc1.conf" | "$VPND" pubkey)
+	sh -c "[ \"\$(grep PresharedKey '$WORK/${C1}.conf')\" = \"\$(grep PresharedKey '$ETC/${SRV}.d/c1.conf')\" ]"
+k1_pub=$(sed -n 's/^PrivateKey = //p' "$WORK/${C1}.conf" | "$VPND" pubkey)
 check "c1's peer file holds the public key of its client's private key" \
-	grep -qx "PublicKey = $k1_pub" "$ETC/flsrv.d/c1.conf"
+	grep -qx "PublicKey = $k1_pub" "$ETC/${SRV}.d/c1.conf"
 
 # --- c2: a hand-written peer file ---
 c2_file() {
-	(umask 077; cat > "$ETC/flsrv.d/c2.conf") <<EOC
+	(umask 077; cat > "$ETC/${SRV}.d/c2.conf") <<EOC
 # c2, by hand
 [Peer]
 PublicKey = $k2_pub
@@ -82,7 +83,7 @@ AllowedIPs = 198.19.40.3/32, $1
 EOC
 }
 c2_file 198.19.121.0/24
-(umask 077; cat > "$WORK/flc2.conf") <<EOC
+(umask 077; cat > "$WORK/${C2}.conf") <<EOC
 [Interface]
 PrivateKey = $k2_priv
 Address = 198.19.40.3/24
@@ -94,10 +95,10 @@ Endpoint = 198.18.41.1:$PORT
 PersistentKeepalive = 25
 EOC
 
-vpnd_up "$s" flsrv
-vpnd_up "$c1" "$WORK/flc1.conf"
-vpnd_up "$c2" "$WORK/flc2.conf"
-check "server came up by name from \$VPND_CONFIG_DIR" ip -n "$s" link show flsrv
+vpnd_up "$s" ${SRV}
+vpnd_up "$c1" "$WORK/${C1}.conf"
+vpnd_up "$c2" "$WORK/${C2}.conf"
+check "server came up by name from \$VPND_CONFIG_DIR" ip -n "$s" link show ${SRV}
 check "c1 pings the server" ip netns exec "$c1" ping -c 3 -i 0.2 -W 2 198.19.40.1
 check "c1 pings the server over IPv6" wait_for 5 ip netns exec "$c1" ping -6 -c 1 -W 1 2001:db8:40::1
 check "c2 pings the server" ip netns exec "$c2" ping -c 3 -i 0.2 -W 2 198.19.40.1
@@ -105,7 +106,7 @@ check "server pings 198.19.121.1 behind c2" ip netns exec "$s" ping -c 2 -i 0.2 
 
 # --- sessions: "handshake rx tx" of a peer on the server ---
 session() {
-	ip netns exec "$s" wg show flsrv dump | awk -v k="$1" '$1 == k { print $5, $6, $7 }'
+	ip netns exec "$s" wg show ${SRV} dump | awk -v k="$1" '$1 == k { print $5, $6, $7 }'
 }
 # survived WHAT KEY BEFORE: same peer object: the handshake is still there
 # (not 0) and nothing went backwards.
@@ -130,7 +131,7 @@ both_survived() {
 	snap
 }
 peer_config() {	# the configured columns of every peer: key, psk, endpoint-less
-	ip netns exec "$s" wg show flsrv dump | awk 'NR > 1 { print $1, $2, $4, $8 }' | sort
+	ip netns exec "$s" wg show ${SRV} dump | awk 'NR > 1 { print $1, $2, $4, $8 }' | sort
 }
 snap
 first1=$s1; first2=$s2
@@ -138,37 +139,37 @@ echo "     sessions: c1 [$s1] c2 [$s2]"
 
 # --- an idempotent reload right after up ---
 before=$(peer_config)
-check "reload with nothing changed succeeds" $S "$VPND" reload flsrv
-out=$($S "$VPND" reload flsrv)
+check "reload with nothing changed succeeds" $S "$VPND" reload ${SRV}
+out=$($S "$VPND" reload ${SRV})
 echo "     $out"
 check "reload with nothing changed sends nothing" \
-	test "$out" = "flsrv: up to date, nothing sent (2 peers unchanged)"
+	test "$out" = "${SRV}: up to date, nothing sent (2 peers unchanged)"
 check "peers' configuration unchanged" test "$(peer_config)" = "$before"
 both_survived "idempotent reload"
 
 # --- peer add c3, live ---
-$S "$VPND" peer add c3 --iface flsrv > "$WORK/flc3.conf" 2> "$WORK/add3.err"
+$S "$VPND" peer add c3 --iface ${SRV} > "$WORK/${C3}.conf" 2> "$WORK/add3.err"
 sed 's/^/     peer add c3: /' "$WORK/add3.err"
-check "peer add c3 applied it live" grep -q "^vpnd: flsrv: peers: 1 added, 0 removed, 0 changed, 2 unchanged" "$WORK/add3.err"
+check "peer add c3 applied it live" grep -q "^vpnd: ${SRV}: peers: 1 added, 0 removed, 0 changed, 2 unchanged" "$WORK/add3.err"
 # c2 has no IPv6 address: each family takes its own next free one.
-check "c3 got the next free addresses (.4; ::3)" grep -qx 'Address = 198.19.40.4/32, 2001:db8:40::3/128' "$WORK/flc3.conf"
+check "c3 got the next free addresses (.4; ::3)" grep -qx 'Address = 198.19.40.4/32, 2001:db8:40::3/128' "$WORK/${C3}.conf"
 check "c3's endpoint comes from the '# Endpoint' hint plus ListenPort" \
-	grep -qx "Endpoint = 198.18.42.1:$PORT" "$WORK/flc3.conf"
-k3_pub=$(sed -n 's/^PrivateKey = //p' "$WORK/flc3.conf" | "$VPND" pubkey)
-check "server runs c3 as a peer" sh -c "ip netns exec $s wg show flsrv peers | grep -qx '$k3_pub'"
+	grep -qx "Endpoint = 198.18.42.1:$PORT" "$WORK/${C3}.conf"
+k3_pub=$(sed -n 's/^PrivateKey = //p' "$WORK/${C3}.conf" | "$VPND" pubkey)
+check "server runs c3 as a peer" sh -c "ip netns exec $s wg show ${SRV} peers | grep -qx '$k3_pub'"
 both_survived "peer add c3"
-chmod 600 "$WORK/flc3.conf"
-vpnd_up "$c3" "$WORK/flc3.conf"
+chmod 600 "$WORK/${C3}.conf"
+vpnd_up "$c3" "$WORK/${C3}.conf"
 check "c3 (printed config) pings the server" ip netns exec "$c3" ping -c 3 -i 0.2 -W 2 198.19.40.1
 check "c3 pings the server over IPv6" wait_for 5 ip netns exec "$c3" ping -6 -c 1 -W 1 2001:db8:40::1
 check "server pings c3" ip netns exec "$s" ping -c 2 -i 0.2 -W 2 198.19.40.4
-out=$($S "$VPND" reload flsrv)
+out=$($S "$VPND" reload ${SRV})
 check "reload after peer add: nothing to send ($out)" \
-	test "$out" = "flsrv: up to date, nothing sent (3 peers unchanged)"
+	test "$out" = "${SRV}: up to date, nothing sent (3 peers unchanged)"
 both_survived "reload after peer add"
 
 # --- peer list ---
-$S "$VPND" peer list --iface flsrv > "$WORK/list.out"
+$S "$VPND" peer list --iface ${SRV} > "$WORK/list.out"
 sed 's/^/     /' "$WORK/list.out"
 check "peer list: header with live columns" grep -q '^NAME .*PUBLIC KEY .*ALLOWED IPS .*ENDPOINT .*LATEST HANDSHAKE .*TRANSFER' "$WORK/list.out"
 check "peer list: c1 with key, addresses, endpoint, handshake" \
@@ -176,34 +177,34 @@ check "peer list: c1 with key, addresses, endpoint, handshake" \
 check "peer list: c2 and c3" sh -c "grep -q '^c2 .*198.19.121.0/24' '$WORK/list.out' && grep -q '^c3 .*198.18.42.2:' '$WORK/list.out'"
 
 # --- reload with c2's AllowedIPs changed ---
-check "route 198.19.121.0/24 via flsrv before the change" \
-	sh -c "ip -n $s route show 198.19.121.0/24 | grep -q 'dev flsrv'"
+check "route 198.19.121.0/24 via ${SRV} before the change" \
+	sh -c "ip -n $s route show 198.19.121.0/24 | grep -q 'dev ${SRV}'"
 c2_file 198.19.122.0/24
-out=$($S "$VPND" reload flsrv)
+out=$($S "$VPND" reload ${SRV})
 echo "     $out"
 check "reload: one peer changed, one route added, one deleted" \
-	test "$out" = "flsrv: peers: 0 added, 0 removed, 1 changed, 2 unchanged; routes: 1 added, 1 deleted"
-check "new route 198.19.122.0/24 via flsrv" sh -c "ip -n $s route show 198.19.122.0/24 | grep -q 'dev flsrv'"
+	test "$out" = "${SRV}: peers: 0 added, 0 removed, 1 changed, 2 unchanged; routes: 1 added, 1 deleted"
+check "new route 198.19.122.0/24 via ${SRV}" sh -c "ip -n $s route show 198.19.122.0/24 | grep -q 'dev ${SRV}'"
 check "old route 198.19.121.0/24 gone" sh -c "[ -z \"\$(ip -n $s route show 198.19.121.0/24)\" ]"
 check "server pings the new address 198.19.122.1 behind c2" ip netns exec "$s" ping -c 2 -i 0.2 -W 2 198.19.122.1
 check "the old address 198.19.121.1 is no longer reached" \
 	sh -c "! ip netns exec $s ping -c 1 -W 1 198.19.121.1"
 check "c2's allowed IPs on the server are the new ones" \
-	sh -c "ip netns exec $s wg show flsrv allowed-ips | grep '^$k2_pub' | grep -q '198.19.122.0/24' &&
-	       ! ip netns exec $s wg show flsrv allowed-ips | grep '^$k2_pub' | grep -q '198.19.121.0/24'"
+	sh -c "ip netns exec $s wg show ${SRV} allowed-ips | grep '^$k2_pub' | grep -q '198.19.122.0/24' &&
+	       ! ip netns exec $s wg show ${SRV} allowed-ips | grep '^$k2_pub' | grep -q '198.19.121.0/24'"
 both_survived "AllowedIPs change"
-out=$($S "$VPND" reload flsrv)
+out=$($S "$VPND" reload ${SRV})
 check "the same reload again sends nothing ($out)" \
-	test "$out" = "flsrv: up to date, nothing sent (3 peers unchanged)"
+	test "$out" = "${SRV}: up to date, nothing sent (3 peers unchanged)"
 
 # --- SIGHUP to the monitor undoes it ---
-mon=$(cat /var/run/vpnd/flsrv.pid)
+mon=$(cat /var/run/vpnd/${SRV}.pid)
 c2_file 198.19.121.0/24
 kill -HUP "$mon"
-check "SIGHUP: route 198.19.121.0/24 back" wait_for 5 sh -c "ip -n $s route show 198.19.121.0/24 | grep -q 'dev flsrv'"
+check "SIGHUP: route 198.19.121.0/24 back" wait_for 5 sh -c "ip -n $s route show 198.19.121.0/24 | grep -q 'dev ${SRV}'"
 check "SIGHUP: route 198.19.122.0/24 gone" wait_for 5 sh -c "[ -z \"\$(ip -n $s route show 198.19.122.0/24)\" ]"
 check "SIGHUP: the monitor logged the reload" \
-	wait_for 5 grep -q "flsrv: peers: 0 added, 0 removed, 1 changed, 2 unchanged; routes: 1 added, 1 deleted" "$WORK/flsrv.log"
+	wait_for 5 grep -q "${SRV}: peers: 0 added, 0 removed, 1 changed, 2 unchanged; routes: 1 added, 1 deleted" "$WORK/${SRV}.log"
 check "SIGHUP: server pings 198.19.121.1 again" ip netns exec "$s" ping -c 2 -i 0.2 -W 2 198.19.121.1
 check "SIGHUP: the daemon is still the same one" kill -0 "$mon"
 both_survived "SIGHUP"
@@ -216,37 +217,37 @@ check "SIGHUP to the worker: ignored, it still runs" kill -0 "${worker:-0}"
 both_survived "SIGHUP to the worker"
 
 # --- a broken peer file: refused whole, state intact ---
-peers_before=$(ip netns exec "$s" wg show flsrv peers | sort)
+peers_before=$(ip netns exec "$s" wg show ${SRV} peers | sort)
 before=$(peer_config)
-(umask 077; cat > "$ETC/flsrv.d/broken.conf") <<EOC
+(umask 077; cat > "$ETC/${SRV}.d/broken.conf") <<EOC
 [Peer]
 PublicKey = $ks_pub
 AllowedIPs = 198.19.40.9/33
 EOC
 set +e
-$S "$VPND" reload flsrv > "$WORK/broken.out" 2> "$WORK/broken.err"
+$S "$VPND" reload ${SRV} > "$WORK/broken.out" 2> "$WORK/broken.err"
 rc=$?
 set -e
 sed 's/^/     broken reload: /' "$WORK/broken.err"
 check "broken peer file: reload exits non-zero (rc=$rc)" test "$rc" -ne 0
 check "broken peer file: the error is FILE:LINE: what: 'text'" \
-	test "$(cat "$WORK/broken.err")" = "vpnd: $ETC/flsrv.d/broken.conf:3: invalid AllowedIPs: '198.19.40.9/33'"
+	test "$(cat "$WORK/broken.err")" = "vpnd: $ETC/${SRV}.d/broken.conf:3: invalid AllowedIPs: '198.19.40.9/33'"
 check "broken peer file: nothing on stdout" test ! -s "$WORK/broken.out"
-check "broken peer file: same peers running" test "$(ip netns exec "$s" wg show flsrv peers | sort)" = "$peers_before"
+check "broken peer file: same peers running" test "$(ip netns exec "$s" wg show ${SRV} peers | sort)" = "$peers_before"
 check "broken peer file: same peer configuration" test "$(peer_config)" = "$before"
 kill -HUP "$mon"
 check "broken peer file: SIGHUP logs the error" \
-	wait_for 5 grep -q "flsrv: reload: $ETC/flsrv.d/broken.conf:3: invalid AllowedIPs: '198.19.40.9/33'" "$WORK/flsrv.log"
-check "broken peer file: still the same peers after SIGHUP" test "$(ip netns exec "$s" wg show flsrv peers | sort)" = "$peers_before"
+	wait_for 5 grep -q "${SRV}: reload: $ETC/${SRV}.d/broken.conf:3: invalid AllowedIPs: '198.19.40.9/33'" "$WORK/${SRV}.log"
+check "broken peer file: still the same peers after SIGHUP" test "$(ip netns exec "$s" wg show ${SRV} peers | sort)" = "$peers_before"
 set +e
-$S "$VPND" peer add c9 --iface flsrv > "$WORK/c9.out" 2> "$WORK/c9.err"
+$S "$VPND" peer add c9 --iface ${SRV} > "$WORK/c9.out" 2> "$WORK/c9.err"
 rc=$?
 set -e
 check "broken peer file: peer add refused (rc=$rc), no file written" \
-	sh -c "[ $rc -ne 0 ] && grep -q 'broken.conf:3' '$WORK/c9.err' && [ ! -e '$ETC/flsrv.d/c9.conf' ] && [ ! -s '$WORK/c9.out' ]"
+	sh -c "[ $rc -ne 0 ] && grep -q 'broken.conf:3' '$WORK/c9.err' && [ ! -e '$ETC/${SRV}.d/c9.conf' ] && [ ! -s '$WORK/c9.out' ]"
 check "broken peer file: c3 still pings the server" ip netns exec "$c3" ping -c 2 -i 0.2 -W 2 198.19.40.1
 both_survived "broken peer file"
-rm "$ETC/flsrv.d/broken.conf"
+rm "$ETC/${SRV}.d/broken.conf"
 
 # --- house-style errors ---
 err_is() {	# err_is "WHAT" WANT CMD...: fails with exactly WANT on stderr
@@ -257,31 +258,31 @@ err_is() {	# err_is "WHAT" WANT CMD...: fails with exactly WANT on stderr
 	set -e
 	check "$what (rc=$rc)" sh -c "[ $rc -ne 0 ] && [ \"\$(cat '$WORK/err.out')\" = \"\$1\" ]" _ "$want"
 }
-err_is "peer add: an existing name" "vpnd: peer already exists: '$ETC/flsrv.d/c1.conf'" \
-	$S "$VPND" peer add c1 --iface flsrv
+err_is "peer add: an existing name" "vpnd: peer already exists: '$ETC/${SRV}.d/c1.conf'" \
+	$S "$VPND" peer add c1 --iface ${SRV}
 err_is "peer add: a used --ip" "vpnd: address already in use: '198.19.40.3'" \
-	$S "$VPND" peer add c9 --iface flsrv --ip 198.19.40.3
+	$S "$VPND" peer add c9 --iface ${SRV} --ip 198.19.40.3
 err_is "peer add: --ip outside the subnet" \
 	"vpnd: --ip is not a host address of the interface's subnet: '198.19.41.9'" \
-	$S "$VPND" peer add c9 --iface flsrv --ip 198.19.41.9
+	$S "$VPND" peer add c9 --iface ${SRV} --ip 198.19.41.9
 err_is "peer add: a bad name" \
 	"vpnd: invalid peer name (letters, digits, '-', '_', '.'; at most 64): '../x'" \
-	$S "$VPND" peer add ../x --iface flsrv
+	$S "$VPND" peer add ../x --iface ${SRV}
 err_is "peer add: a bad endpoint" "vpnd: invalid endpoint (HOST[:PORT]): '198.18.42.1:0'" \
-	$S "$VPND" peer add c9 --iface flsrv --endpoint 198.18.42.1:0
-err_is "peer remove: no such peer" "vpnd: no such peer: '$ETC/flsrv.d/c9.conf'" \
-	$S "$VPND" peer remove c9 --iface flsrv
-check "no c9 file was left by the refused commands" sh -c "! ls -A '$ETC/flsrv.d' | grep -q c9"
+	$S "$VPND" peer add c9 --iface ${SRV} --endpoint 198.18.42.1:0
+err_is "peer remove: no such peer" "vpnd: no such peer: '$ETC/${SRV}.d/c9.conf'" \
+	$S "$VPND" peer remove c9 --iface ${SRV}
+check "no c9 file was left by the refused commands" sh -c "! ls -A '$ETC/${SRV}.d' | grep -q c9"
 
 # --- a QR peer: decode what was printed, compare with the config ---
-$S "$VPND" peer add c4 --iface flsrv --ip 198.19.40.44 --qr --output "$WORK/c4.conf" \
+$S "$VPND" peer add c4 --iface ${SRV} --ip 198.19.40.44 --qr --output "$WORK/c4.conf" \
 	> "$WORK/c4.qr" 2> "$WORK/c4.err"
 check "peer add --qr prints only half blocks and spaces" \
 	python3 -c "import sys; t = open(sys.argv[1], encoding='utf-8').read(); sys.exit(1 if not t or set(t) - set(' \u2580\u2584\u2588\n') else 0)" "$WORK/c4.qr"
 check "peer add --ip 198.19.40.44: used as given, IPv6 picked (::4)" \
 	grep -qx 'Address = 198.19.40.44/32, 2001:db8:40::4/128' "$WORK/c4.conf"
 k4_pub=$(sed -n 's/^PrivateKey = //p' "$WORK/c4.conf" | "$VPND" pubkey)
-check "c4 is live on the server" sh -c "ip netns exec $s wg show flsrv peers | grep -qx '$k4_pub'"
+check "c4 is live on the server" sh -c "ip netns exec $s wg show ${SRV} peers | grep -qx '$k4_pub'"
 if command -v zbarimg > /dev/null; then
 	cat > "$WORK/qr2pbm.py" <<'EOF'
 # UTF-8 half blocks (light modules drawn, ANSI colours ignored) -> PBM.
@@ -306,20 +307,20 @@ else
 	echo "     skip: zbarimg not installed (Debian zbar-tools): QR not decoded"
 fi
 both_survived "peer add c4 (QR)"
-check "peer remove c4" $S "$VPND" peer remove c4 --iface flsrv
-check "c4 gone from the server" sh -c "! ip netns exec $s wg show flsrv peers | grep -qx '$k4_pub'"
+check "peer remove c4" $S "$VPND" peer remove c4 --iface ${SRV}
+check "c4 gone from the server" sh -c "! ip netns exec $s wg show ${SRV} peers | grep -qx '$k4_pub'"
 both_survived "peer remove c4"
 
 # --- peer remove c3: its file and peer go, its pings fail ---
-check "peer remove c3" $S "$VPND" peer remove c3 --iface flsrv
-check "c3's peer file is gone" test ! -e "$ETC/flsrv.d/c3.conf"
-check "c3 gone from wg show" sh -c "! ip netns exec $s wg show flsrv peers | grep -qx '$k3_pub'"
+check "peer remove c3" $S "$VPND" peer remove c3 --iface ${SRV}
+check "c3's peer file is gone" test ! -e "$ETC/${SRV}.d/c3.conf"
+check "c3 gone from wg show" sh -c "! ip netns exec $s wg show ${SRV} peers | grep -qx '$k3_pub'"
 check "c3 no longer reaches the server" sh -c "! ip netns exec $c3 ping -c 2 -i 0.2 -W 1 198.19.40.1"
-check "peer list no longer shows c3" sh -c "! $S '$VPND' peer list --iface flsrv | grep -q '^c3 '"
+check "peer list no longer shows c3" sh -c "! $S '$VPND' peer list --iface ${SRV} | grep -q '^c3 '"
 both_survived "peer remove c3"
-out=$($S "$VPND" reload flsrv)
+out=$($S "$VPND" reload ${SRV})
 check "reload after peer remove: nothing to send ($out)" \
-	test "$out" = "flsrv: up to date, nothing sent (2 peers unchanged)"
+	test "$out" = "${SRV}: up to date, nothing sent (2 peers unchanged)"
 
 # --- over the whole run: the first sessions never reset, traffic counted ---
 read -r h0 r0 t0 <<< "$first1"; read -r h1 r1 t1 <<< "$(session "$k1_pub")"

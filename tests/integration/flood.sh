@@ -30,6 +30,7 @@
 #
 #   server AllowedIPs: c1 198.19.41.11/32, 2001:db8:41::11/128; c2 .12; c3 .13
 #   clients' AllowedIPs for the server: 198.19.41.0/24, 2001:db8:41::/64
+#   (lib.sh's hub_topology; interface names carry the run's token)
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -37,47 +38,18 @@ FLOOD_RATE=${FLOOD_RATE:-30000}
 FLOOD_SECS=10
 MEM_LIMIT_KB=$((20 * 1024))
 
-ns_new srv; ns_new c1; ns_new c2; ns_new c3; ns_new atk
-veth "$srv" 198.18.41.1/24 "$c1" 198.18.41.2/24 hfv-c1 hfu0
-veth "$srv" 198.18.42.1/24 "$c2" 198.18.42.2/24 hfv-c2 hfu0
-veth "$srv" 198.18.43.1/24 "$c3" 198.18.43.2/24 hfv-c3 hfu0
+hub_topology 3 -p hf -u 198.18.4 -4 198.19.41 -6 2001:db8:41 -s hfv- -S -c hfu0 -0
+SRV=$HUB_SRV_IF
+ns_new atk
 veth "$srv" 198.18.100.254/24 "$atk" 198.18.100.1/24 hfv-atk hfu0
 for i in $(seq 2 64); do echo "addr add 198.18.100.$i/24 dev hfu0"; done |
 	ip -n "$atk" -b -
 ip -n "$atk" route add local 198.18.128.0/18 dev lo
 ip -n "$srv" route add 198.18.128.0/18 via 198.18.100.1
-keypair ks; keypair k1; keypair k2; keypair k3
-
-cat > "$WORK/hf-srv.conf" <<EOC
-[Interface]
-PrivateKey = $ks_priv
-Address = 198.19.41.1/24, 2001:db8:41::1/64
-ListenPort = 51820
-EOC
-for i in 1 2 3; do
-	eval "priv=\$k${i}_priv pub=\$k${i}_pub"
-	cat >> "$WORK/hf-srv.conf" <<EOC
-
-[Peer]
-PublicKey = $pub
-AllowedIPs = 198.19.41.1$i/32, 2001:db8:41::1$i/128
-EOC
-	cat > "$WORK/hf-c$i.conf" <<EOC
-[Interface]
-PrivateKey = $priv
-Address = 198.19.41.1$i/24, 2001:db8:41::1$i/64
-
-[Peer]
-PublicKey = $ks_pub
-AllowedIPs = 198.19.41.0/24, 2001:db8:41::/64
-Endpoint = 198.18.4$i.1:51820
-EOC
-done
-chmod 600 "$WORK"/*.conf
 
 # srv_stat KEY: a device-wide counter from the server's get=stats.
 srv_stat() {
-	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/hf-srv.sock |
+	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/$SRV.sock |
 		sed -n "s/^$1=//p" | head -1
 }
 # peer_stat NS IFNAME KEY: a per-peer counter (clients have one peer).
@@ -122,12 +94,12 @@ iperf() {
 }
 mbit() { echo "$(($1 / 1000000)) Mbit/s"; }
 
-vpnd_up "$srv" "$WORK/hf-srv.conf"
-srv_monitor=$(cat "$WORK/hf-srv.pidfile")
+vpnd_up "$srv" "$HUB_SRV_CONF"
+srv_monitor=$(cat "$WORK/$SRV.pidfile")
 # The worker (the monitor's child) runs the event loop: its memory counts.
 wait_for 5 pgrep -P "$srv_monitor"
 srv_pid=$(pgrep -P "$srv_monitor")
-vpnd_up "$c1" "$WORK/hf-c1.conf"
+hub_up 1
 ip netns exec "$srv" iperf3 -s -B 198.19.41.1 > "$WORK/iperf3-server.log" 2>&1 &
 PIDS+=($!)
 
@@ -165,7 +137,7 @@ done
 check "the server goes under load during the flood (under_load=1)" [ "$under" = 1 ]
 
 # The late client: its tunnel comes up while the flood runs.
-vpnd_up "$c2" "$WORK/hf-c2.conf"
+hub_up 2
 c2_start=$(date +%s.%N)
 (
 	for _ in $(seq 25); do
@@ -198,7 +170,7 @@ check "late client c2 gets in during the flood (ping within 25 s)" [ "$c2_ok" = 
 check "  ... while the flood was still running" [ -f "$WORK/c2.when" ]
 c2_cookies=$(ip netns exec "$c2" nft list counter inet hf_flood cookies |
 	sed -n 's/.*packets \([0-9]*\).*/\1/p')
-c2_hs_sent=$(peer_stat "$c2" hf-c2 handshakes_sent)
+c2_hs_sent=$(peer_stat "$c2" "${HUB_IF[2]}" handshakes_sent)
 echo "  c2: $c2_cookies cookie replies received, $c2_hs_sent initiations sent"
 check "  ... after a cookie reply (so its retry carried mac2)" [ "$c2_cookies" -ge 1 ]
 
@@ -260,7 +232,7 @@ check "flood 3 filled the rate limiter's table (new sources refused: drop_rateli
 sleep 1.5	# the flood-3 sources are now idle for more than a second
 flood flood4 -a 198.18.100.1 -n 64 -s 4 -r 2000 -d 12
 sleep 0.5
-vpnd_up "$c3" "$WORK/hf-c3.conf"
+hub_up 3
 c3_start=$(date +%s.%N)
 snap f4a
 c3_ok=0; c3_during=0; c3_under=0
@@ -289,7 +261,7 @@ echo "  server memory after the floods: VmHWM $mem_hwm_after kB (before $mem_hwm
 check "server peak memory grew by less than 20 MB" \
 	[ $((mem_hwm_after - mem_hwm_before)) -lt "$MEM_LIMIT_KB" ]
 check "the server leaves under-load mode after the flood" \
-	wait_for 4 sh -c "[ \"\$(printf 'get=stats\n\n' | ip netns exec $srv ncat -U /var/run/wireguard/hf-srv.sock | sed -n 's/^under_load=//p')\" = 0 ]"
+	wait_for 4 sh -c "[ \"\$(printf 'get=stats\n\n' | ip netns exec $srv ncat -U /var/run/wireguard/$SRV.sock | sed -n 's/^under_load=//p')\" = 0 ]"
 iperf after
 echo "  throughput after the floods: $(mbit "$after_bps")"
 check "c1's tunnel still carries TCP after the floods" [ "$after_bytes" -gt 0 ]

@@ -16,17 +16,19 @@
 #   [ns cli] hdg-cli 198.19.42.2/24           [ns srv] hdg-srv 198.19.42.1/24, UDP 51820
 #     veth0 198.18.42.2/24 ---------------------- hdg-v1 198.18.42.1/24
 #     ping -i 0.05 to 198.19.42.1                 (python AF_PACKET capture of the
-#                                                  client's transport messages here)
+#                                                  client's transport messages here,
+#                                                  tests/tools/sniff.py)
 #   [ns atk] veth0 198.18.43.2/24 --------------- hdg-v2 198.18.43.1/24
 #     python3 sends the garbage to 198.18.43.1:51820
 set -e
 . "$(dirname "$0")/lib.sh"
+SRV=$(ifname hdg-srv) CLI=$(ifname hdg-cli)
 
 ns_new cli; ns_new srv; ns_new atk
 veth "$cli" 198.18.42.2/24 "$srv" 198.18.42.1/24 veth0 hdg-v1
 veth "$atk" 198.18.43.2/24 "$srv" 198.18.43.1/24 veth0 hdg-v2
 keypair ks; keypair kc
-cat > "$WORK/hdg-srv.conf" <<EOC
+cat > "$WORK/${SRV}.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.42.1/24
@@ -36,7 +38,7 @@ ListenPort = 51820
 PublicKey = $kc_pub
 AllowedIPs = 198.19.42.2/32
 EOC
-cat > "$WORK/hdg-cli.conf" <<EOC
+cat > "$WORK/${CLI}.conf" <<EOC
 [Interface]
 PrivateKey = $kc_priv
 Address = 198.19.42.2/24
@@ -47,18 +49,18 @@ AllowedIPs = 198.19.42.0/24
 Endpoint = 198.18.42.1:51820
 EOC
 chmod 600 "$WORK"/*.conf
-vpnd_up "$srv" "$WORK/hdg-srv.conf"
-vpnd_up "$cli" "$WORK/hdg-cli.conf"
-srv_pid=$(cat "$WORK/hdg-srv.pidfile")
-cport=$(ip netns exec "$cli" wg show hdg-cli listen-port)
+vpnd_up "$srv" "$WORK/${SRV}.conf"
+vpnd_up "$cli" "$WORK/${CLI}.conf"
+srv_pid=$(cat "$WORK/${SRV}.pidfile")
+cport=$(ip netns exec "$cli" wg show ${CLI} listen-port)
 
 # The server's get=stats answer, saved: snap FILE. get FILE KEY.
-snap() { printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/hdg-srv.sock > "$1"; }
+snap() { printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/${SRV}.sock > "$1"; }
 get() { sed -n "s/^$2=//p" "$1"; }
 rcvbuf_errors() {
 	ip netns exec "$srv" awk '/^Udp:/ { if (h) { print $6; exit } else h = 1 }' /proc/net/snmp
 }
-endpoint() { ip netns exec "$srv" wg show hdg-srv endpoints | awk -v k="$kc_pub" '$1 == k { print $2 }'; }
+endpoint() { ip netns exec "$srv" wg show ${SRV} endpoints | awk -v k="$kc_pub" '$1 == k { print $2 }'; }
 
 # The generator: garbage.py MODE COUNT SEED [CAPTURED-HEX-FILE]. Sends COUNT
 # datagrams to the server and prints, per drop reason, how many of them the
@@ -164,24 +166,8 @@ check "client pings the server" ip netns exec "$cli" ping -c 3 -i 0.2 -W 2 198.1
 
 # Capture, as hex lines, 40 transport messages from the client carrying
 # pings (84-byte IP packets padded to 96: 128 bytes on the wire).
-ip netns exec "$srv" timeout 15 python3 - "$WORK/captured" <<'EOP' &
-import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("hdg-v1", 0))
-seen = []
-while len(seen) < 40:
-    f, addr = s.recvfrom(65535)
-    if addr[2] == socket.PACKET_OUTGOING:
-        continue
-    ip = f[14:]
-    ihl = (ip[0] & 15) * 4
-    if ip[9] != 17 or int.from_bytes(ip[ihl + 2:ihl + 4], "big") != 51820:
-        continue
-    udp = ip[ihl + 8:int.from_bytes(ip[2:4], "big")]
-    if udp[0] == 4 and len(udp) == 128 and udp not in seen:
-        seen.append(udp)
-open(sys.argv[1], "w").write("".join(p.hex() + "\n" for p in seen))
-EOP
+ip netns exec "$srv" python3 "$SNIFF" hdg-v1 "$WORK/captured" --type 4 --len 128 --count 40 \
+	--unique --timeout 15 &
 sniffer=$!
 PIDS+=("$sniffer")
 sleep 0.5
@@ -234,5 +220,5 @@ check "afterwards the server pings the client" ip netns exec "$srv" ping -c 5 -i
 check "the server daemon never restarted (pid $srv_pid)" kill -0 "$srv_pid"
 snap "$WORK/after"
 check "one handshake for all of this" [ "$(get "$WORK/after" handshakes_answered)" = 1 ]
-echo "     server: $(ip netns exec "$srv" "$VPND" show hdg-srv | grep 'drops:' | sed 's/^ *//')"
+echo "     server: $(ip netns exec "$srv" "$VPND" show ${SRV} | grep 'drops:' | sed 's/^ *//')"
 finish

@@ -30,6 +30,7 @@
 # one run are still refused once), the client on its event loop alone.
 set -e
 . "$(dirname "$0")/lib.sh"
+SRV=$(ifname hdi-srv) CLI=$(ifname hdi-cli)
 
 ns_new cli; ns_new mid; ns_new srv
 veth "$cli" 198.18.40.2/24 "$mid" 198.18.40.1/24 veth0 hdi-v1
@@ -37,7 +38,7 @@ veth "$mid" 198.18.41.1/24 "$srv" 198.18.41.2/24 hdi-v2 veth0
 ip -n "$cli" route add 198.18.41.0/24 via 198.18.40.1
 ip -n "$srv" route add 198.18.40.0/24 via 198.18.41.1
 keypair ks; keypair kc
-cat > "$WORK/hdi-srv.conf" <<EOC
+cat > "$WORK/${SRV}.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.40.1/24, 2001:db8:40::1/64
@@ -47,7 +48,7 @@ ListenPort = 51820
 PublicKey = $kc_pub
 AllowedIPs = 198.19.40.2/32, 2001:db8:40::2/128
 EOC
-cat > "$WORK/hdi-cli.conf" <<EOC
+cat > "$WORK/${CLI}.conf" <<EOC
 [Interface]
 PrivateKey = $kc_priv
 Address = 198.19.40.2/24, 2001:db8:40::2/64
@@ -58,8 +59,8 @@ AllowedIPs = 198.19.40.0/24, 2001:db8:40::/64
 Endpoint = 198.18.40.1:51820
 EOC
 chmod 600 "$WORK"/*.conf
-VPND_CRYPTO_THREADS=2 vpnd_up "$srv" "$WORK/hdi-srv.conf"
-VPND_CRYPTO_THREADS=1 vpnd_up "$cli" "$WORK/hdi-cli.conf"
+VPND_CRYPTO_THREADS=2 vpnd_up "$srv" "$WORK/${SRV}.conf"
+VPND_CRYPTO_THREADS=1 vpnd_up "$cli" "$WORK/${CLI}.conf"
 head -c 16M /dev/urandom > "$WORK/blob"
 want=$(sha256sum < "$WORK/blob" | cut -d' ' -f1)
 
@@ -126,12 +127,12 @@ check "client pings the server through the relay (IPv4 inside)" \
 check "client pings the server through the relay (IPv6 inside)" \
 	ip netns exec "$cli" ping -6 -c 3 -i 0.2 -W 2 2001:db8:40::1
 check "the server's endpoint for the client is the relay's outside address" \
-	sh -c "ip netns exec $srv wg show hdi-srv endpoints | grep -q '198.18.41.1:'"
+	sh -c "ip netns exec $srv wg show ${SRV} endpoints | grep -q '198.18.41.1:'"
 run_case 7001 "no impairment"
 relay_stop
 
 # --- 5% loss -----------------------------------------------------------------
-replay0=$(vstat "$srv" hdi-srv drop_replay)
+replay0=$(vstat "$srv" ${SRV} drop_replay)
 relay_start -d 5
 run_case 7002 "5% loss"
 run_case 7012 "5% loss" down
@@ -139,24 +140,24 @@ relay_stop
 check "the relay dropped datagrams both ways (up $(relay_count up drop), down $(relay_count down drop))" \
 	[ "$(relay_count up drop)" -gt 0 -a "$(relay_count down drop)" -gt 0 ]
 check "loss alone causes no replay drops on the server" \
-	[ "$(vstat "$srv" hdi-srv drop_replay)" = "$replay0" ]
+	[ "$(vstat "$srv" ${SRV} drop_replay)" = "$replay0" ]
 
 # --- heavy reordering: 30% held back by up to 32 datagrams -------------------
-replay0=$(vstat "$srv" hdi-srv drop_replay)
+replay0=$(vstat "$srv" ${SRV} drop_replay)
 relay_start -r 30 -w 32
 run_case 7003 "reorder 30%, window 32"
 relay_stop
 check "the relay reordered datagrams (up $(relay_count up held), down $(relay_count down held))" \
 	[ "$(relay_count up held)" -gt 0 -a "$(relay_count down held)" -gt 0 ]
 check "reordering within the window causes no replay drops on the server" \
-	[ "$(vstat "$srv" hdi-srv drop_replay)" = "$replay0" ]
+	[ "$(vstat "$srv" ${SRV} drop_replay)" = "$replay0" ]
 
 # --- 10% duplication -----------------------------------------------------------
 # Each duplicate must be dropped once, as a replay, by its receiver: the
 # server's drop_replay grows by the relay's up-duplicates, the client's by
 # the down-duplicates. Only a full socket buffer (RcvbufErrors) can lose one
 # of a pair, so that is the only slack allowed.
-s_replay0=$(vstat "$srv" hdi-srv drop_replay); c_replay0=$(vstat "$cli" hdi-cli drop_replay)
+s_replay0=$(vstat "$srv" ${SRV} drop_replay); c_replay0=$(vstat "$cli" ${CLI} drop_replay)
 s_rcvbuf0=$(rcvbuf_errors "$srv"); c_rcvbuf0=$(rcvbuf_errors "$cli")
 relay_start -u 10
 run_case 7004 "10% duplication"
@@ -164,8 +165,8 @@ run_case 7014 "10% duplication" down
 relay_stop
 sleep 0.2
 s_dups=$(relay_count up dup); c_dups=$(relay_count down dup)
-s_replay=$(($(vstat "$srv" hdi-srv drop_replay) - s_replay0))
-c_replay=$(($(vstat "$cli" hdi-cli drop_replay) - c_replay0))
+s_replay=$(($(vstat "$srv" ${SRV} drop_replay) - s_replay0))
+c_replay=$(($(vstat "$cli" ${CLI} drop_replay) - c_replay0))
 s_slack=$(($(rcvbuf_errors "$srv") - s_rcvbuf0)); c_slack=$(($(rcvbuf_errors "$cli") - c_rcvbuf0))
 check "server dropped each duplicate once as a replay: $s_replay drops for $s_dups duplicates (rcvbuf losses $s_slack)" \
 	[ "$s_dups" -gt 0 -a "$s_replay" -le "$s_dups" -a "$s_replay" -ge $((s_dups - s_slack)) ]
@@ -202,18 +203,18 @@ EON
 nft_packets() {
 	ip netns exec "$mid" nft list counter inet hd_impair "$1" | sed -n 's/.*packets \([0-9]*\).*/\1/p'
 }
-ip netns exec "$cli" wg set hdi-cli peer "$ks_pub" endpoint 198.18.41.2:51820
+ip netns exec "$cli" wg set ${CLI} peer "$ks_pub" endpoint 198.18.41.2:51820
 check "client pings the server over the routed path" \
 	ip netns exec "$cli" ping -c 5 -i 0.2 -W 2 198.19.40.1
-replay0=$(vstat "$srv" hdi-srv drop_replay)
+replay0=$(vstat "$srv" ${SRV} drop_replay)
 run_case 7006 "nftables numgen 5% loss"
 run_case 7016 "nftables numgen 5% loss" down
 check "nftables dropped packets both ways (up $(nft_packets lost_up) of $(nft_packets seen_up), down $(nft_packets lost_down) of $(nft_packets seen_down))" \
 	[ "$(nft_packets lost_up)" -gt 0 -a "$(nft_packets lost_down)" -gt 0 ]
 check "the server's endpoint followed the client to its own address" \
-	sh -c "ip netns exec $srv wg show hdi-srv endpoints | grep -q '198.18.40.2:'"
-check "no replay drops on the server from loss" [ "$(vstat "$srv" hdi-srv drop_replay)" = "$replay0" ]
-check "both daemons still running" kill -0 "$(cat "$WORK/hdi-srv.pidfile")" "$(cat "$WORK/hdi-cli.pidfile")"
-echo "     server drops: $(ip netns exec "$srv" "$VPND" show hdi-srv | grep 'drops:' || echo none)"
-echo "     client drops: $(ip netns exec "$cli" "$VPND" show hdi-cli | grep 'drops:' || echo none)"
+	sh -c "ip netns exec $srv wg show ${SRV} endpoints | grep -q '198.18.40.2:'"
+check "no replay drops on the server from loss" [ "$(vstat "$srv" ${SRV} drop_replay)" = "$replay0" ]
+check "both daemons still running" kill -0 "$(cat "$WORK/${SRV}.pidfile")" "$(cat "$WORK/${CLI}.pidfile")"
+echo "     server drops: $(ip netns exec "$srv" "$VPND" show ${SRV} | grep 'drops:' || echo none)"
+echo "     client drops: $(ip netns exec "$cli" "$VPND" show ${CLI} | grep 'drops:' || echo none)"
 finish

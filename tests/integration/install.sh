@@ -14,6 +14,7 @@
 #   [ns svc] is-vb  198.19.52.1/24 (verbose / log levels)
 set -e
 . "$(dirname "$0")/lib.sh"
+X0=$(ifname isx0) SVC=$(ifname is-svc) VB=$(ifname is-vb)
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DEST=$WORK/root
@@ -116,20 +117,20 @@ keypair kx
 keypair kp
 sed -e "s|REPLACE_WITH_THE_OUTPUT_OF_vpnd_genkey|$kx_priv|" \
     -e "s|REPLACE_WITH_THE_CLIENT_PUBLIC_KEY|$kp_pub|" \
-    -e "s|198.19.0.1/24|198.19.51.1/24|" "$EXAMPLE" > "$WORK/isx0.conf"
-chmod 600 "$WORK/isx0.conf"
-check "vpnd up on the example" vpnd_up "$svc" "$WORK/isx0.conf"
+    -e "s|198.19.0.1/24|198.19.51.1/24|" "$EXAMPLE" > "$WORK/${X0}.conf"
+chmod 600 "$WORK/${X0}.conf"
+check "vpnd up on the example" vpnd_up "$svc" "$WORK/${X0}.conf"
 check "it runs with the example's port, policy and peer" \
-	sh -c "ip netns exec $svc $VPND show isx0 --json | python3 -c '
+	sh -c "ip netns exec $svc $VPND show ${X0} --json | python3 -c '
 import json, sys
 i = json.load(sys.stdin)[0]
 assert i[\"listen_port\"] == 51820 and i[\"peer_to_peer\"] == \"kernel\", i
 assert [p[\"public_key\"] for p in i[\"peers\"]] == [\"$kp_pub\"], i'"
-ip netns exec "$svc" "$VPND" down isx0
+ip netns exec "$svc" "$VPND" down ${X0}
 
 echo "# the unit's command lines, as systemd runs them"
 mkdir -p "$WORK/etc"
-cat > "$WORK/etc/is-svc.conf" <<EOC
+cat > "$WORK/etc/${SVC}.conf" <<EOC
 [Interface]
 PrivateKey = $kx_priv
 Address = 198.19.50.1/24
@@ -139,10 +140,10 @@ ListenPort = 51850
 PublicKey = $kp_pub
 AllowedIPs = 198.19.50.2/32
 EOC
-chmod 600 "$WORK/etc/is-svc.conf"
+chmod 600 "$WORK/etc/${SVC}.conf"
 # unit_cmd KEY: the unit's KEY= command line for instance is-svc.
-unit_cmd() { sed -n "s/^$1=//p" "$UNIT" | sed -e "s|%i|is-svc|g" -e "s|^/usr/bin/vpnd|$DEST/usr/bin/vpnd|"; }
-pidfile=$(sed -n 's/^PIDFile=//p' "$UNIT" | sed 's|%i|is-svc|; s|^/run/|/var/run/|')
+unit_cmd() { sed -n "s/^$1=//p" "$UNIT" | sed -e "s|%i|${SVC}|g" -e "s|^/usr/bin/vpnd|$DEST/usr/bin/vpnd|"; }
+pidfile=$(sed -n 's/^PIDFile=//p' "$UNIT" | sed "s|%i|${SVC}|; s|^/run/|/var/run/|")
 # A journal stream: stderr is a file whose dev:inode JOURNAL_STREAM names.
 : > "$WORK/journal"
 journal_stream=$(stat -c '%d:%i' "$WORK/journal")
@@ -151,42 +152,42 @@ run_unit() {
 		$(unit_cmd "$1") 2>> "$WORK/journal"
 }
 check "ExecStart returns 0 with the interface up" run_unit ExecStart
-cp "$pidfile" "$WORK/is-svc.pidfile" 2>/dev/null || true	# for lib.sh's cleanup
+cp "$pidfile" "$WORK/${SVC}.pidfile" 2>/dev/null || true	# for lib.sh's cleanup
 main=$(cat "$pidfile" 2>/dev/null || echo 0)
 check "PIDFile exists and names the running monitor, whose child is the worker" \
-	sh -c "kill -0 $main && pgrep -P $main > /dev/null && [ -S /var/run/wireguard/is-svc.sock ]"
+	sh -c "kill -0 $main && pgrep -P $main > /dev/null && [ -S /var/run/wireguard/${SVC}.sock ]"
 check "the monitor's pid is not ExecStart's (it forked, as Type=forking expects)" \
 	sh -c "[ \"\$(ps -o ppid= -p $main | tr -d ' ')\" = 1 ] || [ \"\$(ps -o sid= -p $main | tr -d ' ')\" = $main ]"
 check "ExecReload (vpnd reload) returns 0" run_unit ExecReload
 check "ExecStop (vpnd down) returns 0, the monitor is gone, and so are the PIDFile and the socket" \
-	sh -c "$(declare -f run_unit unit_cmd); UNIT=$UNIT DEST=$DEST WORK=$WORK svc=$svc
+	sh -c "$(declare -f run_unit unit_cmd); UNIT=$UNIT DEST=$DEST WORK=$WORK svc=$svc SVC=$SVC
 	       journal_stream=$journal_stream; run_unit ExecStop && ! kill -0 $main 2>/dev/null &&
-	       [ ! -e $pidfile ] && [ ! -e /var/run/wireguard/is-svc.sock ]"
+	       [ ! -e $pidfile ] && [ ! -e /var/run/wireguard/${SVC}.sock ]"
 cat "$WORK/journal"
 check "after detaching, the daemon kept logging to the journal stream, with priorities" \
-	sh -c "grep -qx '<6>vpnd: info: is-svc: signal 15, shutting down' $WORK/journal &&
-	       grep -qx '<6>vpnd: info: is-svc: down' $WORK/journal"
+	sh -c "grep -qx '<6>vpnd: info: ${SVC}: signal 15, shutting down' $WORK/journal &&
+	       grep -qx '<6>vpnd: info: ${SVC}: down' $WORK/journal"
 
 echo "# log levels"
-sed -e 's/is-svc/is-vb/; s/51850/51852/; s/198.19.50/198.19.52/' "$WORK/etc/is-svc.conf" > "$WORK/is-vb.conf"
-echo "Endpoint = localhost:51999" >> "$WORK/is-vb.conf"	# something to re-resolve
-chmod 600 "$WORK/is-vb.conf"
+sed -e "s/${SVC}/${VB}/; s/51850/51852/; s/198.19.50/198.19.52/" "$WORK/etc/${SVC}.conf" > "$WORK/${VB}.conf"
+echo "Endpoint = localhost:51999" >> "$WORK/${VB}.conf"	# something to re-resolve
+chmod 600 "$WORK/${VB}.conf"
 # up_logged NAME ARGS...: vpnd ARGS up, its detached log in $WORK/NAME.log.
 up_logged() {
 	local log=$WORK/$1.log; shift
 	: > "$log"
-	ip netns exec "$svc" env VPND_LOG="$log" VPND_RESOLVE_INTERVAL=1 "$@" up "$WORK/is-vb.conf" 2> /dev/null
-	cp /var/run/vpnd/is-vb.pid "$WORK/is-vb.pidfile"
+	ip netns exec "$svc" env VPND_LOG="$log" VPND_RESOLVE_INTERVAL=1 "$@" up "$WORK/${VB}.conf" 2> /dev/null
+	cp /var/run/vpnd/${VB}.pid "$WORK/${VB}.pidfile"
 	sleep 1.5
-	ip netns exec "$svc" "$VPND" down is-vb
+	ip netns exec "$svc" "$VPND" down ${VB}
 }
 up_logged verbose "$VPND" --verbose
 check "--verbose: debug lines from the monitor (worker pid, re-resolution)" \
-	sh -c "grep -q '^vpnd: debug: is-vb: monitor pid [0-9]* (root), worker pid [0-9]* (nobody)' $WORK/verbose.log &&
-	       grep -q '^vpnd: debug: is-vb: peer .*: localhost:51999 is ' $WORK/verbose.log"
+	sh -c "grep -q '^vpnd: debug: ${VB}: monitor pid [0-9]* (root), worker pid [0-9]* (nobody)' $WORK/verbose.log &&
+	       grep -q '^vpnd: debug: ${VB}: peer .*: localhost:51999 is ' $WORK/verbose.log"
 up_logged plain "$VPND"
 check "by default: info lines, no debug" \
-	sh -c "grep -q '^vpnd: info: is-vb: down' $WORK/plain.log && ! grep -q debug: $WORK/plain.log"
+	sh -c "grep -q '^vpnd: info: ${VB}: down' $WORK/plain.log && ! grep -q debug: $WORK/plain.log"
 up_logged quiet env VPND_LOG_LEVEL=warning "$VPND"
 check "VPND_LOG_LEVEL=warning: no info lines" sh -c "! grep -q 'info:' $WORK/quiet.log"
 up_logged envverbose env VPND_VERBOSE=1 "$VPND"

@@ -9,11 +9,12 @@
 #   [ns a] vi-a 198.19.2.1, 2001:db8:2::1 ---- veth 198.18.2.1 <-> 198.18.2.2 ---- [ns b] vi-b 198.19.2.2, 2001:db8:2::2
 set -e
 . "$(dirname "$0")/lib.sh"
+IFA=$(ifname vi-a) IFB=$(ifname vi-b)
 
 ns_new a; ns_new b
 veth "$a" 198.18.2.1/24 "$b" 198.18.2.2/24
 keypair ka; keypair kb
-cat > "$WORK/vi-a.conf" <<EOC
+cat > "$WORK/${IFA}.conf" <<EOC
 [Interface]
 PrivateKey = $ka_priv
 Address = 198.19.2.1/24, 2001:db8:2::1/64
@@ -23,7 +24,7 @@ PublicKey = $kb_pub
 AllowedIPs = 198.19.2.2/32, 2001:db8:2::2/128
 Endpoint = 198.18.2.2:51820
 EOC
-cat > "$WORK/vi-b.conf" <<EOC
+cat > "$WORK/${IFB}.conf" <<EOC
 [Interface]
 PrivateKey = $kb_priv
 Address = 198.19.2.2/24, 2001:db8:2::2/64
@@ -33,8 +34,8 @@ PublicKey = $ka_pub
 AllowedIPs = 198.19.2.1/32, 2001:db8:2::1/128
 EOC
 chmod 600 "$WORK"/*.conf
-VPND_CRYPTO_THREADS=2 vpnd_up "$a" "$WORK/vi-a.conf"
-VPND_CRYPTO_THREADS=1 vpnd_up "$b" "$WORK/vi-b.conf"
+VPND_CRYPTO_THREADS=2 vpnd_up "$a" "$WORK/${IFA}.conf"
+VPND_CRYPTO_THREADS=1 vpnd_up "$b" "$WORK/${IFB}.conf"
 head -c 64M /dev/urandom > "$WORK/blob"
 want=$(sha256sum < "$WORK/blob" | cut -d' ' -f1)
 

@@ -19,7 +19,7 @@ set -e
 
 # The wireguard-go side of pair N: wggo_side N ENDPOINT|"" PSKFILE|"" NS
 wggo_side() {
-	local n=$1 ep=$2 psk=$3 ns=$4 ifname=wio$1g
+	local n=$1 ep=$2 psk=$3 ns=$4 ifname=$(ifname wio$1g)
 	local args=(peer "$kv_pub" allowed-ips "198.19.$n.1/32,2001:db8:$n::1/128")
 	[ -n "$ep" ] && args+=(endpoint "$ep")
 	[ -n "$psk" ] && args+=(preshared-key "$psk")
@@ -45,9 +45,9 @@ vpnd_side() {
 		echo "AllowedIPs = 198.19.$n.2/32, 2001:db8:$n::2/128"
 		[ -n "$ep" ] && echo "Endpoint = $ep"
 		[ -n "$psk" ] && echo "PresharedKey = $psk"
-	} > "$WORK/wio${n}v.conf"
-	chmod 600 "$WORK/wio${n}v.conf"
-	vpnd_up "$ns" "$WORK/wio${n}v.conf"
+	} > "$WORK/$(ifname wio${n}v).conf"
+	chmod 600 "$WORK/$(ifname wio${n}v).conf"
+	vpnd_up "$ns" "$WORK/$(ifname wio${n}v).conf"
 }
 
 ping4() { ip netns exec "$1" ping -c 3 -i 0.2 -W 2 "$2"; }
@@ -92,7 +92,7 @@ iperf_run() {
 
 # pair N INITIATOR(vpnd|wggo) PSK(yes|no|mismatch)
 pair() {
-	local n=$1 init=$2 psk=$3 na nb psk_file="" psk_b64="" vif=wio$1v gif=wio$1g
+	local n=$1 init=$2 psk=$3 na nb psk_file="" psk_b64="" vif=$(ifname wio$1v) gif=$(ifname wio$1g)
 	local vep="" gep=""
 	ns_new "a$n"; ns_new "b$n"
 	eval "na=\$a$n nb=\$b$n"
@@ -159,8 +159,8 @@ pair 3 wggo no
 pair 4 wggo yes
 pair 5 vpnd mismatch
 echo "--- wg show on both sides of pair 4"
-ip netns exec "$a4" wg show wio4v | sed 's/^/    /'
-ip netns exec "$b4" wg show wio4g | sed 's/^/    /'
+ip netns exec "$a4" wg show "$(ifname wio4v)" | sed 's/^/    /'
+ip netns exec "$b4" wg show "$(ifname wio4g)" | sed 's/^/    /'
 echo "--- throughput (over veth, informational only)"
 cat "$WORK/numbers"
 finish

@@ -9,11 +9,12 @@
 #   [ns a] vk-a 198.19.9.1 --- veth 198.18.9.1 <-> 198.18.9.2 --- [ns b] vk-b 198.19.9.2
 set -e
 . "$(dirname "$0")/lib.sh"
+IFA=$(ifname vk-a) IFB=$(ifname vk-b)
 
 ns_new a; ns_new b
 veth "$a" 198.18.9.1/24 "$b" 198.18.9.2/24
 keypair ka; keypair kb
-cat > "$WORK/vk-a.conf" <<EOC
+cat > "$WORK/${IFA}.conf" <<EOC
 [Interface]
 PrivateKey = $ka_priv
 Address = 198.19.9.1/24
@@ -23,7 +24,7 @@ PublicKey = $kb_pub
 AllowedIPs = 198.19.9.2/32
 Endpoint = 198.18.9.2:51820
 EOC
-cat > "$WORK/vk-b.conf" <<EOC
+cat > "$WORK/${IFB}.conf" <<EOC
 [Interface]
 PrivateKey = $kb_priv
 Address = 198.19.9.2/24
@@ -33,21 +34,21 @@ PublicKey = $ka_pub
 AllowedIPs = 198.19.9.1/32
 EOC
 chmod 600 "$WORK"/*.conf
-vpnd_up "$b" "$WORK/vk-b.conf"
-vpnd_up "$a" "$WORK/vk-a.conf"
+vpnd_up "$b" "$WORK/${IFB}.conf"
+vpnd_up "$a" "$WORK/${IFA}.conf"
 check "traffic through the tunnel" ip netns exec "$a" ping -c 20 -i 0.05 -W 2 198.19.9.2
 check "a staged burst before the handshake (queue freed later)" \
 	ip netns exec "$a" ping -c 3 -i 0.01 -W 2 198.19.9.2
-ip netns exec "$a" wg set vk-a peer "$(echo "$kb_priv" | "$VPND" pubkey)" persistent-keepalive 1
-ip netns exec "$a" "$VPND" down vk-a
-ip netns exec "$b" "$VPND" down vk-b
+ip netns exec "$a" wg set ${IFA} peer "$(echo "$kb_priv" | "$VPND" pubkey)" persistent-keepalive 1
+ip netns exec "$a" "$VPND" down ${IFA}
+ip netns exec "$b" "$VPND" down ${IFB}
 sleep 0.5
 no_reports() { ! grep -E "ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:|error:" "$WORK"/vk-*.log; }
 check "no sanitizer report and no error in either daemon's log" no_reports
 if [ -n "$VPND_SANITIZED" ]; then
-	check "vk-a's worker ran its leak scan at shutdown: no leak" \
-		grep -q "vk-a: leak check done, no leak" "$WORK/vk-a.log"
-	check "vk-b's worker ran its leak scan at shutdown: no leak" \
-		grep -q "vk-b: leak check done, no leak" "$WORK/vk-b.log"
+	check "${IFA}'s worker ran its leak scan at shutdown: no leak" \
+		grep -q "${IFA}: leak check done, no leak" "$WORK/${IFA}.log"
+	check "${IFB}'s worker ran its leak scan at shutdown: no leak" \
+		grep -q "${IFB}: leak check done, no leak" "$WORK/${IFB}.log"
 fi
 finish

@@ -19,13 +19,14 @@
 # bad configs (vvlbad, vvlbadd) fail with FILE:LINE and create nothing.
 set -e
 . "$(dirname "$0")/lib.sh"
+C1=$(ifname vvlc1) C2=$(ifname vvlc2) SRV=$(ifname vvlsrv) BAD=$(ifname vvlbad) BADD=$(ifname vvlbadd)
 
 # /etc/vpnd/vvlc1.conf is outside $WORK: remove it on any exit, then let
 # lib.sh's cleanup do the rest.
 ETC_DIR=/etc/vpnd
 ETC_CREATED=
 lifecycle_cleanup() {
-	rm -f "$ETC_DIR/vvlc1.conf"
+	rm -f "$ETC_DIR/${C1}.conf"
 	[ -n "$ETC_CREATED" ] && rmdir "$ETC_DIR" 2>/dev/null
 	cleanup
 }
@@ -45,33 +46,33 @@ veth "$s" 198.18.12.1/24 "$c2" 198.18.12.2/24 veth2 veth0
 keypair ks; keypair k1; keypair k2
 
 # --- the server: its own file plus one peer file per client in NAME.d/ ---
-mkdir "$WORK/vvlsrv.d"
-cat > "$WORK/vvlsrv.conf" <<EOC
+mkdir "$WORK/${SRV}.d"
+cat > "$WORK/${SRV}.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.11.1/24
 ListenPort = 51820
 EOC
-cat > "$WORK/vvlsrv.d/c1.conf" <<EOC
+cat > "$WORK/${SRV}.d/c1.conf" <<EOC
 # client 1
 [Peer]
 PublicKey = $k1_pub
 AllowedIPs = 198.19.11.2/32
 EOC
-cat > "$WORK/vvlsrv.d/c2.conf" <<EOC
+cat > "$WORK/${SRV}.d/c2.conf" <<EOC
 # client 2
 [Peer]
 PublicKey = $k2_pub
 AllowedIPs = 198.19.11.3/32
 EOC
-chmod 600 "$WORK/vvlsrv.conf"
+chmod 600 "$WORK/${SRV}.conf"
 
 # --- client 1: /etc/vpnd/vvlc1.conf, brought up by name ---
 if [ ! -d "$ETC_DIR" ]; then
 	mkdir -p "$ETC_DIR"
 	ETC_CREATED=1
 fi
-(umask 077; cat > "$ETC_DIR/vvlc1.conf") <<EOC
+(umask 077; cat > "$ETC_DIR/${C1}.conf") <<EOC
 [Interface]
 PrivateKey = $k1_priv
 Address = 198.19.11.2/24, 2001:db8:11::2/64
@@ -83,7 +84,7 @@ Endpoint = 198.18.11.1:51820
 EOC
 
 # --- client 2: a config readable by everyone ---
-cat > "$WORK/vvlc2.conf" <<EOC
+cat > "$WORK/${C2}.conf" <<EOC
 [Interface]
 PrivateKey = $k2_priv
 Address = 198.19.11.3/24
@@ -93,64 +94,64 @@ PublicKey = $ks_pub
 AllowedIPs = 198.19.11.0/24
 Endpoint = 198.18.12.1:51820
 EOC
-chmod 644 "$WORK/vvlc2.conf"
+chmod 644 "$WORK/${C2}.conf"
 
-vpnd_up "$s" "$WORK/vvlsrv.conf"
-vpnd_up "$c1" vvlc1
-check "vpnd up NAME found /etc/vpnd/vvlc1.conf (interface vvlc1 exists)" ip -n "$c1" link show vvlc1
-vpnd_up "$c2" "$WORK/vvlc2.conf" 2> "$WORK/c2.err"
+vpnd_up "$s" "$WORK/${SRV}.conf"
+vpnd_up "$c1" ${C1}
+check "vpnd up NAME found /etc/vpnd/${C1}.conf (interface ${C1} exists)" ip -n "$c1" link show ${C1}
+vpnd_up "$c2" "$WORK/${C2}.conf" 2> "$WORK/c2.err"
 sed 's/^/     c2 stderr: /' "$WORK/c2.err"
 check "mode 0644 config: warning on stderr naming the file" \
-	grep -qF "vpnd: $WORK/vvlc2.conf: warning: file holding a private key is readable by group or others" "$WORK/c2.err"
-check "mode 0644 config: still comes up" ip -n "$c2" link show vvlc2
+	grep -qF "vpnd: $WORK/${C2}.conf: warning: file holding a private key is readable by group or others" "$WORK/c2.err"
+check "mode 0644 config: still comes up" ip -n "$c2" link show ${C2}
 check "server has both NAME.d peers" \
-	sh -c "[ \$(ip netns exec $s wg show vvlsrv peers | wc -l) -eq 2 ]"
+	sh -c "[ \$(ip netns exec $s wg show ${SRV} peers | wc -l) -eq 2 ]"
 check "client 1 (NAME.d peer c1.conf) pings the server" ip netns exec "$c1" ping -c 3 -i 0.2 -W 2 198.19.11.1
 check "client 2 (NAME.d peer c2.conf) pings the server" ip netns exec "$c2" ping -c 3 -i 0.2 -W 2 198.19.11.1
 check "server pings both clients" \
 	sh -c "ip netns exec $s ping -c 2 -i 0.2 -W 2 198.19.11.2 && ip netns exec $s ping -c 2 -i 0.2 -W 2 198.19.11.3"
 
 # --- vpnd up twice ---
-pid_c2=$(cat "$WORK/vvlc2.pidfile")
+pid_c2=$(cat "$WORK/${C2}.pidfile")
 set +e
-ip netns exec "$c2" "$VPND" up "$WORK/vvlc2.conf" > "$WORK/twice.out" 2> "$WORK/twice.err"
+ip netns exec "$c2" "$VPND" up "$WORK/${C2}.conf" > "$WORK/twice.out" 2> "$WORK/twice.err"
 rc=$?
 set -e
 sed 's/^/     second up stderr: /' "$WORK/twice.err"
 check "second vpnd up on the same config exits non-zero (rc=$rc)" test "$rc" -ne 0
-check "second vpnd up says the interface is already up" grep -q "^vpnd: vvlc2 is already up" "$WORK/twice.err"
+check "second vpnd up says the interface is already up" grep -q "^vpnd: ${C2} is already up" "$WORK/twice.err"
 check "second vpnd up prints nothing on stdout" test ! -s "$WORK/twice.out"
-check "first vvlc2 daemon still runs" eval "! pid_gone $pid_c2"
+check "first ${C2} daemon still runs" eval "! pid_gone $pid_c2"
 check "pid file still names the first daemon" \
-	sh -c "[ \"\$(cat /var/run/vpnd/vvlc2.pid)\" = $pid_c2 ]"
-check "vvlc2's UAPI socket still answers" ip netns exec "$c2" wg show vvlc2
+	sh -c "[ \"\$(cat /var/run/vpnd/${C2}.pid)\" = $pid_c2 ]"
+check "${C2}'s UAPI socket still answers" ip netns exec "$c2" wg show ${C2}
 check "client 2 still pings the server" ip netns exec "$c2" ping -c 3 -i 0.2 -W 2 198.19.11.1
-check "only one vvlc2 interface, still with its address" \
-	sh -c "ip -n $c2 -o addr show dev vvlc2 | grep -q '198.19.11.3/24'"
+check "only one ${C2} interface, still with its address" \
+	sh -c "ip -n $c2 -o addr show dev ${C2} | grep -q '198.19.11.3/24'"
 
 # --- vpnd down NAME ---
-pid_c1=$(cat "$WORK/vvlc1.pidfile")
-check "route 198.19.111.0/24 via vvlc1 before down" \
-	sh -c "ip -n $c1 route show 198.19.111.0/24 | grep -q 'dev vvlc1'"
-check "route 2001:db8:111::/48 via vvlc1 before down" \
-	sh -c "ip -n $c1 -6 route show 2001:db8:111::/48 | grep -q 'dev vvlc1'"
-check "vpnd down vvlc1 succeeds" ip netns exec "$c1" "$VPND" down vvlc1
-check "vvlc1 daemon's pid is gone" wait_for 3 pid_gone "$pid_c1"
-check "interface vvlc1 is gone" sh -c "! ip -n $c1 link show vvlc1"
+pid_c1=$(cat "$WORK/${C1}.pidfile")
+check "route 198.19.111.0/24 via ${C1} before down" \
+	sh -c "ip -n $c1 route show 198.19.111.0/24 | grep -q 'dev ${C1}'"
+check "route 2001:db8:111::/48 via ${C1} before down" \
+	sh -c "ip -n $c1 -6 route show 2001:db8:111::/48 | grep -q 'dev ${C1}'"
+check "vpnd down ${C1} succeeds" ip netns exec "$c1" "$VPND" down ${C1}
+check "${C1} daemon's pid is gone" wait_for 3 pid_gone "$pid_c1"
+check "interface ${C1} is gone" sh -c "! ip -n $c1 link show ${C1}"
 check "route 198.19.111.0/24 is gone" sh -c "[ -z \"\$(ip -n $c1 route show 198.19.111.0/24)\" ]"
 check "route 2001:db8:111::/48 is gone" sh -c "[ -z \"\$(ip -n $c1 -6 route show 2001:db8:111::/48)\" ]"
 check "no route through the tunnel subnet is left" sh -c "! ip -n $c1 route | grep -q '198.19.'"
-check "/var/run/wireguard/vvlc1.sock is gone" test ! -e /var/run/wireguard/vvlc1.sock
-check "/var/run/vpnd/vvlc1.pid is gone" test ! -e /var/run/vpnd/vvlc1.pid
+check "/var/run/wireguard/${C1}.sock is gone" test ! -e /var/run/wireguard/${C1}.sock
+check "/var/run/vpnd/${C1}.pid is gone" test ! -e /var/run/vpnd/${C1}.pid
 check "client 2 still pings the server" ip netns exec "$c2" ping -c 2 -i 0.2 -W 2 198.19.11.1
 
 # --- ip link del ends the daemon ---
-pid_srv=$(cat "$WORK/vvlsrv.pidfile")
-check "server socket exists before ip link del" test -S /var/run/wireguard/vvlsrv.sock
-check "ip link del vvlsrv" ip -n "$s" link del vvlsrv
+pid_srv=$(cat "$WORK/${SRV}.pidfile")
+check "server socket exists before ip link del" test -S /var/run/wireguard/${SRV}.sock
+check "ip link del ${SRV}" ip -n "$s" link del ${SRV}
 check "server daemon exits within 5 s" wait_for 5 pid_gone "$pid_srv"
-check "/var/run/wireguard/vvlsrv.sock removed" wait_for 2 test ! -e /var/run/wireguard/vvlsrv.sock
-check "/var/run/vpnd/vvlsrv.pid removed" wait_for 2 test ! -e /var/run/vpnd/vvlsrv.pid
+check "/var/run/wireguard/${SRV}.sock removed" wait_for 2 test ! -e /var/run/wireguard/${SRV}.sock
+check "/var/run/vpnd/${SRV}.pid removed" wait_for 2 test ! -e /var/run/vpnd/${SRV}.pid
 check "client 2 no longer reaches the server" sh -c "! ip netns exec $c2 ping -c 1 -W 1 198.19.11.1"
 
 # --- bad configs: FILE:LINE on stderr, non-zero exit, nothing created ---
@@ -177,7 +178,7 @@ bad_up() {
 		sh -c "[ ! -e /var/run/wireguard/$name.sock ] && [ ! -e /var/run/vpnd/$name.pid ]"
 }
 
-cat > "$WORK/vvlbad.conf" <<EOC
+cat > "$WORK/${BAD}.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.12.1/24
@@ -187,24 +188,24 @@ PublicKey = $k1_pub
 AllowedIPs = 198.19.12.2/32
 AllowedIPs = 198.19.0.0/33
 EOC
-chmod 600 "$WORK/vvlbad.conf"
-bad_line=$(grep -n '/33' "$WORK/vvlbad.conf" | cut -d: -f1)
-bad_up vvlbad "$WORK/vvlbad.conf" "$WORK/vvlbad.conf" "$bad_line" 198.19.0.0/33
+chmod 600 "$WORK/${BAD}.conf"
+bad_line=$(grep -n '/33' "$WORK/${BAD}.conf" | cut -d: -f1)
+bad_up ${BAD} "$WORK/${BAD}.conf" "$WORK/${BAD}.conf" "$bad_line" 198.19.0.0/33
 
 # The same error in a NAME.d peer file names that file and its line.
-cat > "$WORK/vvlbadd.conf" <<EOC
+cat > "$WORK/${BADD}.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.13.1/24
 EOC
-chmod 600 "$WORK/vvlbadd.conf"
-mkdir "$WORK/vvlbadd.d"
-cat > "$WORK/vvlbadd.d/peer.conf" <<EOC
+chmod 600 "$WORK/${BADD}.conf"
+mkdir "$WORK/${BADD}.d"
+cat > "$WORK/${BADD}.d/peer.conf" <<EOC
 [Peer]
 PublicKey = $k2_pub
 
 AllowedIPs = 198.19.13.2/32, 198.19.0.0/33
 EOC
-bad_up vvlbadd "$WORK/vvlbadd.conf" "$WORK/vvlbadd.d/peer.conf" 4 198.19.0.0/33
+bad_up ${BADD} "$WORK/${BADD}.conf" "$WORK/${BADD}.d/peer.conf" 4 198.19.0.0/33
 
 finish

@@ -15,6 +15,8 @@
 # on PATH or named by $PROMTOOL.
 set -e
 . "$(dirname "$0")/lib.sh"
+SRV=$(ifname mt-srv) CLI=$(ifname mt-cli)
+export VT_SRV=$SRV VT_CLI=$CLI	# the interfaces' names, for the Python checkers
 
 ns_new srv
 ns_new cli
@@ -23,7 +25,7 @@ keypair ks
 keypair kc
 psk=$("$VPND" genpsk)
 
-cat > "$WORK/mt-srv.conf" <<EOC
+cat > "$WORK/${SRV}.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.30.1/24, 2001:db8:30::1/64
@@ -34,7 +36,7 @@ PublicKey = $kc_pub
 PresharedKey = $psk
 AllowedIPs = 198.19.30.2/32, 2001:db8:30::2/128
 EOC
-cat > "$WORK/mt-cli.conf" <<EOC
+cat > "$WORK/${CLI}.conf" <<EOC
 [Interface]
 PrivateKey = $kc_priv
 Address = 198.19.30.2/24, 2001:db8:30::2/64
@@ -47,8 +49,8 @@ Endpoint = 198.18.31.1:51830
 PersistentKeepalive = 25
 EOC
 chmod 600 "$WORK"/*.conf
-vpnd_up "$srv" "$WORK/mt-srv.conf"
-vpnd_up "$cli" "$WORK/mt-cli.conf"
+vpnd_up "$srv" "$WORK/${SRV}.conf"
+vpnd_up "$cli" "$WORK/${CLI}.conf"
 
 ip netns exec "$cli" ping -c 5 -i 0.2 -W 2 198.19.30.1 > /dev/null
 ip netns exec "$cli" ping -6 -c 5 -i 0.2 -W 2 2001:db8:30::1 > /dev/null
@@ -59,8 +61,8 @@ sleep 0.3
 show() { ip netns exec "$1" "$VPND" show "${@:2}"; }
 
 echo "# human output"
-show "$srv" mt-srv > "$WORK/human.srv"
-show "$cli" mt-cli > "$WORK/human.cli"
+show "$srv" ${SRV} > "$WORK/human.srv"
+show "$cli" ${CLI} > "$WORK/human.cli"
 cat "$WORK/human.srv"
 check "server: latest handshake as an age" \
 	grep -Eqx '  latest handshake: [0-9]+ seconds? ago' "$WORK/human.srv"
@@ -79,18 +81,18 @@ check "no rate line without --rate" sh -c "! grep -q 'rate:' $WORK/human.srv"
 ip netns exec "$cli" ping -q -c 40 -i 0.05 -s 1000 198.19.30.1 > /dev/null &
 PIDS+=($!)
 sleep 0.3
-show "$srv" mt-srv --rate > "$WORK/rate.srv"
+show "$srv" ${SRV} --rate > "$WORK/rate.srv"
 grep 'rate:' "$WORK/rate.srv" || true
 check "--rate: a current rate from two samples, not zero while pinging" \
 	grep -Eqx '  rate: [0-9.]+ (B|KiB|MiB)/s received, [0-9.]+ (B|KiB|MiB)/s sent \(over 1\.[0-9] s\)' \
 	"$WORK/rate.srv"
 check "--rate: the received rate is not 0" sh -c "! grep -q 'rate: 0 B/s received' $WORK/rate.srv"
-check "--rate=0 is refused" sh -c "! ip netns exec $srv $VPND show mt-srv --rate=0"
-check "--rate with --json is refused" sh -c "! ip netns exec $srv $VPND show mt-srv --rate --json"
+check "--rate=0 is refused" sh -c "! ip netns exec $srv $VPND show ${SRV} --rate=0"
+check "--rate with --json is refused" sh -c "! ip netns exec $srv $VPND show ${SRV} --rate --json"
 wait
 
 echo "# JSON"
-show "$srv" mt-srv --json > "$WORK/srv.json"
+show "$srv" ${SRV} --json > "$WORK/srv.json"
 # Every interface on the host (the socket directory is shared): another
 # test's daemon going down meanwhile may make it exit 1; the output counts.
 show "$cli" --json > "$WORK/all.json" || true
@@ -99,7 +101,7 @@ check "server JSON is valid (python3 -m json.tool)" python3 -m json.tool "$WORK/
 check "all-interfaces JSON is valid (python3 -m json.tool)" python3 -m json.tool "$WORK/all.json"
 
 cat > "$WORK/check_json.py" <<'EOF'
-import base64, json, re, sys, time
+import base64, json, os, re, sys, time
 path, role, me, peer, psk, *privs = sys.argv[1:]
 doc = json.load(open(path))
 raw = open(path).read()
@@ -126,9 +128,10 @@ def typed(obj, schema, what):
             fail(f"{what}.{k}: negative")
 if not isinstance(doc, list):
     fail("not an array")
-ifaces = [i for i in doc if i.get("interface") == f"mt-{role}"]
+ifname = os.environ["VT_" + role.upper()]
+ifaces = [i for i in doc if i.get("interface") == ifname]
 if len(ifaces) != 1:
-    fail(f"mt-{role} appears {len(ifaces)} times")
+    fail(f"{ifname} appears {len(ifaces)} times")
 i = ifaces[0]
 typed(i, IFACE, "interface")
 if i["public_key"] != me: fail("interface public_key")
@@ -178,8 +181,8 @@ echo "# Prometheus"
 # As for node_exporter's textfile collector: written aside, then renamed.
 { show "$srv" --prometheus || true; } > "$WORK/vpnd.prom.tmp"
 mv "$WORK/vpnd.prom.tmp" "$WORK/vpnd.prom"
-show "$srv" mt-srv --json > "$WORK/srv2.json"
-show "$srv" mt-srv --prometheus > "$WORK/srv.prom"
+show "$srv" ${SRV} --json > "$WORK/srv2.json"
+show "$srv" ${SRV} --prometheus > "$WORK/srv.prom"
 sed -n '1,12p' "$WORK/srv.prom"
 
 cat > "$WORK/check_prom.py" <<'EOF'
@@ -275,7 +278,7 @@ EOF
 check "the strict parser refuses broken input and accepts escapes" \
 	python3 "$WORK/selftest_prom.py" "$WORK/check_prom.py" "$WORK/bad.prom"
 check "the textfile-collector file parses strictly" python3 "$WORK/check_prom.py" "$WORK/vpnd.prom"
-check "mt-srv's output parses strictly" python3 "$WORK/check_prom.py" "$WORK/srv.prom"
+check "${SRV}'s output parses strictly" python3 "$WORK/check_prom.py" "$WORK/srv.prom"
 promtool=${PROMTOOL:-$(command -v promtool || true)}
 if [ -n "$promtool" ]; then
 	check "promtool check metrics accepts it (lint included)" \
@@ -285,7 +288,8 @@ else
 fi
 
 cat > "$WORK/check_values.py" <<'EOF'
-import json, sys
+import json, os, sys
+SRV = os.environ["VT_SRV"]
 parsed, js, me, peer, psk, *privs = sys.argv[1:]
 samples = json.load(open(parsed))
 raw = open(parsed.removesuffix(".parsed")).read()
@@ -299,7 +303,7 @@ want_families = ["vpnd_peer_rx_bytes_total", "vpnd_peer_tx_bytes_total",
     "vpnd_peer_rx_packets_total", "vpnd_peer_tx_packets_total",
     "vpnd_peer_handshakes_sent_total", "vpnd_peer_handshakes_received_total",
     "vpnd_peer_last_handshake_seconds", "vpnd_peer_persistent_keepalive_seconds"]
-lab = dict(interface="mt-srv", public_key=peer)
+lab = dict(interface=SRV, public_key=peer)
 for f in want_families:
     get(f, **lab)
 # Counters only grow: the Prometheus sample, taken after the JSON, is >=.
@@ -308,15 +312,15 @@ for f, k in [("vpnd_peer_rx_bytes_total", "rx_bytes"), ("vpnd_peer_tx_bytes_tota
              ("vpnd_peer_handshakes_received_total", "handshakes_received")]:
     if get(f, **lab) < p[k]: sys.exit(f"{f} < JSON {k}")
 if get("vpnd_peer_last_handshake_seconds", **lab) < p["latest_handshake"]: sys.exit("last handshake")
-if get("vpnd_drops_total", interface="mt-srv", reason="short") != 2: sys.exit("drops short")
-if get("vpnd_drops_total", interface="mt-srv", reason="peer_to_peer_refused") != 0: sys.exit("p2p drops")
+if get("vpnd_drops_total", interface=SRV, reason="short") != 2: sys.exit("drops short")
+if get("vpnd_drops_total", interface=SRV, reason="peer_to_peer_refused") != 0: sys.exit("p2p drops")
 if len([1 for n, l, v in samples if n == "vpnd_drops_total"]) != len(i["drops"]): sys.exit("drop reasons")
-get("vpnd_cookie_replies_sent_total", interface="mt-srv")
-if get("vpnd_handshakes_answered_total", interface="mt-srv") < i["handshakes_answered"]: sys.exit("answered")
-get("vpnd_interface_info", interface="mt-srv", public_key=me, listen_port="51830", peer_to_peer="kernel")
-get("vpnd_peer_info", interface="mt-srv", public_key=peer, endpoint=p["endpoint"],
+get("vpnd_cookie_replies_sent_total", interface=SRV)
+if get("vpnd_handshakes_answered_total", interface=SRV) < i["handshakes_answered"]: sys.exit("answered")
+get("vpnd_interface_info", interface=SRV, public_key=me, listen_port="51830", peer_to_peer="kernel")
+get("vpnd_peer_info", interface=SRV, public_key=peer, endpoint=p["endpoint"],
     allowed_ips=",".join(p["allowed_ips"]))
-if get("vpnd_interface_peers", interface="mt-srv") != 1: sys.exit("peers")
+if get("vpnd_interface_peers", interface=SRV) != 1: sys.exit("peers")
 import base64
 for secret in [psk, *privs]:
     for form in (secret, base64.b64decode(secret).hex()):

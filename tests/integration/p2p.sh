@@ -11,6 +11,7 @@
 #   server AllowedIPs per client: 198.19.20.1N/32, 2001:db8:20::1N/128
 #   clients: AllowedIPs 198.19.20.0/24, 2001:db8:20::/64 via the server,
 #            PersistentKeepalive so the server learns their endpoints at once
+#   (lib.sh's hub_topology; interface names carry the run's token)
 #   nft on the server: table inet pptest, forward chain, a counted drop of
 #            pp-srv -> pp-srv (client to client through the kernel)
 #
@@ -24,48 +25,8 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 
-ns_new srv
-keypair ks
-for i in 1 2; do
-	ns_new "c$i"
-	eval "ns=\$c$i"
-	veth "$srv" "198.18.2$i.1/24" "$ns" "198.18.2$i.2/24" "ppv$i" veth0
-	keypair "k$i"
-done
-
-# server_conf MODE: the server's config, with "PeerToPeer = MODE" unless
-# MODE is empty.
-server_conf() {
-	{
-		echo "[Interface]"
-		echo "PrivateKey = $ks_priv"
-		echo "Address = 198.19.20.1/24, 2001:db8:20::1/64"
-		echo "ListenPort = 51820"
-		[ -n "$1" ] && echo "PeerToPeer = $1"
-		for i in 1 2; do
-			eval "pub=\$k${i}_pub"
-			printf '\n[Peer]\nPublicKey = %s\n' "$pub"
-			echo "AllowedIPs = 198.19.20.1$i/32, 2001:db8:20::1$i/128"
-		done
-	} > "$WORK/pp-srv.conf"
-	chmod 600 "$WORK/pp-srv.conf"
-}
-
-for i in 1 2; do
-	eval "priv=\$k${i}_priv"
-	cat > "$WORK/pp-c$i.conf" <<EOC
-[Interface]
-PrivateKey = $priv
-Address = 198.19.20.1$i/24, 2001:db8:20::1$i/64
-
-[Peer]
-PublicKey = $ks_pub
-AllowedIPs = 198.19.20.0/24, 2001:db8:20::/64
-Endpoint = 198.18.2$i.1:51820
-PersistentKeepalive = 25
-EOC
-	chmod 600 "$WORK/pp-c$i.conf"
-done
+hub_topology 2 -p pp -u 198.18.2 -4 198.19.20 -6 2001:db8:20 -s ppv -k 25 -0
+SRV=$HUB_SRV_IF
 
 forwarding() {
 	ip netns exec "$srv" sysctl -qw net.ipv4.ip_forward="$1"
@@ -73,30 +34,28 @@ forwarding() {
 }
 
 handshakes_on_server() {
-	[ "$(ip netns exec "$srv" "$VPND" show pp-srv | grep -c 'latest handshake: [0-9]')" -eq 2 ]
+	[ "$(ip netns exec "$srv" "$VPND" show $SRV | grep -c 'latest handshake: [0-9]')" -eq 2 ]
 }
 
 # start MODE: (re)starts the server with PeerToPeer = MODE and both clients,
 # so that every session is fresh, and waits for both handshakes.
 start() {
-	local name ns
-	for name in pp-srv pp-c1 pp-c2; do
-		case $name in pp-srv) ns=$srv ;; pp-c1) ns=$c1 ;; pp-c2) ns=$c2 ;; esac
+	local i ns name
+	for i in 0 1 2; do	# HUB_NS[0], HUB_IF[0] are empty: the server
+		ns=${HUB_NS[i]:-$srv} name=${HUB_IF[i]:-$SRV}
 		[ -S "/var/run/wireguard/$name.sock" ] && ip netns exec "$ns" "$VPND" down "$name"
 	done
-	server_conf "$1"
-	vpnd_up "$srv" "$WORK/pp-srv.conf"
-	vpnd_up "$c1" "$WORK/pp-c1.conf"
-	vpnd_up "$c2" "$WORK/pp-c2.conf"
+	hub_server_conf ${1:+"PeerToPeer = $1"}
+	hub_up
 	wait_for 10 handshakes_on_server
 }
 
 nft_on() {
-	ip netns exec "$srv" nft -f - <<'EON'
+	ip netns exec "$srv" nft -f - <<EON
 table inet pptest {
 	chain forward {
 		type filter hook forward priority 0; policy accept;
-		iifname "pp-srv" oifname "pp-srv" counter drop
+		iifname "$SRV" oifname "$SRV" counter drop
 	}
 }
 EON
@@ -108,10 +67,10 @@ nft_dropped() {
 }
 
 # Packets the server's TUN handed to its kernel (RX of pp-srv).
-tun_rx() { ip netns exec "$srv" cat /sys/class/net/pp-srv/statistics/rx_packets; }
+tun_rx() { ip netns exec "$srv" cat /sys/class/net/$SRV/statistics/rx_packets; }
 
 drops() {
-	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/pp-srv.sock |
+	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U "/var/run/wireguard/$SRV.sock" |
 		sed -n "s/^drop_$1=//p"
 }
 
@@ -160,7 +119,7 @@ nft_off
 nft_on
 start direct
 check "direct: vpnd show on the server reports the policy" \
-	sh -c "ip netns exec $srv $VPND show pp-srv | grep -qx '  peer to peer: direct'"
+	sh -c "ip netns exec $srv $VPND show $SRV | grep -qx '  peer to peer: direct'"
 check "direct: client 1 pings the server (the TUN still serves the server)" \
 	ping4 "$c1" 198.19.20.1
 before=$(tun_rx)
@@ -188,16 +147,16 @@ check "refuse: nor over IPv6" no_ping6 "$c1" 2001:db8:20::12
 check "refuse: the drops are counted as peer_to_peer_refused" \
 	[ "$(drops peer_to_peer_refused)" -ge 4 ]
 check "refuse: vpnd show lists them" \
-	sh -c "ip netns exec $srv $VPND show pp-srv | grep -Eq 'drops:.*peer_to_peer_refused=[0-9]+'"
+	sh -c "ip netns exec $srv $VPND show $SRV | grep -Eq 'drops:.*peer_to_peer_refused=[0-9]+'"
 check "refuse: client 2 pings the server" ping4 "$c2" 198.19.20.1
 
 echo "# live switch over the UAPI: refuse -> direct"
 printf 'set=1\npeer_to_peer=direct\n\n' |
-	ip netns exec "$srv" ncat -U /var/run/wireguard/pp-srv.sock > "$WORK/set.out"
+	ip netns exec "$srv" ncat -U "/var/run/wireguard/$SRV.sock" > "$WORK/set.out"
 check "set peer_to_peer=direct answers errno=0" grep -qx 'errno=0' "$WORK/set.out"
 forwarding 0
 check "direct after the switch: client 1 pings client 2" ping4 "$c1" 198.19.20.12
 printf 'set=1\npeer_to_peer=sideways\n\n' |
-	ip netns exec "$srv" ncat -U /var/run/wireguard/pp-srv.sock > "$WORK/set.out"
+	ip netns exec "$srv" ncat -U "/var/run/wireguard/$SRV.sock" > "$WORK/set.out"
 check "an unknown policy is refused with EINVAL" grep -qx 'errno=-22' "$WORK/set.out"
 finish

@@ -10,11 +10,12 @@
 #   [ns a] vp-a 198.19.8.1 --- veth 198.18.8.1 <-> 198.18.8.2 --- [ns b] vp-b 198.19.8.2
 set -e
 . "$(dirname "$0")/lib.sh"
+IFA=$(ifname vp-a) IFB=$(ifname vp-b)
 
 ns_new a; ns_new b
 veth "$a" 198.18.8.1/24 "$b" 198.18.8.2/24
 keypair ka; keypair kb
-cat > "$WORK/vp-a.conf" <<EOC
+cat > "$WORK/${IFA}.conf" <<EOC
 [Interface]
 PrivateKey = $ka_priv
 Address = 198.19.8.1/24
@@ -26,7 +27,7 @@ PublicKey = $kb_pub
 AllowedIPs = 198.19.8.2/32
 Endpoint = 198.18.8.2:51820
 EOC
-cat > "$WORK/vp-b.conf" <<EOC
+cat > "$WORK/${IFB}.conf" <<EOC
 [Interface]
 PrivateKey = $kb_priv
 Address = 198.19.8.2/24
@@ -36,9 +37,9 @@ PublicKey = $ka_pub
 AllowedIPs = 198.19.8.1/32
 EOC
 chmod 600 "$WORK"/*.conf
-vpnd_up "$b" "$WORK/vp-b.conf"
-VPND_CRYPTO_THREADS=2 vpnd_up "$a" "$WORK/vp-a.conf"
-monitor=$(cat "$WORK/vp-a.pidfile")
+vpnd_up "$b" "$WORK/${IFB}.conf"
+VPND_CRYPTO_THREADS=2 vpnd_up "$a" "$WORK/${IFA}.conf"
+monitor=$(cat "$WORK/${IFA}.pidfile")
 wait_for 5 pgrep -P "$monitor"
 worker=$(pgrep -P "$monitor")
 field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
@@ -46,7 +47,7 @@ field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 check "tunnel works" ip netns exec "$a" ping -c 2 -W 2 198.19.8.2
 check "worker made its crypto thread under the filter (2 threads)" \
 	test "$(field "$worker" Threads)" = 2
-check "log says so" grep -q "vp-a: AEAD on 2 thread(s)" "$WORK/vp-a.log"
+check "log says so" grep -q "${IFA}: AEAD on 2 thread(s)" "$WORK/${IFA}.log"
 check "bursts through the threaded path (ping -f, 64 in flight, 1400 bytes)" \
 	ip netns exec "$a" ping -q -f -l 64 -c 3000 -s 1400 -W 2 198.19.8.2
 seccomp_field=Seccomp	# Sanitizer builds skip seccomp (see below): Uid only
@@ -70,9 +71,9 @@ fi
 check "monitor holds no TUN fd" sh -c "! ls -l /proc/$monitor/fd | grep -q tun"
 check "hooks run as root" test -e "$WORK/postup-ran-as-0"
 check "UAPI still works for root: wg set listen-port" \
-	ip netns exec "$a" wg set vp-a listen-port 51821
+	ip netns exec "$a" wg set ${IFA} listen-port 51821
 check "UAPI port change took effect" \
-	sh -c "ip netns exec $a wg show vp-a listen-port | grep -qx 51821"
+	sh -c "ip netns exec $a wg show ${IFA} listen-port | grep -qx 51821"
 check "killing the worker takes the interface down and the monitor cleans up" \
-	sh -c "kill -9 $worker; for i in \$(seq 50); do [ -e /var/run/wireguard/vp-a.sock ] || break; sleep 0.1; done; ! ip -n $a link show vp-a && [ ! -e /var/run/wireguard/vp-a.sock ] && [ -e $WORK/postdown-ran-as-0 ]"
+	sh -c "kill -9 $worker; for i in \$(seq 50); do [ -e /var/run/wireguard/${IFA}.sock ] || break; sleep 0.1; done; ! ip -n $a link show ${IFA} && [ ! -e /var/run/wireguard/${IFA}.sock ] && [ -e $WORK/postdown-ran-as-0 ]"
 finish

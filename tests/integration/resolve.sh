@@ -18,6 +18,7 @@
 # Phase 2, on demand (interval 3600, SIGUSR1 to the monitor): back again.
 set -e
 . "$(dirname "$0")/lib.sh"
+SRV=$(ifname rs-srv) CLI=$(ifname rs-cli)
 
 ns_new srv
 ns_new cli
@@ -32,7 +33,7 @@ ip -n "$cli" addr add 198.18.42.2/24 dev veth0
 keypair ks
 keypair kc
 
-cat > "$WORK/rs-srv.conf" <<EOC
+cat > "$WORK/${SRV}.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.40.1/24
@@ -42,7 +43,7 @@ ListenPort = 51820
 PublicKey = $kc_pub
 AllowedIPs = 198.19.40.2/32
 EOC
-cat > "$WORK/rs-cli.conf" <<EOC
+cat > "$WORK/${CLI}.conf" <<EOC
 [Interface]
 PrivateKey = $kc_priv
 Address = 198.19.40.2/24
@@ -59,12 +60,12 @@ check "the client namespace resolves the name through its own hosts file" \
 check "the host's own /etc/hosts does not have it" \
 	sh -c "! grep -q rs-server.test /etc/hosts"
 
-vpnd_up "$srv" "$WORK/rs-srv.conf"
+vpnd_up "$srv" "$WORK/${SRV}.conf"
 export VPND_RESOLVE_INTERVAL=1 VPND_VERBOSE=1
-vpnd_up "$cli" "$WORK/rs-cli.conf"
+vpnd_up "$cli" "$WORK/${CLI}.conf"
 unset VPND_RESOLVE_INTERVAL VPND_VERBOSE
 
-client_endpoint() { ip netns exec "$cli" "$VPND" show rs-cli | sed -n 's/^  endpoint: //p'; }
+client_endpoint() { ip netns exec "$cli" "$VPND" show ${CLI} | sed -n 's/^  endpoint: //p'; }
 endpoint_is() { [ "$(client_endpoint)" = "$1" ]; }
 ping_srv() { ip netns exec "$cli" ping -c 1 -W 1 198.19.40.1; }
 
@@ -73,8 +74,8 @@ check "the client pings the server at the name's first address" \
 check "the client's endpoint is 198.18.41.1:51820" endpoint_is 198.18.41.1:51820
 sleep 2
 check "with the name unchanged, the monitor leaves the endpoint alone" \
-	sh -c "endpoint_is() { [ \"\$(ip netns exec $cli $VPND show rs-cli | sed -n 's/^  endpoint: //p')\" = \$1 ]; };
-	       endpoint_is 198.18.41.1:51820 && ! grep -q 'endpoint .* -> ' $WORK/rs-cli.log"
+	sh -c "endpoint_is() { [ \"\$(ip netns exec $cli $VPND show ${CLI} | sed -n 's/^  endpoint: //p')\" = \$1 ]; };
+	       endpoint_is 198.18.41.1:51820 && ! grep -q 'endpoint .* -> ' $WORK/${CLI}.log"
 
 echo "# the server moves to 198.18.42.1, and so does the name"
 ip -n "$srv" addr add 198.18.42.1/24 dev veth0
@@ -84,19 +85,19 @@ set_name 198.18.42.1
 check "within a few seconds the monitor pushes the new endpoint" \
 	wait_for 5 endpoint_is 198.18.42.1:51820
 check "the client's log says why" \
-	grep -q 'rs-cli: peer .*: endpoint 198.18.41.1:51820 -> 198.18.42.1:51820 (rs-server.test:51820)' \
-	"$WORK/rs-cli.log"
+	grep -q "${CLI}: peer .*: endpoint 198.18.41.1:51820 -> 198.18.42.1:51820 (rs-server.test:51820)" \
+	"$WORK/${CLI}.log"
 check "the tunnel works again, without a restart" wait_for 15 ping_srv
 check "pings through it" ip netns exec "$cli" ping -c 3 -i 0.2 -W 2 198.19.40.1
 check "the server sees the client at its new source address" \
-	sh -c "ip netns exec $srv $VPND show rs-srv | grep -qx '  endpoint: 198.18.42.2:[0-9]*'"
+	sh -c "ip netns exec $srv $VPND show ${SRV} | grep -qx '  endpoint: 198.18.42.2:[0-9]*'"
 
 echo "# on demand: interval 3600, SIGUSR1 to the monitor"
-ip netns exec "$cli" "$VPND" down rs-cli
+ip netns exec "$cli" "$VPND" down ${CLI}
 export VPND_RESOLVE_INTERVAL=3600
-vpnd_up "$cli" "$WORK/rs-cli.conf"
+vpnd_up "$cli" "$WORK/${CLI}.conf"
 unset VPND_RESOLVE_INTERVAL
-monitor=$(cat /var/run/vpnd/rs-cli.pid)
+monitor=$(cat /var/run/vpnd/${CLI}.pid)
 worker=$(pgrep -P "$monitor" | head -1)
 check "the restarted client reaches the server at 198.18.42.1" wait_for 10 ping_srv
 ip -n "$srv" addr add 198.18.41.1/24 dev veth0
@@ -108,7 +109,7 @@ check "without a signal nothing moves (next periodic run in an hour)" \
 kill -USR1 "$worker"
 sleep 0.5
 check "SIGUSR1 to the worker (as systemctl kill sends it to all) is ignored" \
-	sh -c "kill -0 $worker && [ -S /var/run/wireguard/rs-cli.sock ]"
+	sh -c "kill -0 $worker && [ -S /var/run/wireguard/${CLI}.sock ]"
 kill -USR1 "$monitor"
 check "SIGUSR1 to the monitor re-resolves at once" wait_for 3 endpoint_is 198.18.41.1:51820
 check "the tunnel works again" wait_for 15 ping_srv

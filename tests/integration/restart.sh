@@ -57,12 +57,13 @@
 #      (`vpnd down` + `vpnd up`): the client's next retry gets in.
 set -e
 . "$(dirname "$0")/lib.sh"
+SRV=$(ifname hdr-srv) CLI=$(ifname hdr-cli)
 
 ns_new cli; ns_new srv
 veth "$cli" 198.18.44.2/24 "$srv" 198.18.44.1/24
 keypair ks; keypair kc
 mkdir "$WORK/ep"
-cat > "$WORK/hdr-srv.conf" <<EOC
+cat > "$WORK/${SRV}.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.44.1/24
@@ -73,8 +74,8 @@ PublicKey = $kc_pub
 AllowedIPs = 198.19.44.2/32
 EOC
 sed 's/^AllowedIPs.*/&\nEndpoint = 198.18.44.2:51821\nPersistentKeepalive = 25/' \
-	"$WORK/hdr-srv.conf" > "$WORK/ep/hdr-srv.conf"
-cat > "$WORK/hdr-cli.conf" <<EOC
+	"$WORK/${SRV}.conf" > "$WORK/ep/${SRV}.conf"
+cat > "$WORK/${CLI}.conf" <<EOC
 [Interface]
 PrivateKey = $kc_priv
 Address = 198.19.44.2/24
@@ -87,8 +88,8 @@ Endpoint = 198.18.44.1:51820
 EOC
 chmod 600 "$WORK"/*.conf "$WORK"/ep/*.conf
 (umask 077; echo "$kc_priv" > "$WORK/kc.key")
-vpnd_up "$srv" "$WORK/hdr-srv.conf"
-vpnd_up "$cli" "$WORK/hdr-cli.conf"
+vpnd_up "$srv" "$WORK/${SRV}.conf"
+vpnd_up "$cli" "$WORK/${CLI}.conf"
 
 now() { date +%s.%N; }
 secs() { printf '%.2f' "$(echo "$1" | bc)"; }
@@ -100,7 +101,7 @@ pid_gone() {
 	esac
 }
 srv_stat() {
-	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/hdr-srv.sock |
+	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/${SRV}.sock |
 		sed -n "s/^$1=//p"
 }
 
@@ -161,51 +162,36 @@ restart() {
 
 # --- 1. server restart, no keepalive -----------------------------------------
 t0=$(now)
-kill9 "$srv" hdr-srv
-restart "$srv" "$WORK/hdr-srv.conf" "$t0" 30 "server restart"
+kill9 "$srv" ${SRV}
+restart "$srv" "$WORK/${SRV}.conf" "$t0" 30 "server restart"
 check "the new server dropped the client's old-session packets as unknown_index ($(srv_stat drop_unknown_index))" \
 	[ "$(srv_stat drop_unknown_index)" -gt 0 ]
 
 # --- 2. server restart, PersistentKeepalive 1 on the client ----------------------
-ip netns exec "$cli" wg set hdr-cli peer "$ks_pub" persistent-keepalive 1
+ip netns exec "$cli" wg set ${CLI} peer "$ks_pub" persistent-keepalive 1
 check "ping loop still answered" wait_for 5 reply_after "$(now)"
 t0=$(now)
-kill9 "$srv" hdr-srv
-restart "$srv" "$WORK/hdr-srv.conf" "$t0" 30 "server restart, client keepalive 1 s"
-ip netns exec "$cli" wg set hdr-cli peer "$ks_pub" persistent-keepalive 0
+kill9 "$srv" ${SRV}
+restart "$srv" "$WORK/${SRV}.conf" "$t0" 30 "server restart, client keepalive 1 s"
+ip netns exec "$cli" wg set ${CLI} peer "$ks_pub" persistent-keepalive 0
 
 # --- 3. server restart, the server knows the client's endpoint ---------------------
 check "ping loop still answered" wait_for 5 reply_after "$(now)"
 t0=$(now)
-kill9 "$srv" hdr-srv
-restart "$srv" "$WORK/ep/hdr-srv.conf" "$t0" 5 "server restart, server has Endpoint + keepalive"
+kill9 "$srv" ${SRV}
+restart "$srv" "$WORK/ep/${SRV}.conf" "$t0" 5 "server restart, server has Endpoint + keepalive"
 
 # --- 4. client restart (and a capture of its fresh initiation) -------------------------
 check "ping loop still answered" wait_for 5 reply_after "$(now)"
 rm -f "$WORK/initiation" "$WORK/initiation.ready"
-ip netns exec "$srv" timeout 10 python3 - "$WORK/initiation" <<'EOP' &
-import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("veth0", 0))
-open(sys.argv[1] + ".ready", "w").close()
-while True:
-    f, addr = s.recvfrom(65535)
-    if addr[2] == socket.PACKET_OUTGOING:
-        continue
-    ip = f[14:]
-    ihl = (ip[0] & 15) * 4
-    udp = ip[ihl + 8:int.from_bytes(ip[2:4], "big")]
-    if ip[9] == 17 and int.from_bytes(ip[ihl + 2:ihl + 4], "big") == 51820 and \
-       len(udp) == 148 and udp[0] == 1:
-        open(sys.argv[1], "w").write(udp.hex())
-        break
-EOP
+ip netns exec "$srv" python3 "$SNIFF" veth0 "$WORK/initiation" --type 1 --len 148 \
+	--ready "$WORK/initiation.ready" --timeout 10 &
 sniffer=$!
 PIDS+=("$sniffer")
 wait_for 5 test -e "$WORK/initiation.ready"
 t0=$(now)
-kill9 "$cli" hdr-cli
-restart "$cli" "$WORK/hdr-cli.conf" "$t0" 5 "client restart"
+kill9 "$cli" ${CLI}
+restart "$cli" "$WORK/${CLI}.conf" "$t0" 5 "client restart"
 wait "$sniffer" || true
 check "captured the new client's initiation" test -s "$WORK/initiation"
 
@@ -242,10 +228,10 @@ check "ping loop still answered (the real session survived all this)" \
 check "an initiation from a clock 3 s ahead is answered (the server's latest is now 3 s ahead)" \
 	initiate_says 3 response
 bad=$(srv_stat drop_bad_handshake)
-kill9 "$cli" hdr-cli
+kill9 "$cli" ${CLI}
 t0=$(now)
-check "hdr-cli: vpnd up (its clock is right, i.e. 3 s behind the last timestamp)" \
-	vpnd_up "$cli" "$WORK/hdr-cli.conf"
+check "${CLI}: vpnd up (its clock is right, i.e. 3 s behind the last timestamp)" \
+	vpnd_up "$cli" "$WORK/${CLI}.conf"
 check "its first initiation is refused (bad_handshake grew)" wait_for 3 bad_handshake_above "$bad"
 check "... until its clock passes the old value: its retry gets in (within 10 s)" \
 	wait_for 10 reply_after "$t0"
@@ -253,20 +239,20 @@ echo "     recovery (client clock 3 s behind the server's latest): $(secs "$(fir
 
 check "an initiation from a clock 10 minutes ahead is answered" initiate_says 600 response
 bad=$(srv_stat drop_bad_handshake)
-kill9 "$cli" hdr-cli
+kill9 "$cli" ${CLI}
 t0=$(now)
-check "hdr-cli: vpnd up (its clock 10 minutes behind the last timestamp)" \
-	vpnd_up "$cli" "$WORK/hdr-cli.conf"
+check "${CLI}: vpnd up (its clock 10 minutes behind the last timestamp)" \
+	vpnd_up "$cli" "$WORK/${CLI}.conf"
 sleep 3
 check "locked out: no reply for 3 s" no_reply_after "$t0"
 check "locked out: its initiation was refused (bad_handshake $bad -> $(srv_stat drop_bad_handshake))" \
 	[ "$(srv_stat drop_bad_handshake)" -gt "$bad" ]
 t0=$(now)
-check "... until the server forgets: vpnd down" ip netns exec "$srv" "$VPND" down hdr-srv
-restart "$srv" "$WORK/hdr-srv.conf" "$t0" 10 "server restart unlocks a client whose clock went back" \
+check "... until the server forgets: vpnd down" ip netns exec "$srv" "$VPND" down ${SRV}
+restart "$srv" "$WORK/${SRV}.conf" "$t0" 10 "server restart unlocks a client whose clock went back" \
 	"vpnd down"
 check "the client's endpoint on the server is the client's own" \
-	sh -c "ip netns exec $srv wg show hdr-srv endpoints | grep -q '198.18.44.2:51821$'"
+	sh -c "ip netns exec $srv wg show ${SRV} endpoints | grep -q '198.18.44.2:51821$'"
 # --- 7. a server whose clock jumps backwards locks no client out -------------------
 # The server's clock matters only for the timestamps of the initiations the
 # server itself sends: a client refuses those once they are older than the
@@ -292,7 +278,7 @@ check "the server's clock jumps back an hour: the client refuses its initiation"
 	server_initiates_says -3600 "no response"
 # The tool sent from its own port, and the client (rightly) roamed to it
 # on the authenticated initiation: point the client back at the real server.
-ip netns exec "$cli" wg set hdr-cli peer "$ks_pub" endpoint 198.18.44.1:51820
+ip netns exec "$cli" wg set ${CLI} peer "$ks_pub" endpoint 198.18.44.1:51820
 check "... but the client's own initiation to the server is still answered" \
 	initiate_says 0 response
 check "... and traffic still flows: no client is locked out" \

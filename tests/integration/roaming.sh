@@ -18,11 +18,12 @@
 #         finally an nft snat on veth1: UDP source port -> 40000
 set -e
 . "$(dirname "$0")/lib.sh"
+SRV=$(ifname hsr-srv) CLI=$(ifname hsr-cli)
 
 ns_new srv; ns_new cli
 veth "$srv" 198.18.5.1/24 "$cli" 198.18.5.2/24
 keypair ks; keypair kc
-cat > "$WORK/hsr-srv.conf" <<EOC
+cat > "$WORK/${SRV}.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.0.1/24, 2001:db8:19::1/64
@@ -32,7 +33,7 @@ ListenPort = 51820
 PublicKey = $kc_pub
 AllowedIPs = 198.19.0.2/32, 2001:db8:19::2/128
 EOC
-cat > "$WORK/hsr-cli.conf" <<EOC
+cat > "$WORK/${CLI}.conf" <<EOC
 [Interface]
 PrivateKey = $kc_priv
 Address = 198.19.0.2/24, 2001:db8:19::2/64
@@ -43,43 +44,27 @@ AllowedIPs = 198.19.0.0/24, 2001:db8:19::/64
 Endpoint = 198.18.5.1:51820
 EOC
 chmod 600 "$WORK"/*.conf
-vpnd_up "$srv" "$WORK/hsr-srv.conf"
-vpnd_up "$cli" "$WORK/hsr-cli.conf"
-srv_pid=$(cat "$WORK/hsr-srv.pidfile"); cli_pid=$(cat "$WORK/hsr-cli.pidfile")
-cport=$(ip netns exec "$cli" wg show hsr-cli listen-port)
+vpnd_up "$srv" "$WORK/${SRV}.conf"
+vpnd_up "$cli" "$WORK/${CLI}.conf"
+srv_pid=$(cat "$WORK/${SRV}.pidfile"); cli_pid=$(cat "$WORK/${CLI}.pidfile")
+cport=$(ip netns exec "$cli" wg show ${CLI} listen-port)
 
 # The server's endpoint for the client, as `wg show NAME endpoints` prints it.
-endpoint() { ip netns exec "$srv" wg show hsr-srv endpoints | awk -v k="$kc_pub" '$1 == k { print $2 }'; }
+endpoint() { ip netns exec "$srv" wg show ${SRV} endpoints | awk -v k="$kc_pub" '$1 == k { print $2 }'; }
 # A counter from vpnd's get=stats UAPI request on the server: KEY.
 srv_stat() {
-	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/hsr-srv.sock |
+	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/${SRV}.sock |
 		sed -n "s/^$1=//p"
 }
 
 # capture IFACE TYPE MINLEN FILE: in the background, saves (as hex) the first
 # WireGuard message of TYPE (1 initiation, 4 transport) longer than MINLEN
-# bytes that reaches the server on IFACE; sets $sniffer to its pid.
+# bytes that reaches the server on IFACE (tests/tools/sniff.py); sets
+# $sniffer to its pid.
 capture() {
 	rm -f "$4" "$4.ready"
-	ip netns exec "$srv" timeout 10 /usr/bin/python3 - "$@" <<'EOP' &
-import socket, sys
-ifname, mtype, minlen, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind((ifname, 0))
-open(out + ".ready", "w").close()
-while True:
-    f, addr = s.recvfrom(65535)
-    if addr[2] == socket.PACKET_OUTGOING:
-        continue
-    ip = f[14:]
-    ihl = (ip[0] & 15) * 4
-    if ip[9] != 17 or int.from_bytes(ip[ihl + 2:ihl + 4], "big") != 51820:
-        continue
-    udp = ip[ihl + 8:]
-    if udp[0] == mtype and len(udp) > minlen:
-        open(out, "w").write(udp.hex())
-        break
-EOP
+	ip netns exec "$srv" /usr/bin/python3 "$SNIFF" "$1" "$4" --type "$2" --min-len "$3" \
+		--ready "$4.ready" --timeout 10 &
 	sniffer=$!
 	PIDS+=($sniffer)
 	wait_for 5 test -e "$4.ready"
@@ -88,7 +73,7 @@ EOP
 # --- the server knows no endpoint until the client speaks ---------------------
 check "server has no endpoint for the client at start" [ "$(endpoint)" = "(none)" ]
 check "vpnd show on the server prints no endpoint line" \
-	sh -c "! ip netns exec $srv $VPND show hsr-srv | grep -q 'endpoint:'"
+	sh -c "! ip netns exec $srv $VPND show ${SRV} | grep -q 'endpoint:'"
 before=$(srv_stat drop_no_endpoint)
 check "the server cannot reach the client first" \
 	sh -c "! ip netns exec $srv ping -c 2 -i 0.2 -W 1 198.19.0.2"
@@ -118,7 +103,7 @@ check "client pings the server from its new address (IPv6 inside)" \
 	ip netns exec "$cli" ping -6 -c 3 -i 0.2 -W 2 2001:db8:19::1
 check "server's endpoint followed: 198.18.5.20:$cport" [ "$(endpoint)" = "198.18.5.20:$cport" ]
 check "vpnd show on the server shows the new endpoint" \
-	sh -c "ip netns exec $srv $VPND show hsr-srv | grep -qx '  endpoint: 198.18.5.20:$cport'"
+	sh -c "ip netns exec $srv $VPND show ${SRV} | grep -qx '  endpoint: 198.18.5.20:$cport'"
 check "server reaches the client at its new address" \
 	ip netns exec "$srv" ping -c 2 -i 0.2 -W 2 198.19.0.2
 
@@ -133,14 +118,14 @@ check "server's endpoint followed: 198.18.6.2:$cport" [ "$(endpoint)" = "198.18.
 check "server reaches the client over link 2" ip netns exec "$srv" ping -c 2 -i 0.2 -W 2 198.19.0.2
 
 # --- roam 3: IPv6 underlay, then back to IPv4 ---------------------------------
-ip netns exec "$cli" wg set hsr-cli peer "$ks_pub" endpoint "[2001:db8:6::1]:51820"
+ip netns exec "$cli" wg set ${CLI} peer "$ks_pub" endpoint "[2001:db8:6::1]:51820"
 check "client pings the server over an IPv6 underlay" \
 	ip netns exec "$cli" ping -c 3 -i 0.2 -W 2 198.19.0.1
 check "server's endpoint followed: [2001:db8:6::2]:$cport" \
 	[ "$(endpoint)" = "[2001:db8:6::2]:$cport" ]
 check "server reaches the client over IPv6" \
 	ip netns exec "$srv" ping -6 -c 2 -i 0.2 -W 2 2001:db8:19::2
-ip netns exec "$cli" wg set hsr-cli peer "$ks_pub" endpoint "198.18.6.1:51820"
+ip netns exec "$cli" wg set ${CLI} peer "$ks_pub" endpoint "198.18.6.1:51820"
 check "client pings the server over IPv4 again" \
 	ip netns exec "$cli" ping -c 3 -i 0.2 -W 2 198.19.0.1
 check "server's endpoint followed back: 198.18.6.2:$cport" [ "$(endpoint)" = "198.18.6.2:$cport" ]

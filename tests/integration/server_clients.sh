@@ -1,8 +1,9 @@
 #!/bin/bash
-# One server, three clients (hub and spoke). The server keeps one peer file
-# per client in hs-srv.d/; each client routes the whole tunnel subnet to the
-# server, so client-to-client traffic goes up the server's TUN and is
-# forwarded back down it (ip_forward / IPv6 forwarding on in the server ns).
+# One server, three clients (hub and spoke; lib.sh's hub_topology). The
+# server keeps one peer file per client in hs-srv.d/ (client1.conf ...);
+# each client routes the whole tunnel subnet to the server, so
+# client-to-client traffic goes up the server's TUN and is forwarded back
+# down it (ip_forward / IPv6 forwarding on in the server ns).
 #
 #                 UDP underlay: one veth per client into the server ns
 #
@@ -16,55 +17,16 @@
 #     hs-c3 198.19.0.13, 2001:db8:19::13
 #
 #   server AllowedIPs per client: 198.19.0.1N/32, 2001:db8:19::1N/128
+#   (interface names carry the run's token: hs-srv-<token>, ...)
 #   client AllowedIPs for the server: 198.19.0.0/24, 2001:db8:19::/64
 set -e
 . "$(dirname "$0")/lib.sh"
 
-ns_new srv
-ip netns exec "$srv" sysctl -qw net.ipv4.ip_forward=1
-ip netns exec "$srv" sysctl -qw net.ipv6.conf.all.forwarding=1
-keypair ks
-
-mkdir "$WORK/hs-srv.d"
-cat > "$WORK/hs-srv.conf" <<EOC
-[Interface]
-PrivateKey = $ks_priv
-Address = 198.19.0.1/24, 2001:db8:19::1/64
-ListenPort = 51820
-EOC
-
-for i in 1 2 3; do
-	ns_new "c$i"
-	eval "ns=\$c$i"
-	veth "$srv" "198.18.1$i.1/24" "$ns" "198.18.1$i.2/24" "hsv$i" veth0
-	keypair "k$i"
-	eval "priv=\$k${i}_priv pub=\$k${i}_pub"
-	cat > "$WORK/hs-srv.d/client$i.conf" <<EOC
-[Peer]
-PublicKey = $pub
-AllowedIPs = 198.19.0.1$i/32, 2001:db8:19::1$i/128
-EOC
-	cat > "$WORK/hs-c$i.conf" <<EOC
-[Interface]
-PrivateKey = $priv
-Address = 198.19.0.1$i/24, 2001:db8:19::1$i/64
-
-[Peer]
-PublicKey = $ks_pub
-AllowedIPs = 198.19.0.0/24, 2001:db8:19::/64
-Endpoint = 198.18.1$i.1:51820
-EOC
-done
-chmod 600 "$WORK"/*.conf "$WORK"/hs-srv.d/*.conf
-
-vpnd_up "$srv" "$WORK/hs-srv.conf"
-for i in 1 2 3; do
-	eval "ns=\$c$i"
-	vpnd_up "$ns" "$WORK/hs-c$i.conf"
-done
+hub_topology 3 -p hs -u 198.18.1 -4 198.19.0 -6 2001:db8:19 -d -P client -s hsv -f
+SRV=$HUB_SRV_IF
 
 check "server config from hs-srv.d/ has three peers" \
-	sh -c "[ \$(ip netns exec $srv $VPND show hs-srv | grep -c '^peer: ') -eq 3 ]"
+	sh -c "[ \$(ip netns exec $srv $VPND show $SRV | grep -c '^peer: ') -eq 3 ]"
 
 for i in 1 2 3; do
 	eval "ns=\$c$i"
@@ -115,7 +77,7 @@ drops() {
 		sed -n "s/^drop_$3=//p"
 }
 
-ip netns exec "$srv" "$VPND" show hs-srv > "$WORK/show.srv"
+ip netns exec "$srv" "$VPND" show $SRV > "$WORK/show.srv"
 check "vpnd show on the server: three peers with a handshake" \
 	sh -c "[ \$(grep -c 'latest handshake: [0-9]' $WORK/show.srv) -eq 3 ]"
 for i in 1 2 3; do
@@ -127,5 +89,5 @@ for i in 1 2 3; do
 		       grep '^  allowed ips: ' $WORK/peer$i | grep -qF '198.19.0.1$i/32' &&
 		       grep '^  allowed ips: ' $WORK/peer$i | grep -qF '2001:db8:19::1$i/128'"
 done
-check "no inner-source drops on the server" [ "$(drops "$srv" hs-srv bad_inner_source)" = 0 ]
+check "no inner-source drops on the server" [ "$(drops "$srv" "$SRV" bad_inner_source)" = 0 ]
 finish

@@ -16,49 +16,15 @@
 #   server AllowedIPs: a = 198.19.0.11/32, 2001:db8:19::11/128
 #                      b = 198.19.0.12/32, 2001:db8:19::12/128
 #   clients' AllowedIPs for the server: 198.19.0.0/24, 2001:db8:19::/64
+#   (lib.sh's hub_topology; interface names carry the run's token)
 set -e
 . "$(dirname "$0")/lib.sh"
 
-ns_new srv; ns_new a; ns_new b
-veth "$srv" 198.18.21.1/24 "$a" 198.18.21.2/24 hsv-a veth0
-veth "$srv" 198.18.22.1/24 "$b" 198.18.22.2/24 hsv-b veth0
-keypair ks; keypair ka; keypair kb
-
-mkdir "$WORK/hsp-srv.d"
-cat > "$WORK/hsp-srv.conf" <<EOC
-[Interface]
-PrivateKey = $ks_priv
-Address = 198.19.0.1/24, 2001:db8:19::1/64
-ListenPort = 51820
-EOC
-cat > "$WORK/hsp-srv.d/a.conf" <<EOC
-[Peer]
-PublicKey = $ka_pub
-AllowedIPs = 198.19.0.11/32, 2001:db8:19::11/128
-EOC
-cat > "$WORK/hsp-srv.d/b.conf" <<EOC
-[Peer]
-PublicKey = $kb_pub
-AllowedIPs = 198.19.0.12/32, 2001:db8:19::12/128
-EOC
-for c in a b; do
-	eval "priv=\$k${c}_priv"
-	n=$([ $c = a ] && echo 1 || echo 2)
-	cat > "$WORK/hsp-$c.conf" <<EOC
-[Interface]
-PrivateKey = $priv
-Address = 198.19.0.1$n/24, 2001:db8:19::1$n/64
-
-[Peer]
-PublicKey = $ks_pub
-AllowedIPs = 198.19.0.0/24, 2001:db8:19::/64
-Endpoint = 198.18.2$n.1:51820
-EOC
-done
-chmod 600 "$WORK"/*.conf "$WORK"/hsp-srv.d/*.conf
+hub_topology 2 -p hsp -u 198.18.2 -4 198.19.0 -6 2001:db8:19 -n "a b" -d -s hsv- -S -0
+SRV=$HUB_SRV_IF A=${HUB_IF[1]}
 
 # What reaches the server's stack from the tunnel, by inner source.
-ip netns exec "$srv" nft -f - <<'EON'
+ip netns exec "$srv" nft -f - <<EON
 table inet hs_spoof {
 	counter from66 { }
 	counter from66v6 { }
@@ -66,10 +32,10 @@ table inet hs_spoof {
 	counter frombv6 { }
 	chain input {
 		type filter hook input priority 0;
-		iifname "hsp-srv" ip saddr 198.19.0.66 counter name from66
-		iifname "hsp-srv" ip6 saddr 2001:db8:19::66 counter name from66v6
-		iifname "hsp-srv" ip saddr 198.19.0.12 counter name fromb
-		iifname "hsp-srv" ip6 saddr 2001:db8:19::12 counter name frombv6
+		iifname "$SRV" ip saddr 198.19.0.66 counter name from66
+		iifname "$SRV" ip6 saddr 2001:db8:19::66 counter name from66v6
+		iifname "$SRV" ip saddr 198.19.0.12 counter name fromb
+		iifname "$SRV" ip6 saddr 2001:db8:19::12 counter name frombv6
 	}
 }
 EON
@@ -81,11 +47,9 @@ drops() {
 	printf 'get=stats\n\n' | ip netns exec "$1" ncat -U "/var/run/wireguard/$2.sock" |
 		sed -n "s/^drop_$3=//p"
 }
-spoofed() { drops "$srv" hsp-srv bad_inner_source; }
+spoofed() { drops "$srv" "$SRV" bad_inner_source; }
 
-vpnd_up "$srv" "$WORK/hsp-srv.conf"
-vpnd_up "$a" "$WORK/hsp-a.conf"
-vpnd_up "$b" "$WORK/hsp-b.conf"
+hub_up
 
 check "a pings the server from its own address (IPv4)" \
 	ip netns exec "$a" ping -c 2 -i 0.2 -W 2 198.19.0.1
@@ -96,8 +60,8 @@ check "b pings the server (session up before a spoofs b)" \
 check "no bad_inner_source drops yet" [ "$(spoofed)" = 0 ]
 
 # --- a source nobody owns --------------------------------------------------
-ip -n "$a" addr add 198.19.0.66/32 dev hsp-a
-ip -n "$a" addr add 2001:db8:19::66/128 dev hsp-a nodad
+ip -n "$a" addr add 198.19.0.66/32 dev "$A"
+ip -n "$a" addr add 2001:db8:19::66/128 dev "$A" nodad
 before=$(spoofed)
 check "ping from 198.19.0.66 gets no reply" \
 	sh -c "! ip netns exec $a ping -c 3 -i 0.2 -W 1 -I 198.19.0.66 198.19.0.1"
@@ -113,8 +77,8 @@ after=$(spoofed)
 check "server counted the 3 IPv6 packets as bad_inner_source ($before -> $after)" \
 	[ $((after - before)) -eq 3 ]
 check "nothing from 2001:db8:19::66 reached the server's stack" [ "$(nft_packets from66v6)" = 0 ]
-ip -n "$a" addr del 198.19.0.66/32 dev hsp-a
-ip -n "$a" addr del 2001:db8:19::66/128 dev hsp-a
+ip -n "$a" addr del 198.19.0.66/32 dev "$A"
+ip -n "$a" addr del 2001:db8:19::66/128 dev "$A"
 
 # --- legitimate traffic is unaffected ----------------------------------------
 before=$(spoofed)
@@ -125,8 +89,8 @@ check "a still pings the server from its own address (IPv6)" \
 check "legitimate pings add no bad_inner_source drops" [ "$(spoofed)" = "$before" ]
 
 # --- a source that belongs to another peer (b) ---------------------------------
-ip -n "$a" addr add 198.19.0.12/32 dev hsp-a
-ip -n "$a" addr add 2001:db8:19::12/128 dev hsp-a nodad
+ip -n "$a" addr add 198.19.0.12/32 dev "$A"
+ip -n "$a" addr add 2001:db8:19::12/128 dev "$A" nodad
 before=$(spoofed)
 b_before="$(nft_packets fromb)/$(nft_packets frombv6)"	# b's own first ping
 check "a pinging as b (198.19.0.12) gets no reply" \
@@ -138,8 +102,8 @@ check "server counted a's 6 packets as bad_inner_source ($before -> $after)" \
 	[ $((after - before)) -eq 6 ]
 check "nothing with b's source reached the server's stack" \
 	[ "$(nft_packets fromb)/$(nft_packets frombv6)" = "$b_before" ]
-ip -n "$a" addr del 198.19.0.12/32 dev hsp-a
-ip -n "$a" addr del 2001:db8:19::12/128 dev hsp-a
+ip -n "$a" addr del 198.19.0.12/32 dev "$A"
+ip -n "$a" addr del 2001:db8:19::12/128 dev "$A"
 
 before=$(spoofed)
 check "b itself still pings the server (IPv4)" ip netns exec "$b" ping -c 2 -i 0.2 -W 2 198.19.0.1
@@ -149,7 +113,7 @@ check "b's packets reach the server's stack (the nft counters do count)" \
 	[ "$(nft_packets fromb)/$(nft_packets frombv6)" = "$((${b_before%/*} + 2))/$((${b_before#*/} + 2))" ]
 check "b's pings add no bad_inner_source drops" [ "$(spoofed)" = "$before" ]
 check "vpnd show on the server reports the drops" \
-	sh -c "ip netns exec $srv $VPND show hsp-srv | grep -Eq 'drops:.*bad_inner_source=$before(,|$)'"
+	sh -c "ip netns exec $srv $VPND show $SRV | grep -Eq 'drops:.*bad_inner_source=$before(,|$)'"
 check "b's endpoint on the server is still b's" \
-	sh -c "ip netns exec $srv wg show hsp-srv endpoints | grep -F '$kb_pub' | grep -q '198.18.22.2:'"
+	sh -c "ip netns exec $srv wg show $SRV endpoints | grep -F '$kb_pub' | grep -q '198.18.22.2:'"
 finish

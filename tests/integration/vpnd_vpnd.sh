@@ -21,6 +21,7 @@
 # iperf3 servers run with -1 -D --pidfile $WORK/*.pidfile (killed on exit).
 set -e
 . "$(dirname "$0")/lib.sh"
+A4=$(ifname vva4) B4=$(ifname vvb4) A6=$(ifname vva6) B6=$(ifname vvb6) JA=$(ifname vvja) JB=$(ifname vvjb) KA=$(ifname vvka) KB=$(ifname vvkb)
 
 # pair LEFT_IF RIGHT_IF LEFT_NS RIGHT_NS LEFT_V4 RIGHT_V4 LEFT_V6 RIGHT_V6 ENDPOINT [EXTRA_IFACE [EXTRA_PEER_LEFT]]
 # Writes $WORK/LEFT_IF.conf and $WORK/RIGHT_IF.conf and brings both up, right
@@ -112,34 +113,34 @@ ns_new a; ns_new b; ns_new c; ns_new d; ns_new e; ns_new f; ns_new g; ns_new h
 
 # --- 1. IPv4 underlay ---
 veth "$a" 198.18.4.1/24 "$b" 198.18.4.2/24
-pair vva4 vvb4 "$a" "$b" 198.19.4.1 198.19.4.2 2001:db8:4::1 2001:db8:4::2 198.18.4.2:51820
+pair ${A4} ${B4} "$a" "$b" 198.19.4.1 198.19.4.2 2001:db8:4::1 2001:db8:4::2 198.18.4.2:51820
 traffic "$a" "$b" 198.19.4.2 2001:db8:4::2 v4under
 # Bulk from the side that only learned its peer's endpoint.
 check "v4under: iperf3 TCP reverse (-R), IPv4 inside" iperf v4under-tcp4R "$b" "$a" 198.19.4.2 -R -t 2
 rate v4under-tcp4R
 check "v4under: ping back b -> a (endpoint learned)" ip netns exec "$b" ping -c 2 -i 0.2 -W 2 198.19.4.1
 check "v4under: vpnd show reports a handshake and transfer" \
-	sh -c "ip netns exec $a $VPND show vva4 | tee /dev/stderr | grep -q 'latest handshake: [0-9]' &&
-	       ip netns exec $a $VPND show vva4 | grep -q 'transfer: '"
+	sh -c "ip netns exec $a $VPND show ${A4} | tee /dev/stderr | grep -q 'latest handshake: [0-9]' &&
+	       ip netns exec $a $VPND show ${A4} | grep -q 'transfer: '"
 check "v4under: b learned a's endpoint 198.18.4.1:51820" \
-	sh -c "ip netns exec $b wg show vvb4 endpoints | grep -q '198.18.4.1:51820'"
+	sh -c "ip netns exec $b wg show ${B4} endpoints | grep -q '198.18.4.1:51820'"
 
 # --- 2. IPv6 underlay ---
 veth "$c" 2001:db8:ffff::1/64 "$d" 2001:db8:ffff::2/64
 check "v6under: underlay ping" wait_for 5 ip netns exec "$c" ping -6 -c 1 -W 1 2001:db8:ffff::2
-pair vva6 vvb6 "$c" "$d" 198.19.6.1 198.19.6.2 2001:db8:6::1 2001:db8:6::2 '[2001:db8:ffff::2]:51820'
+pair ${A6} ${B6} "$c" "$d" 198.19.6.1 198.19.6.2 2001:db8:6::1 2001:db8:6::2 '[2001:db8:ffff::2]:51820'
 traffic "$c" "$d" 198.19.6.2 2001:db8:6::2 v6under
 check "v6under: ping back d -> c, IPv6 inside" ip netns exec "$d" ping -6 -c 2 -i 0.2 -W 2 2001:db8:6::1
 check "v6under: d learned c's endpoint [2001:db8:ffff::1]:51820" \
-	sh -c "ip netns exec $d wg show vvb6 endpoints | grep -qF '[2001:db8:ffff::1]:51820'"
+	sh -c "ip netns exec $d wg show ${B6} endpoints | grep -qF '[2001:db8:ffff::1]:51820'"
 
 # --- 3. Jumbo MTU ---
 veth "$e" 198.18.7.1/24 "$f" 198.18.7.2/24
 ip -n "$e" link set veth0 mtu 9000
 ip -n "$f" link set veth0 mtu 9000
-pair vvja vvjb "$e" "$f" 198.19.7.1 198.19.7.2 2001:db8:7::1 2001:db8:7::2 198.18.7.2:51820 "MTU = 8920"
-check "jumbo: vvja has MTU 8920" sh -c "ip -n $e link show vvja | grep -q 'mtu 8920 '"
-check "jumbo: vvjb has MTU 8920" sh -c "ip -n $f link show vvjb | grep -q 'mtu 8920 '"
+pair ${JA} ${JB} "$e" "$f" 198.19.7.1 198.19.7.2 2001:db8:7::1 2001:db8:7::2 198.18.7.2:51820 "MTU = 8920"
+check "jumbo: ${JA} has MTU 8920" sh -c "ip -n $e link show ${JA} | grep -q 'mtu 8920 '"
+check "jumbo: ${JB} has MTU 8920" sh -c "ip -n $f link show ${JB} | grep -q 'mtu 8920 '"
 check "jumbo: ping -s 8000 -M do, IPv4 inside" \
 	ip netns exec "$e" ping -c 3 -i 0.2 -W 2 -s 8000 -M do 198.19.7.2
 check "jumbo: ping -s 8000 -M do back, IPv4 inside" \
@@ -157,20 +158,20 @@ rate jumbo-tcp4
 
 # --- 4. Persistent keepalive without traffic ---
 veth "$g" 198.18.8.1/24 "$h" 198.18.8.2/24
-pair vvka vvkb "$g" "$h" 198.19.8.1 198.19.8.2 "" "" 198.18.8.2:51820 "" "PersistentKeepalive = 1"
-check "keepalive: vpnd show on vvka reports the keepalive" \
-	sh -c "ip netns exec $g $VPND show vvka | grep -q 'persistent keepalive: every 1 second'"
+pair ${KA} ${KB} "$g" "$h" 198.19.8.1 198.19.8.2 "" "" 198.18.8.2:51820 "" "PersistentKeepalive = 1"
+check "keepalive: vpnd show on ${KA} reports the keepalive" \
+	sh -c "ip netns exec $g $VPND show ${KA} | grep -q 'persistent keepalive: every 1 second'"
 sleep 3
-rx1=$(rx_bytes "$h" vvkb)
-echo "     keepalive: vvkb rx bytes after 3 s: $rx1"
-check "keepalive: vvkb has a handshake after ~3 s without traffic" \
-	sh -c "ip netns exec $h wg show vvkb latest-handshakes | awk '{ exit !(\$2 > 0) }'"
-check "keepalive: vvkb received bytes after ~3 s without traffic" test "$rx1" -gt 0
+rx1=$(rx_bytes "$h" ${KB})
+echo "     keepalive: ${KB} rx bytes after 3 s: $rx1"
+check "keepalive: ${KB} has a handshake after ~3 s without traffic" \
+	sh -c "ip netns exec $h wg show ${KB} latest-handshakes | awk '{ exit !(\$2 > 0) }'"
+check "keepalive: ${KB} received bytes after ~3 s without traffic" test "$rx1" -gt 0
 sleep 2.5
-rx2=$(rx_bytes "$h" vvkb)
-echo "     keepalive: vvkb rx bytes 2.5 s later: $rx2"
-check "keepalive: vvkb's received bytes keep increasing ($rx1 -> $rx2)" test "$rx2" -gt "$rx1"
-check "keepalive: vvkb learned vvka's endpoint" \
-	sh -c "ip netns exec $h wg show vvkb endpoints | grep -q '198.18.8.1:51820'"
+rx2=$(rx_bytes "$h" ${KB})
+echo "     keepalive: ${KB} rx bytes 2.5 s later: $rx2"
+check "keepalive: ${KB}'s received bytes keep increasing ($rx1 -> $rx2)" test "$rx2" -gt "$rx1"
+check "keepalive: ${KB} learned ${KA}'s endpoint" \
+	sh -c "ip netns exec $h wg show ${KB} endpoints | grep -q '198.18.8.1:51820'"
 
 finish

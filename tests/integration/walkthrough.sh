@@ -1,8 +1,10 @@
 #!/bin/bash
 # README's operator's walk-through, step by step, as written: only
 # VPND_CONFIG_DIR differs (a scratch directory instead of /etc/vpnd), the
-# server lives in a namespace and Alice in another, and the interface is
-# "wk0" instead of "wg0" (/var/run/wireguard is shared by all tests).
+# server lives in a namespace and Alice in another, and the interfaces are
+# "wk0-<token>" instead of "wg0" and "alice-<token>" instead of "alice" (Alice
+# brings up a copy of alice.conf with that name): /var/run/wireguard and
+# /var/run/vpnd are shared by all tests and runs.
 #
 #   [ns srv] wk0 198.19.0.1/24, udp 51820 --- veth 198.18.0.1 <-> 198.18.0.2 --- [ns al] alice 198.19.0.2
 set -e
@@ -14,7 +16,7 @@ export VPND_CONFIG_DIR="$WORK/etc"
 mkdir -p "$VPND_CONFIG_DIR"
 # vpnd in the server's namespace, as the operator runs it there
 vpnd() { ip netns exec "$srv" env VPND_CONFIG_DIR="$VPND_CONFIG_DIR" "$VPND" "$@"; }
-IF=wk0
+IF=$(ifname wk0) AL=$(ifname alice)
 
 # 2. create the server
 cd "$VPND_CONFIG_DIR"
@@ -35,8 +37,9 @@ check "vpnd peer add bob --qr prints a QR code" \
 	sh -c "ip netns exec $srv env VPND_CONFIG_DIR=$VPND_CONFIG_DIR $VPND peer add bob --iface $IF --endpoint 198.18.0.1:51820 --qr | grep -q '█'"
 check "alice.conf is a complete client config" \
 	sh -c "grep -q '^PrivateKey' alice.conf && grep -q '^Endpoint = 198.18.0.1:51820' alice.conf"
-VPND_LOG="$WORK/alice.log" ip netns exec "$al" "$VPND" up "$VPND_CONFIG_DIR/alice.conf"
-cp /var/run/vpnd/alice.pid "$WORK/alice.pidfile"
+cp alice.conf "$AL.conf"
+VPND_LOG="$WORK/$AL.log" ip netns exec "$al" "$VPND" up "$VPND_CONFIG_DIR/$AL.conf"
+cp "/var/run/vpnd/$AL.pid" "$WORK/$AL.pidfile"
 check "alice reaches the server" ip netns exec "$al" ping -c 2 -W 2 198.19.0.1
 
 # 4. see them

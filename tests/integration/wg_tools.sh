@@ -22,6 +22,7 @@
 # witc, wiq and wiw initiate; witg knows no endpoints and learns them.
 set -e
 . "$(dirname "$0")/lib.sh"
+IFA=$(ifname wita) IFB=$(ifname witb) IFC=$(ifname witc) IFG=$(ifname witg) IFQ=$(ifname wiq) IFW=$(ifname wiw)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
 ns_new a; ns_new b; ns_new c; ns_new d; ns_new e
@@ -61,7 +62,7 @@ dump_peer() { wgn "$1" show "$2" dump | awk -F'\t' -v k="$3" -v f="$4" '$1 == k 
 
 # --- part 1: wg against `vpnd up` ----------------------------------------------
 
-cat > "$WORK/wita.conf" <<EOC
+cat > "$WORK/${IFA}.conf" <<EOC
 [Interface]
 PrivateKey = $ka_priv
 Address = 198.19.10.1/24, 2001:db8:10::1/64
@@ -72,7 +73,7 @@ PublicKey = $kb_pub
 AllowedIPs = 198.19.10.2/32, 2001:db8:10::2/128
 Endpoint = 198.18.10.2:51820
 EOC
-cat > "$WORK/witb.conf" <<EOC
+cat > "$WORK/${IFB}.conf" <<EOC
 [Interface]
 PrivateKey = $kb_priv
 Address = 198.19.10.2/24, 2001:db8:10::2/64
@@ -83,15 +84,15 @@ PublicKey = $ka_pub
 AllowedIPs = 198.19.10.1/32, 2001:db8:10::1/128
 EOC
 chmod 600 "$WORK"/*.conf
-vpnd_up "$a" "$WORK/wita.conf"
-vpnd_up "$b" "$WORK/witb.conf"
+vpnd_up "$a" "$WORK/${IFA}.conf"
+vpnd_up "$b" "$WORK/${IFB}.conf"
 check "ping a -> b through vpnd (for a handshake and transfer)" ping4 "$a" 198.19.10.2
 
 # wg show IF (the human format)
-wgn "$a" show wita > "$WORK/show.out"
+wgn "$a" show ${IFA} > "$WORK/show.out"
 sed 's/^/    /' "$WORK/show.out"
 show_has() { grep -qE "$1" "$WORK/show.out"; }
-check "wg show: interface line" show_has "^interface: wita$"
+check "wg show: interface line" show_has "^interface: ${IFA}$"
 check "wg show: public key" show_has "^  public key: ${ka_pub//+/\\+}$"
 check "wg show: private key hidden" show_has "^  private key: \(hidden\)$"
 check "wg show: listening port" show_has "^  listening port: 51820$"
@@ -103,7 +104,7 @@ check "wg show: latest handshake" show_has "^  latest handshake: [0-9]+ seconds?
 check "wg show: transfer" show_has "^  transfer: [0-9.]+ [KMG]?i?B received, [0-9.]+ [KMG]?i?B sent$"
 
 # wg show IF dump
-wgn "$a" show wita dump > "$WORK/dump.out"
+wgn "$a" show ${IFA} dump > "$WORK/dump.out"
 cat "$WORK/dump.out"
 now=$(date +%s)
 check "dump: two lines (interface, one peer)" test "$(wc -l < "$WORK/dump.out")" -eq 2
@@ -123,42 +124,42 @@ check "dump: tx bytes > 0" test "$(field "$WORK/dump.out" 2 7)" -gt 0
 check "dump: persistent keepalive off" test "$(field "$WORK/dump.out" 2 8)" = off
 
 # wg showconf IF: holds the secrets and parses back (into a bare vpnd daemon).
-wgn "$a" showconf wita > "$WORK/showconf.out"
+wgn "$a" showconf ${IFA} > "$WORK/showconf.out"
 check "showconf: [Interface] with the private key" has_line "$WORK/showconf.out" "PrivateKey = $ka_priv"
 check "showconf: listen port" has_line "$WORK/showconf.out" "ListenPort = 51820"
 check "showconf: the peer" has_line "$WORK/showconf.out" "PublicKey = $kb_pub"
 check "showconf: allowed ips" has_line "$WORK/showconf.out" "AllowedIPs = 198.19.10.2/32, 2001:db8:10::2/128"
 check "showconf: endpoint" has_line "$WORK/showconf.out" "Endpoint = 198.18.10.2:51820"
 
-ip netns exec "$c" env VPND_LOG="$WORK/witc.log" "$VPND" daemon -f witc > "$WORK/witc.out" 2>&1 &
+ip netns exec "$c" env VPND_LOG="$WORK/${IFC}.log" "$VPND" daemon -f ${IFC} > "$WORK/${IFC}.out" 2>&1 &
 witc_pid=$!
 PIDS+=("$witc_pid")
-check "vpnd daemon -f witc: control socket appears" wait_for 5 test -S /var/run/wireguard/witc.sock
-check "vpnd daemon -f witc: bare interface exists, down" \
-	sh -c "ip -n $c link show witc && ! ip -n $c link show witc | grep -q ',UP'"
-check "wg setconf accepts wg showconf's output" wgn "$c" setconf witc "$WORK/showconf.out"
-wgn "$c" showconf witc > "$WORK/showconf2.out"
+check "vpnd daemon -f ${IFC}: control socket appears" wait_for 5 test -S /var/run/wireguard/${IFC}.sock
+check "vpnd daemon -f ${IFC}: bare interface exists, down" \
+	sh -c "ip -n $c link show ${IFC} && ! ip -n $c link show ${IFC} | grep -q ',UP'"
+check "wg setconf accepts wg showconf's output" wgn "$c" setconf ${IFC} "$WORK/showconf.out"
+wgn "$c" showconf ${IFC} > "$WORK/showconf2.out"
 check "showconf after setconf is identical" diff "$WORK/showconf.out" "$WORK/showconf2.out"
 
 # wg set: add and remove a peer
 check "wg set IF peer NEW allowed-ips adds a peer" \
-	wgn "$a" set wita peer "$kn_pub" allowed-ips 198.19.9.0/24
-check "  ... wg show IF peers lists both" wg_is "$a" show wita peers -- "$kb_pub
+	wgn "$a" set ${IFA} peer "$kn_pub" allowed-ips 198.19.9.0/24
+check "  ... wg show IF peers lists both" wg_is "$a" show ${IFA} peers -- "$kb_pub
 $kn_pub"
-check "  ... with its allowed ips" test "$(dump_peer "$a" wita "$kn_pub" 4)" = 198.19.9.0/24
-check "  ... and no endpoint" test "$(dump_peer "$a" wita "$kn_pub" 3)" = "(none)"
-check "wg set IF peer KEY remove" wgn "$a" set wita peer "$kn_pub" remove
-check "  ... the peer is gone" wg_is "$a" show wita peers -- "$kb_pub"
-check "  ... and so are its allowed ips" wg_is "$a" show wita allowed-ips -- \
+check "  ... with its allowed ips" test "$(dump_peer "$a" ${IFA} "$kn_pub" 4)" = 198.19.9.0/24
+check "  ... and no endpoint" test "$(dump_peer "$a" ${IFA} "$kn_pub" 3)" = "(none)"
+check "wg set IF peer KEY remove" wgn "$a" set ${IFA} peer "$kn_pub" remove
+check "  ... the peer is gone" wg_is "$a" show ${IFA} peers -- "$kb_pub"
+check "  ... and so are its allowed ips" wg_is "$a" show ${IFA} allowed-ips -- \
 	"$kb_pub	198.19.10.2/32 2001:db8:10::2/128"
 
 # wg set: listen port
-check "wg set IF listen-port 51821" wgn "$a" set wita listen-port 51821
-check "  ... wg show IF listen-port" wg_is "$a" show wita listen-port -- 51821
+check "wg set IF listen-port 51821" wgn "$a" set ${IFA} listen-port 51821
+check "  ... wg show IF listen-port" wg_is "$a" show ${IFA} listen-port -- 51821
 check "  ... the UDP socket moved" sh -c "ip netns exec $a ss -Huln | grep -q ':51821 ' &&
 	! ip netns exec $a ss -Huln | grep -q ':51820 '"
 check "  ... the tunnel still carries a ping" ping4 "$a" 198.19.10.2
-check "  ... and the peer learned the new port" wg_is "$b" show witb endpoints -- \
+check "  ... and the peer learned the new port" wg_is "$b" show ${IFB} endpoints -- \
 	"$ka_pub	198.18.10.1:51821"
 # A port in use: refused with EADDRINUSE (wg prints its strerror), old port kept.
 ip netns exec "$a" python3 -c 'import socket, time
@@ -171,39 +172,39 @@ PIDS+=("$blocker")
 wait_for 5 sh -c "ip netns exec $a ss -Huln | grep -q ':51900 '"
 busy_port() {
 	local out
-	if out=$(wgn "$a" set wita listen-port 51900 2>&1); then return 1; fi
+	if out=$(wgn "$a" set ${IFA} listen-port 51900 2>&1); then return 1; fi
 	echo "$out"
 	echo "$out" | grep -q "Address already in use"
 }
 check "wg set IF listen-port BUSY fails with 'Address already in use'" busy_port
-check "  ... and the old port stays" wg_is "$a" show wita listen-port -- 51821
+check "  ... and the old port stays" wg_is "$a" show ${IFA} listen-port -- 51821
 kill "$blocker" 2>/dev/null || true
 
 # wg set: keepalive, preshared key
-check "wg set IF peer K persistent-keepalive 25" wgn "$a" set wita peer "$kb_pub" persistent-keepalive 25
-check "  ... wg show IF persistent-keepalive" wg_is "$a" show wita persistent-keepalive -- "$kb_pub	25"
-check "  ... dump field 8" test "$(dump_peer "$a" wita "$kb_pub" 8)" = 25
+check "wg set IF peer K persistent-keepalive 25" wgn "$a" set ${IFA} peer "$kb_pub" persistent-keepalive 25
+check "  ... wg show IF persistent-keepalive" wg_is "$a" show ${IFA} persistent-keepalive -- "$kb_pub	25"
+check "  ... dump field 8" test "$(dump_peer "$a" ${IFA} "$kb_pub" 8)" = 25
 "$VPND" genpsk > "$WORK/psk"
-check "wg set IF peer K preshared-key FILE" wgn "$a" set wita peer "$kb_pub" preshared-key "$WORK/psk"
-check "  ... wg show IF preshared-keys" wg_is "$a" show wita preshared-keys -- "$kb_pub	$(cat "$WORK/psk")"
+check "wg set IF peer K preshared-key FILE" wgn "$a" set ${IFA} peer "$kb_pub" preshared-key "$WORK/psk"
+check "  ... wg show IF preshared-keys" wg_is "$a" show ${IFA} preshared-keys -- "$kb_pub	$(cat "$WORK/psk")"
 check "wg set IF peer K preshared-key /dev/null clears it" \
-	wgn "$a" set wita peer "$kb_pub" preshared-key /dev/null
-check "  ... wg show IF preshared-keys" wg_is "$a" show wita preshared-keys -- "$kb_pub	(none)"
-check "wg set IF peer K persistent-keepalive off" wgn "$a" set wita peer "$kb_pub" persistent-keepalive off
-check "  ... wg show IF persistent-keepalive" wg_is "$a" show wita persistent-keepalive -- "$kb_pub	off"
+	wgn "$a" set ${IFA} peer "$kb_pub" preshared-key /dev/null
+check "  ... wg show IF preshared-keys" wg_is "$a" show ${IFA} preshared-keys -- "$kb_pub	(none)"
+check "wg set IF peer K persistent-keepalive off" wgn "$a" set ${IFA} peer "$kb_pub" persistent-keepalive off
+check "  ... wg show IF persistent-keepalive" wg_is "$a" show ${IFA} persistent-keepalive -- "$kb_pub	off"
 
 # wg addconf: adds a peer, touches nothing else.
-hs_before=$(dump_peer "$a" wita "$kb_pub" 5)
+hs_before=$(dump_peer "$a" ${IFA} "$kb_pub" 5)
 cat > "$WORK/add.conf" <<EOC
 [Peer]
 PublicKey = $ky_pub
 AllowedIPs = 198.19.20.0/24
 EOC
-check "wg addconf" wgn "$a" addconf wita "$WORK/add.conf"
-check "  ... both peers" wg_is "$a" show wita peers -- "$kb_pub
+check "wg addconf" wgn "$a" addconf ${IFA} "$WORK/add.conf"
+check "  ... both peers" wg_is "$a" show ${IFA} peers -- "$kb_pub
 $ky_pub"
-check "  ... the new peer's allowed ips" test "$(dump_peer "$a" wita "$ky_pub" 4)" = 198.19.20.0/24
-check "  ... the old peer's handshake untouched" test "$(dump_peer "$a" wita "$kb_pub" 5)" = "$hs_before"
+check "  ... the new peer's allowed ips" test "$(dump_peer "$a" ${IFA} "$ky_pub" 4)" = 198.19.20.0/24
+check "  ... the old peer's handshake untouched" test "$(dump_peer "$a" ${IFA} "$kb_pub" 5)" = "$hs_before"
 
 # wg syncconf: drops ky, adds kz, extends kb's allowed ips; kb's session lives on.
 cat > "$WORK/sync.conf" <<EOC
@@ -221,15 +222,15 @@ PublicKey = $kz_pub
 AllowedIPs = 198.19.31.0/24
 EOC
 sleep 1	# a new handshake would show as a different second
-check "wg syncconf" wgn "$a" syncconf wita "$WORK/sync.conf"
-check "  ... peers are kb and kz" wg_is "$a" show wita peers -- "$kb_pub
+check "wg syncconf" wgn "$a" syncconf ${IFA} "$WORK/sync.conf"
+check "  ... peers are kb and kz" wg_is "$a" show ${IFA} peers -- "$kb_pub
 $kz_pub"
 check "  ... kb's allowed ips updated" \
-	test "$(dump_peer "$a" wita "$kb_pub" 4)" = "198.19.10.2/32,2001:db8:10::2/128,198.19.30.0/24"
-check "  ... kz's allowed ips" test "$(dump_peer "$a" wita "$kz_pub" 4)" = 198.19.31.0/24
+	test "$(dump_peer "$a" ${IFA} "$kb_pub" 4)" = "198.19.10.2/32,2001:db8:10::2/128,198.19.30.0/24"
+check "  ... kz's allowed ips" test "$(dump_peer "$a" ${IFA} "$kz_pub" 4)" = 198.19.31.0/24
 check "  ... the tunnel still carries a ping" ping4 "$a" 198.19.10.2
 check "  ... on the same session: no new handshake (was $hs_before)" \
-	test "$(dump_peer "$a" wita "$kb_pub" 5)" = "$hs_before"
+	test "$(dump_peer "$a" ${IFA} "$kb_pub" 5)" = "$hs_before"
 
 # wg setconf: replaces everything.
 cat > "$WORK/set.conf" <<EOC
@@ -243,29 +244,29 @@ AllowedIPs = 198.19.40.0/24, 2001:db8:40::/48
 Endpoint = [2001:db8:10::9]:51820
 PersistentKeepalive = 15
 EOC
-check "wg setconf" wgn "$a" setconf wita "$WORK/set.conf"
-check "  ... new private key" wg_is "$a" show wita private-key -- "$kx_priv"
-check "  ... new public key" wg_is "$a" show wita public-key -- "$kx_pub"
-check "  ... new listen port" wg_is "$a" show wita listen-port -- 51822
-check "  ... only the new peer" wg_is "$a" show wita peers -- "$kp_pub"
-check "  ... its allowed ips" wg_is "$a" show wita allowed-ips -- "$kp_pub	198.19.40.0/24 2001:db8:40::/48"
-check "  ... its IPv6 endpoint" wg_is "$a" show wita endpoints -- "$kp_pub	[2001:db8:10::9]:51820"
-check "  ... its keepalive" wg_is "$a" show wita persistent-keepalive -- "$kp_pub	15"
-check "vpnd show agrees" sh -c "ip netns exec $a $VPND show wita | grep -qF '$kp_pub'"
+check "wg setconf" wgn "$a" setconf ${IFA} "$WORK/set.conf"
+check "  ... new private key" wg_is "$a" show ${IFA} private-key -- "$kx_priv"
+check "  ... new public key" wg_is "$a" show ${IFA} public-key -- "$kx_pub"
+check "  ... new listen port" wg_is "$a" show ${IFA} listen-port -- 51822
+check "  ... only the new peer" wg_is "$a" show ${IFA} peers -- "$kp_pub"
+check "  ... its allowed ips" wg_is "$a" show ${IFA} allowed-ips -- "$kp_pub	198.19.40.0/24 2001:db8:40::/48"
+check "  ... its IPv6 endpoint" wg_is "$a" show ${IFA} endpoints -- "$kp_pub	[2001:db8:10::9]:51820"
+check "  ... its keepalive" wg_is "$a" show ${IFA} persistent-keepalive -- "$kp_pub	15"
+check "vpnd show agrees" sh -c "ip netns exec $a $VPND show ${IFA} | grep -qF '$kp_pub'"
 
 # --- part 2: bare daemons ----------------------------------------------------------
 
-wggo_up "$d" witg
+wggo_up "$d" ${IFG}
 echo "$kg_priv" > "$WORK/kg.key"
-wgn "$d" set witg private-key "$WORK/kg.key" listen-port 51820 \
+wgn "$d" set ${IFG} private-key "$WORK/kg.key" listen-port 51820 \
 	peer "$kc_pub" allowed-ips 198.19.11.1/32,2001:db8:11::1/128 \
 	peer "$ke_pub" allowed-ips 198.19.11.3/32
-ip -n "$d" addr add 198.19.11.2/24 dev witg
-ip -n "$d" addr add 2001:db8:11::2/64 dev witg nodad
-ip -n "$d" link set witg up
+ip -n "$d" addr add 198.19.11.2/24 dev ${IFG}
+ip -n "$d" addr add 2001:db8:11::2/64 dev ${IFG} nodad
+ip -n "$d" link set ${IFG} up
 
 # vpnd daemon -f, configured entirely with wg setconf + ip
-cat > "$WORK/witc.wg" <<EOC
+cat > "$WORK/${IFC}.wg" <<EOC
 [Interface]
 PrivateKey = $kc_priv
 ListenPort = 51820
@@ -275,21 +276,21 @@ PublicKey = $kg_pub
 AllowedIPs = 198.19.11.2/32, 2001:db8:11::2/128
 Endpoint = 198.18.11.2:51820
 EOC
-check "wg setconf on the bare vpnd daemon" wgn "$c" setconf witc "$WORK/witc.wg"
-ip -n "$c" addr add 198.19.11.1/24 dev witc
-ip -n "$c" addr add 2001:db8:11::1/64 dev witc nodad
-ip -n "$c" link set witc up
+check "wg setconf on the bare vpnd daemon" wgn "$c" setconf ${IFC} "$WORK/${IFC}.wg"
+ip -n "$c" addr add 198.19.11.1/24 dev ${IFC}
+ip -n "$c" addr add 2001:db8:11::1/64 dev ${IFC} nodad
+ip -n "$c" link set ${IFC} up
 check "vpnd daemon -f: ping -> wireguard-go (IPv4)" ping4 "$c" 198.19.11.2
 check "vpnd daemon -f: ping -> wireguard-go (IPv6)" ip netns exec "$c" ping -6 -c 3 -i 0.2 -W 2 2001:db8:11::2
 check "vpnd daemon -f: wireguard-go pings back" ping4 "$d" 198.19.11.1
-check "ip link del witc" ip -n "$c" link del witc
+check "ip link del ${IFC}" ip -n "$c" link del ${IFC}
 check "  ... the daemon exits" wait_for 5 gone "$witc_pid"
 check "  ... with status 0" wait "$witc_pid"
-check "  ... and removes its control socket" test ! -e /var/run/wireguard/witc.sock
+check "  ... and removes its control socket" test ! -e /var/run/wireguard/${IFC}.sock
 
 # wg-quick with vpnd as the userspace implementation (argv[0] contains "daemon").
 ln -s "$VPND" "$WORK/vpnd-daemon"
-cat > "$WORK/wiq.conf" <<EOC
+cat > "$WORK/${IFQ}.conf" <<EOC
 [Interface]
 PrivateKey = $ke_priv
 Address = 198.19.11.3/24
@@ -300,7 +301,7 @@ PublicKey = $kg_pub
 AllowedIPs = 198.19.11.2/32
 Endpoint = 198.18.12.2:51820
 EOC
-cp "$WORK/wiq.conf" "$WORK/wiw.conf"
+cp "$WORK/${IFQ}.conf" "$WORK/${IFW}.conf"
 chmod 600 "$WORK"/*.conf
 
 # quick_up IF IMPL: wg-quick up $WORK/IF.conf with IMPL as the userspace daemon.
@@ -323,8 +324,8 @@ quick_down() {
 	test ! -e "/var/run/wireguard/$1.sock"
 }
 for impl in "$WORK/vpnd-daemon" "$ROOT/scripts/vpnd-daemon-wrapper"; do
-	ifn=wiq
-	[ "$impl" = "$WORK/vpnd-daemon" ] || ifn=wiw
+	ifn=${IFQ}
+	[ "$impl" = "$WORK/vpnd-daemon" ] || ifn=${IFW}
 	check "wg-quick up $ifn.conf (userspace: ${impl##*/})" quick_up "$ifn" "$impl"
 	check "  ... $ifn is up with its address" \
 		sh -c "ip -n $e addr show $ifn | grep -q 'inet 198.19.11.3/24' && ip -n $e link show $ifn | grep -q ',UP'"
