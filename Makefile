@@ -52,7 +52,7 @@ TOOL_BINS  = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 # The binary is build/vpnd: ./vpnd is the daemon's source folder.
 all: $(BUILD)/vpnd
 
-.PHONY: all check unit integration asan demo deps install clean fuzz bench
+.PHONY: all check unit integration asan demo deps install clean fuzz bench layers
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -80,6 +80,10 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(ARCHIVES)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+layers:
+	$(Q)scripts/check-layers.sh
+	$(Q)tests/layers/selftest.sh
+
 deps:
 	$(Q)scripts/deps.sh
 
@@ -90,6 +94,8 @@ integration: $(BUILD)/vpnd $(TOOL_BINS)
 	$(Q)VPND=$(abspath $(BUILD)/vpnd) TOOLS=$(abspath $(BUILD)/tools) tests/run-integration.sh
 
 check: deps
+	$(Q)scripts/check-layers.sh
+	$(Q)tests/layers/selftest.sh
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
