@@ -260,4 +260,21 @@ static inline void fuzz_write_seed(const char *dir, const char *name, const void
 	}
 }
 
+/* The initializer of the structured targets (fuzz_handshake, fuzz_packet):
+ * FUZZ_TRACE=1 prints each result, setup() builds the fixture once, and
+ * FUZZ_WRITE_SEEDS=DIR writes the seed corpus there and exits. */
+static inline int fuzz_initialize(bool *trace, void (*setup)(void),
+				  void (*write_seeds)(const char *dir))
+{
+	const char *dir = getenv("FUZZ_WRITE_SEEDS");
+
+	*trace = getenv("FUZZ_TRACE") != NULL;
+	setup();
+	if (dir) {
+		write_seeds(dir);
+		exit(0);
+	}
+	return 0;
+}
+
 #endif

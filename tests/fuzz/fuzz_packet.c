@@ -768,17 +768,9 @@ static void write_seeds(const char *dir)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = getenv("FUZZ_WRITE_SEEDS");
-
 	(void)argc;
 	(void)argv;
-	trace = getenv("FUZZ_TRACE");
-	setup();
-	if (dir) {
-		write_seeds(dir);
-		exit(0);
-	}
-	return 0;
+	return fuzz_initialize(&trace, setup, write_seeds);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
