@@ -3,7 +3,7 @@
 # tests/tools/wgref.py (Python, python3-cryptography + hashlib, written from
 # the protocol description) as the initiating peer.
 #
-#   [ns ref] wgref.py                           [ns srv] vpnd "wgr-srv", UDP 51820
+#   [ns ref] wgref.py                           [ns srv] vpnd "wgrs-TOKEN", UDP 51820
 #     peer 1: 198.19.70.2 (no psk)                198.19.70.1/24
 #     peer 2: 198.19.70.3 (PresharedKey)          AllowedIPs 198.19.70.2/32 (peer 1),
 #     veth0 198.18.70.2/24 ---------------------- wgr-v1 198.18.70.1/24   198.19.70.3/32 (peer 2)
@@ -28,12 +28,13 @@ WGREF=("${PYTHON:-python3}" "$(cd "$(dirname "$0")/../tools" && pwd)/wgref.py")
 FLOOD_RATE=${FLOOD_RATE:-4000}
 
 ns_new srv; ns_new ref; ns_new atk
+SRV=$(ifname wgrs)
 veth "$ref" 198.18.70.2/24 "$srv" 198.18.70.1/24 veth0 wgr-v1
 veth "$atk" 198.18.71.2/24 "$srv" 198.18.71.1/24 veth0 wgr-v2
 keypair ks; keypair k1; keypair k2
 psk2=$("$VPND" genpsk)
 echo "$k1_priv" > "$WORK/k1"; echo "$k2_priv" > "$WORK/k2"; echo "$psk2" > "$WORK/psk2"
-cat > "$WORK/wgr-srv.conf" <<EOC
+cat > "$WORK/$SRV.conf" <<EOC
 [Interface]
 PrivateKey = $ks_priv
 Address = 198.19.70.1/24
@@ -52,7 +53,7 @@ chmod 600 "$WORK"/*
 
 # srv_stat KEY: a device-wide counter from the server's get=stats.
 srv_stat() {
-	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/wgr-srv.sock |
+	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/$SRV.sock |
 		sed -n "s/^$1=//p" | head -1
 }
 # field OUT KEY: a key=value from wgref's closing line.
@@ -91,7 +92,7 @@ both_ways() {
 	check "$name: wgref refused nothing vpnd sent" [ "$(field "$name" rejected)" = 0 ]
 }
 
-vpnd_up "$srv" "$WORK/wgr-srv.conf"
+vpnd_up "$srv" "$WORK/$SRV.conf"
 
 check "wgref selftest (its own primitives, handshake, cookie, refusals)" "${WGREF[@]}" selftest
 
@@ -114,7 +115,7 @@ nopsk_refused() {
 check "a2: wgref refuses vpnd's response when it lacks peer 2's PresharedKey" nopsk_refused
 check "  ... because the response did not authenticate (wgref refused it)" \
 	grep -q "handshake=failed.* rejected=[1-9]" "$WORK/a2-nopsk.out"
-hs=$(ip netns exec "$srv" wg show wgr-srv latest-handshakes)
+hs=$(ip netns exec "$srv" wg show "$SRV" latest-handshakes)
 echo "$hs" | sed 's/^/  /'
 check "vpnd shows a latest handshake for both wgref peers" \
 	sh -c "[ \$(echo '$hs' | awk '\$2 > 0' | wc -l) = 2 ]"
@@ -126,7 +127,7 @@ ip netns exec "$atk" "$TOOLS/hsflood" -t 198.18.71.1:51820 -k "$ks_pub" -a 198.1
 	-n 1 -s 4 -r "$FLOOD_RATE" -d 12 > "$WORK/flood.out" 2> "$WORK/flood.err" &
 FLOOD_PID=$!
 PIDS+=("$FLOOD_PID")
-check "vpnd goes under load (hsflood $FLOOD_RATE/s)" wait_for 5 sh -c "[ \"\$(printf 'get=stats\n\n' | ip netns exec $srv ncat -U /var/run/wireguard/wgr-srv.sock | sed -n 's/^under_load=//p')\" = 1 ]"
+check "vpnd goes under load (hsflood $FLOOD_RATE/s)" wait_for 5 sh -c "[ \"\$(printf 'get=stats\n\n' | ip netns exec $srv ncat -U /var/run/wireguard/$SRV.sock | sed -n 's/^under_load=//p')\" = 1 ]"
 ref_peer b1 1 --retries 8
 both_ways b1 1
 check "b1: vpnd answered wgref with a cookie reply that wgref decrypted" \
@@ -141,7 +142,7 @@ echo "  $(cat "$WORK/flood.out")"
 
 # --- (c) malformed variants ----------------------------------------------------------
 echo "--- (c) malformed"
-check "vpnd leaves under-load mode after the flood" wait_for 5 sh -c "[ \"\$(printf 'get=stats\n\n' | ip netns exec $srv ncat -U /var/run/wireguard/wgr-srv.sock | sed -n 's/^under_load=//p')\" = 0 ]"
+check "vpnd leaves under-load mode after the flood" wait_for 5 sh -c "[ \"\$(printf 'get=stats\n\n' | ip netns exec $srv ncat -U /var/run/wireguard/$SRV.sock | sed -n 's/^under_load=//p')\" = 0 ]"
 KINDS="short bad_mac1 bad_handshake bad_decrypt unknown_index replay"
 for k in $KINDS; do eval "before_$k=$(srv_stat "drop_$k")"; done
 rc=0
@@ -165,5 +166,5 @@ expect bad_handshake 4
 expect bad_decrypt 1
 expect unknown_index 1
 expect replay 1
-check "the vpnd daemon is still running" kill -0 "$(cat "$WORK/wgr-srv.pidfile")"
+check "the vpnd daemon is still running" kill -0 "$(cat "$WORK/$SRV.pidfile")"
 finish
