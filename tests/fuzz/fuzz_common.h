@@ -244,6 +244,27 @@ static inline void fuzz_take(void *dst, size_t n, const uint8_t *src, size_t len
 	*off += n;
 }
 
+/* A sealed initiation to the responder (resp_priv, resp_pub) whose
+ * ephemeral, static, timestamp and sender index come from a fuzzer record
+ * (zero-filled where it is short): valid MACs and AEADs around fuzzed
+ * content, so the fuzzer reaches past the checks. */
+static inline void fuzz_seal_initiation_from(struct msg_initiation *m,
+					     const uint8_t resp_priv[KEY_LEN],
+					     const uint8_t resp_pub[KEY_LEN],
+					     const uint8_t *data, size_t len)
+{
+	uint8_t eph[KEY_LEN], stat[KEY_LEN], ts[TAI64N_LEN], sender[4];
+	size_t off = 0;
+	uint32_t s;
+
+	fuzz_take(eph, sizeof(eph), data, len, &off);
+	fuzz_take(stat, sizeof(stat), data, len, &off);
+	fuzz_take(ts, sizeof(ts), data, len, &off);
+	fuzz_take(sender, sizeof(sender), data, len, &off);
+	memcpy(&s, sender, 4);
+	fuzz_seal_initiation(m, resp_priv, resp_pub, eph, stat, ts, le32_to_host(s));
+}
+
 /* --- seed files (FUZZ_WRITE_SEEDS=DIR) ----------------------------------- */
 
 static inline void fuzz_write_seed(const char *dir, const char *name, const void *buf,

@@ -212,17 +212,9 @@ static void run_record(uint8_t op, uint8_t flags, const uint8_t *data, size_t le
 		break;
 	}
 	case OP_INIT_SEALED: {
-		uint8_t eph[KEY_LEN], stat[KEY_LEN], ts[TAI64N_LEN], sender[4];
 		struct msg_initiation m;
-		uint32_t s;
 
-		fuzz_take(eph, sizeof(eph), data, len, &off);
-		fuzz_take(stat, sizeof(stat), data, len, &off);
-		fuzz_take(ts, sizeof(ts), data, len, &off);
-		fuzz_take(sender, sizeof(sender), data, len, &off);
-		memcpy(&s, sender, 4);
-		fuzz_seal_initiation(&m, r_local.private_key, r_local.public_key, eph, stat, ts,
-				     le32_to_host(s));
+		fuzz_seal_initiation_from(&m, r_local.private_key, r_local.public_key, data, len);
 		consume_initiation(&m);
 		break;
 	}

@@ -250,18 +250,9 @@ static uint8_t *make_initiation(size_t *out_len)
 
 static uint8_t *make_sealed_initiation(const uint8_t *data, size_t len, size_t *out_len)
 {
-	uint8_t eph[KEY_LEN], stat[KEY_LEN], ts[TAI64N_LEN], sender[4];
 	struct msg_initiation m;
-	size_t off = 0;
-	uint32_t s;
 
-	fuzz_take(eph, sizeof(eph), data, len, &off);
-	fuzz_take(stat, sizeof(stat), data, len, &off);
-	fuzz_take(ts, sizeof(ts), data, len, &off);
-	fuzz_take(sender, sizeof(sender), data, len, &off);
-	memcpy(&s, sender, 4);
-	fuzz_seal_initiation(&m, dev.local->private_key, dev.local->public_key, eph, stat, ts,
-			     le32_to_host(s));
+	fuzz_seal_initiation_from(&m, dev.local->private_key, dev.local->public_key, data, len);
 	cookie_add_macs(&pmaker, (uint8_t *)&m, sizeof(m), now);
 	*out_len = sizeof(m);
 	return dup_bytes(&m, sizeof(m));
