@@ -264,100 +264,132 @@ static int usage(void)
 	return 1;
 }
 
-int show_main(int argc, char **argv)
-{
-	enum show_format fmt = SHOW_HUMAN;
-	const char *name = NULL;
-	bool show_keys = false;
-	unsigned rate = 0;
-	char **names = NULL;
-	size_t n;
-	struct sample *now = NULL, *before = NULL;
-	double t0 = 0, dt = 0;
-	int ret = 0;
+struct show_opts {
+	enum show_format fmt;
+	const char *name;
+	bool show_keys;
+	unsigned rate;		/* seconds between two samples; 0 = totals */
+};
 
+/* 0, or the exit code of a usage error. */
+static int parse_show_args(int argc, char **argv, struct show_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->fmt = SHOW_HUMAN;
 	for (int i = 1; i < argc; i++) {
 		char *end;
 
 		if (!strcmp(argv[i], "--show-keys")) {
-			show_keys = true;
+			o->show_keys = true;
 		} else if (!strcmp(argv[i], "--json")) {
-			fmt = SHOW_JSON;
+			o->fmt = SHOW_JSON;
 		} else if (!strcmp(argv[i], "--prometheus")) {
-			fmt = SHOW_PROMETHEUS;
+			o->fmt = SHOW_PROMETHEUS;
 		} else if (!strcmp(argv[i], "--rate")) {
-			rate = 1;
+			o->rate = 1;
 		} else if (!strncmp(argv[i], "--rate=", 7)) {
 			unsigned long r = strtoul(argv[i] + 7, &end, 10);
 
 			if (*end || !argv[i][7] || r < 1 || r > 60)
 				return usage();
-			rate = (unsigned)r;
-		} else if (argv[i][0] == '-' || name) {
+			o->rate = (unsigned)r;
+		} else if (argv[i][0] == '-' || o->name) {
 			return usage();
 		} else {
-			name = argv[i];
+			o->name = argv[i];
 		}
 	}
-	if (rate && fmt != SHOW_HUMAN) {
+	if (o->rate && o->fmt != SHOW_HUMAN) {
 		fprintf(stderr, "vpnd: --rate is for the human output; JSON and Prometheus "
 				"give counters to take rates from\n");
 		return 1;
 	}
-	if (name) {
-		names = malloc(sizeof(*names));
-		if (!names || !(names[0] = strdup(name)))
-			return 1;
-		n = 1;
-	} else {
-		n = list_interfaces(&names);
+	return 0;
+}
+
+/* JSON or Prometheus of the interfaces that answered, packed together. */
+static int print_machine(enum show_format fmt, const struct sample *now, size_t n)
+{
+	struct metrics_interface *ifs = calloc(n ? n : 1, sizeof(*ifs));
+	size_t k = 0;
+
+	if (!ifs)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (now[i].ok)
+			ifs[k++] = now[i].m;
+	if (fmt == SHOW_JSON)
+		metrics_print_json(stdout, ifs, k);
+	else
+		metrics_print_prometheus(stdout, ifs, k);
+	free(ifs);	/* the contents belong to now[] */
+	return 0;
+}
+
+static void print_all_human(const struct sample *now, const struct sample *before, size_t n,
+			    double dt, bool show_keys)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!now[i].ok)
+			continue;
+		if (!first)
+			printf("\n");
+		first = false;
+		print_human(&now[i], before ? &before[i] : NULL, dt, show_keys);
 	}
+}
+
+/* The interfaces to show: the one named, or every one with a UAPI socket. */
+static size_t show_names(const char *name, char ***names)
+{
+	if (!name)
+		return list_interfaces(names);
+	*names = malloc(sizeof(**names));
+	if (!*names)
+		return 0;
+	if (!((*names)[0] = strdup(name))) {
+		free(*names);
+		*names = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+int show_main(int argc, char **argv)
+{
+	struct show_opts o;
+	char **names = NULL;
+	size_t n;
+	struct sample *now = NULL, *before = NULL;
+	double t0 = 0, dt = 0;
+	int ret = parse_show_args(argc, argv, &o);
+
+	if (ret)
+		return ret;
+	n = show_names(o.name, &names);
 	now = calloc(n ? n : 1, sizeof(*now));
-	before = rate ? calloc(n ? n : 1, sizeof(*before)) : NULL;
-	if (!now || (rate && !before)) {
+	before = o.rate ? calloc(n ? n : 1, sizeof(*before)) : NULL;
+	if ((o.name && !n) || !now || (o.rate && !before)) {
 		ret = 1;
 		goto out;
 	}
-	if (rate) {
-		t0 = ((double)now_monotonic_ns() / 1e9);
+	if (o.rate) {
+		t0 = (double)now_monotonic_ns() / 1e9;
 		for (size_t i = 0; i < n; i++)
 			fetch(names[i], &before[i], false);
-		nanosleep(&(struct timespec){ .tv_sec = rate }, NULL);
+		nanosleep(&(struct timespec){ .tv_sec = o.rate }, NULL);
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!fetch(names[i], &now[i], show_keys && fmt == SHOW_HUMAN))
+		if (!fetch(names[i], &now[i], o.show_keys && o.fmt == SHOW_HUMAN))
 			ret = 1;
-	if (rate)
-		dt = ((double)now_monotonic_ns() / 1e9) - t0;
-	if (fmt == SHOW_HUMAN) {
-		bool first = true;
-
-		for (size_t i = 0; i < n; i++) {
-			if (!now[i].ok)
-				continue;
-			if (!first)
-				printf("\n");
-			first = false;
-			print_human(&now[i], rate ? &before[i] : NULL, dt, show_keys);
-		}
-	} else {
-		/* Only the interfaces that answered, packed together. */
-		struct metrics_interface *ifs = calloc(n ? n : 1, sizeof(*ifs));
-		size_t k = 0;
-
-		if (!ifs) {
-			ret = 1;
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++)
-			if (now[i].ok)
-				ifs[k++] = now[i].m;
-		if (fmt == SHOW_JSON)
-			metrics_print_json(stdout, ifs, k);
-		else
-			metrics_print_prometheus(stdout, ifs, k);
-		free(ifs);	/* the contents belong to now[] */
-	}
+	if (o.rate)
+		dt = (double)now_monotonic_ns() / 1e9 - t0;
+	if (o.fmt == SHOW_HUMAN)
+		print_all_human(now, before, n, dt, o.show_keys);
+	else if (print_machine(o.fmt, now, n))
+		ret = 1;
 out:
 	for (size_t i = 0; i < n; i++) {
 		if (now)
