@@ -479,20 +479,67 @@ static void test_same_private_key_keeps_sessions(void **state)
 	assert_ptr_equal(peer->kp_current, kp);
 	assert_memory_equal(dev->local->public_key, me.pub, KEY_LEN);
 
-	/* a new identity ends every session */
+	/* a new identity stops the sessions sending (the kernel's
+	 * wg_noise_expire_current_peer_keypairs): they still receive what is in
+	 * flight, and the new handshake may leave at once */
 	idx = kp->local_index;
+	timers_handshake_sent(&peer->timers, now_monotonic_ns());
 	assert_int_equal(set(dev, "private_key=%s\n", other.priv_hex), 0);
-	assert_null(peer->kp_current);	/* kp is freed now */
-	assert_null(index_table_find(&dev->index, idx));
+	assert_ptr_equal(peer->kp_current, kp);
+	assert_true(kp->send_expired);
+	assert_null(peer_sendable_keypair(peer, now_monotonic_ns()));
+	assert_ptr_equal(index_table_find(&dev->index, idx)->kp, kp);
+	assert_true(timers_initiation_allowed(&peer->timers, now_monotonic_ns(), false));
 	assert_memory_equal(dev->local->public_key, other.pub, KEY_LEN);
 	assert_true(peer->hs.static_static_valid);
 
 	/* and clearing it too */
-	idx = fake_session(dev, peer)->local_index;
+	kp = fake_session(dev, peer);
 	assert_int_equal(set(dev, "private_key=%064d\n", 0), 0);
-	assert_null(peer->kp_current);
-	assert_null(index_table_find(&dev->index, idx));
+	assert_ptr_equal(peer->kp_current, kp);
+	assert_true(kp->send_expired);
+	assert_null(peer_sendable_keypair(peer, now_monotonic_ns()));
 	assert_false(dev->local->has_identity);
+}
+
+/* Key confirmation completes a handshake only on the peer's next keypair
+ * (the kernel's wg_noise_received_with_keypair): a responder keypair that a
+ * newer handshake of ours pushed to previous is confirmed, not promoted. */
+static void test_confirm_only_next(void **state)
+{
+	struct device *dev = *state;
+	struct ident me, p;
+	struct peer *peer;
+	struct keypair *resp, *init;
+
+	ident_new(&me);
+	peer_new(&p);
+	assert_int_equal(set(dev, "private_key=%s\npublic_key=%s\n", me.priv_hex, p.pub_hex), 0);
+	peer = lookup(dev, &p);
+	resp = calloc(1, sizeof(*resp));
+	assert_non_null(resp);
+	resp->local_index = index_table_add(&dev->index, peer, resp);
+	resp->valid = true;
+	resp->birth_ns = now_monotonic_ns();
+	peer_install_keypair(peer, resp);
+	assert_ptr_equal(peer->kp_next, resp);
+	init = fake_session(dev, peer);	/* our own handshake completes */
+	assert_ptr_equal(peer->kp_previous, resp);
+	assert_false(peer_keypair_confirmed(peer, resp));
+	assert_ptr_equal(peer->kp_current, init);
+	assert_ptr_equal(peer->kp_previous, resp);
+	assert_false(peer_keypair_confirmed(peer, init));
+
+	resp = calloc(1, sizeof(*resp));
+	assert_non_null(resp);
+	resp->local_index = index_table_add(&dev->index, peer, resp);
+	resp->valid = true;
+	peer_install_keypair(peer, resp);
+	assert_true(peer_keypair_confirmed(peer, resp));
+	assert_ptr_equal(peer->kp_current, resp);
+	assert_ptr_equal(peer->kp_previous, init);
+	assert_null(peer->kp_next);
+	assert_int_equal(set(dev, "public_key=%s\nremove=true\n", p.pub_hex), 0);
 }
 
 /* ---- peers ---- */
@@ -1046,6 +1093,7 @@ int main(void)
 		T(test_own_public_key_ignored),
 		T(test_private_key_of_existing_peer),
 		T(test_same_private_key_keeps_sessions),
+		T(test_confirm_only_next),
 		T(test_preshared_key),
 		T(test_allowed_ips_add_and_replace),
 		T(test_remove_peer),

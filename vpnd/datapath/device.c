@@ -129,7 +129,7 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 			device_peer_remove(dev, p);
 			continue;
 		}
-		peer_zero_keys(p);
+		peer_expire_sending_keys(p);
 		noise_handshake_set_local(&p->hs, dev->local);
 	}
 	return ok;

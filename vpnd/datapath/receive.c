@@ -79,6 +79,9 @@ static void answer_initiation(struct device *dev, struct peer *peer, uint64_t no
 	derive_and_install(peer, now);
 	timers_any_authenticated_packet_traversal(&peer->timers, now);
 	timers_any_authenticated_packet_sent(&peer->timers);
+	/* A response counts as a sent handshake for the REKEY_TIMEOUT limit:
+	 * our own initiation right after would replace this session. */
+	timers_handshake_sent(&peer->timers, now);
 	send_raw(dev, &peer->endpoint, &msg, sizeof(msg));
 	peer->tx_bytes += sizeof(msg);
 	dev->handshakes_answered++;
@@ -224,22 +227,27 @@ static enum drop_reason transport_drop_reason(enum transport_result r)
 static void after_transport_authenticated(struct peer *peer, struct keypair *kp,
 					  enum transport_result r, uint64_t now)
 {
-	if (r == TRANSPORT_OK_CONFIRMED) {
-		/* The ACK: the responder's next keypair becomes current. */
-		peer_keypair_confirmed(peer, kp);
+	struct keypair *cur;
+
+	/* Only the first packet on the peer's next keypair completes a
+	 * handshake; a responder keypair already pushed out of next by a
+	 * newer handshake is only confirmed for sending. */
+	if (r == TRANSPORT_OK_CONFIRMED && peer_keypair_confirmed(peer, kp)) {
 		timers_handshake_complete(&peer->timers);
 		peer->last_handshake_wall_ns = wg_wall_clock_ns();
 		send_staged(peer);
 	}
 	timers_any_authenticated_packet_received(&peer->timers);
 	timers_any_authenticated_packet_traversal(&peer->timers, now);
-	/* Keys near REJECT_AFTER_TIME on the receiving side: the initiator
-	 * starts a new handshake once, before they die. */
-	if (kp == peer->kp_current && kp->is_initiator && !peer->sent_lastminute_handshake &&
-	    now - kp->birth_ns > REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT) {
-		peer->sent_lastminute_handshake = true;
+	/* Keys near REJECT_AFTER_TIME: the initiator starts a new handshake
+	 * once, before they die. The current keypair is the one that ages,
+	 * whichever keypair this packet came on. */
+	cur = peer->kp_current;
+	if (timers_lastminute_handshake_due(&peer->timers,
+					    cur && cur->valid && !cur->send_expired &&
+					    cur->is_initiator,
+					    cur ? cur->birth_ns : 0, now))
 		send_initiation(peer, false);
-	}
 }
 
 /* PeerToPeer = direct or refuse: true if the packet's inner destination is

@@ -220,12 +220,8 @@ void send_initiation(struct peer *peer, bool is_retry)
 	uint64_t now = now_monotonic_ns();
 	uint32_t index;
 
-	if (!is_retry) {
-		if (peer->last_initiation_sent_ns &&
-		    now - peer->last_initiation_sent_ns < REKEY_TIMEOUT)
-			return;
-		timers_handshake_attempts_reset(&peer->timers);
-	}
+	if (!timers_initiation_allowed(&peer->timers, now, is_retry))
+		return;
 	if (!dev->local->has_identity || !peer->has_endpoint)
 		return;
 	peer_drop_handshake_index(peer);
@@ -239,7 +235,7 @@ void send_initiation(struct peer *peer, bool is_retry)
 		return;
 	}
 	cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof(msg), now);
-	peer->last_initiation_sent_ns = now;
+	timers_handshake_sent(&peer->timers, now);
 	peer->handshakes_sent++;
 	timers_any_authenticated_packet_traversal(&peer->timers, now);
 	timers_any_authenticated_packet_sent(&peer->timers);
