@@ -542,6 +542,52 @@ static void test_confirm_only_next(void **state)
 	assert_int_equal(set(dev, "public_key=%s\nremove=true\n", p.pub_hex), 0);
 }
 
+/* Interface admin down (the kernel's wg_stop): keys, handshake, queue and
+ * timers gone, nothing sent; up (wg_open): a persistent-keepalive peer
+ * starts a handshake at once. */
+static void test_link_down_up(void **state)
+{
+	struct device *dev = *state;
+	struct ident me, p;
+	struct peer *peer;
+	uint64_t sent;
+
+	ident_new(&me);
+	peer_new(&p);
+	assert_int_equal(set(dev, "private_key=%s\npublic_key=%s\nendpoint=198.18.0.9:51820\n"
+			     "persistent_keepalive_interval=25\n", me.priv_hex, p.pub_hex), 0);
+	peer = lookup(dev, &p);
+	fake_session(dev, peer);
+	timers_data_received(&peer->timers, now_monotonic_ns());
+	timers_handshake_sent(&peer->timers, now_monotonic_ns());
+	assert_true(peer_stage(peer, (const uint8_t *)"\x45", 1));
+	assert_int_not_equal(timers_next_deadline(&peer->timers), 0);
+
+	device_link_down(dev);
+	assert_null(peer->kp_current);
+	assert_null(peer->kp_previous);
+	assert_int_equal(peer->staged_count, 0);
+	assert_int_equal(timers_next_deadline(&peer->timers), 0);
+	sent = peer->handshakes_sent;
+	send_keepalive(peer);
+	send_initiation(peer, false);
+	assert_int_equal(peer->handshakes_sent, sent);
+	assert_int_equal(timers_next_deadline(&peer->timers), 0);
+
+	device_link_up(dev);
+	assert_int_equal(peer->handshakes_sent, sent + 1);
+	assert_true(timers_pending(&peer->timers, TIMER_RETRANSMIT_HANDSHAKE));
+	device_link_up(dev);	/* already up: nothing more */
+	assert_int_equal(peer->handshakes_sent, sent + 1);
+
+	device_set_mtu(dev, 1412);
+	assert_int_equal(dev->mtu, 1412);
+	device_set_mtu(dev, 0);
+	assert_int_equal(dev->mtu, 1412);
+	device_set_mtu(dev, DEFAULT_TUNNEL_MTU);
+	assert_int_equal(set(dev, "public_key=%s\nremove=true\n", p.pub_hex), 0);
+}
+
 /* ---- peers ---- */
 
 static void test_preshared_key(void **state)
@@ -1094,6 +1140,7 @@ int main(void)
 		T(test_private_key_of_existing_peer),
 		T(test_same_private_key_keeps_sessions),
 		T(test_confirm_only_next),
+		T(test_link_down_up),
 		T(test_preshared_key),
 		T(test_allowed_ips_add_and_replace),
 		T(test_remove_peer),

@@ -112,6 +112,26 @@ static int loop_timeout_ms(const struct device *dev, uint64_t now)
 	return (int)((next - now + MSEC_NS - 1) / MSEC_NS);
 }
 
+/* Link events: deletion ends the daemon; admin down/up and MTU changes go
+ * to the device as the kernel's wg_stop/wg_open and padding do. */
+static void watch_event(struct daemon *d)
+{
+	struct nl_link_state st;
+
+	nl_watch_read(d->watch, d->dev.ifindex, &st);
+	if (st.gone) {
+		d->running = false;
+		return;
+	}
+	if (!st.seen)
+		return;
+	device_set_mtu(&d->dev, st.mtu);
+	if (st.up)
+		device_link_up(&d->dev);
+	else
+		device_link_down(&d->dev);
+}
+
 static void run_loop(struct daemon *d)
 {
 	struct epoll_event evs[8];
@@ -132,10 +152,7 @@ static void run_loop(struct daemon *d)
 				break;
 			case EV_UDP: packet_io_udp_readable(&d->dev, now); break;
 			case EV_UAPI: handle_uapi(d); break;
-			case EV_WATCH:
-				if (nl_watch_link_gone(d->watch, d->dev.ifindex))
-					d->running = false;
-				break;
+			case EV_WATCH: watch_event(d); break;
 			case EV_SIGNAL: handle_signal(d); break;
 			}
 		}

@@ -313,3 +313,37 @@ bool device_under_load(struct device *dev, uint64_t now)
 		dev->under_load_until_ns = now + NSEC_PER_SEC;
 	return now < dev->under_load_until_ns;
 }
+
+void device_link_down(struct device *dev)
+{
+	dev->link_down = true;
+	for (struct peer *p = dev->peers_first; p; p = p->next) {
+		peer_staged_clear(p);
+		timers_stop_all(&p->timers);
+		peer_zero_keys(p);
+		timers_handshake_sent_reset(&p->timers);
+		peer_timers_changed(p);
+	}
+}
+
+void device_link_up(struct device *dev)
+{
+	if (!dev->link_down)
+		return;
+	dev->link_down = false;
+	for (struct peer *p = dev->peers_first; p; p = p->next) {
+		if (p->staged_count)
+			send_staged(p);
+		if (p->timers.persistent_keepalive_interval)
+			send_keepalive(p);
+	}
+	send_flush(dev);
+}
+
+void device_set_mtu(struct device *dev, unsigned mtu)
+{
+	/* The TUN gives us nothing larger than its MTU; a value past
+	 * MTU_MAX could only come from a confused event. */
+	if (mtu && mtu <= MTU_MAX)
+		dev->mtu = mtu;
+}

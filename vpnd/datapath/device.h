@@ -87,6 +87,7 @@ struct device {
 	size_t heap_len, heap_cap;
 
 	int tun_fd, udp_fd, udp_family;
+	bool link_down;			/* administratively down: no I/O, no timers */
 	bool tun_vnet_hdr;		/* TUN packets carry a virtio_net_hdr */
 	bool udp_gso;			/* UDP_SEGMENT works on udp_fd */
 	bool udp_gro;			/* UDP_GRO enabled on udp_fd */
@@ -132,6 +133,16 @@ struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN]);
 void device_peer_remove(struct device *dev, struct peer *peer);
 void device_peers_remove_all(struct device *dev);
 bool device_under_load(struct device *dev, uint64_t now);
+/* The interface went administratively down (the kernel's wg_stop): queued
+ * packets, timers, handshakes and keys of every peer are dropped, and
+ * nothing is sent or received until device_link_up (the kernel closes
+ * its sockets). */
+void device_link_down(struct device *dev);
+/* Up again (the kernel's wg_open): queued packets go out, and peers with a
+ * persistent keepalive send one (which starts a handshake). */
+void device_link_up(struct device *dev);
+/* The tunnel MTU changed: padding follows it (0 or absurd: ignored). */
+void device_set_mtu(struct device *dev, unsigned mtu);
 void device_count_drop(struct device *dev, enum drop_reason r);
 
 #endif

@@ -340,6 +340,8 @@ void receive_packet(struct device *dev, uint8_t *buf, size_t len,
 {
 	uint32_t type;
 
+	if (dev->link_down)
+		return;	/* the kernel has no socket open while down */
 	if (len < 4) {
 		device_count_drop(dev, DROP_SHORT);
 		return;
@@ -448,6 +450,8 @@ void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
 	uint32_t type;
 	uint64_t counter;
 
+	if (dev->link_down)
+		return;
 	if (len >= 4) {
 		memcpy(&type, buf, 4);	/* type byte and 3 zero bytes */
 		type = le32_to_host(type);

@@ -220,7 +220,7 @@ void send_initiation(struct peer *peer, bool is_retry)
 	uint64_t now = now_monotonic_ns();
 	uint32_t index;
 
-	if (!timers_initiation_allowed(&peer->timers, now, is_retry))
+	if (!timers_initiation_allowed(&peer->timers, now, is_retry) || dev->link_down)
 		return;
 	if (!dev->local->has_identity || !peer->has_endpoint)
 		return;
@@ -321,6 +321,8 @@ void send_keepalive(struct peer *peer)
 	struct keypair *kp;
 	uint64_t now = now_monotonic_ns();
 
+	if (peer->dev->link_down)
+		return;
 	if (peer->staged_count) {
 		send_staged(peer);
 		return;
