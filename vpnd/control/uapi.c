@@ -122,7 +122,7 @@ char *uapi_get_stats(struct device *dev)
 	sb_printf(&b, "cookie_replies_sent=%llu\nhandshakes_answered=%llu\n",
 		  (unsigned long long)dev->cookie_replies_sent,
 		  (unsigned long long)dev->handshakes_answered);
-	sb_printf(&b, "under_load=%d\n", now_monotonic_ns() < dev->under_load_until_ns);
+	sb_printf(&b, "under_load=%d\n", hsload_active(&dev->hsload, now_monotonic_ns()));
 	sb_printf(&b, "peer_to_peer=%s\n", p2p_mode_name(dev->peer_to_peer));
 	for (struct peer *p = dev->peers_first; p; p = p->next) {
 		sb_key(&b, "public_key", p->public_key);

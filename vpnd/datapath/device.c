@@ -301,17 +301,9 @@ void device_peers_remove_all(struct device *dev)
 		device_peer_remove(dev, dev->peers_first);
 }
 
-/* Under load when more than UNDER_LOAD_THRESHOLD handshake messages arrive
- * in one second; stays so for a second after, so a flood cannot flap it. */
 bool device_under_load(struct device *dev, uint64_t now)
 {
-	if (now - dev->load_window_start_ns >= NSEC_PER_SEC) {
-		dev->load_window_start_ns = now;
-		dev->load_window_count = 0;
-	}
-	if (++dev->load_window_count > UNDER_LOAD_THRESHOLD)
-		dev->under_load_until_ns = now + NSEC_PER_SEC;
-	return now < dev->under_load_until_ns;
+	return hsload_update(&dev->hsload, dev->hs_backlog, BATCH_MAX, now);
 }
 
 void device_link_down(struct device *dev)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "handshake/cookie.h"
+#include "handshake/hsload.h"
 #include "handshake/noise.h"
 #include "handshake/ratelimit.h"
 #include "handshake/transport.h"
@@ -34,7 +35,6 @@
 #define TUN_OUT_MAX     1024
 #define TX_BUF_LEN      (MTU_MAX + 64)	/* one transport message */
 #define MTU_MAX         65535
-#define UNDER_LOAD_THRESHOLD 512	/* handshake messages per second */
 
 struct crypto_pool;
 struct peer;
@@ -93,10 +93,11 @@ struct device {
 	bool udp_gro;			/* UDP_GRO enabled on udp_fd */
 	uint8_t *tun_read_buf;		/* one TUN super-packet (vnet_hdr mode) */
 
-	/* Under-load detection: handshake messages in the current second. */
-	uint64_t load_window_start_ns;
-	unsigned load_window_count;
-	uint64_t under_load_until_ns;
+	/* Under load (hsload.h): the backlog is the handshake messages of the
+	 * receive batch being handled, set by packet_io before it is handled
+	 * (until a handshake queue of its own exists); the capacity is BATCH_MAX. */
+	struct hsload hsload;
+	size_t hs_backlog;
 
 	uint64_t drops[DROP_COUNT];
 	uint64_t cookie_replies_sent;
@@ -132,6 +133,7 @@ struct peer *device_peer_lookup(struct device *dev, const uint8_t pub[KEY_LEN]);
 struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN]);
 void device_peer_remove(struct device *dev, struct peer *peer);
 void device_peers_remove_all(struct device *dev);
+/* The kernel's rule (hsload_update) on the current handshake backlog. */
 bool device_under_load(struct device *dev, uint64_t now);
 /* The interface went administratively down (the kernel's wg_stop): queued
  * packets, timers, handshakes and keys of every peer are dropped, and

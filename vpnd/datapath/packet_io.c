@@ -105,6 +105,23 @@ static size_t gro_segment_size(struct msghdr *h)
 	return 0;
 }
 
+/* The handshake messages of a received batch: the backlog the under-load
+ * rule looks at (device.h), counting GRO segments one by one. */
+static size_t handshake_backlog(struct device *dev, const struct mmsghdr *msgs, int n)
+{
+	size_t count = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint8_t type = msgs[i].msg_len ? dev->rx_bufs[i][0] : 0;
+		size_t seg = gro_segment_size((struct msghdr *)&msgs[i].msg_hdr);
+
+		if (type == MSG_INITIATION || type == MSG_RESPONSE)
+			count += seg && seg < msgs[i].msg_len ?
+				 (msgs[i].msg_len + seg - 1) / seg : 1;
+	}
+	return count;
+}
+
 void packet_io_udp_readable(struct device *dev, uint64_t now)
 {
 	static struct mmsghdr msgs[BATCH_MAX];
@@ -132,6 +149,7 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 		n = recvmmsg(dev->udp_fd, msgs, BATCH_MAX, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
+		dev->hs_backlog = handshake_backlog(dev, msgs, n);
 		for (int i = 0; i < n; i++) {
 			normalise_source(&src[i]);
 			receive_datagram(dev, dev->rx_bufs[i], msgs[i].msg_len,

@@ -155,8 +155,6 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
 		device_count_drop(dev, DROP_MAC1);
 		return;
 	}
-	/* Only messages with a valid mac1 count towards load: junk that costs
-	 * nothing to send must not push honest peers onto the cookie path. */
 	under_load = device_under_load(dev, now);
 	if (under_load)
 		mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len, true, now);
