@@ -260,10 +260,11 @@ static void test_set_get_full(void **state)
 	expect_line(sec, "tx_bytes=0");
 	expect_line(sec, "rx_bytes=0");
 	expect_line(sec, "persistent_keepalive_interval=0");
-	expect_no_prefix(sec, "preshared_key=");	/* none set */
-	/* public_key, protocol_version, endpoint, 2 times, 2 counters,
-	 * keepalive, 2 allowed IPs: nothing else */
-	assert_int_equal(count_prefix(sec, ""), 10);
+	/* none set: all zeros, always written, as wireguard-go */
+	expect_line(sec, "preshared_key=0000000000000000000000000000000000000000000000000000000000000000");
+	/* public_key, preshared_key, protocol_version, endpoint, 2 times,
+	 * 2 counters, keepalive, 2 allowed IPs: nothing else */
+	assert_int_equal(count_prefix(sec, ""), 11);
 	free(sec);
 	free(out);
 
@@ -617,7 +618,8 @@ static void test_preshared_key(void **state)
 	assert_int_equal(set(dev, "public_key=%s\npreshared_key=%064d\n", p.pub_hex, 0), 0);
 	out = get(dev);
 	sec = section_or_fail(out, &p);
-	expect_no_prefix(sec, "preshared_key=");
+	expect_line(sec, "preshared_key=0000000000000000000000000000000000000000000000000000000000000000");
+	assert_int_equal(count_prefix(sec, "preshared_key="), 1);
 	free(sec);
 	free(out);
 }
@@ -625,7 +627,7 @@ static void test_preshared_key(void **state)
 static void test_allowed_ips_add_and_replace(void **state)
 {
 	struct device *dev = *state;
-	struct ident p;
+	struct ident p, q;
 	char *out, *sec;
 
 	peer_new(&p);
@@ -656,6 +658,20 @@ static void test_allowed_ips_add_and_replace(void **state)
 	assert_null(route(dev, "10.0.0.1"));
 	assert_null(route(dev, "fd00::1"));
 	assert_ptr_equal(route(dev, "172.16.5.5"), lookup(dev, &p));
+
+	/* allowed_ip=-PREFIX removes that one prefix (wg set ... allowed-ips
+	 * -X); one the peer does not hold, or held by another, stays */
+	peer_new(&q);
+	assert_int_equal(set(dev, "public_key=%s\nallowed_ip=10.0.0.0/24\nallowed_ip=fd00::/8\n"
+			     "public_key=%s\nallowed_ip=10.7.0.0/16\n", p.pub_hex, q.pub_hex), 0);
+	assert_int_equal(set(dev, "public_key=%s\nallowed_ip=-10.0.0.0/24\n"
+			     "allowed_ip=-fd00::/8\nallowed_ip=-10.7.0.0/16\n"
+			     "allowed_ip=-192.0.2.0/24\n", p.pub_hex), 0);
+	assert_null(route(dev, "10.0.0.1"));
+	assert_null(route(dev, "fd00::1"));
+	assert_ptr_equal(route(dev, "172.16.5.5"), lookup(dev, &p));
+	assert_ptr_equal(route(dev, "10.7.0.1"), lookup(dev, &q));
+	assert_int_equal(set(dev, "public_key=%s\nremove=true\n", q.pub_hex), 0);
 
 	/* replace with nothing: none left */
 	assert_int_equal(set(dev, "public_key=%s\nreplace_allowed_ips=true\n", p.pub_hex), 0);
@@ -960,7 +976,7 @@ static void test_invalid_lines(void **state)
 		  EINVAL },
 		{ "private_key=abcd\n", EINVAL },
 		{ "private_key=\n", EINVAL },
-		{ "listen_port\n", EINVAL },			/* missing '=' */
+		{ "listen_port\n", EPROTO },			/* missing '=' */
 		{ "listen_port=70000\n", EINVAL },
 		{ "listen_port=65536\n", EINVAL },
 		{ "listen_port=-1\n", EINVAL },
@@ -977,8 +993,20 @@ static void test_invalid_lines(void **state)
 		{ "public_key=%.63s\n", EINVAL },		/* short */
 		{ "public_key=%sff\n", EINVAL },		/* long */
 		{ "public_key=%.63sg\n", EINVAL },		/* bad hex */
-		{ "public_key=%s\nprotocol_version=2\n", EPROTONOSUPPORT },
-		{ "public_key=%s\nprotocol_version=0\n", EPROTONOSUPPORT },
+		/* errno values as wireguard-go returns them */
+		{ "public_key=%s\nprotocol_version=2\n", EINVAL },
+		{ "public_key=%s\nprotocol_version=0\n", EINVAL },
+		{ "public_key=%s\nallowed_ip=-10.0.0.0/33\n", EINVAL },
+		{ "public_key=%s\nallowed_ip=--10.0.0.0/8\n", EINVAL },
+		/* lines after remove are checked all the same */
+		{ "public_key=%s\nremove=true\npreshared_key=xyz\n", EINVAL },
+		{ "public_key=%s\nremove=true\nendpoint=198.18.0.1\n", EINVAL },
+		{ "public_key=%s\nremove=true\nallowed_ip=10.0.0\n", EINVAL },
+		{ "public_key=%s\nremove=true\npersistent_keepalive_interval=x\n", EINVAL },
+		{ "public_key=%s\nremove=true\nreplace_allowed_ips=1\n", EINVAL },
+		{ "public_key=%s\nremove=true\nprotocol_version=2\n", EINVAL },
+		{ "public_key=%s\nremove=true\nbogus=1\n", EINVAL },
+		{ "public_key=%s\nremove=true\nremove=maybe\n", EINVAL },
 		{ "public_key=%s\npreshared_key=xyz\n", EINVAL },
 		{ "public_key=%s\nendpoint=198.18.0.1\n", EINVAL },	/* no port */
 		{ "public_key=%s\nendpoint=198.18.0.1:70000\n", EINVAL },
@@ -995,7 +1023,7 @@ static void test_invalid_lines(void **state)
 		{ "public_key=%s\nreplace_allowed_ips=1\n", EINVAL },
 		{ "public_key=%s\nlisten_port=1\n", EINVAL },	/* device key after a peer */
 		{ "public_key=%s\nbogus=1\n", EINVAL },
-		{ "public_key=%s\nallowed_ip\n", EINVAL },	/* missing '=' */
+		{ "public_key=%s\nallowed_ip\n", EPROTO },	/* missing '=' */
 	};
 	struct device *dev = *state;
 	struct ident p;
