@@ -9,8 +9,7 @@ sent by this host) for destination port PORT, whose first byte is the
 message type T (1 initiation, 2 response, 3 cookie reply, 4 transport; any
 type without --type), of exactly N bytes (--len) or longer than N bytes
 (--min-len); --unique skips payloads already captured. Then writes them to
-OUT, as hex, one per line (--with-ip: after the outer IPv4 TOS byte in hex
-and the DF bit, 0 or 1), and exits 0. Creates FILE (empty) once the socket
+OUT, as hex, one per line, and exits 0. Creates FILE (empty) once the socket
 is bound, so that a caller can wait for it before making traffic. After
 --timeout seconds without having them all, exits 1 and writes nothing.
 Needs CAP_NET_RAW; run it in the namespace with `ip netns exec`.
@@ -33,8 +32,6 @@ def main():
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--unique", action="store_true")
     ap.add_argument("--ready")
-    ap.add_argument("--with-ip", action="store_true",
-                    help="prefix each line with the outer TOS byte (hex) and DF (0/1)")
     ap.add_argument("--timeout", type=float)
     a = ap.parse_args()
 
@@ -44,7 +41,6 @@ def main():
         open(a.ready, "w").close()
     deadline = time.monotonic() + a.timeout if a.timeout else None
     seen = []
-    outer = []
     while len(seen) < a.count:
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -71,9 +67,8 @@ def main():
         if a.unique and udp in seen:
             continue
         seen.append(udp)
-        outer.append("%02x %d " % (ip[1], (ip[6] >> 6) & 1) if a.with_ip else "")
     with open(a.out, "w") as o:
-        o.write("".join(h + p.hex() + "\n" for h, p in zip(outer, seen)))
+        o.write("".join(p.hex() + "\n" for p in seen))
     return 0
 
 

@@ -139,7 +139,6 @@ static int open_udp(int family, uint16_t port, uint32_t fwmark)
 {
 	union sockaddr_any a = { 0 };
 	int fd, one = 1, zero = 0, size = 4 << 20;
-	int pmtu_dont = IP_PMTUDISC_DONT, pmtu6_dont = IPV6_PMTUDISC_DONT;
 	socklen_t alen;
 
 	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -162,12 +161,6 @@ static int open_udp(int family, uint16_t port, uint32_t fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
 	/* Coalesced receive; harmless where the kernel lacks it. */
 	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
-	/* Outer packets without DF, fragmented on the way if they must be, as
-	 * the kernel's WireGuard sends them (the IPv4 option also covers the
-	 * v4-mapped traffic of a dual-stack socket). */
-	setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu_dont, sizeof(pmtu_dont));
-	if (family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6_dont, sizeof(pmtu6_dont));
 	if (bind(fd, &a.sa, alen) < 0) {
 		int err = -errno;
 

@@ -82,7 +82,7 @@ static void answer_initiation(struct device *dev, struct peer *peer, uint64_t no
 	/* A response counts as a sent handshake for the REKEY_TIMEOUT limit:
 	 * our own initiation right after would replace this session. */
 	timers_handshake_sent(&peer->timers, now);
-	send_handshake_raw(dev, &peer->endpoint, &msg, sizeof(msg));
+	send_raw(dev, &peer->endpoint, &msg, sizeof(msg));
 	peer->tx_bytes += sizeof(msg);
 	dev->handshakes_answered++;
 }

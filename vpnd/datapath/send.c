@@ -55,27 +55,6 @@ void send_raw(struct device *dev, const union sockaddr_any *dst, const void *buf
 		(void)sendto(dev->udp_fd, buf, len, 0, &a.sa, alen);
 }
 
-#define HANDSHAKE_DSCP 0x88	/* AF41, in the TOS / traffic class byte */
-
-/* The socket's TOS is set around this one send: handshakes are rare, and
- * the transport batch keeps the default (0). */
-static void socket_tos(struct device *dev, int tos)
-{
-	(void)setsockopt(dev->udp_fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
-	if (dev->udp_family == AF_INET6)
-		(void)setsockopt(dev->udp_fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
-}
-
-void send_handshake_raw(struct device *dev, const union sockaddr_any *dst, const void *buf,
-			size_t len)
-{
-	if (dev->udp_fd < 0)
-		return;
-	socket_tos(dev, HANDSHAKE_DSCP);
-	send_raw(dev, dst, buf, len);
-	socket_tos(dev, 0);
-}
-
 static bool same_endpoint(const union sockaddr_any *a, const union sockaddr_any *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)
@@ -260,7 +239,7 @@ void send_initiation(struct peer *peer, bool is_retry)
 	peer->handshakes_sent++;
 	timers_any_authenticated_packet_traversal(&peer->timers, now);
 	timers_any_authenticated_packet_sent(&peer->timers);
-	send_handshake_raw(dev, &peer->endpoint, &msg, sizeof(msg));
+	send_raw(dev, &peer->endpoint, &msg, sizeof(msg));
 	peer->tx_bytes += sizeof(msg);
 	timers_handshake_initiated(&peer->timers, now, jitter_ns());
 	peer_timers_changed(peer);

@@ -33,10 +33,6 @@ void send_from_tun(struct device *dev, uint8_t *pkt, size_t len, uint64_t now);
 void send_forward(struct peer *peer, const uint8_t *pkt, size_t len, uint64_t now);
 void send_flush(struct device *dev);
 void send_raw(struct device *dev, const union sockaddr_any *dst, const void *buf, size_t len);
-/* An initiation or response: sent at once with DSCP AF41, as the kernel
- * sends handshake messages (HANDSHAKE_DSCP). */
-void send_handshake_raw(struct device *dev, const union sockaddr_any *dst, const void *buf,
-			size_t len);
 /* Queues a complete message (a cookie reply) into the send batch: it leaves
  * with the next sendmmsg, not in a system call of its own. */
 void send_queue_raw(struct device *dev, const union sockaddr_any *dst, const void *buf,
