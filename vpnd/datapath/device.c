@@ -32,6 +32,7 @@ static const char *const drop_names[DROP_COUNT] = {
 	[DROP_NO_ENDPOINT] = "no_endpoint",
 	[DROP_QUEUE_FULL] = "queue_full",
 	[DROP_P2P_REFUSED] = "peer_to_peer_refused",
+	[DROP_TOO_BIG] = "too_big",
 };
 
 const char *drop_reason_name(enum drop_reason r)
