@@ -387,39 +387,6 @@ void uapi_unlink(const char *ifname)
 	unlink(a.sun_path);
 }
 
-/* Reads until an empty line ends the request; NULL on error or overflow. */
-static char *read_request(int fd, size_t *len)
-{
-	size_t cap = 4096;
-	char *buf = malloc(cap);
-
-	*len = 0;
-	while (buf) {
-		ssize_t n;
-
-		if (*len + 1 >= cap) {
-			char *nb = cap >= UAPI_MAX_REQUEST ? NULL :
-				   wg_realloc_wiped(buf, cap, cap * 2);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + *len, cap - 1 - *len);
-		if (n <= 0)
-			break;
-		*len += (size_t)n;
-		buf[*len] = '\0';
-		if ((*len == 1 && buf[0] == '\n') || (*len >= 2 && !strcmp(buf + *len - 2, "\n\n")))
-			return buf;
-	}
-	if (buf)
-		wg_secure_wipe(buf, cap);
-	free(buf);
-	return NULL;
-}
-
 static void write_all(int fd, const char *s, size_t len)
 {
 	while (len) {
@@ -432,18 +399,12 @@ static void write_all(int fd, const char *s, size_t len)
 	}
 }
 
-void uapi_serve_connection(struct device *dev, int fd)
+char *uapi_answer(struct device *dev, const char *req, size_t *len)
 {
-	struct timeval tv = { .tv_sec = 5 };
-	char *req, *out = NULL, tail[32];
-	size_t len;
+	struct strbuf b = { 0 };
+	char *out = NULL, *body;
 	int err = 0;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	req = read_request(fd, &len);
-	if (!req)
-		goto out;
 	if (!strncmp(req, "get=1\n", 6)) {
 		out = uapi_get(dev);
 		err = out ? 0 : ENOMEM;
@@ -451,26 +412,31 @@ void uapi_serve_connection(struct device *dev, int fd)
 		out = uapi_get_stats(dev);
 		err = out ? 0 : ENOMEM;
 	} else if (!strncmp(req, "set=1\n", 6)) {
-		err = uapi_set(dev, req + 6);
+		/* uapi_set cuts its body into lines: a private copy. */
+		body = strdup(req + 6);
+		err = body ? uapi_set(dev, body) : ENOMEM;
+		if (body) {
+			wg_secure_wipe(body, strlen(req + 6));
+			free(body);
+		}
 	} else {
 		err = EINVAL;
 	}
-	if (out)
-		write_all(fd, out, strlen(out));
 	/* Negated, as wireguard-go writes it: wg(8) takes errno=N as a return
 	 * value and reports strerror(-N) ("Unknown error -98" otherwise). */
-	snprintf(tail, sizeof(tail), "errno=%d\n\n", -err);
-	write_all(fd, tail, strlen(tail));
-out:
+	sb_printf(&b, "%serrno=%d\n\n", out ? out : "", -err);
 	if (out) {
 		wg_secure_wipe(out, strlen(out));	/* it held the private key */
 		free(out);
 	}
-	if (req) {
-		wg_secure_wipe(req, len);
-		free(req);
+	if (b.oom) {
+		if (b.s)
+			wg_secure_wipe(b.s, b.cap);
+		free(b.s);
+		return NULL;
 	}
-	close(fd);
+	*len = b.len;
+	return b.s;
 }
 
 char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len)

@@ -33,8 +33,10 @@ char *uapi_get_stats(struct device *dev);
 /* Socket plumbing. */
 int uapi_listen(const char *ifname, char *err, size_t err_len);
 void uapi_unlink(const char *ifname);
-/* Serves one connection (blocking, with a timeout), then closes it. */
-void uapi_serve_connection(struct device *dev, int fd);
+/* The whole answer to one request (get=1, get=stats or set=1, ending in
+ * its errno line), malloc'd, its length in *len; NULL on ENOMEM. The
+ * connections around it are uapi_server.h's. */
+char *uapi_answer(struct device *dev, const char *req, size_t *len);
 /* Client side: connect, send request, read the whole answer (malloc'd). */
 char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len);
 /* Wipes (a get=1 answer holds the private key) and frees an answer. */
