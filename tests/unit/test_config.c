@@ -917,6 +917,12 @@ static void test_parse_endpoint(void **state)
 			fail_msg("accepted '%s'", bad[i]);
 	assert_true(parse_endpoint("localhost:51820", &ep));
 	assert_true(ep.sa.sa_family == AF_INET || ep.sa.sa_family == AF_INET6);
+	/* Text from a daemon or a UAPI client: numeric only, never a lookup. */
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(parse_endpoint_numeric(good[i].text, &ep));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(parse_endpoint_numeric(bad[i], &ep));
+	assert_false(parse_endpoint_numeric("localhost:51820", &ep));
 }
 
 static void test_format_endpoint(void **state)

@@ -358,6 +358,18 @@ static void test_running_state_parse(void **state)
 	assert_non_null(strstr(err, "errno=-19"));
 	assert_int_equal(running_state_parse(&rs, "listen_port\n", err, sizeof(err)), -1);
 	assert_int_equal(running_state_parse(&rs, "public_key=zz\n", err, sizeof(err)), -1);
+	/* What the worker says is never quoted raw: no control characters,
+	 * and a line that may be a key is not echoed at all. */
+	assert_int_equal(running_state_parse(&rs, "h\x1b[2J\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "UAPI answer: malformed line (5 characters)");
+	assert_int_equal(running_state_parse(&rs, "errno=\x07\n\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "UAPI answer: errno=?");
+	assert_int_equal(running_state_parse(&rs, "public_key=zz\x1b\n", err, sizeof(err)), -1);
+	assert_null(strchr(err, '\x1b'));
+	assert_int_equal(running_state_parse(&rs, "public_key=" H2 "\nendpoint=localhost:1\n",
+					     err, sizeof(err)), 0);
+	assert_false(rs.peers[0].has_endpoint);	/* numeric only: no DNS query */
+	running_state_free(&rs);
 	assert_int_equal(running_state_parse(&rs, "public_key=" H2 "\nallowed_ip=198.19.0.0/33\n",
 					     err, sizeof(err)), -1);
 	assert_int_equal(running_state_parse(&rs, "listen_port=7\nsomething_new=1\npublic_key=" H2

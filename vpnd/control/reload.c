@@ -97,7 +97,7 @@ static bool get_peer_key(struct get_parser *g, const char *key, const char *valu
 	} else if (!strcmp(key, "endpoint")) {
 		/* get prints numeric endpoints; one that does not parse is
 		 * taken as none, so a config endpoint is simply set again. */
-		p->has_endpoint = parse_endpoint(value, &p->endpoint);
+		p->has_endpoint = parse_endpoint_numeric(value, &p->endpoint);
 	} else if (!strcmp(key, "persistent_keepalive_interval")) {
 		if (!parse_u64(value, 65535, &n))
 			return false;
@@ -153,6 +153,13 @@ static bool get_line(struct get_parser *g, const char *key, const char *value)
 	return true;
 }
 
+/* s if it is made of allowed characters only, else "?": what the worker
+ * says is quoted to the operator only when it cannot be anything else. */
+static const char *word_or_mark(const char *s, const char *allowed)
+{
+	return *s && s[strspn(s, allowed)] == '\0' ? s : "?";
+}
+
 int running_state_parse(struct running_state *rs, const char *text, char *err, size_t err_len)
 {
 	struct get_parser g = { .rs = rs };
@@ -177,21 +184,25 @@ int running_state_parse(struct running_state *rs, const char *text, char *err, s
 			continue;
 		eq = strchr(line, '=');
 		if (!eq) {
-			snprintf(err, err_len, "UAPI answer: malformed line: '%.64s'", line);
+			/* Not quoted: it may be a key, or hold control
+			 * characters meant for the operator's terminal. */
+			snprintf(err, err_len, "UAPI answer: malformed line (%zu characters)", n);
 			ret = -1;
 			break;
 		}
 		*eq = '\0';
 		if (!strcmp(line, "errno")) {
 			if (strcmp(eq + 1, "0")) {
-				snprintf(err, err_len, "UAPI answer: errno=%.16s", eq + 1);
+				snprintf(err, err_len, "UAPI answer: errno=%s",
+					 word_or_mark(eq + 1, "-0123456789"));
 				ret = -1;
 			}
 			break;
 		}
 		if (!get_line(&g, line, eq + 1)) {
 			/* The value may be a key: only the name is quoted. */
-			snprintf(err, err_len, "UAPI answer: bad value for '%.32s'", line);
+			snprintf(err, err_len, "UAPI answer: bad value for '%.32s'",
+				 word_or_mark(line, "abcdefghijklmnopqrstuvwxyz_"));
 			ret = -1;
 		}
 	}

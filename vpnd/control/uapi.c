@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -223,7 +224,7 @@ static int set_peer_endpoint(struct peer *peer, const char *value)
 {
 	union sockaddr_any ep;
 
-	if (!parse_endpoint(value, &ep))
+	if (!parse_endpoint_numeric(value, &ep))
 		return EINVAL;
 	peer_set_endpoint(peer, &ep);
 	return 0;
@@ -439,11 +440,56 @@ char *uapi_answer(struct device *dev, const char *req, size_t *len)
 	return b.s;
 }
 
+/* Reads the answer until its empty line, within one overall deadline and
+ * UAPI_MAX_ANSWER bytes: the daemon's worker is not trusted to end it (a
+ * compromised or hung worker must not stall the root monitor, a reload or
+ * `vpnd down`). NULL (err set) on a short, late or oversized answer. */
+static char *read_answer(int fd, const char *ifname, char *err, size_t err_len)
+{
+	uint64_t deadline = now_monotonic_ns() + UAPI_CLIENT_DEADLINE_NS;
+	size_t len = 0, cap = 0;
+	char *answer = NULL;
+	const char *why = "connection closed";
+
+	for (;;) {
+		uint64_t now = now_monotonic_ns();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (len + 4096 + 1 > cap) {
+			size_t ncap = cap * 2 + 8192;
+			char *nb = ncap > UAPI_MAX_ANSWER ? NULL : wg_realloc_wiped(answer, cap, ncap);
+
+			if (!nb) {
+				why = "answer too large";
+				break;
+			}
+			answer = nb;
+			cap = ncap;
+		}
+		if (now >= deadline || poll(&p, 1, (int)((deadline - now) / 1000000 + 1)) == 0) {
+			why = "no answer in time";
+			break;
+		}
+		n = read(fd, answer + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		answer[len] = '\0';
+		if (len >= 2 && !strcmp(answer + len - 2, "\n\n"))
+			return answer;
+	}
+	snprintf(err, err_len, "%s: %s", ifname, why);
+	if (answer)
+		wg_secure_wipe(answer, cap);
+	free(answer);
+	return NULL;
+}
+
 char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len)
 {
 	struct sockaddr_un a;
 	char *answer = NULL;
-	size_t len = 0, cap = 0;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	socket_path(&a, ifname);
@@ -452,32 +498,10 @@ char *uapi_request(const char *ifname, const char *request, char *err, size_t er
 			 a.sun_path, strerror(errno));
 		goto out;
 	}
-	/* A hung daemon must not hang its client (the monitor, a reload). */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 10 },
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 10 },
 		   sizeof(struct timeval));
 	write_all(fd, request, strlen(request));
-	for (;;) {
-		ssize_t n;
-
-		if (len + 4096 + 1 > cap) {
-			size_t ncap = cap * 2 + 8192;
-			char *nb = wg_realloc_wiped(answer, cap, ncap);
-
-			if (!nb)
-				break;
-			answer = nb;
-			cap = ncap;
-		}
-		n = read(fd, answer + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		answer[len] = '\0';
-		if (len >= 2 && !strcmp(answer + len - 2, "\n\n"))
-			break;
-	}
-	if (!answer)
-		snprintf(err, err_len, "%s: empty answer", ifname);
+	answer = read_answer(fd, ifname, err, err_len);
 out:
 	if (fd >= 0)
 		close(fd);
