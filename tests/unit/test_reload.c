@@ -348,6 +348,34 @@ static void test_own_key_skipped(void **state)
 }
 
 /* 10. The get parser: errors, unknown keys skipped. */
+/* Hooks are those of up until down: a reload compares and keeps them. */
+static void test_hooks_kept(void **state)
+{
+	char *up_a[] = { "echo a" }, *up_b[] = { "echo b" }, *down[] = { "echo d", "echo e" };
+	char *down2[] = { "echo d" };
+	struct config old = { .post_up = up_a, .n_post_up = 1, .pre_down = down, .n_pre_down = 2 };
+	struct config same = old, fresh = old;
+
+	(void)state;
+	assert_true(reload_hooks_equal(&old, &same));
+	fresh.post_up = up_b;
+	assert_false(reload_hooks_equal(&old, &fresh));
+	fresh = old;
+	fresh.pre_down = down2;
+	fresh.n_pre_down = 1;
+	assert_false(reload_hooks_equal(&old, &fresh));
+	fresh.n_pre_down = 0;
+	fresh.post_up = NULL;
+	fresh.n_post_up = 0;
+	assert_false(reload_hooks_equal(&old, &fresh));
+	reload_keep_hooks(&fresh, &old);
+	assert_ptr_equal(fresh.post_up, up_a);
+	assert_ptr_equal(fresh.pre_down, down);
+	assert_int_equal(fresh.n_pre_down, 2);
+	assert_int_equal(old.n_post_up, 0);	/* fresh's, freed with old */
+	assert_ptr_equal(old.pre_down, down2);
+}
+
 static void test_running_state_parse(void **state)
 {
 	struct running_state rs;
@@ -483,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_moved_allowed_ip),
 		cmocka_unit_test(test_own_key_skipped),
 		cmocka_unit_test(test_running_state_parse),
+		cmocka_unit_test(test_hooks_kept),
 		cmocka_unit_test(test_idempotent),
 	};
 

@@ -608,3 +608,37 @@ void running_state_parse_stats(struct running_state *rs, const char *stats)
 	value[n] = '\0';
 	rs->has_peer_to_peer = p2p_mode_parse(value, &rs->peer_to_peer);
 }
+
+static bool hook_list_equal(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]))
+			return false;
+	return true;
+}
+
+bool reload_hooks_equal(const struct config *a, const struct config *b)
+{
+	return hook_list_equal(a->pre_up, a->n_pre_up, b->pre_up, b->n_pre_up) &&
+	       hook_list_equal(a->post_up, a->n_post_up, b->post_up, b->n_post_up) &&
+	       hook_list_equal(a->pre_down, a->n_pre_down, b->pre_down, b->n_pre_down) &&
+	       hook_list_equal(a->post_down, a->n_post_down, b->post_down, b->n_post_down);
+}
+
+#define SWAP_HOOKS(x)                                                                    \
+	do {                                                                             \
+		char **l = to->x;                                                        \
+		size_t n = to->n_##x;                                                    \
+		to->x = from->x, to->n_##x = from->n_##x;                                \
+		from->x = l, from->n_##x = n;                                            \
+	} while (0)
+
+void reload_keep_hooks(struct config *to, struct config *from)
+{
+	SWAP_HOOKS(pre_up);
+	SWAP_HOOKS(post_up);
+	SWAP_HOOKS(pre_down);
+	SWAP_HOOKS(post_down);
+}

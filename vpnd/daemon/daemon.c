@@ -29,6 +29,7 @@
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
+#include "vpnd/control/reload.h"
 #include "vpnd/control/reload_apply.h"
 #include "vpnd/common/log.h"
 #include "vpnd/control/resolve.h"
@@ -366,6 +367,13 @@ static void monitor_reload(struct daemon *d, struct config *held, const struct c
 	reload_report_format(line, sizeof(line), d->dev.ifname, &rep);
 	log_info("%s", line);
 	config_wipe_secrets(&fresh);	/* applied: only hooks and endpoints stay */
+	if (!reload_hooks_equal(*cfg, &fresh))
+		log_warn("%s: warning: PreUp/PostUp/PreDown/PostDown differ from those of vpnd up; "
+			 "those of up stay until vpnd down (needs vpnd down and up)",
+			 d->opts->config_path);
+	/* A swap, not a copy: the old config (the caller's at the first
+	 * reload, held's later) is freed by its owner with fresh's hooks. */
+	reload_keep_hooks(&fresh, (struct config *)*cfg);
 	config_free(held);
 	*held = fresh;
 	*cfg = held;
