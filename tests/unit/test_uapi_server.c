@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -204,6 +206,57 @@ static void test_set_unknown_and_unread_answer(void **state)
 	close(cfd);
 }
 
+/* A daemon's side that answers with what a compromised worker might:
+ * mode 0 never ends its answer (bytes keep coming, slowly), mode 1 sends
+ * more than UAPI_MAX_ANSWER. Runs in a child; returns its pid. */
+static pid_t fake_daemon(int lfd, int mode)
+{
+	static char junk[1 << 16];
+	pid_t pid = fork();
+	int fd;
+
+	if (pid != 0)
+		return pid;
+	fd = accept(lfd, NULL, NULL);
+	memset(junk, 'a', sizeof(junk));
+	for (int i = 0; fd >= 0 && i < (mode ? 2 * (int)(UAPI_MAX_ANSWER / sizeof(junk)) : 100); i++) {
+		if (write(fd, junk, mode ? sizeof(junk) : 1) < 0)
+			break;
+		if (!mode)
+			usleep(20000);
+	}
+	_exit(0);
+}
+
+/* 6. The client side (the root monitor, reload, show) bounds what it takes
+ * from a daemon: one deadline for the whole exchange, UAPI_MAX_ANSWER. */
+static void test_client_bounds_answer(void **state)
+{
+	char name[16], err[128];
+	int lfd, status;
+	pid_t child;
+
+	(void)state;
+	snprintf(name, sizeof(name), "us%d", (int)getpid() % 100000);
+	lfd = uapi_listen(name, err, sizeof(err));
+	if (lfd < 0)
+		skip();	/* not root: no /var/run/wireguard */
+	uapi_client_deadline_ns = 300ull * 1000 * 1000;
+	child = fake_daemon(lfd, 0);
+	assert_null(uapi_request(name, "get=1\n\n", err, sizeof(err)));
+	assert_non_null(strstr(err, "no answer in time"));
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	uapi_client_deadline_ns = UAPI_CLIENT_DEADLINE_NS;
+	child = fake_daemon(lfd, 1);
+	assert_null(uapi_request(name, "get=1\n\n", err, sizeof(err)));
+	assert_non_null(strstr(err, "answer too large"));
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	close(lfd);
+	uapi_unlink(name);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -219,6 +272,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oversized_request_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_unknown_and_unread_answer, setup,
 						teardown),
+		cmocka_unit_test(test_client_bounds_answer),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -440,13 +440,15 @@ char *uapi_answer(struct device *dev, const char *req, size_t *len)
 	return b.s;
 }
 
+uint64_t uapi_client_deadline_ns = UAPI_CLIENT_DEADLINE_NS;
+
 /* Reads the answer until its empty line, within one overall deadline and
  * UAPI_MAX_ANSWER bytes: the daemon's worker is not trusted to end it (a
  * compromised or hung worker must not stall the root monitor, a reload or
  * `vpnd down`). NULL (err set) on a short, late or oversized answer. */
 static char *read_answer(int fd, const char *ifname, char *err, size_t err_len)
 {
-	uint64_t deadline = now_monotonic_ns() + UAPI_CLIENT_DEADLINE_NS;
+	uint64_t deadline = now_monotonic_ns() + uapi_client_deadline_ns;
 	size_t len = 0, cap = 0;
 	char *answer = NULL;
 	const char *why = "connection closed";

@@ -11,6 +11,7 @@
 #define VPND_UAPI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct device;
 
@@ -18,6 +19,8 @@ struct device;
 #define UAPI_MAX_REQUEST (64u << 20)	/* bounded: 10k peers fit easily */
 #define UAPI_MAX_ANSWER  (64u << 20)	/* what a client takes from a daemon */
 #define UAPI_CLIENT_DEADLINE_NS (10ull * 1000 * 1000 * 1000)	/* whole exchange */
+/* uapi_request's deadline: UAPI_CLIENT_DEADLINE_NS; tests shorten it. */
+extern uint64_t uapi_client_deadline_ns;
 
 /* The answer to get=1 (without the final errno line), malloc'd; NULL on
  * ENOMEM. */
