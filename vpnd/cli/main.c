@@ -15,6 +15,7 @@
 #include "vpnd/control/config.h"
 #include "vpnd/daemon/daemon.h"
 #include "vpnd/control/reload_apply.h"
+#include "vpnd/common/ifname.h"
 #include "vpnd/common/log.h"
 #include "vpnd/cli/show.h"
 #include "vpnd/control/uapi.h"
@@ -154,7 +155,10 @@ static int up_main(int argc, char **argv)
 		fprintf(stderr, "Usage: vpnd up CONFIG|NAME\n");
 		return 1;
 	}
-	config_resolve(argv[1], path, sizeof(path), ifname);
+	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		goto out;
+	}
 	if (config_load(&cfg, path, err, sizeof(err), warn_cb) != CONFIG_OK) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		goto out;
@@ -188,14 +192,17 @@ static pid_t read_pid(const char *ifname)
 
 static int down_main(int argc, char **argv)
 {
-	char path[PATH_MAX], ifname[IFNAMSIZ];
+	char path[PATH_MAX], ifname[IFNAMSIZ], err[256];
 	pid_t pid;
 
 	if (argc != 2) {
 		fprintf(stderr, "Usage: vpnd down NAME\n");
 		return 1;
 	}
-	config_resolve(argv[1], path, sizeof(path), ifname);
+	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		return 1;
+	}
 	pid = read_pid(ifname);
 	if (pid <= 0 || kill(pid, 0) < 0 || !uapi_alive(ifname)) {
 		fprintf(stderr, "vpnd: %s is not up\n", ifname);
@@ -231,8 +238,16 @@ static int daemon_main(int argc, char **argv)
 		else
 			o.ifname = NULL, i = argc;
 	}
-	if (!o.ifname || strlen(o.ifname) >= IFNAMSIZ) {
+	if (!o.ifname) {
 		fprintf(stderr, "Usage: vpnd daemon [-f|--foreground] IFNAME\n");
+		return 1;
+	}
+	if (!ifname_valid(o.ifname)) {
+		char shown[48];
+
+		ifname_quote(shown, sizeof(shown), o.ifname);
+		fprintf(stderr, "vpnd: invalid interface name '%s': 1 to %d of "
+			"a-z A-Z 0-9 _ = + . -\n", shown, IFNAME_MAX_LEN);
 		return 1;
 	}
 	return daemon_run(&o);

@@ -23,6 +23,7 @@
 #include "vpnd/control/config.h"
 #include "vpnd/control/reload.h"
 #include "vpnd/control/uapi.h"
+#include "vpnd/common/ifname.h"
 
 const char *config_dir(void)
 {
@@ -31,9 +32,10 @@ const char *config_dir(void)
 	return d && *d ? d : CONFIG_DIR_DEFAULT;
 }
 
-void config_resolve(const char *arg, char *path, size_t len, char ifname[IFNAMSIZ])
+bool config_resolve(const char *arg, char *path, size_t len, char ifname[IFNAMSIZ], char *err,
+		    size_t err_len)
 {
-	char tmp[PATH_MAX], *base, *dot;
+	char tmp[PATH_MAX], *base, *dot, shown[48];
 
 	if (strchr(arg, '/') || strstr(arg, ".conf"))
 		snprintf(path, len, "%s", arg);
@@ -44,7 +46,15 @@ void config_resolve(const char *arg, char *path, size_t len, char ifname[IFNAMSI
 	dot = strrchr(base, '.');
 	if (dot && !strcmp(dot, ".conf"))
 		*dot = '\0';
+	ifname[0] = '\0';
+	if (!ifname_valid(base)) {
+		ifname_quote(shown, sizeof(shown), base);
+		snprintf(err, err_len, "invalid interface name '%s' (from the file name): "
+			 "1 to %d of a-z A-Z 0-9 _ = + . -", shown, IFNAME_MAX_LEN);
+		return false;
+	}
 	snprintf(ifname, IFNAMSIZ, "%s", base);
+	return true;
 }
 
 /* --- what a reload cannot change ------------------------------------------ */
@@ -289,7 +299,10 @@ int reload_main(int argc, char **argv)
 		fprintf(stderr, "Usage: vpnd reload NAME|CONFIG\n");
 		return 1;
 	}
-	config_resolve(argv[1], path, sizeof(path), ifname);
+	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		return 1;
+	}
 	if (reload_apply(ifname, path, warn_stderr, &rep, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		return 1;

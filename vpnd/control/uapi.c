@@ -18,6 +18,7 @@
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
+#include "vpnd/common/ifname.h"
 
 /* --- get ---------------------------------------------------------------- */
 
@@ -330,11 +331,24 @@ int uapi_set(struct device *dev, char *body)
 
 /* --- sockets ------------------------------------------------------------ */
 
-static void socket_path(struct sockaddr_un *a, const char *ifname)
+/* false for a name that is not an interface name: no path is built from
+ * it (no "../", no truncation onto another interface's socket). */
+static bool socket_path(struct sockaddr_un *a, const char *ifname)
 {
 	memset(a, 0, sizeof(*a));
 	a->sun_family = AF_UNIX;
+	if (!ifname_valid(ifname))
+		return false;
 	snprintf(a->sun_path, sizeof(a->sun_path), "%s/%s.sock", UAPI_DIR, ifname);
+	return true;
+}
+
+static void bad_name(char *err, size_t err_len, const char *ifname)
+{
+	char shown[48];
+
+	ifname_quote(shown, sizeof(shown), ifname);
+	snprintf(err, err_len, "invalid interface name: '%s'", shown);
 }
 
 int uapi_alive(const char *ifname)
@@ -344,8 +358,8 @@ int uapi_alive(const char *ifname)
 
 	if (fd < 0)
 		return 0;
-	socket_path(&a, ifname);
-	ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	ok = socket_path(&a, ifname) &&
+	     connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
 	close(fd);
 	return ok;
 }
@@ -356,6 +370,10 @@ int uapi_listen(const char *ifname, char *err, size_t err_len)
 	mode_t old;
 	int fd;
 
+	if (!ifname_valid(ifname)) {
+		bad_name(err, err_len, ifname);
+		return -1;
+	}
 	mkdir("/var/run", 0755);
 	if (mkdir(UAPI_DIR, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, err_len, "mkdir %s: %s", UAPI_DIR, strerror(errno));
@@ -365,7 +383,7 @@ int uapi_listen(const char *ifname, char *err, size_t err_len)
 		snprintf(err, err_len, "%s is already up (its control socket answers)", ifname);
 		return -1;
 	}
-	socket_path(&a, ifname);
+	(void)socket_path(&a, ifname);	/* checked above */
 	unlink(a.sun_path);	/* stale: nobody answered on it */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	old = umask(0077);	/* mode 0600 from the start, no window */
@@ -384,8 +402,8 @@ void uapi_unlink(const char *ifname)
 {
 	struct sockaddr_un a;
 
-	socket_path(&a, ifname);
-	unlink(a.sun_path);
+	if (socket_path(&a, ifname))
+		unlink(a.sun_path);
 }
 
 static void write_all(int fd, const char *s, size_t len)
@@ -494,7 +512,10 @@ char *uapi_request(const char *ifname, const char *request, char *err, size_t er
 	char *answer = NULL;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	socket_path(&a, ifname);
+	if (!socket_path(&a, ifname)) {
+		bad_name(err, err_len, ifname);
+		goto out;
+	}
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		snprintf(err, err_len, "%s is not up: cannot connect to %s: %s", ifname,
 			 a.sun_path, strerror(errno));

@@ -3,12 +3,12 @@
 #include "vpnd/daemon/hooks.h"
 
 #include <errno.h>
-#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vpnd/common/ifname.h"
 #include "vpnd/common/log.h"
 
 /* sh -c cmd with no signal blocked (the monitor blocks the ones it waits
@@ -36,19 +36,22 @@ static int run_shell(const char *cmd)
 void run_hooks(char **cmds, size_t n, const char *ifname)
 {
 	for (size_t i = 0; i < n; i++) {
-		char cmd[8192];
-		size_t o = 0;
+		char cmd[HOOK_CMD_MAX];
 
-		/* %i is the interface name, as in wg-quick. */
-		for (const char *s = cmds[i]; *s && o + IFNAMSIZ + 1 < sizeof(cmd); s++) {
-			if (s[0] == '%' && s[1] == 'i') {
-				o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "%s", ifname);
-				s++;
-			} else {
-				cmd[o++] = *s;
-			}
+		/* %i is the interface name, as in wg-quick; config_load already
+		 * refused hooks too long for the longest name, and a name
+		 * outside wg-quick's alphabet never reaches the shell. */
+		switch (hook_expand(cmd, sizeof(cmd), cmds[i], ifname)) {
+		case HOOK_EXPAND_OK:
+			break;
+		case HOOK_EXPAND_BAD_NAME:
+			log_error("hook not run: invalid interface name");
+			continue;
+		case HOOK_EXPAND_TOO_LONG:
+			log_error("hook not run: longer than %d bytes with %%i replaced",
+				  HOOK_CMD_MAX - 1);
+			continue;
 		}
-		cmd[o] = '\0';
 		log_info("running hook: %s", cmd);
 		if (run_shell(cmd) != 0)
 			log_warn("hook failed: %s", cmd);
