@@ -481,6 +481,14 @@ static const struct bad_case bad_cases[] = {
 		   "x.conf:5: key not allowed in [Peer]: 'PeerToPeer'" },
 	/* 74 */ { IFACE "PeerToPeer = direct refuse\n",
 		   "x.conf:3: invalid PeerToPeer: 'direct refuse'" },
+	/* 75 */ { IFACE "Table = 0\n", "x.conf:3: invalid Table: '0'" },
+	/* 76 */ { IFACE "Table = local\n", "x.conf:3: invalid Table: 'local'" },
+	/* 77 */ { IFACE "Table = 4294967296\n", "x.conf:3: invalid Table: '4294967296'" },
+	/* 78 */ { IFACE "Table = off\nTable = auto\n", "x.conf:4: duplicate key: 'Table'" },
+	/* 79 */ { IFACE "KillSwitch = maybe\n", "x.conf:3: invalid KillSwitch: 'maybe'" },
+	/* 80 */ { IFACE "SaveConfig = \n", "x.conf:3: invalid SaveConfig: ''" },
+	/* 81 */ { IFACE PEER "KillSwitch = true\n",
+		   "x.conf:5: key not allowed in [Peer]: 'KillSwitch'" },
 };
 
 /* [Interface] PeerToPeer: kernel (the default), direct, refuse; any case,
@@ -522,6 +530,40 @@ static void test_peer_to_peer(void **state)
 	assert_false(p2p_mode_parse("", &p));
 	assert_false(p2p_mode_parse("directly", &p));
 	assert_int_equal(p, P2P_DIRECT);	/* untouched on failure */
+}
+
+/* Table = auto|off|main|N, KillSwitch and SaveConfig as booleans. */
+static void test_table_keys(void **state)
+{
+	static const struct {
+		const char *lines;
+		enum config_table mode;
+		uint32_t table;
+		bool kill_switch, save_config;
+	} cases[] = {
+		{ "", TABLE_AUTO, 0, false, false },
+		{ "Table = auto\n", TABLE_AUTO, 0, false, false },
+		{ "Table = off\n", TABLE_OFF, 0, false, false },
+		{ "table = OFF\nKillSwitch = true\n", TABLE_OFF, 0, true, false },
+		{ "Table = 1234\nSaveConfig = true\n", TABLE_ID, 1234, false, true },
+		{ "Table = main\nSaveConfig = no\n", TABLE_ID, 254, false, false },
+		{ "Table = 4294967295\nKillSwitch = Yes\n", TABLE_ID, UINT32_MAX, true, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		char text[512];
+
+		snprintf(text, sizeof(text), IFACE "%s" PEER, cases[i].lines);
+		parse_ok(&cfg, text);
+		if (cfg.table_mode != cases[i].mode || cfg.table != cases[i].table ||
+		    cfg.kill_switch != cases[i].kill_switch ||
+		    cfg.save_config != cases[i].save_config)
+			fail_msg("case %zu: got %d/%u/%d/%d", i, cfg.table_mode, cfg.table,
+				 cfg.kill_switch, cfg.save_config);
+		config_free(&cfg);
+	}
 }
 
 static void test_bad_configs(void **state)
@@ -859,16 +901,13 @@ static void test_ignored_key_warnings(void **state)
 	put_file("srv.conf", server_conf, 0600);
 	assert_int_equal(load(&cfg, "srv.conf", err), CONFIG_OK);
 	check_server(&cfg);
-	assert_int_equal(n_warnings, 3);
+	assert_int_equal(n_warnings, 1);
 	snprintf(want, sizeof(want), "%s/srv.conf:14: warning: key not supported, ignored: 'DNS'",
 		 tmpdir);
 	assert_string_equal(warnings[0], want);
-	snprintf(want, sizeof(want),
-		 "%s/srv.conf:15: warning: key not supported, ignored: 'Table'", tmpdir);
-	assert_string_equal(warnings[1], want);
-	snprintf(want, sizeof(want),
-		 "%s/srv.conf:16: warning: key not supported, ignored: 'SaveConfig'", tmpdir);
-	assert_string_equal(warnings[2], want);
+	/* Table and SaveConfig are read (test_table_keys), not ignored. */
+	assert_int_equal(cfg.table_mode, TABLE_OFF);
+	assert_false(cfg.save_config);
 	config_free(&cfg);
 }
 
@@ -1016,6 +1055,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_dir_errors, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_permission_warning, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_ignored_key_warnings, setup_dir, teardown_dir),
+		cmocka_unit_test(test_table_keys),
 		cmocka_unit_test(test_parse_ip_prefix),
 		cmocka_unit_test(test_parse_endpoint),
 		cmocka_unit_test(test_format_endpoint),

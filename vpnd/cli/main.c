@@ -13,6 +13,7 @@
 
 #include "crypto/crypto.h"
 #include "vpnd/control/config.h"
+#include "vpnd/control/fulltunnel.h"
 #include "vpnd/daemon/daemon.h"
 #include "vpnd/control/reload_apply.h"
 #include "vpnd/common/ifname.h"
@@ -190,6 +191,26 @@ static pid_t read_pid(const char *ifname)
 	return pid;
 }
 
+/* The daemon is gone (crashed, killed): what it left of a full tunnel
+ * (a kill switch, or everything if the monitor itself died) is removed. */
+static int down_leftovers(const char *ifname)
+{
+	char err[512] = "";
+
+	switch (fulltunnel_undo(ifname, false, err, sizeof(err))) {
+	case FULLTUNNEL_UNDONE:
+		fprintf(stderr, "vpnd: %s: daemon not running; removed its full-tunnel rules "
+			"(kill switch)\n", ifname);
+		return 0;
+	case FULLTUNNEL_FAILED:
+		fprintf(stderr, "vpnd: %s: %s\n", ifname, err);
+		return 1;
+	default:
+		fprintf(stderr, "vpnd: %s is not up\n", ifname);
+		return 1;
+	}
+}
+
 static int down_main(int argc, char **argv)
 {
 	char path[PATH_MAX], ifname[IFNAMSIZ], err[256];
@@ -204,10 +225,8 @@ static int down_main(int argc, char **argv)
 		return 1;
 	}
 	pid = read_pid(ifname);
-	if (pid <= 0 || kill(pid, 0) < 0 || !uapi_alive(ifname)) {
-		fprintf(stderr, "vpnd: %s is not up\n", ifname);
-		return 1;
-	}
+	if (pid <= 0 || kill(pid, 0) < 0 || !uapi_alive(ifname))
+		return down_leftovers(ifname);
 	if (kill(pid, SIGTERM) < 0) {
 		fprintf(stderr, "vpnd: %s: cannot stop pid %d: %s\n", ifname, (int)pid,
 			strerror(errno));

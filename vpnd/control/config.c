@@ -302,6 +302,54 @@ static enum config_status h_peer_to_peer(struct parser *p, const struct key_hand
 	return CONFIG_OK;
 }
 
+/* "main" is the only table name vpnd knows (rt_tables is the system's). */
+static enum config_status h_table(struct parser *p, const struct key_handler *h, char *value)
+{
+	uint32_t id;
+
+	if (!strcasecmp(value, "auto")) {
+		p->cfg->table_mode = TABLE_AUTO;
+		return CONFIG_OK;
+	}
+	if (!strcasecmp(value, "off")) {
+		p->cfg->table_mode = TABLE_OFF;
+		return CONFIG_OK;
+	}
+	if (!strcasecmp(value, "main"))
+		id = 254;
+	else if (!parse_decimal_u32(value, UINT32_MAX, &id) || id == 0)
+		return fail_invalid(p, h, value);
+	p->cfg->table_mode = TABLE_ID;
+	p->cfg->table = id;
+	return CONFIG_OK;
+}
+
+static bool parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+			*out = !strcasecmp(value, yes[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
+static enum config_status h_kill_switch(struct parser *p, const struct key_handler *h,
+					char *value)
+{
+	return parse_bool(value, &p->cfg->kill_switch) ? CONFIG_OK : fail_invalid(p, h, value);
+}
+
+static enum config_status h_save_config(struct parser *p, const struct key_handler *h,
+					char *value)
+{
+	return parse_bool(value, &p->cfg->save_config) ? CONFIG_OK : fail_invalid(p, h, value);
+}
+
 /* Hooks are shell commands: the value is kept as written (after the comment
  * is cut and the ends trimmed, as wg-quick does), commas and '=' included. */
 static enum config_status add_hook(struct parser *p, const struct key_handler *h, char *value,
@@ -433,8 +481,9 @@ static const struct key_handler handlers[] = {
 	{ SECTION_INTERFACE, "PreDown", h_pre_down, false },
 	{ SECTION_INTERFACE, "PostDown", h_post_down, false },
 	{ SECTION_INTERFACE, "DNS", h_ignored, false },
-	{ SECTION_INTERFACE, "Table", h_ignored, false },
-	{ SECTION_INTERFACE, "SaveConfig", h_ignored, false },
+	{ SECTION_INTERFACE, "Table", h_table, true },
+	{ SECTION_INTERFACE, "SaveConfig", h_save_config, true },
+	{ SECTION_INTERFACE, "KillSwitch", h_kill_switch, true },
 	{ SECTION_PEER, "PublicKey", h_public_key, true },
 	{ SECTION_PEER, "PresharedKey", h_preshared_key, true },
 	{ SECTION_PEER, "AllowedIPs", h_allowed_ips, false },

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "vpnd/control/fulltunnel.h"
 #include "vpnd/control/routes.h"
 
 /* --- small helpers ------------------------------------------------------ */
@@ -406,8 +407,8 @@ static void plan_interface(struct reload_plan *plan, struct text *t, const struc
 		text_add(t, "listen_port=%u\n", cfg->listen_port);
 		plan->interface_changed = true;
 	}
-	if (cfg->fwmark != rs->fwmark) {
-		text_add(t, "fwmark=%u\n", cfg->fwmark);
+	if (fulltunnel_fwmark(cfg) != rs->fwmark) {
+		text_add(t, "fwmark=%u\n", fulltunnel_fwmark(cfg));
 		plan->interface_changed = true;
 	}
 	if (rs->has_peer_to_peer && cfg->peer_to_peer != rs->peer_to_peer) {

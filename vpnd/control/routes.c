@@ -31,5 +31,6 @@ bool route_covered_by_address(const struct config *cfg, const struct ip_prefix *
 
 bool route_wanted(const struct config *cfg, const struct ip_prefix *p)
 {
-	return p->cidr != 0 && !route_covered_by_address(cfg, p);
+	return cfg->table_mode == TABLE_AUTO && p->cidr != 0 &&
+	       !route_covered_by_address(cfg, p);
 }

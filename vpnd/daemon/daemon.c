@@ -29,6 +29,7 @@
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
+#include "vpnd/control/fulltunnel.h"
 #include "vpnd/control/reload.h"
 #include "vpnd/control/reload_apply.h"
 #include "vpnd/common/log.h"
@@ -56,6 +57,7 @@ struct daemon {
 	int epoll_fd, uapi_fd, signal_fd, registered_udp_fd;
 	struct uapi_server uapi;
 	bool running;
+	bool owns_ifname;	/* past the "already up" check: its state is ours */
 	char pid_path[128];
 };
 
@@ -379,6 +381,25 @@ static void monitor_reload(struct daemon *d, struct config *held, const struct c
 	*cfg = held;
 }
 
+/* After the interface is gone: its policy rules, nftables table and
+ * sysctl. A kill switch stays when the daemon died unasked. */
+static void full_tunnel_down(const char *ifname, bool keep_kill_switch)
+{
+	char err[512] = "";
+
+	switch (fulltunnel_undo(ifname, keep_kill_switch, err, sizeof(err))) {
+	case FULLTUNNEL_FAILED:
+		log_error("%s: full tunnel: %s", ifname, err);
+		break;
+	case FULLTUNNEL_KEPT:
+		log_warn("%s: daemon gone: kill switch holds (no traffic outside the "
+			 "tunnel) until vpnd down %s", ifname, ifname);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Waits for the worker; SIGTERM/SIGINT run PreDown while the interface is
  * still there, then stop the worker; SIGHUP reloads. */
 static int monitor_main(struct daemon *d, pid_t worker)
@@ -388,6 +409,7 @@ static int monitor_main(struct daemon *d, pid_t worker)
 	struct resolver res;
 	sigset_t mask;
 	int status = 0, sig;
+	bool asked = false;	/* stopped by a signal, not a crash */
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -417,11 +439,13 @@ static int monitor_main(struct daemon *d, pid_t worker)
 			continue;
 		}
 		log_info("%s: signal %d, shutting down", d->dev.ifname, sig);
+		asked = true;
 		if (cfg)
 			run_hooks(cfg->pre_down, cfg->n_pre_down, d->dev.ifname);
 		kill(worker, SIGTERM);
 	}
 	resolver_free(&res);
+	full_tunnel_down(d->dev.ifname, !asked);
 	if (cfg)
 		run_hooks(cfg->post_down, cfg->n_post_down, d->dev.ifname);
 	remove_files(d);
@@ -440,6 +464,11 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "%s is already up", d->opts->ifname);
 		return -EEXIST;
 	}
+	if (cfg && fulltunnel_check(cfg, err, err_len) < 0)
+		return -EINVAL;
+	/* What a crashed earlier run left (its kill switch included). */
+	d->owns_ifname = true;
+	full_tunnel_down(d->opts->ifname, false);
 	if (device_init(&d->dev, d->opts->ifname) < 0) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
@@ -471,6 +500,8 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	}
 	if (interface_configure(d->nl, &d->dev, d->opts->cfg, err, err_len) < 0)
 		return -EIO;
+	if (cfg && fulltunnel_up(d->nl, name, d->dev.ifindex, cfg, err, err_len) < 0)
+		return -EIO;
 	if (cfg)
 		run_hooks(cfg->post_up, cfg->n_post_up, name);
 	return 0;
@@ -501,6 +532,8 @@ int daemon_run(const struct daemon_opts *o)
 		if (d.uapi_fd >= 0)
 			remove_files(&d);
 		close_everything(&d);
+		if (d.owns_ifname)
+			full_tunnel_down(o->ifname, false);
 		return 1;
 	}
 	if (o->cfg)
