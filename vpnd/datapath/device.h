@@ -100,6 +100,9 @@ struct device {
 
 	uint64_t drops[DROP_COUNT];
 	size_t staged_bytes;		/* all peers' staged packets (peer.c) */
+	unsigned icmp_tokens;		/* icmp.c's rate limit */
+	uint64_t icmp_last_ns;
+	uint64_t icmp_sent;		/* destination-unreachable errors written */
 	uint64_t cookie_replies_sent;
 	uint64_t handshakes_answered;
 

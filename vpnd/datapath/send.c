@@ -15,6 +15,7 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/icmp.h"
 #include "vpnd/datapath/send.h"
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
@@ -383,9 +384,17 @@ void send_from_tun(struct device *dev, uint8_t *pkt, size_t len, uint64_t now)
 	owner = allowedips_lookup(dev->aips, family, dst);
 	if (!owner) {
 		device_count_drop(dev, DROP_NO_ROUTE);
+		icmp_send_unreachable(dev, pkt, len, now);
 		return;
 	}
 	peer = (struct peer *)((char *)owner - offsetof(struct peer, aips));
+	if (!peer->has_endpoint) {
+		/* The local sender learns now, as from the kernel's wg_xmit
+		 * (a forwarded packet's sender is a peer: it gets nothing). */
+		device_count_drop(dev, DROP_NO_ENDPOINT);
+		icmp_send_unreachable(dev, pkt, len, now);
+		return;
+	}
 	send_to_peer(peer, pkt, len, now);
 }
 
