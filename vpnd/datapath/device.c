@@ -162,6 +162,15 @@ static int open_udp(int family, uint16_t port, uint32_t fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
 	/* Coalesced receive; harmless where the kernel lacks it. */
 	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	/* Outer DF cleared, as the kernel's WireGuard (udp_tunnel_xmit_skb with
+	 * df 0): a link with a smaller MTU on the way fragments the outer
+	 * packet instead of dropping it; the inner packet's path MTU is the
+	 * inner sender's business. (On an IPv6 socket SOL_IP still governs
+	 * the IPv4-mapped traffic.) */
+	setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &(int){ IP_PMTUDISC_DONT }, sizeof(int));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &(int){ IPV6_PMTUDISC_DONT },
+			   sizeof(int));
 	if (bind(fd, &a.sa, alen) < 0) {
 		int err = -errno;
 
