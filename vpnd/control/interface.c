@@ -161,10 +161,32 @@ int device_apply_config(struct device *dev, const struct config *cfg, char *err,
 	return 0;
 }
 
+/* One AllowedIPs route, unless the host already routes that prefix
+ * elsewhere: then vpnd up fails (its caller deletes the interface, and the
+ * routes made so far with it) and the host's route stays as it was. */
+static int add_route(struct nl *nl, const struct device *dev, const struct config_peer *cp,
+		     const struct ip_prefix *p, char *err, size_t err_len)
+{
+	char why[512];
+	int ret;
+
+	switch (route_check_free(nl, dev->ifindex, p, why, sizeof(why))) {
+	case ROUTE_FREE:
+		break;
+	case ROUTE_IN_THE_WAY:
+	case ROUTE_CHECK_FAILED:
+		snprintf(err, err_len, "%s:%d: %s", cp->file, cp->line, why);
+		return -EEXIST;
+	}
+	ret = nl_route_add(nl, dev->ifindex, p->family, p->addr, p->cidr, err, err_len);
+	/* Nothing of the host's is there (checked): EEXIST is our own route,
+	 * a prefix listed twice. */
+	return ret == -EEXIST ? 0 : ret;
+}
+
 static int add_routes(struct nl *nl, const struct device *dev, const struct config *cfg,
 		      char *err, size_t err_len)
 {
-
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++) {
 			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
@@ -181,8 +203,7 @@ static int add_routes(struct nl *nl, const struct device *dev, const struct conf
 					 dev->ifname, p->family == AF_INET ? "0.0.0.0" : "::");
 				continue;
 			}
-			ret = nl_route_add(nl, dev->ifindex, p->family, p->addr, p->cidr,
-					   err, err_len);
+			ret = add_route(nl, dev, &cfg->peers[i], p, err, err_len);
 			if (ret < 0)
 				return ret;
 		}
