@@ -155,7 +155,10 @@ static int open_udp(int family, uint16_t port, uint32_t fwmark)
 		a.in.sin_port = htons(port);
 		alen = sizeof(a.in);
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* No SO_REUSEADDR: with it any local user could bind the same port
+	 * and take the tunnel's datagrams, and a second interface on the same
+	 * ListenPort would silently take over the first one's. A port in use
+	 * is EADDRINUSE, reported as such. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
 	if (fwmark)
