@@ -17,6 +17,7 @@
 #include "vpnd/daemon/daemon.h"
 #include "vpnd/control/reload_apply.h"
 #include "vpnd/common/log.h"
+#include "vpnd/cli/conf_cmd.h"
 #include "vpnd/cli/show.h"
 #include "vpnd/control/uapi.h"
 
@@ -42,6 +43,8 @@ static const struct subcommand {
 	  "manage a server's clients in NAME.d/ (vpnd peer for details)" },
 	{ "show", show_main, "[NAME] [--show-keys] [--rate]",
 	  "show interfaces, peers, handshakes, transfer (see below)" },
+	{ "strip", strip_main, "CONFIG|NAME", "print the wg(8) part of a config (for wg syncconf)" },
+	{ "showconf", showconf_main, "IFACE", "print the running interface as a wg(8) config" },
 	{ "daemon", daemon_main, "[-f|--foreground] IFNAME",
 	  "create a bare interface configured over UAPI (wireguard-go's convention)" },
 	{ "genkey", genkey_main, "", "print a new private key (base64)" },

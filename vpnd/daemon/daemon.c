@@ -31,6 +31,7 @@
 #include "vpnd/common/clock.h"
 #include "vpnd/control/fulltunnel.h"
 #include "vpnd/control/reload_apply.h"
+#include "vpnd/control/saveconf.h"
 #include "vpnd/common/log.h"
 #include "vpnd/control/resolve.h"
 #include "vpnd/control/routes.h"
@@ -365,6 +366,23 @@ static void full_tunnel_down(const char *ifname, bool keep_kill_switch)
 	}
 }
 
+/* SaveConfig = true, at vpnd down after PreDown (as wg-quick): the
+ * running peers and endpoints back into the config file. */
+static void save_config(struct daemon *d, const struct config *cfg)
+{
+	struct running_state rs;
+	char err[PATH_MAX + 256];
+
+	if (!cfg || !cfg->save_config || !d->opts->config_path)
+		return;
+	if (saveconf_fetch(d->dev.ifname, &rs, err, sizeof(err)) < 0 ||
+	    saveconf_write(d->opts->config_path, cfg, &rs, err, sizeof(err)) < 0)
+		log_error("%s: %s", d->dev.ifname, err);
+	else
+		log_info("%s: SaveConfig: wrote %s", d->dev.ifname, d->opts->config_path);
+	running_state_free(&rs);
+}
+
 /* Waits for the worker; SIGTERM/SIGINT run PreDown while the interface is
  * still there, then stop the worker; SIGHUP reloads. */
 static int monitor_main(struct daemon *d, pid_t worker)
@@ -407,6 +425,7 @@ static int monitor_main(struct daemon *d, pid_t worker)
 		asked = true;
 		if (cfg)
 			run_hooks(cfg->pre_down, cfg->n_pre_down, d->dev.ifname);
+		save_config(d, cfg);
 		kill(worker, SIGTERM);
 	}
 	resolver_free(&res);
