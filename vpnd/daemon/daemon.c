@@ -54,6 +54,7 @@ struct daemon {
 	int epoll_fd, uapi_fd, signal_fd, registered_udp_fd;
 	bool running;
 	bool owns_ifname;	/* past the "already up" check: its state is ours */
+	bool pre_up_ran;	/* a failed up then runs PostDown */
 	char pid_path[128];
 };
 
@@ -457,8 +458,10 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	if (cfg)
-		run_hooks(cfg->pre_up, cfg->n_pre_up, d->opts->ifname);
+	d->pre_up_ran = cfg != NULL;
+	if (cfg && run_up_hooks("PreUp", cfg->pre_up, cfg->n_pre_up, d->opts->ifname, err,
+				err_len) < 0)
+		return -ECANCELED;
 	d->nl = nl_open(err, err_len);
 	if (!d->nl)
 		return -EIO;
@@ -486,9 +489,29 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		return -EIO;
 	if (cfg && fulltunnel_up(d->nl, name, d->dev.ifindex, cfg, err, err_len) < 0)
 		return -EIO;
-	if (cfg)
-		run_hooks(cfg->post_up, cfg->n_post_up, name);
+	if (cfg && run_up_hooks("PostUp", cfg->post_up, cfg->n_post_up, name, err, err_len) < 0)
+		return -ECANCELED;
 	return 0;
+}
+
+/* A failed up leaves the host as it was (all or nothing): PreDown while
+ * the interface is still there, then the interface (it goes with its TUN
+ * fd, addresses and routes with it), the files and the full tunnel, then
+ * PostDown. Down hooks run only if up got as far as running PreUp, so that
+ * they can undo what the up hooks did. */
+static void abort_up(struct daemon *d)
+{
+	const struct config *cfg = d->opts->cfg;
+
+	if (cfg && d->pre_up_ran && d->dev.tun_fd >= 0)
+		run_hooks(cfg->pre_down, cfg->n_pre_down, d->opts->ifname);
+	if (d->uapi_fd >= 0)
+		remove_files(d);
+	close_everything(d);
+	if (d->owns_ifname)
+		full_tunnel_down(d->opts->ifname, false);
+	if (cfg && d->pre_up_ran)
+		run_hooks(cfg->post_down, cfg->n_post_down, d->opts->ifname);
 }
 
 int daemon_run(const struct daemon_opts *o)
@@ -511,12 +534,7 @@ int daemon_run(const struct daemon_opts *o)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if (start(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vpnd: %s\n", err);
-		/* A half-made interface goes away with its TUN fd. */
-		if (d.uapi_fd >= 0)
-			remove_files(&d);
-		close_everything(&d);
-		if (d.owns_ifname)
-			full_tunnel_down(o->ifname, false);
+		abort_up(&d);
 		return 1;
 	}
 	if (o->cfg)
