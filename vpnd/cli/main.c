@@ -13,6 +13,7 @@
 
 #include "crypto/crypto.h"
 #include "vpnd/control/config.h"
+#include "vpnd/control/dns.h"
 #include "vpnd/control/fulltunnel.h"
 #include "vpnd/daemon/daemon.h"
 #include "vpnd/control/reload_apply.h"
@@ -195,16 +196,21 @@ static pid_t read_pid(const char *ifname)
 static int down_leftovers(const char *ifname)
 {
 	char err[512] = "";
+	bool dns = dns_undo(ifname);
 
 	switch (fulltunnel_undo(ifname, false, err, sizeof(err))) {
 	case FULLTUNNEL_UNDONE:
 		fprintf(stderr, "vpnd: %s: daemon not running; removed its full-tunnel rules "
-			"(kill switch)\n", ifname);
+			"(kill switch)%s\n", ifname, dns ? " and DNS" : "");
 		return 0;
 	case FULLTUNNEL_FAILED:
 		fprintf(stderr, "vpnd: %s: %s\n", ifname, err);
 		return 1;
 	default:
+		if (dns) {
+			fprintf(stderr, "vpnd: %s: daemon not running; removed its DNS\n", ifname);
+			return 0;
+		}
 		fprintf(stderr, "vpnd: %s is not up\n", ifname);
 		return 1;
 	}

@@ -2,6 +2,7 @@
  * small buffers that are wiped after use. */
 #include "vpnd/control/saveconf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -127,10 +128,28 @@ static void put_hooks(FILE *f, const char *name, char **cmds, size_t n)
 		fprintf(f, "%s = %s\n", name, cmds[i]);
 }
 
+/* DNS = servers (without their /32 or /128), then search domains. */
+static void put_dns(FILE *f, const struct config *cfg)
+{
+	char a[INET6_ADDRSTRLEN];
+	size_t n = 0;
+
+	if (!cfg->n_dns && !cfg->n_dns_search)
+		return;
+	fprintf(f, "DNS = ");
+	for (size_t i = 0; i < cfg->n_dns; i++)
+		if (inet_ntop(cfg->dns[i].family, cfg->dns[i].addr, a, sizeof(a)))
+			fprintf(f, "%s%s", n++ ? ", " : "", a);
+	for (size_t i = 0; i < cfg->n_dns_search; i++)
+		fprintf(f, "%s%s", n++ ? ", " : "", cfg->dns_search[i]);
+	fputc('\n', f);
+}
+
 /* The [Interface] keys that are the file's and not the device's. */
 static void put_own_keys(FILE *f, const struct config *cfg)
 {
 	put_prefixes(f, "Address", cfg->addresses, cfg->n_addresses);
+	put_dns(f, cfg);
 	if (cfg->mtu && cfg->mtu != CONFIG_DEFAULT_MTU)
 		fprintf(f, "MTU = %u\n", cfg->mtu);
 	if (cfg->table_mode == TABLE_OFF)

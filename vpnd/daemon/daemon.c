@@ -29,6 +29,7 @@
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
+#include "vpnd/control/dns.h"
 #include "vpnd/control/fulltunnel.h"
 #include "vpnd/control/reload_apply.h"
 #include "vpnd/control/saveconf.h"
@@ -348,8 +349,9 @@ static void monitor_reload(struct daemon *d, struct config *held, const struct c
 	*cfg = held;
 }
 
-/* After the interface is gone: its policy rules, nftables table and
- * sysctl. A kill switch stays when the daemon died unasked. */
+/* After the interface is gone: its policy rules, nftables table, sysctl
+ * and DNS. A kill switch stays when the daemon died unasked, and the DNS
+ * with it (queries to other servers would leak). */
 static void full_tunnel_down(const char *ifname, bool keep_kill_switch)
 {
 	char err[512] = "";
@@ -361,10 +363,11 @@ static void full_tunnel_down(const char *ifname, bool keep_kill_switch)
 	case FULLTUNNEL_KEPT:
 		log_warn("%s: daemon gone: kill switch holds (no traffic outside the "
 			 "tunnel) until vpnd down %s", ifname, ifname);
-		break;
+		return;
 	default:
 		break;
 	}
+	dns_undo(ifname);
 }
 
 /* SaveConfig = true, at vpnd down after PreDown (as wg-quick): the
@@ -488,6 +491,8 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	if (interface_configure(d->nl, &d->dev, d->opts->cfg, err, err_len) < 0)
 		return -EIO;
 	if (cfg && fulltunnel_up(d->nl, name, d->dev.ifindex, cfg, err, err_len) < 0)
+		return -EIO;
+	if (cfg && dns_up(name, cfg, err, err_len) < 0)
 		return -EIO;
 	if (cfg && run_up_hooks("PostUp", cfg->post_up, cfg->n_post_up, name, err, err_len) < 0)
 		return -ECANCELED;
