@@ -489,6 +489,11 @@ static const struct bad_case bad_cases[] = {
 	/* 80 */ { IFACE "SaveConfig = \n", "x.conf:3: invalid SaveConfig: ''" },
 	/* 81 */ { IFACE PEER "KillSwitch = true\n",
 		   "x.conf:5: key not allowed in [Peer]: 'KillSwitch'" },
+	/* 82 */ { IFACE "DNS = 198.18.0.53 example.test\n",
+		   "x.conf:3: invalid DNS: '198.18.0.53 example.test'" },
+	/* 83 */ { IFACE "DNS = 198.18.0.0/24\n", "x.conf:3: invalid DNS: '198.18.0.0/24'" },
+	/* 84 */ { IFACE "DNS = a;reboot\n", "x.conf:3: invalid DNS: 'a;reboot'" },
+	/* 85 */ { IFACE "DNS = 198.18.0.53,\n", "x.conf:3: invalid DNS: ''" },
 };
 
 /* [Interface] PeerToPeer: kernel (the default), direct, refuse; any case,
@@ -892,22 +897,40 @@ static void test_permission_warning(void **state)
 	config_free(&cfg);
 }
 
-static void test_ignored_key_warnings(void **state)
+/* DNS, Table and SaveConfig of a wg-quick file are read, not ignored:
+ * no warning. */
+static void test_wg_quick_keys_read(void **state)
 {
 	struct config cfg;
-	char err[ERR_LEN], want[PATH_MAX + 128];
+	char err[ERR_LEN];
 
 	(void)state;
 	put_file("srv.conf", server_conf, 0600);
 	assert_int_equal(load(&cfg, "srv.conf", err), CONFIG_OK);
 	check_server(&cfg);
-	assert_int_equal(n_warnings, 1);
-	snprintf(want, sizeof(want), "%s/srv.conf:14: warning: key not supported, ignored: 'DNS'",
-		 tmpdir);
-	assert_string_equal(warnings[0], want);
-	/* Table and SaveConfig are read (test_table_keys), not ignored. */
+	assert_int_equal(n_warnings, 0);
+	assert_int_equal(cfg.n_dns, 1);
+	assert_int_equal(cfg.dns[0].family, AF_INET);
+	assert_int_equal(cfg.n_dns_search, 0);
 	assert_int_equal(cfg.table_mode, TABLE_OFF);
 	assert_false(cfg.save_config);
+	config_free(&cfg);
+}
+
+/* DNS = addresses and search domains, in any order, over several lines. */
+static void test_dns(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	parse_ok(&cfg, IFACE "DNS = 198.18.0.53, example.test\nDNS = 2001:db8::53,corp.example\n"
+		 "DNS =\n" PEER);
+	assert_int_equal(cfg.n_dns, 2);
+	assert_int_equal(cfg.dns[1].family, AF_INET6);
+	assert_int_equal(cfg.dns[1].cidr, 128);
+	assert_int_equal(cfg.n_dns_search, 2);
+	assert_string_equal(cfg.dns_search[0], "example.test");
+	assert_string_equal(cfg.dns_search[1], "corp.example");
 	config_free(&cfg);
 }
 
@@ -1054,7 +1077,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_dir, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_load_dir_errors, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_permission_warning, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_ignored_key_warnings, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_wg_quick_keys_read, setup_dir, teardown_dir),
+		cmocka_unit_test(test_dns),
 		cmocka_unit_test(test_table_keys),
 		cmocka_unit_test(test_parse_ip_prefix),
 		cmocka_unit_test(test_parse_endpoint),
