@@ -74,7 +74,7 @@ void format_prefix(char *buf, size_t len, const struct ip_prefix *p);
 int ip_prefix_cmp(const struct ip_prefix *a, const struct ip_prefix *b);
 /* Same family, address, port (and IPv6 scope). */
 bool sockaddr_equal(const union sockaddr_any *a, const union sockaddr_any *b);
-/* Same family and address (ifindex too for IPv6, where it is a scope). */
+/* Same family, address and interface. */
 bool local_source_equal(const struct local_source *a, const struct local_source *b);
 
 #endif

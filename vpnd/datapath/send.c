@@ -46,15 +46,19 @@ static socklen_t socket_address(const struct device *dev, const union sockaddr_a
 	return ep->sa.sa_family == AF_INET6 ? sizeof(out->in6) : sizeof(out->in);
 }
 
-/* The cmsg at cm that makes a datagram leave from src, as the kernel's
- * send4/send6 do: IP_PKTINFO with the source only (routing still picks the
- * interface, so source-based rules apply) or IPV6_PKTINFO (the interface
- * only for a link-local source, which needs its scope). Returns the bytes
- * used at cm (CMSG_SPACE), 0 when no source is known. */
+/* The cmsg at cm that makes a datagram leave from src: IP_PKTINFO or
+ * IPV6_PKTINFO with our address the peer wrote to and the interface it
+ * came in on. The kernel's send4 routes with the source alone and drops
+ * it when the route leaves by another interface; a socket cannot ask
+ * that, so the interface is given, as wireguard-go does: a source whose
+ * interface went down (its address kept) is refused (ENETUNREACH) and
+ * forgotten, rather than used on another link. Returns the bytes used at
+ * cm (CMSG_SPACE), 0 when no source is known. */
 static size_t put_source_cmsg(struct cmsghdr *cm, const struct local_source *src)
 {
 	if (src->family == AF_INET) {
-		struct in_pktinfo pi = { .ipi_spec_dst = src->addr.v4 };
+		struct in_pktinfo pi = { .ipi_ifindex = (int)src->ifindex,
+					 .ipi_spec_dst = src->addr.v4 };
 
 		cm->cmsg_level = IPPROTO_IP;
 		cm->cmsg_type = IP_PKTINFO;
@@ -63,10 +67,8 @@ static size_t put_source_cmsg(struct cmsghdr *cm, const struct local_source *src
 		return CMSG_SPACE(sizeof(pi));
 	}
 	if (src->family == AF_INET6) {
-		struct in6_pktinfo pi = { .ipi6_addr = src->addr.v6 };
+		struct in6_pktinfo pi = { .ipi6_addr = src->addr.v6, .ipi6_ifindex = src->ifindex };
 
-		if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
-			pi.ipi6_ifindex = src->ifindex;
 		cm->cmsg_level = IPPROTO_IPV6;
 		cm->cmsg_type = IPV6_PKTINFO;
 		cm->cmsg_len = CMSG_LEN(sizeof(pi));
