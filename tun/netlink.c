@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -622,4 +623,125 @@ void nl_watch_close(struct nl_watch *w)
 		return;
 	mnl_socket_close(w->sock);
 	free(w);
+}
+
+/* --- policy routing (full tunnel, Table =) ------------------------------- */
+
+/* Tables above 255 do not fit rtm_table: RTA_TABLE carries the full id and
+ * rtm_table says RT_TABLE_UNSPEC, as iproute2 does. */
+static void put_table(struct nlmsghdr *nlh, uint8_t *hdr_table, uint16_t attr, uint32_t table)
+{
+	*hdr_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, attr, table);
+}
+
+static struct nlmsghdr *put_table_route(char *buf, uint16_t type, uint16_t flags, int family,
+					uint32_t table, uint8_t rtn_type)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_type = rtn_type;
+	rtm->rtm_scope = type == RTM_DELROUTE ? RT_SCOPE_NOWHERE :
+			 rtn_type == RTN_UNICAST ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+	put_table(nlh, &rtm->rtm_table, RTA_TABLE, table);
+	return nlh;
+}
+
+int nl_route_add_table(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+		       uint8_t prefix_len, uint32_t table, char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	char name[NAME_LEN], pfx[PFX_LEN];
+	uint8_t net[16];
+	struct nlmsghdr *nlh;
+	int ret = check_prefix(family, dst, prefix_len);
+
+	if (ret < 0 || !table) {
+		set_err(err, err_len, "add route: bad family %d, prefix length %u or table %u",
+			family, prefix_len, table);
+		return -EINVAL;
+	}
+	mask_prefix(net, dst, family_len(family), prefix_len);
+	nlh = put_table_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, family, table,
+			      RTN_UNICAST);
+	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_dst_len = prefix_len;
+	if (prefix_len)
+		mnl_attr_put(nlh, RTA_DST, family_len(family), net);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "add route %s dev %s table %u: %s",
+			prefix_str(family, net, prefix_len, pfx), ifname_of(ifindex, name), table,
+			strerror(-ret));
+	return ret;
+}
+
+int nl_route_unreachable(struct nl *nl, bool add, int family, uint32_t table, uint32_t metric,
+			 char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	struct nlmsghdr *nlh;
+	int ret;
+
+	if (!family_len(family) || !table) {
+		set_err(err, err_len, "unreachable route: bad family %d or table %u", family, table);
+		return -EINVAL;
+	}
+	nlh = put_table_route(buf, add ? RTM_NEWROUTE : RTM_DELROUTE,
+			      add ? NLM_F_CREATE | NLM_F_EXCL : 0, family, table, RTN_UNREACHABLE);
+	mnl_attr_put_u32(nlh, RTA_PRIORITY, metric);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "%s unreachable default route (IPv%c) table %u: %s",
+			add ? "add" : "delete", family == AF_INET ? '4' : '6', table,
+			strerror(-ret));
+	return ret;
+}
+
+static int rule_op(struct nl *nl, bool add, const struct nl_rule *r, char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+	int ret;
+
+	if (!family_len(r->family) || !r->table) {
+		set_err(err, err_len, "rule: bad family %d or table %u", r->family, r->table);
+		return -EINVAL;
+	}
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_EXCL : 0;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = (uint8_t)r->family;
+	frh->action = FR_ACT_TO_TBL;
+	frh->flags = r->invert ? FIB_RULE_INVERT : 0;
+	put_table(nlh, &frh->table, FRA_TABLE, r->table);
+	if (r->fwmark) {
+		mnl_attr_put_u32(nlh, FRA_FWMARK, r->fwmark);
+		mnl_attr_put_u32(nlh, FRA_FWMASK, UINT32_MAX);
+	}
+	if (r->suppress_prefixlen >= 0)
+		mnl_attr_put_u32(nlh, FRA_SUPPRESS_PREFIXLEN, (uint32_t)r->suppress_prefixlen);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "%s rule (IPv%c)%s fwmark %u table %u: %s",
+			add ? "add" : "delete", r->family == AF_INET ? '4' : '6',
+			r->invert ? " not" : "", r->fwmark, r->table, strerror(-ret));
+	return ret;
+}
+
+int nl_rule_add(struct nl *nl, const struct nl_rule *r, char *err, size_t err_len)
+{
+	return rule_op(nl, true, r, err, err_len);
+}
+
+int nl_rule_del(struct nl *nl, const struct nl_rule *r, char *err, size_t err_len)
+{
+	return rule_op(nl, false, r, err, err_len);
 }

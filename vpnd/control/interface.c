@@ -13,6 +13,7 @@
 #include "tun/netlink.h"
 #include "vpnd/common/ifname.h"
 #include "vpnd/common/log.h"
+#include "vpnd/control/fulltunnel.h"
 #include "vpnd/control/routes.h"
 #include "vpnd/datapath/device.h"
 #include "vpnd/datapath/peer.h"
@@ -135,8 +136,8 @@ int device_apply_config(struct device *dev, const struct config *cfg, char *err,
 		snprintf(err, err_len, "invalid private key");
 		return -EINVAL;
 	}
-	if (cfg->fwmark)
-		device_set_fwmark(dev, cfg->fwmark);
+	if (fulltunnel_fwmark(cfg))
+		device_set_fwmark(dev, fulltunnel_fwmark(cfg));
 	ret = device_bind(dev, cfg->has_listen_port ? cfg->listen_port : 0);
 	if (ret == -EADDRINUSE) {
 		char owner[96];
@@ -184,25 +185,60 @@ static int add_route(struct nl *nl, const struct device *dev, const struct confi
 	return ret == -EEXIST ? 0 : ret;
 }
 
-static int add_routes(struct nl *nl, const struct device *dev, const struct config *cfg,
-		      char *err, size_t err_len)
+/* True if the same prefix came earlier in cfg (peer i, entry j). */
+static bool listed_before(const struct config *cfg, size_t pi, size_t pj)
+{
+	const struct ip_prefix *p = &cfg->peers[pi].allowed_ips[pj];
+
+	for (size_t i = 0; i <= pi; i++) {
+		size_t n = i == pi ? pj : cfg->peers[i].n_allowed_ips;
+
+		for (size_t j = 0; j < n; j++) {
+			const struct ip_prefix *q = &cfg->peers[i].allowed_ips[j];
+
+			if (q->family == p->family && q->cidr == p->cidr &&
+			    !memcmp(q->addr, p->addr, p->family == AF_INET ? 4 : 16))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Table = N (wg-quick): every allowed IP, /0 included, in table N, and no
+ * rules: steering traffic there is the operator's. */
+static int add_table_routes(struct nl *nl, const struct device *dev, const struct config *cfg,
+			    char *err, size_t err_len)
 {
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++) {
 			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
 			int ret;
 
-			if (route_covered_by_address(cfg, p))
+			if (listed_before(cfg, i, j))
 				continue;
-			if (p->cidr == 0) {
-				/* A default route through the tunnel would also
-				 * carry the tunnel's own UDP: needs policy
-				 * routing, which vpnd does not set up yet. */
-				log_warn("%s: not installing a default route for %s/0; "
-					 "add policy routing yourself",
-					 dev->ifname, p->family == AF_INET ? "0.0.0.0" : "::");
+			ret = nl_route_add_table(nl, dev->ifindex, p->family, p->addr, p->cidr,
+						 cfg->table, err, err_len);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* Table = auto: routes.h decides (a /0 is fulltunnel.c's); Table = off:
+ * none at all. */
+static int add_routes(struct nl *nl, const struct device *dev, const struct config *cfg,
+		      char *err, size_t err_len)
+{
+	if (cfg->table_mode == TABLE_ID)
+		return add_table_routes(nl, dev, cfg, err, err_len);
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++) {
+			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
+			int ret;
+
+			if (!route_wanted(cfg, p))
 				continue;
-			}
 			ret = add_route(nl, dev, &cfg->peers[i], p, err, err_len);
 			if (ret < 0)
 				return ret;

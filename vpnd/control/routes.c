@@ -34,7 +34,8 @@ bool route_covered_by_address(const struct config *cfg, const struct ip_prefix *
 
 bool route_wanted(const struct config *cfg, const struct ip_prefix *p)
 {
-	return p->cidr != 0 && !route_covered_by_address(cfg, p);
+	return cfg->table_mode == TABLE_AUTO && p->cidr != 0 &&
+	       !route_covered_by_address(cfg, p);
 }
 
 enum route_check route_check_free(struct nl *nl, unsigned ifindex, const struct ip_prefix *p,

@@ -13,9 +13,10 @@
  * its family: the kernel's connected route already carries it. */
 bool route_covered_by_address(const struct config *cfg, const struct ip_prefix *p);
 
-/* True if vpnd installs a route for p: not covered by an address, and not a
- * default route (/0), which would also carry the tunnel's own UDP and needs
- * policy routing that vpnd does not set up. */
+/* True if vpnd installs a route for p in the main table: Table = auto, not
+ * covered by an address, and not a default route (/0), which goes to the
+ * full-tunnel table (fulltunnel.h). Table = off or N: never (reload leaves
+ * the routes of Table = N as up made them). */
 bool route_wanted(const struct config *cfg, const struct ip_prefix *p);
 
 struct nl;

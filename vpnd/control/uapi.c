@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -81,7 +82,7 @@ static void get_peer(struct strbuf *b, struct peer *p)
 	if (p->has_endpoint) {
 		char ep[INET6_ADDRSTRLEN + 16];
 
-		format_endpoint(ep, sizeof(ep), &p->endpoint);
+		format_endpoint(ep, sizeof(ep), &p->endpoint.addr);
 		sb_printf(b, "endpoint=%s\n", ep);
 	}
 	sb_printf(b, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
@@ -224,7 +225,7 @@ static int set_peer_endpoint(struct peer *peer, const char *value)
 {
 	union sockaddr_any ep;
 
-	if (!parse_endpoint(value, &ep))
+	if (!parse_endpoint_numeric(value, &ep))
 		return EINVAL;
 	peer_set_endpoint(peer, &ep);
 	return 0;
@@ -405,39 +406,6 @@ void uapi_unlink(const char *ifname)
 		unlink(a.sun_path);
 }
 
-/* Reads until an empty line ends the request; NULL on error or overflow. */
-static char *read_request(int fd, size_t *len)
-{
-	size_t cap = 4096;
-	char *buf = malloc(cap);
-
-	*len = 0;
-	while (buf) {
-		ssize_t n;
-
-		if (*len + 1 >= cap) {
-			char *nb = cap >= UAPI_MAX_REQUEST ? NULL :
-				   wg_realloc_wiped(buf, cap, cap * 2);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + *len, cap - 1 - *len);
-		if (n <= 0)
-			break;
-		*len += (size_t)n;
-		buf[*len] = '\0';
-		if ((*len == 1 && buf[0] == '\n') || (*len >= 2 && !strcmp(buf + *len - 2, "\n\n")))
-			return buf;
-	}
-	if (buf)
-		wg_secure_wipe(buf, cap);
-	free(buf);
-	return NULL;
-}
-
 static void write_all(int fd, const char *s, size_t len)
 {
 	while (len) {
@@ -450,18 +418,12 @@ static void write_all(int fd, const char *s, size_t len)
 	}
 }
 
-void uapi_serve_connection(struct device *dev, int fd)
+char *uapi_answer(struct device *dev, const char *req, size_t *len)
 {
-	struct timeval tv = { .tv_sec = 5 };
-	char *req, *out = NULL, tail[32];
-	size_t len;
+	struct strbuf b = { 0 };
+	char *out = NULL, *body;
 	int err = 0;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	req = read_request(fd, &len);
-	if (!req)
-		goto out;
 	if (!strncmp(req, "get=1\n", 6)) {
 		out = uapi_get(dev);
 		err = out ? 0 : ENOMEM;
@@ -469,33 +431,85 @@ void uapi_serve_connection(struct device *dev, int fd)
 		out = uapi_get_stats(dev);
 		err = out ? 0 : ENOMEM;
 	} else if (!strncmp(req, "set=1\n", 6)) {
-		err = uapi_set(dev, req + 6);
+		/* uapi_set cuts its body into lines: a private copy. */
+		body = strdup(req + 6);
+		err = body ? uapi_set(dev, body) : ENOMEM;
+		if (body) {
+			wg_secure_wipe(body, strlen(req + 6));
+			free(body);
+		}
 	} else {
 		err = EINVAL;
 	}
-	if (out)
-		write_all(fd, out, strlen(out));
 	/* Negated, as wireguard-go writes it: wg(8) takes errno=N as a return
 	 * value and reports strerror(-N) ("Unknown error -98" otherwise). */
-	snprintf(tail, sizeof(tail), "errno=%d\n\n", -err);
-	write_all(fd, tail, strlen(tail));
-out:
+	sb_printf(&b, "%serrno=%d\n\n", out ? out : "", -err);
 	if (out) {
 		wg_secure_wipe(out, strlen(out));	/* it held the private key */
 		free(out);
 	}
-	if (req) {
-		wg_secure_wipe(req, len);
-		free(req);
+	if (b.oom) {
+		if (b.s)
+			wg_secure_wipe(b.s, b.cap);
+		free(b.s);
+		return NULL;
 	}
-	close(fd);
+	*len = b.len;
+	return b.s;
+}
+
+uint64_t uapi_client_deadline_ns = UAPI_CLIENT_DEADLINE_NS;
+
+/* Reads the answer until its empty line, within one overall deadline and
+ * UAPI_MAX_ANSWER bytes: the daemon's worker is not trusted to end it (a
+ * compromised or hung worker must not stall the root monitor, a reload or
+ * `vpnd down`). NULL (err set) on a short, late or oversized answer. */
+static char *read_answer(int fd, const char *ifname, char *err, size_t err_len)
+{
+	uint64_t deadline = now_monotonic_ns() + uapi_client_deadline_ns;
+	size_t len = 0, cap = 0;
+	char *answer = NULL;
+	const char *why = "connection closed";
+
+	for (;;) {
+		uint64_t now = now_monotonic_ns();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (len + 4096 + 1 > cap) {
+			size_t ncap = cap * 2 + 8192;
+			char *nb = ncap > UAPI_MAX_ANSWER ? NULL : wg_realloc_wiped(answer, cap, ncap);
+
+			if (!nb) {
+				why = "answer too large";
+				break;
+			}
+			answer = nb;
+			cap = ncap;
+		}
+		if (now >= deadline || poll(&p, 1, (int)((deadline - now) / 1000000 + 1)) == 0) {
+			why = "no answer in time";
+			break;
+		}
+		n = read(fd, answer + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		answer[len] = '\0';
+		if (len >= 2 && !strcmp(answer + len - 2, "\n\n"))
+			return answer;
+	}
+	snprintf(err, err_len, "%s: %s", ifname, why);
+	if (answer)
+		wg_secure_wipe(answer, cap);
+	free(answer);
+	return NULL;
 }
 
 char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len)
 {
 	struct sockaddr_un a;
 	char *answer = NULL;
-	size_t len = 0, cap = 0;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (!socket_path(&a, ifname)) {
@@ -507,32 +521,10 @@ char *uapi_request(const char *ifname, const char *request, char *err, size_t er
 			 a.sun_path, strerror(errno));
 		goto out;
 	}
-	/* A hung daemon must not hang its client (the monitor, a reload). */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 10 },
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 10 },
 		   sizeof(struct timeval));
 	write_all(fd, request, strlen(request));
-	for (;;) {
-		ssize_t n;
-
-		if (len + 4096 + 1 > cap) {
-			size_t ncap = cap * 2 + 8192;
-			char *nb = wg_realloc_wiped(answer, cap, ncap);
-
-			if (!nb)
-				break;
-			answer = nb;
-			cap = ncap;
-		}
-		n = read(fd, answer + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		answer[len] = '\0';
-		if (len >= 2 && !strcmp(answer + len - 2, "\n\n"))
-			break;
-	}
-	if (!answer)
-		snprintf(err, err_len, "%s: empty answer", ifname);
+	answer = read_answer(fd, ifname, err, err_len);
 out:
 	if (fd >= 0)
 		close(fd);
