@@ -129,7 +129,9 @@ static int pubkey_main(int argc, char **argv)
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (!wg_key_from_base64(priv, line)) {
-		fprintf(stderr, "vpnd: stdin:1: invalid private key: '%s'\n", line);
+		/* The text may be a key with one character wrong: never echoed. */
+		fprintf(stderr, "vpnd: stdin:1: invalid private key: '(hidden, %zu characters)'\n",
+			n);
 		goto out;
 	}
 	wg_key_clamp(priv);
