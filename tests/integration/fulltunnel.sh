@@ -49,7 +49,7 @@ ListenPort = 51820
 PublicKey = $kc_pub
 AllowedIPs = 198.19.5.2/32, 2001:db8:5::2/128
 EOC
-client_conf() {
+client_conf() {	# client_conf [EXTRA-INTERFACE-LINE [ALLOWED-IPS]]
 	cat > "$WORK/$FC.conf" <<EOC
 [Interface]
 PrivateKey = $kc_priv
@@ -58,7 +58,7 @@ $1
 
 [Peer]
 PublicKey = $ks_pub
-AllowedIPs = 0.0.0.0/0, ::/0
+AllowedIPs = ${2:-0.0.0.0/0, ::/0}
 Endpoint = 198.18.5.1:51820
 PersistentKeepalive = 1
 EOC
@@ -110,6 +110,18 @@ check "ping the internet beyond the server (IPv6)" \
 check "nothing left the uplink outside the tunnel" test "$(leaks)" = 0
 check "vpnd down" ip netns exec "$cli" "$VPND" down "$FC"
 check "down leaves rules, routes, nftables, sysctl exactly as before" same_as "$WORK/before"
+
+# --- a /0 of one family alone (no /1 pair needed) ---------------------------------
+client_conf "" "0.0.0.0/0, 2001:db8:5::1/128"
+vpnd_up "$cli" "$WORK/$FC.conf"
+check "IPv4 /0 alone: outside address through the tunnel" \
+	sh -c "ip -n $cli route get 198.18.6.2 | grep -q 'dev $FC'"
+check "IPv4 /0 alone: ping the internet beyond the server" \
+	ip netns exec "$cli" ping -c 2 -i 0.2 -W 2 198.18.6.2
+check "IPv4 /0 alone: no IPv6 rule" sh -c "! ip -n $cli -6 rule | grep -q 51820"
+check "vpnd down" ip netns exec "$cli" "$VPND" down "$FC"
+check "... exactly as before" same_as "$WORK/before"
+client_conf ""
 
 # --- the worker crashes: the monitor cleans up -------------------------------------
 vpnd_up "$cli" "$WORK/$FC.conf"
