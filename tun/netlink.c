@@ -327,10 +327,10 @@ static struct nlmsghdr *put_route_msg(char *buf, bool add, unsigned ifindex, int
 	struct rtmsg *rtm;
 
 	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
-	/* CREATE|REPLACE makes adding idempotent: re-applying the same
-	 * configuration after a restart must not fail on routes that are
-	 * already there. */
-	nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_REPLACE : 0;
+	/* EXCL, never REPLACE: a route of the host's for the same prefix
+	 * (the LAN's connected route, a static route via a gateway) must not
+	 * be silently swapped for the tunnel; EEXIST reaches the caller. */
+	nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_EXCL : 0;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)family;
 	rtm->rtm_dst_len = prefix_len;
@@ -378,6 +378,157 @@ int nl_route_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst
 		 uint8_t prefix_len, char *err, size_t err_len)
 {
 	return route_op(nl, false, ifindex, family, dst, prefix_len, err, err_len);
+}
+
+/* --- the route already there -------------------------------------------- */
+
+struct route_find {
+	int family;
+	uint8_t net[16];
+	uint8_t prefix_len;
+	unsigned ifindex;	/* ours: routes out of it are not in the way */
+	char *what;
+	size_t what_len;
+	bool found;
+};
+
+static const char *route_type_name(uint8_t type)
+{
+	switch (type) {
+	case RTN_UNICAST: return "";
+	case RTN_BLACKHOLE: return "blackhole ";
+	case RTN_UNREACHABLE: return "unreachable ";
+	case RTN_PROHIBIT: return "prohibit ";
+	case RTN_THROW: return "throw ";
+	default: return "other ";
+	}
+}
+
+static const char *route_proto_name(uint8_t proto, char buf[8])
+{
+	switch (proto) {
+	case RTPROT_KERNEL: return "kernel";
+	case RTPROT_BOOT: return "boot";
+	case RTPROT_STATIC: return "static";
+	case RTPROT_DHCP: return "dhcp";
+	case RTPROT_RA: return "ra";
+	default:
+		snprintf(buf, 8, "%u", proto);
+		return buf;
+	}
+}
+
+/* The route in the words of `ip route show`, for the refusal message. */
+static void route_describe(const struct route_find *f, const struct rtmsg *rtm,
+			   struct nlattr *tb[RTA_MAX + 1])
+{
+	char pfx[PFX_LEN], via[INET6_ADDRSTRLEN + 8] = "", dev[NAME_LEN + 8] = "";
+	char metric[24] = "", name[NAME_LEN], a[INET6_ADDRSTRLEN], proto[8];
+
+	if (tb[RTA_GATEWAY] && mnl_attr_get_payload_len(tb[RTA_GATEWAY]) == family_len(f->family) &&
+	    inet_ntop(f->family, mnl_attr_get_payload(tb[RTA_GATEWAY]), a, sizeof(a)))
+		snprintf(via, sizeof(via), " via %s", a);
+	if (tb[RTA_OIF])
+		snprintf(dev, sizeof(dev), " dev %s", ifname_of(mnl_attr_get_u32(tb[RTA_OIF]), name));
+	else if (tb[RTA_MULTIPATH])
+		snprintf(dev, sizeof(dev), " (multipath)");
+	if (tb[RTA_PRIORITY])
+		snprintf(metric, sizeof(metric), " metric %u", mnl_attr_get_u32(tb[RTA_PRIORITY]));
+	snprintf(f->what, f->what_len, "%s%s%s%s proto %s%s", route_type_name(rtm->rtm_type),
+		 prefix_str(f->family, f->net, f->prefix_len, pfx), via, dev,
+		 route_proto_name(rtm->rtm_protocol, proto), metric);
+}
+
+static int route_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, RTA_MAX) > 0)
+		tb[type] = (struct nlattr *)attr;
+	return MNL_CB_OK;
+}
+
+/* One route of the dump: in the way if it is the main table's route for
+ * exactly our prefix and does not leave through our interface. */
+static int route_find_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct route_find *f = data;
+	struct nlattr *tb[RTA_MAX + 1] = { 0 };
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	uint32_t table;
+
+	if (f->found || nlh->nlmsg_type != RTM_NEWROUTE ||
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rtm)) || rtm->rtm_family != f->family ||
+	    rtm->rtm_dst_len != f->prefix_len || (rtm->rtm_flags & RTM_F_CLONED))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (table != RT_TABLE_MAIN || !tb[RTA_DST] ||
+	    mnl_attr_get_payload_len(tb[RTA_DST]) != family_len(f->family) ||
+	    memcmp(mnl_attr_get_payload(tb[RTA_DST]), f->net, family_len(f->family)))
+		return MNL_CB_OK;
+	if (rtm->rtm_type == RTN_UNICAST && tb[RTA_OIF] && !tb[RTA_GATEWAY] &&
+	    mnl_attr_get_u32(tb[RTA_OIF]) == f->ifindex)
+		return MNL_CB_OK;	/* ours (or the kernel's for our address) */
+	route_describe(f, rtm, tb);
+	f->found = true;
+	return MNL_CB_OK;
+}
+
+/* Dumps the family's routes through cb; reads to the end of the dump so
+ * the socket stays in step for the next request. */
+static int route_dump(struct nl *nl, int family, mnl_cb_t cb, void *data)
+{
+	char buf[NL_WATCH_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	unsigned int seq;
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq = ++nl->seq;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, n, seq, nl->portid, cb, data);
+		if (ret < 0)
+			return errno ? -errno : -EIO;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+int nl_route_in_the_way(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+			uint8_t prefix_len, char *what, size_t what_len, char *err, size_t err_len)
+{
+	struct route_find f = { .family = family, .prefix_len = prefix_len, .ifindex = ifindex,
+				.what = what, .what_len = what_len };
+	char pfx[PFX_LEN];
+	int ret = check_prefix(family, dst, prefix_len);
+
+	if (ret < 0) {
+		set_err(err, err_len, "look up route: bad family %d or prefix length %u", family,
+			prefix_len);
+		return ret;
+	}
+	mask_prefix(f.net, dst, family_len(family), prefix_len);
+	ret = route_dump(nl, family, route_find_cb, &f);
+	if (ret < 0) {
+		set_err(err, err_len, "look up routes for %s: %s",
+			prefix_str(family, f.net, prefix_len, pfx), strerror(-ret));
+		return ret;
+	}
+	return f.found ? 1 : 0;
 }
 
 struct nl_watch *nl_watch_open(char *err, size_t err_len)

@@ -27,9 +27,16 @@ int nl_addr_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr
 int nl_addr_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr,
 		uint8_t prefix_len, char *err, size_t err_len);
 /* Route dst/prefix_len via the interface (scope link, main table, proto
- * static). An existing identical route is not an error. */
+ * static), NLM_F_EXCL: a route already there for the same prefix and
+ * metric is -EEXIST, never replaced. */
 int nl_route_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
 		 uint8_t prefix_len, char *err, size_t err_len);
+/* Whether the main table already routes exactly dst/prefix_len other than
+ * through ifindex (another device, a gateway, a blackhole; any metric):
+ * 1 with that route described into what ("198.18.5.0/24 dev eth0 proto
+ * kernel"), 0 if not, -errno (err set) if the table cannot be read. */
+int nl_route_in_the_way(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+			uint8_t prefix_len, char *what, size_t what_len, char *err, size_t err_len);
 int nl_route_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
 		 uint8_t prefix_len, char *err, size_t err_len);
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vpnd/common/ifname.h"
 #include "vpnd/control/config.h"
 
 /* Canonical base64 of 32 bytes of 0x01, 0x02, ... */
@@ -623,6 +624,37 @@ static void test_long_line(void **state)
 	free(text);
 }
 
+/* A hook whose %i expansion may not fit the runner's buffer is refused at
+ * load time, never cut when it runs (issue 10, point 4). */
+static void test_hook_too_long(void **state)
+{
+	size_t n_i = HOOK_CMD_MAX / IFNAME_MAX_LEN + 1;	/* enough %i to overflow */
+	char *text = malloc(8192), err[ERR_LEN];
+	struct config cfg;
+	size_t hdr;
+
+	(void)state;
+	assert_non_null(text);
+	hdr = (size_t)sprintf(text, IFACE "PreUp = ");
+	for (size_t i = 0; i < n_i; i++)
+		memcpy(text + hdr + 2 * i, "%i", 2);
+	strcpy(text + hdr + 2 * n_i, "\n");
+	assert_int_equal(config_parse_text(&cfg, text, "x.conf", err, sizeof(err)),
+			 CONFIG_ERR_SYNTAX);
+	assert_string_equal(err, "x.conf:3: PreUp longer than 8191 bytes with %i replaced");
+	assert_int_equal(cfg.n_pre_up, 0);
+
+	/* The same count that fits the longest name is accepted. */
+	n_i = (HOOK_CMD_MAX - 1) / IFNAME_MAX_LEN;
+	for (size_t i = 0; i < n_i; i++)
+		memcpy(text + hdr + 2 * i, "%i", 2);
+	strcpy(text + hdr + 2 * n_i, "\n");
+	parse_ok(&cfg, text);
+	assert_int_equal(cfg.n_pre_up, 1);
+	config_free(&cfg);
+	free(text);
+}
+
 static void test_endpoint_too_long(void **state)
 {
 	char text[1024], host[300], err[ERR_LEN], want[ERR_LEN + 300];
@@ -979,6 +1011,12 @@ static void test_parse_endpoint(void **state)
 			fail_msg("accepted '%s'", bad[i]);
 	assert_true(parse_endpoint("localhost:51820", &ep));
 	assert_true(ep.sa.sa_family == AF_INET || ep.sa.sa_family == AF_INET6);
+	/* Text from a daemon or a UAPI client: numeric only, never a lookup. */
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(parse_endpoint_numeric(good[i].text, &ep));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(parse_endpoint_numeric(bad[i], &ep));
+	assert_false(parse_endpoint_numeric("localhost:51820", &ep));
 }
 
 static void test_format_endpoint(void **state)
@@ -1033,6 +1071,7 @@ int main(void)
 		cmocka_unit_test(test_peer_to_peer),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_hook_too_long),
 		cmocka_unit_test(test_endpoint_too_long),
 		cmocka_unit_test(test_small_error_buffer),
 		cmocka_unit_test_setup_teardown(test_load_dir, setup_dir, teardown_dir),

@@ -17,6 +17,7 @@
 #include "vpnd/control/fulltunnel.h"
 #include "vpnd/daemon/daemon.h"
 #include "vpnd/control/reload_apply.h"
+#include "vpnd/common/ifname.h"
 #include "vpnd/common/log.h"
 #include "vpnd/cli/conf_cmd.h"
 #include "vpnd/cli/show.h"
@@ -159,7 +160,10 @@ static int up_main(int argc, char **argv)
 		fprintf(stderr, "Usage: vpnd up CONFIG|NAME\n");
 		return 1;
 	}
-	config_resolve(argv[1], path, sizeof(path), ifname);
+	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		goto out;
+	}
 	if (config_load(&cfg, path, err, sizeof(err), warn_cb) != CONFIG_OK) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		goto out;
@@ -218,14 +222,17 @@ static int down_leftovers(const char *ifname)
 
 static int down_main(int argc, char **argv)
 {
-	char path[PATH_MAX], ifname[IFNAMSIZ];
+	char path[PATH_MAX], ifname[IFNAMSIZ], err[256];
 	pid_t pid;
 
 	if (argc != 2) {
 		fprintf(stderr, "Usage: vpnd down NAME\n");
 		return 1;
 	}
-	config_resolve(argv[1], path, sizeof(path), ifname);
+	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		return 1;
+	}
 	pid = read_pid(ifname);
 	if (pid <= 0 || kill(pid, 0) < 0 || !uapi_alive(ifname))
 		return down_leftovers(ifname);
@@ -259,8 +266,16 @@ static int daemon_main(int argc, char **argv)
 		else
 			o.ifname = NULL, i = argc;
 	}
-	if (!o.ifname || strlen(o.ifname) >= IFNAMSIZ) {
+	if (!o.ifname) {
 		fprintf(stderr, "Usage: vpnd daemon [-f|--foreground] IFNAME\n");
+		return 1;
+	}
+	if (!ifname_valid(o.ifname)) {
+		char shown[48];
+
+		ifname_quote(shown, sizeof(shown), o.ifname);
+		fprintf(stderr, "vpnd: invalid interface name '%s': 1 to %d of "
+			"a-z A-Z 0-9 _ = + . -\n", shown, IFNAME_MAX_LEN);
 		return 1;
 	}
 	return daemon_run(&o);

@@ -42,6 +42,9 @@ bool ip_prefix_parse_host(const char *s, struct ip_prefix *out);
 /* "host:port", "[v6]:port", "1.2.3.4:51820"; host names resolved. */
 enum endpoint_status endpoint_resolve(const char *s, union sockaddr_any *out);
 bool parse_endpoint(const char *s, union sockaddr_any *out);
+/* A numeric address only, never a lookup: for text from a daemon or a UAPI
+ * client (as wireguard-go's UAPI), which must not make us query DNS. */
+bool parse_endpoint_numeric(const char *s, union sockaddr_any *out);
 /* True (the default): Endpoint host names are looked up (getaddrinfo, maybe
  * DNS). False: a host name fails as unresolved without any lookup; numeric
  * addresses are unaffected. The fuzzers set it false: no network, no stall. */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "vpnd/control/config_parser.h"
+#include "vpnd/common/ifname.h"
 
 struct key_handler;
 typedef enum config_status (*key_fn)(struct parser *p, const struct key_handler *h,
@@ -399,6 +400,11 @@ static enum config_status add_hook(struct parser *p, const struct key_handler *h
 
 	if (!*value)
 		return fail_invalid(p, h, value);
+	/* Refused here rather than cut at run time: a cut command is a
+	 * different command. */
+	if (hook_expand_worst_len(value) > HOOK_CMD_MAX)
+		return fail(p, NULL, "%s longer than %d bytes with %%i replaced", h->name,
+			    HOOK_CMD_MAX - 1);
 	if (!parser_grow(arr, *n, sizeof(**arr), false))
 		return parser_fail_nomem(p);
 	copy = strdup(value);

@@ -31,6 +31,7 @@
 #include "vpnd/common/clock.h"
 #include "vpnd/control/dns.h"
 #include "vpnd/control/fulltunnel.h"
+#include "vpnd/control/reload.h"
 #include "vpnd/control/reload_apply.h"
 #include "vpnd/control/saveconf.h"
 #include "vpnd/common/log.h"
@@ -44,8 +45,11 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 #include "vpnd/control/uapi.h"
+#include "vpnd/control/uapi_server.h"
 
-enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL };
+/* epoll's data.u32: a loop event, or EV_UAPI_CONN + the slot of a UAPI
+ * connection (uapi_server.h). */
+enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL, EV_UAPI_CONN = 16 };
 
 struct daemon {
 	struct device dev;
@@ -53,6 +57,7 @@ struct daemon {
 	struct nl *nl;
 	struct nl_watch *watch;
 	int epoll_fd, uapi_fd, signal_fd, registered_udp_fd;
+	struct uapi_server uapi;
 	bool running;
 	bool owns_ifname;	/* past the "already up" check: its state is ours */
 	bool pre_up_ran;	/* a failed up then runs PostDown */
@@ -78,15 +83,28 @@ static void sync_udp_registration(struct daemon *d)
 	d->registered_udp_fd = d->dev.udp_fd;
 }
 
-static void handle_uapi(struct daemon *d)
+/* New control connections: each gets a slot and waits in epoll for its
+ * request; none is served here, so none can hold the loop. */
+static void handle_uapi(struct daemon *d, uint64_t now)
 {
-	int fd;
+	int fd, slot;
 
-	while ((fd = accept4(d->uapi_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		uapi_serve_connection(&d->dev, fd);
-		sync_udp_registration(d);
-		send_flush(&d->dev);
+	while ((fd = accept4(d->uapi_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		slot = uapi_server_add(&d->uapi, fd, now);
+		if (slot >= 0)
+			epoll_add(d->epoll_fd, fd, EV_UAPI_CONN + (unsigned)slot);
 	}
+}
+
+static void handle_uapi_conn(struct daemon *d, unsigned slot, uint64_t now)
+{
+	int fd = d->uapi.conn[slot].fd;
+	struct epoll_event e = { .events = EPOLLOUT, .data.u32 = EV_UAPI_CONN + slot };
+
+	if (uapi_server_ready(&d->uapi, slot, &d->dev, now) == UAPI_CONN_WANTS_WRITE)
+		epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, fd, &e);
+	sync_udp_registration(d);	/* a set may have rebound the socket */
+	send_flush(&d->dev);
 }
 
 static void handle_signal(struct daemon *d)
@@ -106,9 +124,14 @@ static void handle_signal(struct daemon *d)
 	 * is the monitor's, which reads the config files as root. */
 }
 
-static int loop_timeout_ms(const struct device *dev, uint64_t now)
+/* Until the next peer timer or UAPI deadline (which it also enforces). */
+static int loop_timeout_ms(struct daemon *d, uint64_t now)
 {
-	uint64_t next = timer_heap_next(dev);
+	uint64_t next = timer_heap_next(&d->dev);
+	uint64_t uapi_next = uapi_server_expire(&d->uapi, now);
+
+	if (uapi_next && (!next || uapi_next < next))
+		next = uapi_next;
 
 	if (!next)
 		return -1;
@@ -124,7 +147,7 @@ static void run_loop(struct daemon *d)
 	d->running = true;
 	while (d->running) {
 		uint64_t now = now_monotonic_ns();
-		int n = epoll_wait(d->epoll_fd, evs, 8, loop_timeout_ms(&d->dev, now));
+		int n = epoll_wait(d->epoll_fd, evs, 8, loop_timeout_ms(d, now));
 
 		now = now_monotonic_ns();
 		for (int i = 0; i < n; i++) {
@@ -136,12 +159,16 @@ static void run_loop(struct daemon *d)
 					d->running = false;
 				break;
 			case EV_UDP: packet_io_udp_readable(&d->dev, now); break;
-			case EV_UAPI: handle_uapi(d); break;
+			case EV_UAPI: handle_uapi(d, now); break;
 			case EV_WATCH:
 				if (nl_watch_link_gone(d->watch, d->dev.ifindex))
 					d->running = false;
 				break;
 			case EV_SIGNAL: handle_signal(d); break;
+			default:
+				if (evs[i].data.u32 >= EV_UAPI_CONN &&
+				    evs[i].data.u32 < EV_UAPI_CONN + UAPI_CONN_MAX)
+					handle_uapi_conn(d, evs[i].data.u32 - EV_UAPI_CONN, now);
 			}
 		}
 		timer_heap_run(&d->dev, now_monotonic_ns());
@@ -225,6 +252,7 @@ static bool daemonize(struct daemon *d)
  * its addresses and its routes with it. Files and hooks are the monitor's. */
 static void close_everything(struct daemon *d)
 {
+	uapi_server_close_all(&d->uapi);
 	if (d->uapi_fd >= 0)
 		close(d->uapi_fd);
 	if (d->dev.tun_fd >= 0)
@@ -344,6 +372,13 @@ static void monitor_reload(struct daemon *d, struct config *held, const struct c
 	reload_report_format(line, sizeof(line), d->dev.ifname, &rep);
 	log_info("%s", line);
 	config_wipe_secrets(&fresh);	/* applied: only hooks and endpoints stay */
+	if (!reload_hooks_equal(*cfg, &fresh))
+		log_warn("%s: warning: PreUp/PostUp/PreDown/PostDown differ from those of vpnd up; "
+			 "those of up stay until vpnd down (needs vpnd down and up)",
+			 d->opts->config_path);
+	/* A swap, not a copy: the old config (the caller's at the first
+	 * reload, held's later) is freed by its owner with fresh's hooks. */
+	reload_keep_hooks(&fresh, (struct config *)*cfg);
 	config_free(held);
 	*held = fresh;
 	*cfg = held;
@@ -528,6 +563,7 @@ int daemon_run(const struct daemon_opts *o)
 	pid_t worker, monitor;
 
 	d.dev.tun_fd = d.dev.udp_fd = -1;
+	uapi_server_init(&d.uapi);
 	/* Blocked from the start: a signal during set-up waits for the
 	 * monitor, which then runs PreDown/PostDown and removes the files. */
 	sigemptyset(&mask);

@@ -3,12 +3,12 @@
 #include "vpnd/daemon/hooks.h"
 
 #include <errno.h>
-#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vpnd/common/ifname.h"
 #include "vpnd/common/log.h"
 
 /* sh -c cmd with no signal blocked (the monitor blocks the ones it waits
@@ -39,21 +39,24 @@ static bool succeeded(int status)
 	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* Runs one hook with %i expanded (as in wg-quick); its wait status. */
+/* Runs one hook with %i expanded (as in wg-quick); its wait status, or -1
+ * if it was not run. config_load already refused hooks too long for the
+ * longest name, and a name outside wg-quick's alphabet never reaches the
+ * shell. */
 static int run_hook(const char *hook, const char *ifname)
 {
-	char cmd[8192];
-	size_t o = 0;
+	char cmd[HOOK_CMD_MAX];
 
-	for (const char *s = hook; *s && o + IFNAMSIZ + 1 < sizeof(cmd); s++) {
-		if (s[0] == '%' && s[1] == 'i') {
-			o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "%s", ifname);
-			s++;
-		} else {
-			cmd[o++] = *s;
-		}
+	switch (hook_expand(cmd, sizeof(cmd), hook, ifname)) {
+	case HOOK_EXPAND_OK:
+		break;
+	case HOOK_EXPAND_BAD_NAME:
+		log_error("hook not run: invalid interface name");
+		return -1;
+	case HOOK_EXPAND_TOO_LONG:
+		log_error("hook not run: longer than %d bytes with %%i replaced", HOOK_CMD_MAX - 1);
+		return -1;
 	}
-	cmd[o] = '\0';
 	log_info("running hook: %s", cmd);
 	return run_shell(cmd);
 }

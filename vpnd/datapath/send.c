@@ -15,6 +15,7 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/icmp.h"
 #include "vpnd/datapath/send.h"
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
@@ -307,15 +308,10 @@ void send_staged(struct peer *peer)
 	if (!peer->has_endpoint)
 		return;
 	while (peer->staged_count) {
-		unsigned i = peer->staged_head;
+		size_t len = peer_staged_pop(peer, dev->tx_bufs[dev->tx_count] +
+						   MSG_TRANSPORT_HEADER_LEN);
 
-		memcpy(dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN, peer->staged[i],
-		       peer->staged_len[i]);
-		free(peer->staged[i]);
-		peer->staged[i] = NULL;
-		peer->staged_head = (i + 1) % STAGED_MAX;
-		peer->staged_count--;
-		queue_encrypted(peer, kp, peer->staged_len[i], now);
+		queue_encrypted(peer, kp, len, now);
 	}
 	maybe_rekey_on_send(peer, kp, now);
 }
@@ -388,9 +384,17 @@ void send_from_tun(struct device *dev, uint8_t *pkt, size_t len, uint64_t now)
 	owner = allowedips_lookup(dev->aips, family, dst);
 	if (!owner) {
 		device_count_drop(dev, DROP_NO_ROUTE);
+		icmp_send_unreachable(dev, pkt, len, now);
 		return;
 	}
 	peer = (struct peer *)((char *)owner - offsetof(struct peer, aips));
+	if (!peer->has_endpoint) {
+		/* The local sender learns now, as from the kernel's wg_xmit
+		 * (a forwarded packet's sender is a peer: it gets nothing). */
+		device_count_drop(dev, DROP_NO_ENDPOINT);
+		icmp_send_unreachable(dev, pkt, len, now);
+		return;
+	}
 	send_to_peer(peer, pkt, len, now);
 }
 
@@ -401,8 +405,11 @@ void send_forward(struct peer *peer, const uint8_t *pkt, size_t len, uint64_t no
 	struct device *dev = peer->dev;
 	uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
 
-	if (len > MTU_MAX) {	/* an IPv6 payload length near 64 KiB */
-		device_count_drop(dev, DROP_INNER_INVALID);
+	/* The sender's MTU may be larger than ours: what we would not take
+	 * from our own TUN we do not forward either (and a 64 KiB packet
+	 * must not be staged 128 times per offline peer). */
+	if (len > dev->mtu) {
+		device_count_drop(dev, DROP_TOO_BIG);
 		return;
 	}
 	memcpy(slot, pkt, len);
