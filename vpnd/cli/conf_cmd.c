@@ -25,9 +25,10 @@ int strip_main(int argc, char **argv)
 		fprintf(stderr, "Usage: vpnd strip CONFIG|NAME\n");
 		return 1;
 	}
-	/* Only the path: a file to strip need not be named like an
-	 * interface (false then, with path still set). */
-	(void)config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err));
+	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		goto out;
+	}
 	/* Parsed whole first: a config wg-quick or vpnd would refuse is not
 	 * half printed. */
 	if (config_load(&cfg, path, err, sizeof(err), warn_cb) != CONFIG_OK) {

@@ -82,7 +82,7 @@ static void get_peer(struct strbuf *b, struct peer *p)
 	if (p->has_endpoint) {
 		char ep[INET6_ADDRSTRLEN + 16];
 
-		format_endpoint(ep, sizeof(ep), &p->endpoint);
+		format_endpoint(ep, sizeof(ep), &p->endpoint.addr);
 		sb_printf(b, "endpoint=%s\n", ep);
 	}
 	sb_printf(b, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
