@@ -108,6 +108,10 @@ check "ping the internet beyond the server (IPv4)" \
 check "ping the internet beyond the server (IPv6)" \
 	ip netns exec "$cli" ping -6 -c 2 -i 0.2 -W 2 2001:db8:6::2
 check "nothing left the uplink outside the tunnel" test "$(leaks)" = 0
+check "vpnd reload keeps the full tunnel's fwmark" \
+	sh -c "ip netns exec $cli $VPND reload $WORK/$FC.conf && ip netns exec $cli wg show $FC fwmark | grep -qx 0xca6c"
+check "after reload: ping the internet beyond the server" \
+	ip netns exec "$cli" ping -c 2 -i 0.2 -W 2 198.18.6.2
 check "vpnd down" ip netns exec "$cli" "$VPND" down "$FC"
 check "down leaves rules, routes, nftables, sysctl exactly as before" same_as "$WORK/before"
 
@@ -163,6 +167,18 @@ check "vpnd down removes the kill switch of a dead daemon" \
 	ip netns exec "$cli" "$VPND" down "$FC"
 check "... exactly as before" same_as "$WORK/before"
 check "vpnd down again: not up" sh -c "! ip netns exec $cli $VPND down $FC"
+
+# --- KillSwitch, the worker crashes: the monitor leaves the switch on ----------------
+vpnd_up "$cli" "$WORK/$FC.conf"
+monitor=$(cat "/var/run/vpnd/$FC.pid")
+kill -9 "$(pgrep -P "$monitor")"
+check "worker killed: the monitor ends" sh -c "$(declare -f gone); gone $monitor"
+before_leaks=$(leaks)
+check "kill switch after a worker crash: ping outside fails" \
+	sh -c "! ip netns exec $cli ping -c 2 -i 0.2 -W 1 198.18.6.2"
+check "kill switch after a worker crash: nothing leaked" test "$(leaks)" = "$before_leaks"
+check "vpnd down removes it" ip netns exec "$cli" "$VPND" down "$FC"
+check "... exactly as before" same_as "$WORK/before"
 
 # --- KillSwitch, the next up replaces what the dead daemon left -----------------------
 vpnd_up "$cli" "$WORK/$FC.conf"
