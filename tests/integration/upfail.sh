@@ -86,4 +86,9 @@ check "port in use: the message says so" grep -q "in use" "$WORK/up.err"
 
 conf "0.0.0.0/0" "KillSwitch = true" "PostUp = false"
 up_fails "failing PostUp with KillSwitch"
+
+conf "198.19.10.0/24" "KillSwitch = true" "${hooks[@]}"
+up_fails "KillSwitch without a full tunnel"
+check "KillSwitch without a full tunnel: refused before any hook, saying why" \
+	sh -c "grep -q 'KillSwitch = true needs a full tunnel' $WORK/up.err && ! ls $WORK | grep -q ran-"
 finish
