@@ -104,11 +104,26 @@ static void forget_source(struct device *dev, const struct local_source *src)
 	}
 }
 
-/* One datagram to dst, from its source if one is known. -errno. */
-static int send_one(struct device *dev, const struct endpoint *dst, const void *buf, size_t len)
+/* The cmsg at cm that sets the outer DSCP/ECN byte of one datagram to
+ * dst: IP_TOS (also on our dual-stack socket, for IPv4) or IPV6_TCLASS. */
+static size_t put_tos_cmsg(struct cmsghdr *cm, const union sockaddr_any *dst, int tos)
+{
+	bool v4 = dst->sa.sa_family == AF_INET;
+
+	cm->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+	cm->cmsg_type = v4 ? IP_TOS : IPV6_TCLASS;
+	cm->cmsg_len = CMSG_LEN(sizeof(tos));
+	memcpy(CMSG_DATA(cm), &tos, sizeof(tos));
+	return CMSG_SPACE(sizeof(tos));
+}
+
+/* One datagram to dst, from its source if one is known, with the outer
+ * TOS/traffic class tos (0: the socket's default). -errno. */
+static int send_one(struct device *dev, const struct endpoint *dst, const void *buf, size_t len,
+		    int tos)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cmsg;
 	union sockaddr_any a;
@@ -118,6 +133,9 @@ static int send_one(struct device *dev, const struct endpoint *dst, const void *
 
 	h.msg_namelen = socket_address(dev, &dst->addr, &a);
 	h.msg_controllen = put_source_cmsg(&cmsg.align, &dst->src);
+	if (tos)
+		h.msg_controllen += put_tos_cmsg((struct cmsghdr *)(cmsg.buf + h.msg_controllen),
+						 &dst->addr, tos);
 	if (!h.msg_controllen)
 		h.msg_control = NULL;
 	return sendmsg(dev->udp_fd, &h, 0) < 0 ? -errno : 0;
@@ -130,10 +148,13 @@ void send_handshake_message(struct peer *peer, const void *buf, size_t len)
 
 	if (dev->udp_fd < 0)
 		return;
-	err = send_one(dev, &peer->endpoint, buf, len);
+	/* AF41, as the kernel's wg_socket_send_buffer_to_peer with
+	 * HANDSHAKE_DSCP: handshakes ahead of bulk traffic in queues that
+	 * honour DSCP. */
+	err = send_one(dev, &peer->endpoint, buf, len, HANDSHAKE_DSCP);
 	if (err && source_refused(-err) && peer->endpoint.src.family) {
 		peer_clear_endpoint_source(peer);
-		(void)send_one(dev, &peer->endpoint, buf, len);
+		(void)send_one(dev, &peer->endpoint, buf, len, HANDSHAKE_DSCP);
 	}
 }
 
