@@ -24,6 +24,7 @@
  * "# Endpoint = HOST[:PORT]" comment in IFACE.conf (a comment, so the file
  * stays a valid wg-quick config); a missing port is IFACE's ListenPort. */
 #include "vpnd/control/reload_apply.h"
+#include "vpnd/common/atomic_file.h"
 #include "vpnd/common/lock.h"
 
 #include <arpa/inet.h>
@@ -347,67 +348,23 @@ static bool endpoint_hint(const char *path, char *out, size_t len)
 
 /* --- files ------------------------------------------------------------------------ */
 
+/* A new peer file, whole or not at all, never over an existing one
+ * (atomic_file.h: a hidden temporary name a glob of "*.conf" never loads,
+ * then link). */
 static int write_new_file(const char *path, const char *text)
 {
-	char tmp[PATH_MAX + NAME_MAX_LEN + 64], *slash;
-	size_t len = strlen(text);
-	int fd, ret = -1;
+	struct atomic_file af;
+	int ret = atomic_file_open(&af, path);
 
-	/* A hidden temporary name (never loaded: not "*.conf" as a glob sees
-	 * it), then link(): no half-written peer file is ever read, and an
-	 * existing one is never replaced. */
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	slash = strrchr(tmp, '/');
-	snprintf(slash + 1, sizeof(tmp) - (size_t)(slash + 1 - tmp), ".%s.%d.tmp",
-		 strrchr(path, '/') + 1, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "vpnd: cannot create %s: %s\n", tmp, strerror(errno));
-		return -1;
+	if (ret == 0) {
+		fputs(text, af.f);
+		ret = atomic_file_commit(&af, ATOMIC_NO_REPLACE);
 	}
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-		fprintf(stderr, "vpnd: cannot write %s: %s\n", tmp, strerror(errno));
-		goto out;
-	}
-	if (link(tmp, path) < 0) {
-		if (errno == EEXIST)
-			fprintf(stderr, "vpnd: peer already exists: '%s'\n", path);
-		else
-			fprintf(stderr, "vpnd: cannot create %s: %s\n", path, strerror(errno));
-		goto out;
-	}
-	ret = 0;
-out:
-	close(fd);
-	unlink(tmp);
-	return ret;
-}
-
-/* A fresh 0600 file next to path, never through a link and never an
- * existing file: *tmp_out gets its name. -1 (message printed) on failure. */
-static int create_temp_beside(const char *path, char *tmp_out, size_t len)
-{
-	char dir[PATH_MAX], *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	for (int tries = 0; tries < 16; tries++) {
-		uint8_t r[8];
-		int fd;
-
-		wg_random_bytes(r, sizeof(r));
-		snprintf(tmp_out, len, "%s/.vpnd-output.%02x%02x%02x%02x%02x%02x%02x%02x.tmp",
-			 slash ? dir : ".", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-		fd = open(tmp_out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			return fd;
-		if (errno != EEXIST)
-			break;
-	}
-	fprintf(stderr, "vpnd: cannot create a file beside %s: %s\n", path, strerror(errno));
-	return -1;
+	if (ret == -EEXIST)
+		fprintf(stderr, "vpnd: peer already exists: '%s'\n", path);
+	else if (ret < 0)
+		fprintf(stderr, "vpnd: cannot create %s: %s\n", path, strerror(-ret));
+	return ret < 0 ? -1 : 0;
 }
 
 /* --output FILE holds the client's private key: written to a new file of
@@ -417,26 +374,16 @@ static int create_temp_beside(const char *path, char *tmp_out, size_t len)
  * rewritten; in a sticky directory the kernel refuses the rename. */
 static int write_output(const char *path, const char *text)
 {
-	char tmp[PATH_MAX + 64];
-	size_t len = strlen(text);
-	int fd = create_temp_beside(path, tmp, sizeof(tmp)), ret = -1;
+	struct atomic_file af;
+	int ret = atomic_file_open(&af, path);
 
-	if (fd < 0)
-		return -1;
-	if (fchmod(fd, 0600) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-		fprintf(stderr, "vpnd: cannot write %s: %s\n", tmp, strerror(errno));
-		goto out;
+	if (ret == 0) {
+		fputs(text, af.f);
+		ret = atomic_file_commit(&af, ATOMIC_REPLACE);
 	}
-	if (rename(tmp, path) < 0) {
-		fprintf(stderr, "vpnd: cannot write %s: %s\n", path, strerror(errno));
-		goto out;
-	}
-	ret = 0;
-out:
-	close(fd);
 	if (ret < 0)
-		unlink(tmp);
-	return ret;
+		fprintf(stderr, "vpnd: cannot write %s: %s\n", path, strerror(-ret));
+	return ret < 0 ? -1 : 0;
 }
 
 /* --- peer add ----------------------------------------------------------------------- */
@@ -623,8 +570,11 @@ static int peer_add(const struct peer_args *a)
 	if (lock_fd >= 0)
 		close(lock_fd);	/* reload_apply takes it again */
 	lock_fd = -1;
-	ret = emit_client(np, a) < 0 ? 1 : 0;
-	if (apply_live(&p) < 0)
+	/* The server's side first: a reader that stops early (`| grep -q`,
+	 * a closed pager) kills us with SIGPIPE while printing, and must not
+	 * leave the peer in the file but not in the running interface. */
+	ret = apply_live(&p) < 0 ? 1 : 0;
+	if (emit_client(np, a) < 0)
 		ret = 1;
 out:
 	if (lock_fd >= 0)
