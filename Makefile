@@ -6,7 +6,7 @@
 #   make check      install deps, build, run unit + integration tests
 #   make asan       the same suite again under AddressSanitizer + UBSan
 #   make demo       install deps, build, run scripts/demo.sh
-#   make install    PREFIX=/usr/local DESTDIR= (binary, wrapper, systemd unit,
+#   make install    PREFIX=/usr/local DESTDIR= (binary, wrapper, systemd units,
 #                   man page, example config; UNITDIR MANDIR DOCDIR to move them)
 #   V=1             show the commands
 
@@ -153,6 +153,7 @@ install: all
 	install -m 0755 scripts/vpnd-daemon-wrapper $(DESTDIR)$(PREFIX)/bin/vpnd-daemon-wrapper
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' scripts/vpnd@.service > $(DESTDIR)$(UNITDIR)/vpnd@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/vpnd@.service
+	install -m 0644 scripts/vpnd.target $(DESTDIR)$(UNITDIR)/vpnd.target
 	install -m 0644 scripts/vpnd.8 $(DESTDIR)$(MANDIR)/man8/vpnd.8
 	install -m 0644 scripts/example-server.conf $(DESTDIR)$(DOCDIR)/example-server.conf
 
