@@ -1,4 +1,5 @@
 /* vpnd command line: a table of subcommands, each a *_main(argc, argv). */
+#include <cap-ng.h>
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
@@ -26,53 +27,127 @@ static int up_main(int argc, char **argv);
 static int down_main(int argc, char **argv);
 static int daemon_main(int argc, char **argv);
 static int help_main(int argc, char **argv);
+static int version_main(int argc, char **argv);
 
+#ifndef VPND_VERSION
+#define VPND_VERSION "0.1.0"
+#endif
+
+enum { MAX_FORMS = 4, ANY = -1 };
+
+/* Every usage line vpnd prints comes from here: `vpnd help`, `vpnd help
+ * CMD`, `vpnd CMD --help` and the message after a usage error (a command
+ * returns VPND_EXIT_USAGE and main prints its forms).
+ *
+ * own_options: the command parses its options itself (and refuses unknown
+ * ones); otherwise main refuses any argument starting with '-' and checks
+ * the count of the others against min_args..max_args (ANY: no limit).
+ * needs_root: it creates or talks to interfaces (CAP_NET_ADMIN, and the
+ * control sockets are root's); said before a bare EACCES or "is not up". */
 static const struct subcommand {
 	const char *name;
 	int (*main)(int argc, char **argv);
-	const char *args;
+	const char *forms[MAX_FORMS];	/* synopses after "vpnd NAME" */
 	const char *help;
+	bool own_options, needs_root;
+	int min_args, max_args;
 } subcommands[] = {
-	{ "up", up_main, "CONFIG|NAME", "create the interface from a config and start the daemon" },
-	{ "down", down_main, "NAME", "stop the daemon and remove its interface" },
-	{ "reload", reload_main, "NAME|CONFIG",
-	  "re-read the config and apply only what changed (also: SIGHUP to the daemon)" },
-	{ "peer", peer_main, "add|remove|list ... --iface IFACE",
-	  "manage a server's clients in NAME.d/ (vpnd peer for details)" },
-	{ "show", show_main, "[NAME] [--show-keys] [--rate]",
-	  "show interfaces, peers, handshakes, transfer (see below)" },
-	{ "daemon", daemon_main, "[-f|--foreground] IFNAME",
-	  "create a bare interface configured over UAPI (wireguard-go's convention)" },
-	{ "genkey", genkey_main, "", "print a new private key (base64)" },
-	{ "pubkey", pubkey_main, "", "read a private key on stdin, print its public key" },
-	{ "genpsk", genpsk_main, "", "print a new preshared key" },
-	{ "help", help_main, "", "this text" },
+	{ "up", up_main, { "[-f|--foreground] [-v|--verbose] CONFIG|NAME" },
+	  "create the interface from a config and start the daemon", true, true, 0, 0 },
+	{ "down", down_main, { "NAME" }, "stop the daemon and remove its interface",
+	  false, true, 1, 1 },
+	{ "reload", reload_main, { "NAME|CONFIG" },
+	  "re-read the config and apply only what changed (also: SIGHUP to the daemon)",
+	  false, true, 1, 1 },
+	{ "peer", peer_main,
+	  { "add NAME [--iface] IFACE [--ip ADDR]... [--endpoint HOST[:PORT]] [--output FILE] [--qr]",
+	    "remove NAME [--iface] IFACE", "list [--iface] IFACE" },
+	  "manage a server's clients in NAME.d/", true, false, 0, 0 },
+	{ "show", show_main,
+	  { "[NAME] [--show-keys] [--rate[=SECONDS]]", "[NAME] --json|--prometheus" },
+	  "show interfaces, peers, handshakes, transfer; or as JSON, or Prometheus metrics",
+	  true, true, 0, 0 },
+	{ "daemon", daemon_main, { "[-f|--foreground] IFNAME" },
+	  "create a bare interface configured over UAPI (wireguard-go's convention)",
+	  true, true, 0, 0 },
+	{ "genkey", genkey_main, { "" }, "print a new private key (base64)", false, false, 0, 0 },
+	{ "pubkey", pubkey_main, { "" }, "read a private key on stdin, print its public key",
+	  false, false, 0, 0 },
+	{ "genpsk", genpsk_main, { "" }, "print a new preshared key", false, false, 0, 0 },
+	{ "version", version_main, { "" }, "print vpnd's version (also: vpnd --version)",
+	  false, false, 0, 0 },
+	{ "help", help_main, { "[COMMAND]" }, "this text, or COMMAND's usage (also: vpnd "
+	  "COMMAND --help)", false, false, 0, 1 },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 
+static const struct subcommand *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		if (!strcmp(name, subcommands[i].name))
+			return &subcommands[i];
+	return NULL;
+}
+
+/* "Usage: vpnd up ...", one line per form. */
+static void command_usage(FILE *f, const struct subcommand *c)
+{
+	for (int i = 0; i < MAX_FORMS && c->forms[i]; i++)
+		fprintf(f, "%s vpnd %s%s%s\n", i ? "      " : "Usage:", c->name,
+			c->forms[i][0] ? " " : "", c->forms[i]);
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: vpnd [-v|--verbose] COMMAND [ARGS]\n\nCommands:\n");
+	fprintf(f, "Usage: vpnd [-v|--verbose] COMMAND [ARGS]\n"
+		   "       vpnd --version | COMMAND --help\n\nCommands:\n");
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
-		char left[64];
+		for (int j = 0; j < MAX_FORMS && subcommands[i].forms[j]; j++) {
+			char left[96];
 
-		snprintf(left, sizeof(left), "%s %s", subcommands[i].name, subcommands[i].args);
-		fprintf(f, "  %-34s %s\n", left, subcommands[i].help);
+			snprintf(left, sizeof(left), "%s %s", subcommands[i].name,
+				 subcommands[i].forms[j]);
+			/* A long synopsis gets its help on the next line. */
+			if (j)
+				fprintf(f, "  %s\n", left);
+			else if (strlen(left) > 34)
+				fprintf(f, "  %s\n  %-34s %s\n", left, "", subcommands[i].help);
+			else
+				fprintf(f, "  %-34s %s\n", left, subcommands[i].help);
+		}
 	}
-	fprintf(f, "  %-34s %s\n", "show [NAME] --json|--prometheus",
-		"the same as JSON, or as Prometheus metrics");
 	fprintf(f, "\nOptions:\n  %-34s %s\n", "-v, --verbose",
 		"debug logging (as VPND_VERBOSE=1; VPND_LOG_LEVEL=error|warning|info|debug)");
+	fprintf(f, "  %-34s %s\n", "-h, --help", "usage (after a command: its usage)");
+	fprintf(f, "  %-34s %s\n", "--version", "print the version");
 	fprintf(f, "\nNAME means %s/NAME.conf (and its NAME.d/ directory of peer files);\n"
 		"$VPND_CONFIG_DIR overrides %s.\n", config_dir(), CONFIG_DIR_DEFAULT);
 }
 
 static int help_main(int argc, char **argv)
 {
+	const struct subcommand *c;
+
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "vpnd: unknown command: '%s'\n", argv[1]);
+		return 1;
+	}
+	command_usage(stdout, c);
+	printf("\n%s\n", c->help);
+	return 0;
+}
+
+static int version_main(int argc, char **argv)
+{
 	(void)argc;
 	(void)argv;
-	usage(stdout);
+	printf("vpnd %s\n", VPND_VERSION);
 	return 0;
 }
 
@@ -143,27 +218,54 @@ static void warn_cb(const char *msg)
 	fprintf(stderr, "vpnd: %s\n", msg);
 }
 
+/* vpnd up [-f] [-v] CONFIG|NAME: 0, or VPND_EXIT_USAGE (said). */
+static int parse_up_args(int argc, char **argv, struct daemon_opts *o, const char **name)
+{
+	*name = NULL;
+	o->foreground = getenv("VPND_FOREGROUND") != NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--foreground")) {
+			o->foreground = true;
+		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			log_threshold = LOG_LEVEL_DEBUG;
+			setenv("VPND_VERBOSE", "1", 1);	/* the same for what we start */
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "vpnd: unknown option: '%s'\n", argv[i]);
+			return VPND_EXIT_USAGE;
+		} else if (*name) {
+			fprintf(stderr, "vpnd: unexpected argument: '%s'\n", argv[i]);
+			return VPND_EXIT_USAGE;
+		} else {
+			*name = argv[i];
+		}
+	}
+	return *name ? 0 : VPND_EXIT_USAGE;
+}
+
 static int up_main(int argc, char **argv)
 {
 	struct config cfg = { 0 };
 	char path[PATH_MAX], abs_path[PATH_MAX], ifname[IFNAMSIZ], err[1024];
 	struct daemon_opts o = { 0 };
-	int ret = 1;
+	const char *name;
+	int ret;
 
-	if (argc != 2) {
-		fprintf(stderr, "Usage: vpnd up CONFIG|NAME\n");
-		return 1;
-	}
-	config_resolve(argv[1], path, sizeof(path), ifname);
+	ret = parse_up_args(argc, argv, &o, &name);
+	if (ret)
+		return ret;
+	ret = 1;
+	config_resolve(name, path, sizeof(path), ifname);
+	log_debug("%s: reading %s", ifname, path);
 	if (config_load(&cfg, path, err, sizeof(err), warn_cb) != CONFIG_OK) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		goto out;
 	}
+	log_debug("%s: %zu peers, %s", ifname, cfg.n_peers,
+		  o.foreground ? "in the foreground" : "detaching once up");
 	o.ifname = ifname;
 	o.cfg = &cfg;
 	/* For reloads by the monitor (SIGHUP), which may run elsewhere. */
 	o.config_path = realpath(path, abs_path) ? abs_path : path;
-	o.foreground = getenv("VPND_FOREGROUND") != NULL;
 	ret = daemon_run(&o);
 out:
 	config_free(&cfg);
@@ -191,10 +293,7 @@ static int down_main(int argc, char **argv)
 	char path[PATH_MAX], ifname[IFNAMSIZ];
 	pid_t pid;
 
-	if (argc != 2) {
-		fprintf(stderr, "Usage: vpnd down NAME\n");
-		return 1;
-	}
+	(void)argc;	/* main checked: one NAME */
 	config_resolve(argv[1], path, sizeof(path), ifname);
 	pid = read_pid(ifname);
 	if (pid <= 0 || kill(pid, 0) < 0 || !uapi_alive(ifname)) {
@@ -224,23 +323,84 @@ static int daemon_main(int argc, char **argv)
 	struct daemon_opts o = { 0 };
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--foreground"))
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--foreground")) {
 			o.foreground = true;
-		else if (!o.ifname)
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "vpnd: unknown option: '%s'\n", argv[i]);
+			return VPND_EXIT_USAGE;
+		} else if (!o.ifname) {
 			o.ifname = argv[i];
-		else
-			o.ifname = NULL, i = argc;
+		} else {
+			fprintf(stderr, "vpnd: unexpected argument: '%s'\n", argv[i]);
+			return VPND_EXIT_USAGE;
+		}
 	}
-	if (!o.ifname || strlen(o.ifname) >= IFNAMSIZ) {
-		fprintf(stderr, "Usage: vpnd daemon [-f|--foreground] IFNAME\n");
+	if (!o.ifname || strlen(o.ifname) >= IFNAMSIZ)
+		return VPND_EXIT_USAGE;
+	return daemon_run(&o);
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
+/* The checks main makes for a command that does not parse its options. */
+static bool plain_args_ok(const struct subcommand *c, int argc, char **argv)
+{
+	int n = argc - 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "vpnd: unknown option: '%s'\n", argv[i]);
+			return false;
+		}
+	}
+	if (n < c->min_args || (c->max_args != ANY && n > c->max_args)) {
+		fprintf(stderr, "vpnd: %s takes %s\n", c->name, c->max_args == 0 ? "no arguments" :
+			c->min_args == c->max_args ? "exactly one argument" : "at most one argument");
+		return false;
+	}
+	return true;
+}
+
+/* CAP_NET_ADMIN in the effective set: root, or given to the binary. */
+static bool have_net_admin(void)
+{
+	capng_get_caps_process();
+	return capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN);
+}
+
+static int run_command(const struct subcommand *c, int argc, char **argv)
+{
+	int ret;
+
+	if (wants_help(argc, argv)) {
+		command_usage(stdout, c);
+		return 0;
+	}
+	if (!c->own_options && !plain_args_ok(c, argc, argv)) {
+		command_usage(stderr, c);
 		return 1;
 	}
-	return daemon_run(&o);
+	if (c->needs_root && !have_net_admin()) {
+		fprintf(stderr, "vpnd: %s: must be run as root (CAP_NET_ADMIN)\n", c->name);
+		return 1;
+	}
+	ret = c->main(argc, argv);
+	if (ret != VPND_EXIT_USAGE)
+		return ret;
+	command_usage(stderr, c);
+	return 1;
 }
 
 int main(int argc, char **argv)
 {
 	const char *prog = basename(argv[0]);
+	const struct subcommand *c;
 
 	if (!wg_crypto_init()) {
 		fprintf(stderr, "vpnd: cannot initialise libsodium\n");
@@ -250,7 +410,7 @@ int main(int argc, char **argv)
 	/* Installed as a wireguard-go stand-in (vpnd-daemon), it takes
 	 * wireguard-go's arguments directly: [-f] IFNAME. */
 	if (strstr(prog, "daemon") && argc >= 2 && strcmp(argv[1], "daemon"))
-		return daemon_main(argc, argv);
+		return run_command(find_command("daemon"), argc, argv);
 	/* Global options, before the command. */
 	while (argc >= 2 && (!strcmp(argv[1], "--verbose") || !strcmp(argv[1], "-v"))) {
 		log_threshold = LOG_LEVEL_DEBUG;
@@ -263,12 +423,15 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
-		if (!strcmp(argv[1], subcommands[i].name))
-			return subcommands[i].main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return help_main(0, NULL);
-	fprintf(stderr, "vpnd: unknown command: '%s'\n\n", argv[1]);
+	if (!strcmp(argv[1], "--version"))
+		return version_main(0, NULL);
+	c = find_command(argv[1]);
+	if (c)
+		return run_command(c, argc - 1, argv + 1);
+	fprintf(stderr, "vpnd: unknown %s: '%s'\n", argv[1][0] == '-' ? "option" : "command",
+		argv[1]);
 	usage(stderr);
 	return 1;
 }

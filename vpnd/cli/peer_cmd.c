@@ -3,8 +3,8 @@
  *
  *   vpnd peer add NAME --iface IFACE [--ip ADDR]... [--endpoint HOST[:PORT]]
  *                 [--output FILE] [--qr]
- *   vpnd peer remove NAME --iface IFACE
- *   vpnd peer list --iface IFACE
+ *   vpnd peer remove NAME [--iface] IFACE
+ *   vpnd peer list [--iface] IFACE
  *
  * peer add picks the next free tunnel address in the subnet of IFACE's
  * first IPv4 Address (and of its first IPv6 one, if it has one), makes the
@@ -76,6 +76,15 @@ static const char *opt_value(int argc, char **argv, int *i, const char *opt, boo
 	return argv[++*i];
 }
 
+static bool iface_seen_later(int argc, char **argv, int i)
+{
+	for (i++; i < argc; i++)
+		if (!strncmp(argv[i], "--iface", 7))
+			return true;
+	return false;
+}
+
+/* 0, -1 (said) or -2: a usage error, main prints the usage. */
 static int parse_args(int argc, char **argv, struct peer_args *a, bool want_name)
 {
 	bool bad = false;
@@ -104,6 +113,8 @@ static int parse_args(int argc, char **argv, struct peer_args *a, bool want_name
 			return -1;
 		} else if (want_name && !a->name) {
 			a->name = argv[i];
+		} else if (!a->iface && !iface_seen_later(argc, argv, i)) {
+			a->iface = argv[i];	/* peer list wg0, peer remove NAME wg0 */
 		} else {
 			fprintf(stderr, "vpnd: unexpected argument: '%s'\n", argv[i]);
 			return -1;
@@ -112,7 +123,7 @@ static int parse_args(int argc, char **argv, struct peer_args *a, bool want_name
 	if (bad)
 		return -1;
 	if (!a->iface || (want_name && !a->name))
-		return usage(), -1;
+		return -2;	/* a usage error */
 	return 0;
 }
 
@@ -634,18 +645,20 @@ out:
 static int peer_add_main(int argc, char **argv)
 {
 	struct peer_args a;
+	int ret;
 
-	if (parse_args(argc, argv, &a, true) < 0)
-		return 1;
+	if ((ret = parse_args(argc, argv, &a, true)) < 0)
+		return ret == -2 ? VPND_EXIT_USAGE : 1;
 	return peer_add(&a);
 }
 
 static int peer_remove_main(int argc, char **argv)
 {
 	struct peer_args a;
+	int ret;
 
-	if (parse_args(argc, argv, &a, true) < 0)
-		return 1;
+	if ((ret = parse_args(argc, argv, &a, true)) < 0)
+		return ret == -2 ? VPND_EXIT_USAGE : 1;
 	if (a.n_ips || a.endpoint || a.output || a.qr) {
 		fprintf(stderr, "vpnd: peer remove takes only NAME and --iface\n");
 		return 1;
@@ -656,9 +669,10 @@ static int peer_remove_main(int argc, char **argv)
 static int peer_list_main(int argc, char **argv)
 {
 	struct peer_args a;
+	int ret;
 
-	if (parse_args(argc, argv, &a, false) < 0)
-		return 1;
+	if ((ret = parse_args(argc, argv, &a, false)) < 0)
+		return ret == -2 ? VPND_EXIT_USAGE : 1;
 	if (a.n_ips || a.endpoint || a.output || a.qr) {
 		fprintf(stderr, "vpnd: peer list takes only --iface\n");
 		return 1;
@@ -666,24 +680,19 @@ static int peer_list_main(int argc, char **argv)
 	return peer_list(&a);
 }
 
-/* The peer subcommands, like main.c's table: usage is generated from it. */
+/* The peer subcommands; their usage lines are in main.c's table. */
 static const struct peer_command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *args;
 } peer_commands[] = {
-	{ "add", peer_add_main, "NAME --iface IFACE [--ip ADDR]... [--endpoint HOST[:PORT]] "
-				"[--output FILE] [--qr]" },
-	{ "remove", peer_remove_main, "NAME --iface IFACE" },
-	{ "list", peer_list_main, "--iface IFACE" },
+	{ "add", peer_add_main },
+	{ "remove", peer_remove_main },
+	{ "list", peer_list_main },
 };
 
 static int usage(void)
 {
-	for (size_t i = 0; i < sizeof(peer_commands) / sizeof(peer_commands[0]); i++)
-		fprintf(stderr, "%s vpnd peer %s %s\n", i ? "      " : "Usage:",
-			peer_commands[i].name, peer_commands[i].args);
-	return 1;
+	return VPND_EXIT_USAGE;
 }
 
 int peer_main(int argc, char **argv)

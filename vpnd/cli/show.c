@@ -17,6 +17,7 @@
 
 #include "crypto/crypto.h"
 #include "vpnd/control/metrics.h"
+#include "vpnd/control/reload_apply.h"
 #include "vpnd/control/uapi.h"
 
 enum show_format { SHOW_HUMAN, SHOW_JSON, SHOW_PROMETHEUS };
@@ -257,11 +258,10 @@ static size_t list_interfaces(char ***out)
 	return n;
 }
 
+/* main prints the usage lines, from its table. */
 static int usage(void)
 {
-	fprintf(stderr, "Usage: vpnd show [NAME] [--show-keys] [--rate[=SECONDS]]\n"
-			"       vpnd show [NAME] --json | --prometheus\n");
-	return 1;
+	return VPND_EXIT_USAGE;
 }
 
 struct show_opts {

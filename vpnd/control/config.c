@@ -613,6 +613,11 @@ enum config_status parser_parse_file(struct parser *p, const char *name, const c
 	p->peers_only = peers_only;
 	p->section = SECTION_NONE;
 	p->seen = 0;
+	/* A UTF-8 byte-order mark, as Windows editors write one: not text. */
+	if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+		text += 3;
+		len -= 3;
+	}
 	st = parse_buffer(p, text, len);
 	if (st == CONFIG_OK)
 		st = finish_section(p);
