@@ -33,13 +33,16 @@ MAN=$DEST/usr/share/man/man8/vpnd.8
 EXAMPLE=$DEST/usr/share/doc/vpnd/example-server.conf
 check "the binary: /usr/bin/vpnd, 755, the one under test" \
 	sh -c "[ $(mode "$DEST/usr/bin/vpnd") = 755 ] && cmp $DEST/usr/bin/vpnd $VPND"
-check "the wrapper: /usr/bin/vpnd-daemon-wrapper, 755" [ "$(mode "$DEST/usr/bin/vpnd-daemon-wrapper")" = 755 ]
+check "the wrapper: /usr/bin/vpnd-daemon-wrapper, 755, naming the installed binary" \
+	sh -c "[ $(mode "$DEST/usr/bin/vpnd-daemon-wrapper") = 755 ] && grep -qx 'VPND=/usr/bin/vpnd' $DEST/usr/bin/vpnd-daemon-wrapper"
+check "the bash completion: /usr/share/bash-completion/completions/vpnd, 644" \
+	[ "$(mode "$DEST/usr/share/bash-completion/completions/vpnd")" = 644 ]
 check "the unit: /usr/lib/systemd/system/vpnd@.service, 644" [ "$(mode "$UNIT")" = 644 ]
 check "the target: /usr/lib/systemd/system/vpnd.target, 644" [ "$(mode "$DEST/usr/lib/systemd/system/vpnd.target")" = 644 ]
 check "the man page: /usr/share/man/man8/vpnd.8, 644" [ "$(mode "$MAN")" = 644 ]
 check "the example: /usr/share/doc/vpnd/example-server.conf, 644" [ "$(mode "$EXAMPLE")" = 644 ]
 check "nothing else is installed" \
-	sh -c "[ \$(find $DEST -type f | wc -l) -eq 6 ]"
+	sh -c "[ \$(find $DEST -type f | wc -l) -eq 7 ]"
 
 check "unit: Type=forking with PIDFile=/run/vpnd/%i.pid" \
 	sh -c "grep -qx 'Type=forking' $UNIT && grep -qx 'PIDFile=/run/vpnd/%i.pid' $UNIT"
@@ -192,16 +195,20 @@ up_logged() {
 	ip netns exec "$svc" "$VPND" down ${VB}
 }
 up_logged verbose "$VPND" --verbose
+# Not the journal: every line starts with its UTC time.
+TS='[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]\{3\}Z'
+check "not under systemd: every log line starts with a timestamp" \
+	sh -c "[ -s $WORK/verbose.log ] && ! grep -v '^$TS vpnd: ' $WORK/verbose.log"
 check "--verbose: debug lines from the monitor (worker pid, re-resolution)" \
-	sh -c "grep -q '^vpnd: debug: ${VB}: monitor pid [0-9]* (root), worker pid [0-9]* (nobody)' $WORK/verbose.log &&
-	       grep -q '^vpnd: debug: ${VB}: peer .*: localhost:51999 is ' $WORK/verbose.log"
+	sh -c "grep -q '^$TS vpnd: debug: ${VB}: monitor pid [0-9]* (root), worker pid [0-9]* (nobody)' $WORK/verbose.log &&
+	       grep -q '^$TS vpnd: debug: ${VB}: peer .*: localhost:51999 is ' $WORK/verbose.log"
 up_logged plain "$VPND"
 check "by default: info lines, no debug" \
-	sh -c "grep -q '^vpnd: info: ${VB}: down' $WORK/plain.log && ! grep -q debug: $WORK/plain.log"
+	sh -c "grep -q '^$TS vpnd: info: ${VB}: down' $WORK/plain.log && ! grep -q debug: $WORK/plain.log"
 up_logged quiet env VPND_LOG_LEVEL=warning "$VPND"
 check "VPND_LOG_LEVEL=warning: no info lines" sh -c "! grep -q 'info:' $WORK/quiet.log"
 up_logged envverbose env VPND_VERBOSE=1 "$VPND"
-check "VPND_VERBOSE=1 is --verbose" grep -q '^vpnd: debug: ' "$WORK/envverbose.log"
+check "VPND_VERBOSE=1 is --verbose" grep -q "^$TS vpnd: debug: " "$WORK/envverbose.log"
 check "an unknown VPND_LOG_LEVEL is warned about" \
 	sh -c "VPND_LOG_LEVEL=chatty $VPND help 2>&1 >/dev/null | grep -q \"VPND_LOG_LEVEL: unknown level 'chatty'\""
 check "vpnd help lists --verbose" sh -c "$VPND help | grep -q -- '-v, --verbose'"
