@@ -218,6 +218,50 @@ static void warn_cb(const char *msg)
 	fprintf(stderr, "vpnd: %s\n", msg);
 }
 
+/* $VPND_ENDPOINT_RESOLUTION_RETRIES: a count, or "infinity"; default 15
+ * (wg's WG_ENDPOINT_RESOLUTION_RETRIES). ~0u is no limit. */
+static unsigned resolution_retries(void)
+{
+	const char *s = getenv("VPND_ENDPOINT_RESOLUTION_RETRIES");
+	char *end;
+	unsigned long n;
+
+	if (!s || !*s)
+		return 15;
+	if (!strcmp(s, "infinity"))
+		return ~0u;
+	n = strtoul(s, &end, 10);
+	if (*end || n > 100000) {
+		log_warn("VPND_ENDPOINT_RESOLUTION_RETRIES: not a count or 'infinity': '%s'", s);
+		return 15;
+	}
+	return (unsigned)n;
+}
+
+/* config_load, again while an Endpoint host name does not resolve (at boot
+ * DNS may come after us): waits 1 s, growing by a fifth up to 20 s. */
+static enum config_status load_resolving(struct config *cfg, const char *path,
+					 const char *ifname, char *err, size_t err_len)
+{
+	unsigned retries = resolution_retries();
+	double wait_s = 1.0;
+	enum config_status st;
+
+	char of[16];
+
+	snprintf(of, sizeof(of), retries == ~0u ? "infinity" : "%u", retries);
+	for (unsigned i = 0;; i++) {
+		struct timespec ts = { (time_t)wait_s, (long)((wait_s - (time_t)wait_s) * 1e9) };
+
+		st = config_load(cfg, path, err, err_len, warn_cb);
+		if (st != CONFIG_ERR_UNRESOLVED || i >= retries)
+			return st;
+		log_warn("%s: %s; retry %u of %s in %.1f s", ifname, err, i + 1, of, wait_s);
+		nanosleep(&ts, NULL);
+		wait_s = wait_s * 6 / 5 > 20 ? 20 : wait_s * 6 / 5;
+	}
+}
+
 /* vpnd up [-f] [-v] CONFIG|NAME: 0, or VPND_EXIT_USAGE (said). */
 static int parse_up_args(int argc, char **argv, struct daemon_opts *o, const char **name)
 {
@@ -256,7 +300,7 @@ static int up_main(int argc, char **argv)
 	ret = 1;
 	config_resolve(name, path, sizeof(path), ifname);
 	log_debug("%s: reading %s", ifname, path);
-	if (config_load(&cfg, path, err, sizeof(err), warn_cb) != CONFIG_OK) {
+	if (load_resolving(&cfg, path, ifname, err, sizeof(err)) != CONFIG_OK) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		goto out;
 	}

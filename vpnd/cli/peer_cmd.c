@@ -110,7 +110,7 @@ static int parse_args(int argc, char **argv, struct peer_args *a, bool want_name
 			a->qr = true;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "vpnd: unknown option: '%s'\n", argv[i]);
-			return -1;
+			return -2;
 		} else if (want_name && !a->name) {
 			a->name = argv[i];
 		} else if (!a->iface && !iface_seen_later(argc, argv, i)) {

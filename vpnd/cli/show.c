@@ -294,6 +294,8 @@ static int parse_show_args(int argc, char **argv, struct show_opts *o)
 				return usage();
 			o->rate = (unsigned)r;
 		} else if (argv[i][0] == '-' || o->name) {
+			fprintf(stderr, "vpnd: %s: '%s'\n", argv[i][0] == '-' ? "unknown option" :
+				"unexpected argument", argv[i]);
 			return usage();
 		} else {
 			o->name = argv[i];

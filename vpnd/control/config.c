@@ -393,7 +393,10 @@ static enum config_status h_endpoint(struct parser *p, const struct key_handler 
 	case ENDPOINT_OK:
 		break;
 	case ENDPOINT_UNRESOLVED:
-		return fail(p, value, "cannot resolve %s", h->name);
+		/* Not a mistake in the file: the name may resolve later (vpnd up
+		 * retries, as wg's WG_ENDPOINT_RESOLUTION_RETRIES). */
+		fail(p, value, "cannot resolve %s", h->name);
+		return CONFIG_ERR_UNRESOLVED;
 	default:
 		return fail_invalid(p, h, value);
 	}
