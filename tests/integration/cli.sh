@@ -73,6 +73,25 @@ check "peer list plist is peer list --iface plist" \
 	       VPND_CONFIG_DIR=$WORK/etc $VPND peer list --iface plist > $WORK/l2 2>&1 &&
 	       cmp $WORK/l1 $WORK/l2 && grep -q alice $WORK/l1"
 
+echo "# peer add --dns, --allowed-ips, --keepalive"
+padd() { VPND_CONFIG_DIR=$WORK/etc "$VPND" peer add "$@" --endpoint 198.19.62.1 2> "$WORK/padd.err"; }
+padd full plist --dns "198.19.62.53, corp.test" --allowed-ips "0.0.0.0/0, ::/0" --keepalive 0 > "$WORK/full.conf" || true
+check "a full-tunnel client: DNS line, AllowedIPs 0.0.0.0/0, ::/0, no keepalive" \
+	sh -c "grep -qx 'DNS = 198.19.62.53, corp.test' $WORK/full.conf &&
+	       grep -qx 'AllowedIPs = 0.0.0.0/0, ::/0' $WORK/full.conf && ! grep -q Keepalive $WORK/full.conf"
+padd dflt plist > "$WORK/dflt.conf" || true
+check "defaults: no DNS, the server's subnet, keepalive 25" \
+	sh -c "! grep -q DNS $WORK/dflt.conf && grep -qx 'AllowedIPs = 198.19.62.0/24' $WORK/dflt.conf &&
+	       grep -qx 'PersistentKeepalive = 25' $WORK/dflt.conf"
+padd ka plist --keepalive=10 > "$WORK/ka.conf" || true
+check "--keepalive=10" grep -qx 'PersistentKeepalive = 10' "$WORK/ka.conf"
+check "bad --allowed-ips, --keepalive, --dns: refused, no peer file left" \
+	sh -c "$(declare -f padd); VPND=$VPND WORK=$WORK
+	       ! padd b1 plist --allowed-ips 198.19.0.0/33 && grep -q 'invalid --allowed-ips' $WORK/padd.err &&
+	       ! padd b2 plist --keepalive 70000 && grep -q 'invalid --keepalive' $WORK/padd.err &&
+	       ! padd b3 plist --dns 'x;rm' && grep -q 'invalid --dns' $WORK/padd.err &&
+	       ! ls $WORK/etc/plist.d/b?.conf 2>/dev/null"
+
 echo "# up: a byte-order mark, -v, -f"
 ns_new cli
 conf0() {

@@ -60,7 +60,8 @@ static const struct subcommand {
 	  "re-read the config and apply only what changed (also: SIGHUP to the daemon)",
 	  false, true, 1, 1 },
 	{ "peer", peer_main,
-	  { "add NAME [--iface] IFACE [--ip ADDR]... [--endpoint HOST[:PORT]] [--output FILE] [--qr]",
+	  { "add NAME [--iface] IFACE [--ip ADDR]... [--endpoint HOST[:PORT]] [--dns ADDRS] "
+	    "[--allowed-ips PREFIXES] [--keepalive SECONDS] [--output FILE] [--qr]",
 	    "remove NAME [--iface] IFACE", "list [--iface] IFACE" },
 	  "manage a server's clients in NAME.d/", true, false, 0, 0 },
 	{ "show", show_main,
