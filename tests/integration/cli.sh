@@ -4,9 +4,11 @@
 # reason, peer list IFACE, up -f (foreground, timestamped log on stderr) and
 # -v, a config with a UTF-8 byte-order mark, an Endpoint host name that
 # resolves only after a while (retried), vpnd-daemon-wrapper from the build
-# tree, bash completion.
+# tree, bash completion; peer add --dns/--allowed-ips/--keepalive; peer
+# names in show, --json, --prometheus.
 #
 #   [ns cli] cli0 198.19.60.1/24 (vpnd up: BOM, -f, -v)
+#   [ns cli] cli2 198.19.63.1/24 (peer names: NAME.d/ files, # Name =)
 #   [ns cli] cli1 198.19.61.1/24 (Endpoint late.vpnd.test, resolved by a
 #                                 hosts file of the namespace written later:
 #                                 /etc/netns/NS/hosts)
@@ -14,7 +16,7 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-C0=$(ifname cli0) C1=$(ifname cli1)
+C0=$(ifname cli0) C1=$(ifname cli1) C2=$(ifname cli2)
 AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
 echo "# version and help"
@@ -147,6 +149,35 @@ late_ok() {
 }
 check "a name that resolves after two retries: up, with its endpoint" late_ok
 ip netns exec "$cli" "$VPND" down "$C1" 2>/dev/null || true
+
+echo "# peer names in show, --json, --prometheus"
+keypair kh
+keypair kb
+printf '[Interface]\nPrivateKey = %s\nAddress = 198.19.63.1/24\nListenPort = 51863\n\n[Peer]\n# Name = hq\nPublicKey = %s\nAllowedIPs = 198.19.63.0/28\n\n[Peer]\nPublicKey = %s\nAllowedIPs = 198.19.63.20/32\n' \
+	"$ks_priv" "$kh_pub" "$kc_pub" > "$WORK/etc/${C2}.conf"
+chmod 600 "$WORK/etc/${C2}.conf"
+VPND_CONFIG_DIR=$WORK/etc "$VPND" peer add alice "$C2" --endpoint 198.19.63.1 > /dev/null 2>&1
+mkdir -p "$WORK/etc/${C2}.d"
+printf '[Peer]\n# Name = bobs-phone\nPublicKey = %s\nAllowedIPs = 198.19.63.30/32\n' "$kb_pub" > "$WORK/etc/${C2}.d/bob.conf"
+alice_pub=$(sed -n 's/^PublicKey = //p' "$WORK/etc/${C2}.d/alice.conf")
+ip netns exec "$cli" env VPND_CONFIG_DIR="$WORK/etc" VPND_LOG="$WORK/${C2}.log" "$VPND" up "$C2"
+cp "/var/run/vpnd/${C2}.pid" "$WORK/${C2}.pidfile"
+check "show: a 'name:' line under each named peer" \
+	sh -c "ip netns exec $cli env VPND_CONFIG_DIR=$WORK/etc $VPND show $C2 > $WORK/names.txt &&
+	       grep -A1 'peer: $kh_pub' $WORK/names.txt | grep -qx '  name: hq' &&
+	       grep -A1 'peer: $alice_pub' $WORK/names.txt | grep -qx '  name: alice' &&
+	       grep -A1 'peer: $kb_pub' $WORK/names.txt | grep -qx '  name: bobs-phone' &&
+	       ! grep -A1 'peer: $kc_pub' $WORK/names.txt | grep -q name:"
+check "--json: \"name\" per peer (file name, # Name comment, null)" \
+	sh -c "ip netns exec $cli env VPND_CONFIG_DIR=$WORK/etc $VPND show $C2 --json | python3 -c '
+import json, sys
+names = {p[\"public_key\"]: p[\"name\"] for p in json.load(sys.stdin)[0][\"peers\"]}
+assert names == {\"$kh_pub\": \"hq\", \"$alice_pub\": \"alice\", \"$kb_pub\": \"bobs-phone\", \"$kc_pub\": None}, names'"
+check "--prometheus: vpnd_peer_info carries a name label" \
+	sh -c "ip netns exec $cli env VPND_CONFIG_DIR=$WORK/etc $VPND show $C2 --prometheus > $WORK/names.prom &&
+	       grep -q 'vpnd_peer_info{.*public_key=\"$alice_pub\",name=\"alice\"' $WORK/names.prom &&
+	       grep -q 'vpnd_peer_info{.*public_key=\"$kc_pub\",name=\"\"' $WORK/names.prom"
+ip netns exec "$cli" "$VPND" down "$C2"
 
 echo "# vpnd-daemon-wrapper, bash completion"
 mkdir -p "$WORK/bin"

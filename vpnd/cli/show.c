@@ -4,6 +4,7 @@
  * counts and, with --rate, the current transfer rate from two samples), as
  * JSON, or in the Prometheus text format. */
 #include "vpnd/cli/show.h"
+#include "vpnd/cli/peer_names.h"
 #include "vpnd/common/clock.h"
 
 #include <dirent.h>
@@ -88,6 +89,7 @@ static bool fetch(const char *ifname, struct sample *s, bool show_keys)
 		fprintf(stderr, "vpnd: %s: out of memory\n", ifname);
 		return false;
 	}
+	peer_names_fill(&s->m, ifname);
 	s->ok = true;
 	return true;
 }
@@ -162,6 +164,8 @@ static void print_peer(const struct metrics_peer *p, const struct metrics_peer *
 		       double dt, bool show_keys)
 {
 	printf("\npeer: %s\n", p->public_key);
+	if (p->name[0])
+		printf("  name: %s\n", p->name);
 	if (p->has_preshared_key)
 		printf("  preshared key: %s\n", show_keys ? "(set)" : "(hidden)");
 	if (p->endpoint[0])
