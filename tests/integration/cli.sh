@@ -179,6 +179,22 @@ check "--prometheus: vpnd_peer_info carries a name label" \
 	       grep -q 'vpnd_peer_info{.*public_key=\"$kc_pub\",name=\"\"' $WORK/names.prom"
 ip netns exec "$cli" "$VPND" down "$C2"
 
+echo "# PeerToPeer = kernel on a hub without forwarding: warned, with the fix"
+ip netns exec "$cli" sysctl -qw net.ipv4.ip_forward=0
+warned() { grep -q "warning: ${C2}: PeerToPeer = kernel, but this host does not forward IPv4: .*fix: sysctl -w net.ipv4.ip_forward=1" "$1"; }
+check "peer add: the second client brings the warning" \
+	sh -c "$(declare -f warned); C2=$C2; ip netns exec $cli env VPND_CONFIG_DIR=$WORK/etc $VPND peer add carol $C2 \
+	       --endpoint 198.19.63.1 > /dev/null 2> $WORK/fw.err; warned $WORK/fw.err"
+check "up: warned" \
+	sh -c "$(declare -f warned); C2=$C2; ip netns exec $cli env VPND_CONFIG_DIR=$WORK/etc VPND_LOG=/dev/null \
+	       $VPND up $C2 2> $WORK/fwup.err && cp /var/run/vpnd/${C2}.pid $WORK/${C2}.pidfile; warned $WORK/fwup.err"
+ip netns exec "$cli" "$VPND" down "$C2"
+ip netns exec "$cli" sysctl -qw net.ipv4.ip_forward=1
+check "with net.ipv4.ip_forward=1: no warning" \
+	sh -c "ip netns exec $cli env VPND_CONFIG_DIR=$WORK/etc VPND_LOG=/dev/null $VPND up $C2 2> $WORK/fwok.err &&
+	       cp /var/run/vpnd/${C2}.pid $WORK/${C2}.pidfile && ! grep -q PeerToPeer $WORK/fwok.err"
+ip netns exec "$cli" "$VPND" down "$C2"
+
 echo "# vpnd-daemon-wrapper, bash completion"
 mkdir -p "$WORK/bin"
 cp "$ROOT/scripts/vpnd-daemon-wrapper" "$WORK/bin/"

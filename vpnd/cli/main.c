@@ -15,6 +15,7 @@
 #include "crypto/crypto.h"
 #include "vpnd/control/config.h"
 #include "vpnd/daemon/daemon.h"
+#include "vpnd/control/forwarding.h"
 #include "vpnd/control/reload_apply.h"
 #include "vpnd/common/log.h"
 #include "vpnd/cli/show.h"
@@ -219,6 +220,14 @@ static void warn_cb(const char *msg)
 	fprintf(stderr, "vpnd: %s\n", msg);
 }
 
+static void warn_forwarding(const struct config *cfg, const char *ifname)
+{
+	char msg[512];
+
+	if (forwarding_advice(cfg, ifname, forwarding_read_host(), msg, sizeof(msg)))
+		fprintf(stderr, "vpnd: warning: %s\n", msg);
+}
+
 /* $VPND_ENDPOINT_RESOLUTION_RETRIES: a count, or "infinity"; default 15
  * (wg's WG_ENDPOINT_RESOLUTION_RETRIES). ~0u is no limit. */
 static unsigned resolution_retries(void)
@@ -305,6 +314,7 @@ static int up_main(int argc, char **argv)
 		fprintf(stderr, "vpnd: %s\n", err);
 		goto out;
 	}
+	warn_forwarding(&cfg, ifname);
 	log_debug("%s: %zu peers, %s", ifname, cfg.n_peers,
 		  o.foreground ? "in the foreground" : "detaching once up");
 	o.ifname = ifname;

@@ -44,6 +44,7 @@
 
 #include "crypto/crypto.h"
 #include "vpnd/control/addrpool.h"
+#include "vpnd/control/forwarding.h"
 #include "vpnd/control/config.h"
 #include "vpnd/cli/qr.h"
 #include "vpnd/control/reload.h"
@@ -650,6 +651,8 @@ static int peer_add(const struct peer_args *a)
 		unlink(p.file);
 		goto out;
 	}
+	if (forwarding_advice(&check, p.ifname, forwarding_read_host(), err, sizeof(err)))
+		fprintf(stderr, "vpnd: warning: %s\n", err);
 	config_free(&check);
 	peer_cmd_list_prefixes(addrs, sizeof(addrs), np->addrs, np->n_addrs);
 	fprintf(stderr, "vpnd: %s: added peer %s (%s) in %s\n", p.ifname, a->name, addrs, p.file);
