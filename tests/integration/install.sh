@@ -110,7 +110,7 @@ fi
 # In the page's source (its JSON section) and in the README.
 json_fields="interface public_key listen_port fwmark peer_to_peer under_load cookie_replies_sent
 	handshakes_answered drops peers endpoint allowed_ips latest_handshake rx_bytes tx_bytes
-	rx_packets tx_packets persistent_keepalive handshakes_sent handshakes_received"
+	rx_packets tx_packets persistent_keepalive handshakes_sent handshakes_received name"
 metrics=$(sed -n 's/.*"\(vpnd_[a-z_]*\)".*/\1/p' "$ROOT/vpnd/control/metrics.c" | sort -u)
 missing=""
 for f in $json_fields; do
