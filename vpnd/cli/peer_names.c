@@ -105,14 +105,14 @@ static void scan_file(struct scan *s, const char *path, const char *file_name)
 void peer_names_fill(struct metrics_interface *m, const char *ifname)
 {
 	char conf[PATH_MAX], dir[PATH_MAX], path[PATH_MAX * 2], name[METRICS_NAME_LEN];
-	char resolved_if[IFNAMSIZ];
+	char resolved_if[IFNAMSIZ], err[256];
 	struct scan s = { .m = m };
 	struct dirent **ents = NULL;
 	int n;
 
-	if (strchr(ifname, '/'))
+	if (strchr(ifname, '/') ||
+	    !config_resolve(ifname, conf, sizeof(conf), resolved_if, err, sizeof(err)))
 		return;
-	config_resolve(ifname, conf, sizeof(conf), resolved_if);
 	scan_file(&s, conf, "");
 	snprintf(dir, sizeof(dir), "%.*s.d", (int)(strlen(conf) - strlen(".conf")), conf);
 	n = scandir(dir, &ents, NULL, alphasort);
