@@ -132,9 +132,13 @@ static bool valid_peer_name(const char *s)
 int peer_cmd_resolve_paths(const struct peer_args *a, struct iface_paths *p)
 {
 	size_t len;
+	char err[256];
 
-	if (strchr(a->iface, '/') || strlen(a->iface) >= IFNAMSIZ || !a->iface[0]) {
-		fprintf(stderr, "vpnd: invalid interface name: '%s'\n", a->iface);
+	/* A NAME, never a path: config_resolve checks what it names. */
+	if (strchr(a->iface, '/') || !config_resolve(a->iface, p->conf, sizeof(p->conf),
+						      p->ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: --iface: %s\n", strchr(a->iface, '/') ?
+			"a NAME, not a path" : err);
 		return -1;
 	}
 	if (a->name && !valid_peer_name(a->name)) {
@@ -142,7 +146,6 @@ int peer_cmd_resolve_paths(const struct peer_args *a, struct iface_paths *p)
 			"at most %d): '%s'\n", NAME_MAX_LEN, a->name);
 		return -1;
 	}
-	config_resolve(a->iface, p->conf, sizeof(p->conf), p->ifname);
 	len = strlen(p->conf) - strlen(".conf");
 	snprintf(p->dir, sizeof(p->dir), "%.*s.d", (int)len, p->conf);
 	if (a->name)

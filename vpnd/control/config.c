@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "vpnd/control/config_parser.h"
+#include "vpnd/common/ifname.h"
 
 struct key_handler;
 typedef enum config_status (*key_fn)(struct parser *p, const struct key_handler *h,
@@ -301,6 +302,95 @@ static enum config_status h_peer_to_peer(struct parser *p, const struct key_hand
 	return CONFIG_OK;
 }
 
+/* A search domain: a host name's characters only (it becomes a word of a
+ * resolv.conf "search" line). */
+static bool is_domain(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 253 && s[0] != '-' && s[0] != '.' &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+/* DNS = addresses and search domains, comma-separated (wg-quick: what is
+ * not an IP address is a search domain). */
+static enum config_status h_dns(struct parser *p, const struct key_handler *h, char *value)
+{
+	struct config *cfg = p->cfg;
+	char *item, *next;
+	struct ip_prefix a;
+
+	for (item = value; item && *value; item = next) {
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		item = trim(item);
+		if (!strchr(item, '/') && ip_prefix_parse_host(item, &a)) {
+			if (!parser_grow(&cfg->dns, cfg->n_dns, sizeof(*cfg->dns), false))
+				return parser_fail_nomem(p);
+			cfg->dns[cfg->n_dns++] = a;
+		} else if (is_domain(item)) {
+			if (!parser_grow(&cfg->dns_search, cfg->n_dns_search,
+					 sizeof(*cfg->dns_search), false))
+				return parser_fail_nomem(p);
+			if (!(cfg->dns_search[cfg->n_dns_search] = strdup(item)))
+				return parser_fail_nomem(p);
+			cfg->n_dns_search++;
+		} else {
+			return fail_invalid(p, h, item);
+		}
+	}
+	return CONFIG_OK;
+}
+
+/* "main" is the only table name vpnd knows (rt_tables is the system's). */
+static enum config_status h_table(struct parser *p, const struct key_handler *h, char *value)
+{
+	uint32_t id;
+
+	if (!strcasecmp(value, "auto")) {
+		p->cfg->table_mode = TABLE_AUTO;
+		return CONFIG_OK;
+	}
+	if (!strcasecmp(value, "off")) {
+		p->cfg->table_mode = TABLE_OFF;
+		return CONFIG_OK;
+	}
+	if (!strcasecmp(value, "main"))
+		id = 254;
+	else if (!parse_decimal_u32(value, UINT32_MAX, &id) || id == 0)
+		return fail_invalid(p, h, value);
+	p->cfg->table_mode = TABLE_ID;
+	p->cfg->table = id;
+	return CONFIG_OK;
+}
+
+static bool parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+			*out = !strcasecmp(value, yes[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
+static enum config_status h_kill_switch(struct parser *p, const struct key_handler *h,
+					char *value)
+{
+	return parse_bool(value, &p->cfg->kill_switch) ? CONFIG_OK : fail_invalid(p, h, value);
+}
+
+static enum config_status h_save_config(struct parser *p, const struct key_handler *h,
+					char *value)
+{
+	return parse_bool(value, &p->cfg->save_config) ? CONFIG_OK : fail_invalid(p, h, value);
+}
+
 /* Hooks are shell commands: the value is kept as written (after the comment
  * is cut and the ends trimmed, as wg-quick does), commas and '=' included. */
 static enum config_status add_hook(struct parser *p, const struct key_handler *h, char *value,
@@ -310,6 +400,11 @@ static enum config_status add_hook(struct parser *p, const struct key_handler *h
 
 	if (!*value)
 		return fail_invalid(p, h, value);
+	/* Refused here rather than cut at run time: a cut command is a
+	 * different command. */
+	if (hook_expand_worst_len(value) > HOOK_CMD_MAX)
+		return fail(p, NULL, "%s longer than %d bytes with %%i replaced", h->name,
+			    HOOK_CMD_MAX - 1);
 	if (!parser_grow(arr, *n, sizeof(**arr), false))
 		return parser_fail_nomem(p);
 	copy = strdup(value);
@@ -339,17 +434,6 @@ static enum config_status h_post_down(struct parser *p, const struct key_handler
 				      char *value)
 {
 	return add_hook(p, h, value, &p->cfg->post_down, &p->cfg->n_post_down);
-}
-
-/* wg-quick keys vpnd does not implement: refusing them would make ordinary
- * wg-quick files unusable, silently dropping them would hide that e.g. DNS
- * is not set up. */
-static enum config_status h_ignored(struct parser *p, const struct key_handler *h,
-				    char *value)
-{
-	(void)value;
-	parser_warning(p, "%s:%d: warning: key not supported, ignored: '%s'", p->file, p->line, h->name);
-	return CONFIG_OK;
 }
 
 static enum config_status h_public_key(struct parser *p, const struct key_handler *h,
@@ -426,9 +510,10 @@ static const struct key_handler handlers[] = {
 	{ SECTION_INTERFACE, "PostUp", h_post_up, false },
 	{ SECTION_INTERFACE, "PreDown", h_pre_down, false },
 	{ SECTION_INTERFACE, "PostDown", h_post_down, false },
-	{ SECTION_INTERFACE, "DNS", h_ignored, false },
-	{ SECTION_INTERFACE, "Table", h_ignored, false },
-	{ SECTION_INTERFACE, "SaveConfig", h_ignored, false },
+	{ SECTION_INTERFACE, "DNS", h_dns, false },
+	{ SECTION_INTERFACE, "Table", h_table, true },
+	{ SECTION_INTERFACE, "SaveConfig", h_save_config, true },
+	{ SECTION_INTERFACE, "KillSwitch", h_kill_switch, true },
 	{ SECTION_PEER, "PublicKey", h_public_key, true },
 	{ SECTION_PEER, "PresharedKey", h_preshared_key, true },
 	{ SECTION_PEER, "AllowedIPs", h_allowed_ips, false },
@@ -755,6 +840,8 @@ void config_free(struct config *cfg)
 		wg_secure_wipe(cfg->peers, cfg->n_peers * sizeof(*cfg->peers));
 	free(cfg->peers);
 	free(cfg->addresses);
+	free(cfg->dns);
+	free_strings(cfg->dns_search, cfg->n_dns_search);
 	free_strings(cfg->pre_up, cfg->n_pre_up);
 	free_strings(cfg->post_up, cfg->n_post_up);
 	free_strings(cfg->pre_down, cfg->n_pre_down);
