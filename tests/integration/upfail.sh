@@ -82,8 +82,13 @@ PIDS+=($!)
 wait_for 10 test -e "$WORK/held"
 conf "0.0.0.0/0" "ListenPort = 51840" "${hooks[@]}"
 up_fails "port in use (full tunnel)"
-check "port in use: the message says so" grep -q "Address already in use" "$WORK/up.err"
+check "port in use: the message says so" grep -q "in use" "$WORK/up.err"
 
 conf "0.0.0.0/0" "KillSwitch = true" "PostUp = false"
 up_fails "failing PostUp with KillSwitch"
+
+conf "198.19.10.0/24" "KillSwitch = true" "${hooks[@]}"
+up_fails "KillSwitch without a full tunnel"
+check "KillSwitch without a full tunnel: refused before any hook, saying why" \
+	sh -c "grep -q 'KillSwitch = true needs a full tunnel' $WORK/up.err && ! ls $WORK | grep -q ran-"
 finish
