@@ -90,6 +90,7 @@ struct device {
 	int tun_fd, udp_fd, udp_family;
 	bool link_down;			/* administratively down: no I/O, no timers */
 	bool tun_vnet_hdr;		/* TUN packets carry a virtio_net_hdr */
+	unsigned tun_last_reads;	/* packets the last TUN wake-up brought */
 	bool udp_gso;			/* UDP_SEGMENT works on udp_fd */
 	bool udp_gro;			/* UDP_GRO enabled on udp_fd */
 	uint8_t *tun_read_buf;		/* one TUN super-packet (vnet_hdr mode) */

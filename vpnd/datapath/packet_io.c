@@ -41,7 +41,7 @@ static void tun_read_one(struct device *dev, size_t n, uint64_t now)
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 {
 	enum io_result res = IO_OK;
-
+	unsigned reads = 0;
 
 	/* Bounded rounds so the UDP side and the timers get their turn. */
 	for (int round = 0; round < 2 * BATCH_MAX; round++) {
@@ -59,7 +59,15 @@ enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 			tun_read_one(dev, (size_t)n, now);
 		else
 			send_from_tun(dev, slot, (size_t)n, now);
+		/* When traffic is sparse (the last wake-up brought one packet),
+		 * the first packet leaves now, not after the read that finds
+		 * the queue empty: a lone packet (a ping) never waits for a
+		 * batch. Under a flood every packet is batched, as before. */
+		if (round == 0 && dev->tun_last_reads <= 1)
+			send_flush(dev);
+		reads++;
 	}
+	dev->tun_last_reads = reads;
 	send_flush(dev);
 	return res;
 }

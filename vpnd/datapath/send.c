@@ -24,9 +24,21 @@
 #define UDP_GSO_MAX_SEGS  64
 #define UDP_GSO_MAX_BYTES 65000
 
+/* The handshake timers' jitter, drawn from a pool of random words
+ * refilled 64 at a time: a ping-pong flow arms the new-handshake timer on
+ * every packet it sends, and one getrandom() per packet was a system call
+ * on the path of a lone packet. The pool is the event loop's alone; the
+ * jitter needs no secrecy, and the modulo's bias (2^32 mod 334) is nil. */
 static uint64_t jitter_ns(void)
 {
-	return (uint64_t)wg_random_uniform(REKEY_TIMEOUT_JITTER_MS) * MSEC_NS;
+	static uint32_t pool[64];
+	static unsigned left;
+
+	if (!left) {
+		wg_random_bytes(pool, sizeof(pool));
+		left = 64;
+	}
+	return (uint64_t)(pool[--left] % REKEY_TIMEOUT_JITTER_MS) * MSEC_NS;
 }
 
 /* The socket is dual-stack IPv6 when it can be: IPv4 endpoints are sent
