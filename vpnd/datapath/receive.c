@@ -170,9 +170,9 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
 		device_count_drop(dev, DROP_COOKIE_SENT);
 		return;
 	}
-	/* The table has a fixed number of entries: without collecting idle
-	 * ones, the first 8192 sources seen under load would hold them for
-	 * good and every new source (an honest client) would be refused. */
+	/* The table has a fixed number of entries and evicts the least
+	 * recently used when full; gc returns idle ones so that eviction only
+	 * hits sources still sending under a wide flood. */
 	if (under_load && now - dev->ratelimiter_gc_ns >= NSEC_PER_SEC) {
 		ratelimiter_gc(dev->ratelimiter, now);
 		dev->ratelimiter_gc_ns = now;
