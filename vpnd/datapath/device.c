@@ -21,6 +21,8 @@ static const char *const drop_names[DROP_COUNT] = {
 	[DROP_MAC1] = "bad_mac1",
 	[DROP_COOKIE_SENT] = "cookie_sent",
 	[DROP_RATELIMIT] = "ratelimited",
+	[DROP_COOKIE_RATELIMIT] = "cookie_ratelimited",
+	[DROP_DH_BUDGET] = "dh_budget",
 	[DROP_HANDSHAKE] = "bad_handshake",
 	[DROP_UNKNOWN_INDEX] = "unknown_index",
 	[DROP_DECRYPT] = "bad_decrypt",
@@ -55,12 +57,15 @@ int device_init(struct device *dev, const char *ifname)
 	dev->peer_buckets = calloc(dev->n_buckets, sizeof(*dev->peer_buckets));
 	dev->aips = allowedips_new();
 	dev->ratelimiter = ratelimiter_new(0);
+	dev->cookie_limiter = ratelimiter_new_rate(0, COOKIE_REPLIES_PER_SECOND, 1);
+	hs_budget_init(&dev->dh_budget, 0);
 	dev->rx_bufs = malloc(BATCH_MAX * sizeof(*dev->rx_bufs));
 	dev->tx_bufs = malloc(BATCH_MAX * sizeof(*dev->tx_bufs));
 	dev->tun_read_buf = malloc(PACKET_BUF_LEN);
 	dev->rx_run = calloc(RX_RUN_MAX, sizeof(*dev->rx_run));
 	dev->local = wg_secure_alloc(sizeof(*dev->local));
-	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
+	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->cookie_limiter ||
+	    !dev->rx_bufs ||
 	    !dev->tx_bufs || !dev->tun_read_buf || !dev->rx_run || !dev->local ||
 	    index_table_init(&dev->index) < 0) {
 		device_destroy(dev);
@@ -78,6 +83,7 @@ void device_destroy(struct device *dev)
 		close(dev->udp_fd);
 	allowedips_free(dev->aips);
 	ratelimiter_free(dev->ratelimiter);
+	ratelimiter_free(dev->cookie_limiter);
 	index_table_free(&dev->index);
 	free(dev->peer_buckets);
 	free(dev->heap);
@@ -324,5 +330,10 @@ bool device_under_load(struct device *dev, uint64_t now)
 	}
 	if (++dev->load_window_count > UNDER_LOAD_THRESHOLD)
 		dev->under_load_until_ns = now + NSEC_PER_SEC;
+	return now < dev->under_load_until_ns;
+}
+
+bool device_load_peek(const struct device *dev, uint64_t now)
+{
 	return now < dev->under_load_until_ns;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "handshake/cookie.h"
+#include "handshake/hsbudget.h"
 #include "handshake/noise.h"
 #include "handshake/ratelimit.h"
 #include "handshake/transport.h"
@@ -35,6 +36,7 @@
 #define TX_BUF_LEN      (MTU_MAX + 64)	/* one transport message */
 #define MTU_MAX         65535
 #define UNDER_LOAD_THRESHOLD 512	/* handshake messages per second */
+#define COOKIE_REPLIES_PER_SECOND 4	/* per source: one per 250 ms */
 
 struct crypto_pool;
 struct peer;
@@ -46,6 +48,8 @@ enum drop_reason {
 	DROP_MAC1,		/* handshake with a wrong mac1 */
 	DROP_COOKIE_SENT,	/* under load without mac2: answered with a cookie */
 	DROP_RATELIMIT,		/* handshake over the per-source rate */
+	DROP_COOKIE_RATELIMIT,	/* cookie reply owed, but one went to that source just now */
+	DROP_DH_BUDGET,		/* handshake over the global DH budget per second */
 	DROP_HANDSHAKE,		/* handshake that failed Noise checks */
 	DROP_UNKNOWN_INDEX,	/* no session for the receiver index */
 	DROP_DECRYPT,		/* transport AEAD failed */
@@ -73,6 +77,10 @@ struct device {
 	struct cookie_checker cookie_checker;
 	struct ratelimiter *ratelimiter;
 	uint64_t ratelimiter_gc_ns;	/* last ratelimiter_gc (about once a second) */
+	/* At most one cookie reply per source (IPv4 address, IPv6 /64) per
+	 * COOKIE_REPLY_INTERVAL: the server must not be a reflector. */
+	struct ratelimiter *cookie_limiter;
+	struct hs_budget dh_budget;	/* DHs per second, all sources together */
 	uint16_t listen_port;		/* configured; 0 = random */
 	uint16_t bound_port;		/* actual */
 	uint32_t fwmark;
@@ -137,6 +145,8 @@ struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN]);
 void device_peer_remove(struct device *dev, struct peer *peer);
 void device_peers_remove_all(struct device *dev);
 bool device_under_load(struct device *dev, uint64_t now);
+/* The same decision without counting a message. */
+bool device_load_peek(const struct device *dev, uint64_t now);
 void device_count_drop(struct device *dev, enum drop_reason r);
 
 #endif

@@ -138,6 +138,44 @@ static void receive_cookie_reply(struct device *dev, const uint8_t *buf, uint64_
 		device_count_drop(dev, DROP_HANDSHAKE);
 }
 
+/* Under load without a valid mac2: a cookie reply, at most one per source
+ * per 1/COOKIE_REPLIES_PER_SECOND s (an attacker spoofing a victim's
+ * address must not turn us into a reflector). */
+static void send_cookie_reply(struct device *dev, const uint8_t *buf, size_t len,
+			      const union sockaddr_any *src, const uint8_t *srcb, size_t srcb_len,
+			      const uint8_t *ip, size_t ip_len, uint64_t now)
+{
+	struct msg_cookie_reply reply;
+	/* sender_index sits at the same offset in both messages */
+	uint32_t sender = le32_to_host(((const struct msg_initiation *)buf)->sender_index);
+
+	if (!ratelimiter_allow(dev->cookie_limiter, ip, ip_len, now)) {
+		device_count_drop(dev, DROP_COOKIE_RATELIMIT);
+		return;
+	}
+	cookie_create_reply(&dev->cookie_checker, &reply, buf, len, sender, srcb, srcb_len, now);
+	/* Batched: under a flood one sendmmsg carries many replies. */
+	send_queue_raw(dev, src, &reply, sizeof(reply));
+	dev->cookie_replies_sent++;
+	device_count_drop(dev, DROP_COOKIE_SENT);
+}
+
+/* The limiters' tables have a fixed number of entries and evict the least
+ * recently used when full; gc returns idle ones about once a second so
+ * that eviction only hits sources still sending under a wide flood. */
+static void limiters_gc(struct device *dev, uint64_t now)
+{
+	if (now - dev->ratelimiter_gc_ns < NSEC_PER_SEC)
+		return;
+	ratelimiter_gc(dev->ratelimiter, now);
+	ratelimiter_gc(dev->cookie_limiter, now);
+	dev->ratelimiter_gc_ns = now;
+}
+
+/* Work per message is bounded and cheapest first: (length and type were
+ * checked by the caller) the per-source token bucket under load (a hash
+ * lookup), mac1 (one BLAKE2s), under load mac2 or a cookie reply, the
+ * global DH budget, and only then the DHs. */
 static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
 			      const union sockaddr_any *src, uint64_t now)
 {
@@ -145,8 +183,16 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
 	const uint8_t *ip;
 	size_t ip_len, srcb_len = source_bytes(src, srcb, &ip, &ip_len);
 	enum cookie_mac_state mac;
-	bool under_load;
+	bool under_load = device_load_peek(dev, now);
 
+	if (under_load) {
+		limiters_gc(dev, now);
+		ratelimiter_set_coarse(dev->ratelimiter, true);
+		if (!ratelimiter_allow(dev->ratelimiter, ip, ip_len, now)) {
+			device_count_drop(dev, DROP_RATELIMIT);
+			return;
+		}
+	}
 	mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len, false, now);
 	if (mac == COOKIE_MAC_INVALID) {
 		device_count_drop(dev, DROP_MAC1);
@@ -158,27 +204,13 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
 	if (under_load)
 		mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len, true, now);
 	if (under_load && mac != COOKIE_MAC2_VALID) {
-		struct msg_cookie_reply reply;
-		/* sender_index sits at the same offset in both messages */
-		uint32_t sender = le32_to_host(((const struct msg_initiation *)buf)->sender_index);
-
-		cookie_create_reply(&dev->cookie_checker, &reply, buf, len, sender, srcb, srcb_len,
-				    now);
-		/* Batched: under a flood one sendmmsg carries many replies. */
-		send_queue_raw(dev, src, &reply, sizeof(reply));
-		dev->cookie_replies_sent++;
-		device_count_drop(dev, DROP_COOKIE_SENT);
+		send_cookie_reply(dev, buf, len, src, srcb, srcb_len, ip, ip_len, now);
 		return;
 	}
-	/* The table has a fixed number of entries and evicts the least
-	 * recently used when full; gc returns idle ones so that eviction only
-	 * hits sources still sending under a wide flood. */
-	if (under_load && now - dev->ratelimiter_gc_ns >= NSEC_PER_SEC) {
-		ratelimiter_gc(dev->ratelimiter, now);
-		dev->ratelimiter_gc_ns = now;
-	}
-	if (under_load && !ratelimiter_allow(dev->ratelimiter, ip, ip_len, now)) {
-		device_count_drop(dev, DROP_RATELIMIT);
+	if (!under_load)
+		ratelimiter_set_coarse(dev->ratelimiter, false);
+	if (!hs_budget_take(&dev->dh_budget, now)) {
+		device_count_drop(dev, DROP_DH_BUDGET);
 		return;
 	}
 	if (buf[0] == MSG_INITIATION)
