@@ -54,6 +54,11 @@ srv_stat() {
 	printf 'get=stats\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/$SRV.sock |
 		sed -n "s/^$1=//p" | head -1
 }
+# srv_rx_total: bytes received from all peers by the server (UAPI rx_bytes).
+srv_rx_total() {
+	printf 'get=1\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/$SRV.sock |
+		awk -F= '$1 == "rx_bytes" { n += $2 } END { printf "%d\n", n }'
+}
 # peer_stat NS IFNAME KEY: a per-peer counter (clients have one peer).
 peer_stat() {
 	printf 'get=stats\n\n' | ip netns exec "$1" ncat -U "/var/run/wireguard/$2.sock" |
@@ -155,11 +160,19 @@ c2_waiter=$!
 PIDS+=("$c2_waiter")
 
 echo "  server memory at the flood's start: VmHWM $(mem VmHWM) kB, VmRSS $(mem VmRSS) kB"
+srv_rx_before=$(srv_rx_total)
 iperf flood
+flood_alive=0; kill -0 "$FLOOD_PID" 2>/dev/null && flood_alive=1
+srv_rx_during=$(( $(srv_rx_total) - srv_rx_before ))
 echo "  server memory after iperf3 under flood: VmHWM $(mem VmHWM) kB, VmRSS $(mem VmRSS) kB"
 echo "  throughput during the flood: $(mbit "$flood_bps") ($flood_bytes bytes in 3 s)"
 check "the established tunnel carries TCP during the flood (iperf3 > 0 bytes)" \
 	[ "$flood_bytes" -gt 0 ]
+# Not only iperf3's word: the server itself counted the tunnel's bytes,
+# and the flood was still running when the measurement ended.
+check "the server received tunnel traffic during the flood ($srv_rx_during >= $flood_bytes > 0)" \
+	[ "$flood_bytes" -gt 0 -a "$srv_rx_during" -ge "$flood_bytes" ]
+check "  ... while the flood was still running" [ "$flood_alive" = 1 ]
 check "c1 pings the server during the flood" \
 	ip netns exec "$c1" ping -c 5 -i 0.2 -W 2 198.19.41.1
 check "still under load mid-flood" [ "$(srv_stat under_load)" = 1 ]
