@@ -49,7 +49,7 @@ ListenPort = 51820
 PublicKey = $kc_pub
 AllowedIPs = 198.19.5.2/32, 2001:db8:5::2/128
 EOC
-client_conf() {
+client_conf() {	# client_conf [EXTRA-INTERFACE-LINE [ALLOWED-IPS]]
 	cat > "$WORK/$FC.conf" <<EOC
 [Interface]
 PrivateKey = $kc_priv
@@ -58,7 +58,7 @@ $1
 
 [Peer]
 PublicKey = $ks_pub
-AllowedIPs = 0.0.0.0/0, ::/0
+AllowedIPs = ${2:-0.0.0.0/0, ::/0}
 Endpoint = 198.18.5.1:51820
 PersistentKeepalive = 1
 EOC
@@ -108,8 +108,24 @@ check "ping the internet beyond the server (IPv4)" \
 check "ping the internet beyond the server (IPv6)" \
 	ip netns exec "$cli" ping -6 -c 2 -i 0.2 -W 2 2001:db8:6::2
 check "nothing left the uplink outside the tunnel" test "$(leaks)" = 0
+check "vpnd reload keeps the full tunnel's fwmark" \
+	sh -c "ip netns exec $cli $VPND reload $WORK/$FC.conf && ip netns exec $cli wg show $FC fwmark | grep -qx 0xca6c"
+check "after reload: ping the internet beyond the server" \
+	ip netns exec "$cli" ping -c 2 -i 0.2 -W 2 198.18.6.2
 check "vpnd down" ip netns exec "$cli" "$VPND" down "$FC"
 check "down leaves rules, routes, nftables, sysctl exactly as before" same_as "$WORK/before"
+
+# --- a /0 of one family alone (no /1 pair needed) ---------------------------------
+client_conf "" "0.0.0.0/0, 2001:db8:5::1/128"
+vpnd_up "$cli" "$WORK/$FC.conf"
+check "IPv4 /0 alone: outside address through the tunnel" \
+	sh -c "ip -n $cli route get 198.18.6.2 | grep -q 'dev $FC'"
+check "IPv4 /0 alone: ping the internet beyond the server" \
+	ip netns exec "$cli" ping -c 2 -i 0.2 -W 2 198.18.6.2
+check "IPv4 /0 alone: no IPv6 rule" sh -c "! ip -n $cli -6 rule | grep -q 51820"
+check "vpnd down" ip netns exec "$cli" "$VPND" down "$FC"
+check "... exactly as before" same_as "$WORK/before"
+client_conf ""
 
 # --- the worker crashes: the monitor cleans up -------------------------------------
 vpnd_up "$cli" "$WORK/$FC.conf"
@@ -151,6 +167,18 @@ check "vpnd down removes the kill switch of a dead daemon" \
 	ip netns exec "$cli" "$VPND" down "$FC"
 check "... exactly as before" same_as "$WORK/before"
 check "vpnd down again: not up" sh -c "! ip netns exec $cli $VPND down $FC"
+
+# --- KillSwitch, the worker crashes: the monitor leaves the switch on ----------------
+vpnd_up "$cli" "$WORK/$FC.conf"
+monitor=$(cat "/var/run/vpnd/$FC.pid")
+kill -9 "$(pgrep -P "$monitor")"
+check "worker killed: the monitor ends" sh -c "$(declare -f gone); gone $monitor"
+before_leaks=$(leaks)
+check "kill switch after a worker crash: ping outside fails" \
+	sh -c "! ip netns exec $cli ping -c 2 -i 0.2 -W 1 198.18.6.2"
+check "kill switch after a worker crash: nothing leaked" test "$(leaks)" = "$before_leaks"
+check "vpnd down removes it" ip netns exec "$cli" "$VPND" down "$FC"
+check "... exactly as before" same_as "$WORK/before"
 
 # --- KillSwitch, the next up replaces what the dead daemon left -----------------------
 vpnd_up "$cli" "$WORK/$FC.conf"

@@ -10,7 +10,8 @@
 #     officeber-TOKEN-a.conf (16 characters)       -> refused, nothing created
 #     officeber-TOKEN-b.conf (16 characters)       -> refused, nothing created
 #     officeb-TOKEN-ok.conf  (15 characters)       -> up, hook sees the name, down
-#     also: down, reload, show, daemon, peer --iface with a bad name: refused
+#     also: down, reload, show, showconf, strip, daemon, peer --iface with a
+#     bad name: refused
 set -e
 . "$(dirname "$0")/lib.sh"
 ns_new n
@@ -69,6 +70,8 @@ check "daemon with a shell name is refused" refused daemon2 "$VPND" daemon "$INJ
 check "peer list --iface with a 16-character name is refused" \
 	refused peer env VPND_CONFIG_DIR="$WORK" "$VPND" peer list --iface "$LONG_A"
 check "show of a shell name is refused" refused show "$VPND" show "$INJECT"
+check "showconf of a shell name is refused" refused showconf "$VPND" showconf "$INJECT"
+check "strip of the injection file is refused" refused strip "$VPND" strip "./$INJECT.conf"
 check "nothing created at all" no_links
 check "no socket or pid file for any refused name" \
 	bash -c "! ls /var/run/wireguard/ /var/run/vpnd/ 2>/dev/null | grep -e 'officeber-$TOKEN' -e 'x\\$'"

@@ -1,7 +1,9 @@
 #!/bin/bash
 # The outer IP header as the kernel's WireGuard writes it: DF cleared on
 # transport and handshake packets (udp_tunnel_xmit_skb with df 0), so a
-# smaller MTU on the way fragments the outer packet instead of dropping it.
+# smaller MTU on the way fragments the outer packet instead of dropping it;
+# handshake messages marked DSCP AF41 (HANDSHAKE_DSCP, TOS byte 0x88), data
+# not (ECN aside).
 #
 #   [ns a] oh-a 198.19.7.1 --- veth0 198.18.7.1 <-> veth0 198.18.7.2 --- [ns b] oh-b 198.19.7.2
 #                                                   ^ sniff.py --with-ip (outer header)
@@ -51,4 +53,6 @@ check "captured the initiation" wait_for 10 test -s "$WORK/init"
 check "captured transport packets" wait_for 10 test -s "$WORK/data"
 check "transport packets: outer DF cleared" sh -c "! grep -v ' df=0 ' $WORK/data"
 check "initiation: outer DF cleared" sh -c "! grep -v ' df=0 ' $WORK/init"
+check "initiation: DSCP AF41 (TOS 0x88)" grep -q '^tos=88 ' "$WORK/init"
+check "transport: no DSCP" sh -c "! grep -Ev '^tos=0[0-3] ' $WORK/data"
 finish

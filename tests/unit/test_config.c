@@ -26,6 +26,8 @@
 #define K3 "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM="
 #define K4 "BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ="
 #define K5 "BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU="
+/* K1 with its padding '=' lost, as in a careless copy. */
+#define K1_NOPAD "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
 #define K6 "BgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgY="
 
 /* Two lines: [Interface] and its PrivateKey. */
@@ -375,9 +377,10 @@ static const struct bad_case bad_cases[] = {
 	/* 6 */ { IFACE "[Peer] x\n", "x.conf:3: invalid section header: '[Peer] x'" },
 	/* 7 */ { IFACE "[Interface]\n", "x.conf:3: duplicate section: '[Interface]'" },
 	/* 8 */ { IFACE "just text\n", "x.conf:3: expected 'Key = Value': 'just text'" },
-	/* 9 */ { IFACE "= value\n", "x.conf:3: expected 'Key = Value': '= value'" },
+	/* 9: what follows may be a key: counted, not quoted */
+	{ IFACE "= value\n", "x.conf:3: expected 'Key = Value': '(hidden, 7 characters)'" },
 	/* 10 */ { IFACE "Address 198.18.0.1\n",
-		   "x.conf:3: expected 'Key = Value': 'Address 198.18.0.1'" },
+		   "x.conf:3: expected 'Key = Value': 'Address (hidden, 10 characters)'" },
 	/* 11 */ { IFACE "ListenPort = 51820\nListenPort = 51821\n",
 		   "x.conf:4: duplicate key: 'ListenPort'" },
 	/* 12 */ { IFACE "privatekey = " K1 "\n", "x.conf:3: duplicate key: 'privatekey'" },
@@ -489,6 +492,26 @@ static const struct bad_case bad_cases[] = {
 	/* 80 */ { IFACE "SaveConfig = \n", "x.conf:3: invalid SaveConfig: ''" },
 	/* 81 */ { IFACE PEER "KillSwitch = true\n",
 		   "x.conf:5: key not allowed in [Peer]: 'KillSwitch'" },
+	/* 82 */ { IFACE "DNS = 198.18.0.53 example.test\n",
+		   "x.conf:3: invalid DNS: '198.18.0.53 example.test'" },
+	/* 83 */ { IFACE "DNS = 198.18.0.0/24\n", "x.conf:3: invalid DNS: '198.18.0.0/24'" },
+	/* 84 */ { IFACE "DNS = a;reboot\n", "x.conf:3: invalid DNS: 'a;reboot'" },
+	/* 85 */ { IFACE "DNS = 198.18.0.53,\n", "x.conf:3: invalid DNS: ''" },
+	/* 86: a private key without '=' after its name: never printed */
+	{ "[Interface]\nPrivateKey " K1_NOPAD "\n",
+	  "x.conf:2: expected 'Key = Value': 'PrivateKey (hidden, 43 characters)'" },
+	/* 87: the same with the key's own padding '=': the key ends up in the
+	 * key name, which is not printed either */
+	{ "[Interface]\nPrivateKey " K1 "\n",
+	  "x.conf:2: unknown key: 'PrivateKey (hidden, 43 characters)'" },
+	/* 88: a key pasted as a section */
+	{ IFACE "[" K3 "]\n", "x.conf:3: unknown section: '(hidden, 46 characters)'" },
+	/* 89: a private key pasted for PublicKey, one character lost */
+	{ IFACE "[Peer]\nPublicKey = " K1_NOPAD "\n",
+	  "x.conf:4: invalid PublicKey: '(hidden, 43 characters)'" },
+	/* 90: a key line with tabs and no '=' */
+	{ IFACE "PresharedKey\t" K1_NOPAD "\n",
+	  "x.conf:3: expected 'Key = Value': 'PresharedKey (hidden, 43 characters)'" },
 };
 
 /* [Interface] PeerToPeer: kernel (the default), direct, refuse; any case,
@@ -615,7 +638,7 @@ static void test_long_line(void **state)
 	assert_int_equal(config_parse_text(&cfg, text, "x.conf", err, sizeof(err)),
 			 CONFIG_ERR_SYNTAX);
 	assert_string_equal(err, "x.conf:3: line longer than 4096 characters: "
-			    "'PostUp = aaaaaaaaaaaaaaa...'");
+			    "'PostUp (hidden, 4088 characters)'");
 	free(text);
 }
 
@@ -866,6 +889,59 @@ static void test_load_dir_errors(void **state)
 			  "No such file or directory");
 }
 
+/* Peer files are trusted like OpenSSH keys (issue 10, point 5): never
+ * through a symbolic link, owned by root or the config's owner, writable by
+ * nobody else; a refused file's text is never quoted. */
+static void test_peer_file_trust(void **state)
+{
+	char target[PATH_MAX], link[PATH_MAX], err[ERR_LEN];
+	struct config cfg;
+
+	(void)state;
+	put_file("wt1.conf", IFACE, 0600);
+	put_dir("wt1.d");
+	/* A root-only file whose first line must not reach the error. */
+	snprintf(target, sizeof(target), "%s",
+		 put_file("root-only", "TOPSECRET-first-line\n", 0600));
+	snprintf(link, sizeof(link), "%s/wt1.d/a.conf", tmpdir);
+	assert_int_equal(symlink(target, link), 0);
+	expect_load_error("wt1.conf", CONFIG_ERR_IO,
+			  "%s/wt1.d/a.conf: refused: a symbolic link (peer files are not "
+			  "followed)%s", "");
+
+	/* Writable by group, by others. */
+	put_file("wt2.conf", IFACE, 0600);
+	put_dir("wt2.d");
+	put_file("wt2.d/a.conf", "[Peer]\nPublicKey = " K3 "\n", 0620);
+	expect_load_error("wt2.conf", CONFIG_ERR_IO,
+			  "%s/wt2.d/a.conf: refused: writable by group or others (mode %s)", "0620");
+	put_file("wt2.d/a.conf", "[Peer]\nPublicKey = " K3 "\n", 0602);
+	expect_load_error("wt2.conf", CONFIG_ERR_IO,
+			  "%s/wt2.d/a.conf: refused: writable by group or others (mode %s)", "0602");
+	/* Readable by others is only the main file's warning, not a refusal. */
+	put_file("wt2.d/a.conf", "[Peer]\nPublicKey = " K3 "\n", 0644);
+	assert_int_equal(load(&cfg, "wt2.conf", err), CONFIG_OK);
+	config_free(&cfg);
+
+	if (geteuid() != 0) {
+		print_message("not root: ownership checks skipped\n");
+		return;
+	}
+	/* Owned by another user than root and the config's owner (root). */
+	put_file("wt3.conf", IFACE, 0600);
+	put_dir("wt3.d");
+	assert_int_equal(chown(put_file("wt3.d/a.conf", "[Peer]\nPublicKey = " K3 "\n", 0600),
+			       4242, 4242), 0);
+	expect_load_error("wt3.conf", CONFIG_ERR_IO,
+			  "%s/wt3.d/a.conf: refused: owned by uid 4242, not by root or the "
+			  "config's owner (uid %s)", "0");
+	/* The same owner as the config: accepted. */
+	assert_int_equal(chown(put_file("wt3.conf", IFACE, 0600), 4242, 4242), 0);
+	assert_int_equal(load(&cfg, "wt3.conf", err), CONFIG_OK);
+	assert_int_equal(cfg.n_peers, 1);
+	config_free(&cfg);
+}
+
 static void test_permission_warning(void **state)
 {
 	struct config cfg;
@@ -892,22 +968,40 @@ static void test_permission_warning(void **state)
 	config_free(&cfg);
 }
 
-static void test_ignored_key_warnings(void **state)
+/* DNS, Table and SaveConfig of a wg-quick file are read, not ignored:
+ * no warning. */
+static void test_wg_quick_keys_read(void **state)
 {
 	struct config cfg;
-	char err[ERR_LEN], want[PATH_MAX + 128];
+	char err[ERR_LEN];
 
 	(void)state;
 	put_file("srv.conf", server_conf, 0600);
 	assert_int_equal(load(&cfg, "srv.conf", err), CONFIG_OK);
 	check_server(&cfg);
-	assert_int_equal(n_warnings, 1);
-	snprintf(want, sizeof(want), "%s/srv.conf:14: warning: key not supported, ignored: 'DNS'",
-		 tmpdir);
-	assert_string_equal(warnings[0], want);
-	/* Table and SaveConfig are read (test_table_keys), not ignored. */
+	assert_int_equal(n_warnings, 0);
+	assert_int_equal(cfg.n_dns, 1);
+	assert_int_equal(cfg.dns[0].family, AF_INET);
+	assert_int_equal(cfg.n_dns_search, 0);
 	assert_int_equal(cfg.table_mode, TABLE_OFF);
 	assert_false(cfg.save_config);
+	config_free(&cfg);
+}
+
+/* DNS = addresses and search domains, in any order, over several lines. */
+static void test_dns(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	parse_ok(&cfg, IFACE "DNS = 198.18.0.53, example.test\nDNS = 2001:db8::53,corp.example\n"
+		 "DNS =\n" PEER);
+	assert_int_equal(cfg.n_dns, 2);
+	assert_int_equal(cfg.dns[1].family, AF_INET6);
+	assert_int_equal(cfg.dns[1].cidr, 128);
+	assert_int_equal(cfg.n_dns_search, 2);
+	assert_string_equal(cfg.dns_search[0], "example.test");
+	assert_string_equal(cfg.dns_search[1], "corp.example");
 	config_free(&cfg);
 }
 
@@ -1053,8 +1147,10 @@ int main(void)
 		cmocka_unit_test(test_small_error_buffer),
 		cmocka_unit_test_setup_teardown(test_load_dir, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_load_dir_errors, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_peer_file_trust, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_permission_warning, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_ignored_key_warnings, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_wg_quick_keys_read, setup_dir, teardown_dir),
+		cmocka_unit_test(test_dns),
 		cmocka_unit_test(test_table_keys),
 		cmocka_unit_test(test_parse_ip_prefix),
 		cmocka_unit_test(test_parse_endpoint),

@@ -13,11 +13,13 @@
 
 #include "crypto/crypto.h"
 #include "vpnd/control/config.h"
+#include "vpnd/control/dns.h"
 #include "vpnd/control/fulltunnel.h"
 #include "vpnd/daemon/daemon.h"
 #include "vpnd/control/reload_apply.h"
 #include "vpnd/common/ifname.h"
 #include "vpnd/common/log.h"
+#include "vpnd/cli/conf_cmd.h"
 #include "vpnd/cli/show.h"
 #include "vpnd/control/uapi.h"
 
@@ -43,6 +45,8 @@ static const struct subcommand {
 	  "manage a server's clients in NAME.d/ (vpnd peer for details)" },
 	{ "show", show_main, "[NAME] [--show-keys] [--rate]",
 	  "show interfaces, peers, handshakes, transfer (see below)" },
+	{ "strip", strip_main, "CONFIG|NAME", "print the wg(8) part of a config (for wg syncconf)" },
+	{ "showconf", showconf_main, "IFACE", "print the running interface as a wg(8) config" },
 	{ "daemon", daemon_main, "[-f|--foreground] IFNAME",
 	  "create a bare interface configured over UAPI (wireguard-go's convention)" },
 	{ "genkey", genkey_main, "", "print a new private key (base64)" },
@@ -125,7 +129,9 @@ static int pubkey_main(int argc, char **argv)
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (!wg_key_from_base64(priv, line)) {
-		fprintf(stderr, "vpnd: stdin:1: invalid private key: '%s'\n", line);
+		/* The text may be a key with one character wrong: never echoed. */
+		fprintf(stderr, "vpnd: stdin:1: invalid private key: '(hidden, %zu characters)'\n",
+			n);
 		goto out;
 	}
 	wg_key_clamp(priv);
@@ -196,16 +202,21 @@ static pid_t read_pid(const char *ifname)
 static int down_leftovers(const char *ifname)
 {
 	char err[512] = "";
+	bool dns = dns_undo(ifname);
 
 	switch (fulltunnel_undo(ifname, false, err, sizeof(err))) {
 	case FULLTUNNEL_UNDONE:
 		fprintf(stderr, "vpnd: %s: daemon not running; removed its full-tunnel rules "
-			"(kill switch)\n", ifname);
+			"(kill switch)%s\n", ifname, dns ? " and DNS" : "");
 		return 0;
 	case FULLTUNNEL_FAILED:
 		fprintf(stderr, "vpnd: %s: %s\n", ifname, err);
 		return 1;
 	default:
+		if (dns) {
+			fprintf(stderr, "vpnd: %s: daemon not running; removed its DNS\n", ifname);
+			return 0;
+		}
 		fprintf(stderr, "vpnd: %s is not up\n", ifname);
 		return 1;
 	}

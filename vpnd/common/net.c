@@ -272,3 +272,14 @@ void format_prefix(char *buf, size_t len, const struct ip_prefix *p)
 		snprintf(text, sizeof(text), "?");
 	snprintf(buf, len, "%s/%u", text, (unsigned)p->cidr);
 }
+
+bool local_source_equal(const struct local_source *a, const struct local_source *b)
+{
+	if (a->family != b->family || a->ifindex != b->ifindex)
+		return false;
+	if (a->family == AF_INET)
+		return a->addr.v4.s_addr == b->addr.v4.s_addr;
+	if (a->family == AF_INET6)
+		return !memcmp(&a->addr.v6, &b->addr.v6, 16);
+	return true;
+}

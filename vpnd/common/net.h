@@ -26,6 +26,26 @@ union sockaddr_any {
 	struct sockaddr_in6 in6;
 };
 
+/* Our end of a datagram (IP_PKTINFO, IPV6_PKTINFO): the address the peer
+ * wrote to and the interface it arrived on. family AF_UNSPEC (0): none
+ * known, routing picks the source. */
+struct local_source {
+	sa_family_t family;
+	unsigned ifindex;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+};
+
+/* Both ends of a peer's path, as the kernel's struct endpoint: the peer's
+ * address (what the UAPI shows) and our address it wrote to, which replies
+ * leave from. */
+struct endpoint {
+	union sockaddr_any addr;
+	struct local_source src;
+};
+
 enum endpoint_status {
 	ENDPOINT_OK,
 	ENDPOINT_INVALID,	/* malformed text */
@@ -57,5 +77,7 @@ void format_prefix(char *buf, size_t len, const struct ip_prefix *p);
 int ip_prefix_cmp(const struct ip_prefix *a, const struct ip_prefix *b);
 /* Same family, address, port (and IPv6 scope). */
 bool sockaddr_equal(const union sockaddr_any *a, const union sockaddr_any *b);
+/* Same family, address and interface. */
+bool local_source_equal(const struct local_source *a, const struct local_source *b);
 
 #endif

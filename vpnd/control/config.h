@@ -58,6 +58,12 @@ struct config {
 	uint32_t table;			/* TABLE_ID only */
 	bool kill_switch;		/* KillSwitch = true (fulltunnel.h) */
 	bool save_config;		/* SaveConfig = true: vpnd down writes peers back */
+	/* DNS = (dns.h): addresses (cidr 32/128) and search domains (only
+	 * letters, digits, '-', '_', '.': they go into resolvconf's input). */
+	struct ip_prefix *dns;
+	size_t n_dns;
+	char **dns_search;
+	size_t n_dns_search;
 	struct config_peer *peers;
 	size_t n_peers;
 	/* wg-quick hooks, in file order; run by vpnd up/down with %i. */

@@ -7,16 +7,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tun/netlink.h"
 #include "vpnd/common/log.h"
+#include "vpnd/control/runprog.h"
 
 /* Steps, as bits of ft_state.steps: three per family (IPv4 in bits 0-2,
  * IPv6 in 4-6), then the two global ones. */
@@ -156,26 +154,15 @@ static void state_remove(const char *ifname)
 
 /* --- nftables -------------------------------------------------------------- */
 
-/* nft with argv, no shell; its messages go to our stderr. */
-static int run_nft(char *const argv[])
+/* nft from $PATH (or /usr/sbin), argv[0] replaced by its full path. */
+static int run_nft(char **argv, bool quiet)
 {
-	sigset_t none;
-	int status = 0;
-	pid_t pid = fork();
+	char path[PATH_MAX];
 
-	if (pid == 0) {
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execvp("nft", argv);
-		execv("/usr/sbin/nft", argv);
-		_exit(127);
-	}
-	if (pid < 0)
-		return -errno;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	if (!runprog_find("nft", path))
+		snprintf(path, sizeof(path), "/usr/sbin/nft");
+	argv[0] = path;
+	return runprog(argv, NULL, quiet) == 0 ? 0 : -EIO;
 }
 
 /* The rules of wg-quick's add_default, in one table of our own: drop
@@ -221,7 +208,7 @@ static int nft_load(const char *ifname, const struct config *cfg, uint32_t mark,
 		return -EIO;
 	}
 	nft_write_rules(f, ifname, cfg, mark);
-	ret = fclose(f) == 0 ? run_nft(argv) : -EIO;
+	ret = fclose(f) == 0 ? run_nft(argv, false) : -EIO;
 	if (ret < 0)
 		snprintf(err, err_len, "nft -f %s: cannot load table inet vpnd-%s", path, ifname);
 	unlink(path);
@@ -234,7 +221,7 @@ static int nft_delete(const char *ifname)
 	char *argv[] = { "nft", "delete", "table", "inet", table, NULL };
 
 	snprintf(table, sizeof(table), "vpnd-%s", ifname);
-	return run_nft(argv);
+	return run_nft(argv, true);	/* absent if its load failed */
 }
 
 /* --- src_valid_mark -------------------------------------------------------- */

@@ -143,8 +143,9 @@ int device_apply_config(struct device *dev, const struct config *cfg, char *err,
 		char owner[96];
 
 		port_owner(cfg->listen_port, owner, sizeof(owner));
-		snprintf(err, err_len, "ListenPort %u: UDP port already in use%s",
-			 cfg->listen_port, owner);
+		/* wg-quick's words, so scripts and people recognise it. */
+		snprintf(err, err_len, "ListenPort %u: UDP port: %s%s", cfg->listen_port,
+			 strerror(EADDRINUSE), owner);
 		return ret;
 	}
 	if (ret < 0) {

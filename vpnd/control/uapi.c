@@ -82,7 +82,7 @@ static void get_peer(struct strbuf *b, struct peer *p)
 	if (p->has_endpoint) {
 		char ep[INET6_ADDRSTRLEN + 16];
 
-		format_endpoint(ep, sizeof(ep), &p->endpoint);
+		format_endpoint(ep, sizeof(ep), &p->endpoint.addr);
 		sb_printf(b, "endpoint=%s\n", ep);
 	}
 	sb_printf(b, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
@@ -459,6 +459,7 @@ char *uapi_answer(struct device *dev, const char *req, size_t *len)
 }
 
 uint64_t uapi_client_deadline_ns = UAPI_CLIENT_DEADLINE_NS;
+size_t uapi_client_max_answer = UAPI_MAX_ANSWER;
 
 /* Reads the answer until its empty line, within one overall deadline and
  * UAPI_MAX_ANSWER bytes: the daemon's worker is not trusted to end it (a
@@ -478,7 +479,7 @@ static char *read_answer(int fd, const char *ifname, char *err, size_t err_len)
 
 		if (len + 4096 + 1 > cap) {
 			size_t ncap = cap * 2 + 8192;
-			char *nb = ncap > UAPI_MAX_ANSWER ? NULL : wg_realloc_wiped(answer, cap, ncap);
+			char *nb = ncap > uapi_client_max_answer ? NULL : wg_realloc_wiped(answer, cap, ncap);
 
 			if (!nb) {
 				why = "answer too large";
@@ -506,6 +507,14 @@ static char *read_answer(int fd, const char *ifname, char *err, size_t err_len)
 	return NULL;
 }
 
+char *uapi_exchange(int fd, const char *ifname, const char *request, char *err, size_t err_len)
+{
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 10 },
+		   sizeof(struct timeval));
+	write_all(fd, request, strlen(request));
+	return read_answer(fd, ifname, err, err_len);
+}
+
 char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len)
 {
 	struct sockaddr_un a;
@@ -521,10 +530,7 @@ char *uapi_request(const char *ifname, const char *request, char *err, size_t er
 			 a.sun_path, strerror(errno));
 		goto out;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 10 },
-		   sizeof(struct timeval));
-	write_all(fd, request, strlen(request));
-	answer = read_answer(fd, ifname, err, err_len);
+	answer = uapi_exchange(fd, ifname, request, err, err_len);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -19,8 +19,10 @@ struct device;
 #define UAPI_MAX_REQUEST (64u << 20)	/* bounded: 10k peers fit easily */
 #define UAPI_MAX_ANSWER  (64u << 20)	/* what a client takes from a daemon */
 #define UAPI_CLIENT_DEADLINE_NS (10ull * 1000 * 1000 * 1000)	/* whole exchange */
-/* uapi_request's deadline: UAPI_CLIENT_DEADLINE_NS; tests shorten it. */
+/* uapi_request's deadline and size limit: UAPI_CLIENT_DEADLINE_NS and
+ * UAPI_MAX_ANSWER; tests make them small. */
 extern uint64_t uapi_client_deadline_ns;
+extern size_t uapi_client_max_answer;
 
 /* The answer to get=1 (without the final errno line), malloc'd; NULL on
  * ENOMEM. */
@@ -46,6 +48,8 @@ char *uapi_answer(struct device *dev, const char *req, size_t *len);
  * within UAPI_CLIENT_DEADLINE_NS and UAPI_MAX_ANSWER bytes; NULL and err
  * set otherwise. */
 char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len);
+/* The same on a connected socket fd (not closed); ifname names it in err. */
+char *uapi_exchange(int fd, const char *ifname, const char *request, char *err, size_t err_len);
 /* Wipes (a get=1 answer holds the private key) and frees an answer. */
 void uapi_answer_free(char *answer);
 /* True if a daemon answers on IFNAME's socket. */

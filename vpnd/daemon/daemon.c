@@ -29,9 +29,11 @@
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
+#include "vpnd/control/dns.h"
 #include "vpnd/control/fulltunnel.h"
 #include "vpnd/control/reload.h"
 #include "vpnd/control/reload_apply.h"
+#include "vpnd/control/saveconf.h"
 #include "vpnd/common/log.h"
 #include "vpnd/control/resolve.h"
 #include "vpnd/control/routes.h"
@@ -58,6 +60,7 @@ struct daemon {
 	struct uapi_server uapi;
 	bool running;
 	bool owns_ifname;	/* past the "already up" check: its state is ours */
+	bool pre_up_ran;	/* a failed up then runs PostDown */
 	char pid_path[128];
 };
 
@@ -381,8 +384,9 @@ static void monitor_reload(struct daemon *d, struct config *held, const struct c
 	*cfg = held;
 }
 
-/* After the interface is gone: its policy rules, nftables table and
- * sysctl. A kill switch stays when the daemon died unasked. */
+/* After the interface is gone: its policy rules, nftables table, sysctl
+ * and DNS. A kill switch stays when the daemon died unasked, and the DNS
+ * with it (queries to other servers would leak). */
 static void full_tunnel_down(const char *ifname, bool keep_kill_switch)
 {
 	char err[512] = "";
@@ -394,10 +398,28 @@ static void full_tunnel_down(const char *ifname, bool keep_kill_switch)
 	case FULLTUNNEL_KEPT:
 		log_warn("%s: daemon gone: kill switch holds (no traffic outside the "
 			 "tunnel) until vpnd down %s", ifname, ifname);
-		break;
+		return;
 	default:
 		break;
 	}
+	dns_undo(ifname);
+}
+
+/* SaveConfig = true, at vpnd down after PreDown (as wg-quick): the
+ * running peers and endpoints back into the config file. */
+static void save_config(struct daemon *d, const struct config *cfg)
+{
+	struct running_state rs;
+	char err[PATH_MAX + 256];
+
+	if (!cfg || !cfg->save_config || !d->opts->config_path)
+		return;
+	if (saveconf_fetch(d->dev.ifname, &rs, err, sizeof(err)) < 0 ||
+	    saveconf_write(d->opts->config_path, cfg, &rs, err, sizeof(err)) < 0)
+		log_error("%s: %s", d->dev.ifname, err);
+	else
+		log_info("%s: SaveConfig: wrote %s", d->dev.ifname, d->opts->config_path);
+	running_state_free(&rs);
 }
 
 /* Waits for the worker; SIGTERM/SIGINT run PreDown while the interface is
@@ -442,6 +464,7 @@ static int monitor_main(struct daemon *d, pid_t worker)
 		asked = true;
 		if (cfg)
 			run_hooks(cfg->pre_down, cfg->n_pre_down, d->dev.ifname);
+		save_config(d, cfg);
 		kill(worker, SIGTERM);
 	}
 	resolver_free(&res);
@@ -473,8 +496,10 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	if (cfg)
-		run_hooks(cfg->pre_up, cfg->n_pre_up, d->opts->ifname);
+	d->pre_up_ran = cfg != NULL;
+	if (cfg && run_up_hooks("PreUp", cfg->pre_up, cfg->n_pre_up, d->opts->ifname, err,
+				err_len) < 0)
+		return -ECANCELED;
 	d->nl = nl_open(err, err_len);
 	if (!d->nl)
 		return -EIO;
@@ -502,9 +527,31 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		return -EIO;
 	if (cfg && fulltunnel_up(d->nl, name, d->dev.ifindex, cfg, err, err_len) < 0)
 		return -EIO;
-	if (cfg)
-		run_hooks(cfg->post_up, cfg->n_post_up, name);
+	if (cfg && dns_up(name, cfg, err, err_len) < 0)
+		return -EIO;
+	if (cfg && run_up_hooks("PostUp", cfg->post_up, cfg->n_post_up, name, err, err_len) < 0)
+		return -ECANCELED;
 	return 0;
+}
+
+/* A failed up leaves the host as it was (all or nothing): PreDown while
+ * the interface is still there, then the interface (it goes with its TUN
+ * fd, addresses and routes with it), the files and the full tunnel, then
+ * PostDown. Down hooks run only if up got as far as running PreUp, so that
+ * they can undo what the up hooks did. */
+static void abort_up(struct daemon *d)
+{
+	const struct config *cfg = d->opts->cfg;
+
+	if (cfg && d->pre_up_ran && d->dev.tun_fd >= 0)
+		run_hooks(cfg->pre_down, cfg->n_pre_down, d->opts->ifname);
+	if (d->uapi_fd >= 0)
+		remove_files(d);
+	close_everything(d);
+	if (d->owns_ifname)
+		full_tunnel_down(d->opts->ifname, false);
+	if (cfg && d->pre_up_ran)
+		run_hooks(cfg->post_down, cfg->n_post_down, d->opts->ifname);
 }
 
 int daemon_run(const struct daemon_opts *o)
@@ -528,12 +575,7 @@ int daemon_run(const struct daemon_opts *o)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if (start(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vpnd: %s\n", err);
-		/* A half-made interface goes away with its TUN fd. */
-		if (d.uapi_fd >= 0)
-			remove_files(&d);
-		close_everything(&d);
-		if (d.owns_ifname)
-			full_tunnel_down(o->ifname, false);
+		abort_up(&d);
 		return 1;
 	}
 	if (o->cfg)

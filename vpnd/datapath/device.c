@@ -11,6 +11,7 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/packet_io.h"
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
@@ -169,6 +170,9 @@ static int open_udp(int family, uint16_t port, uint32_t fwmark)
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
 	if (fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+	/* Replies leave from the address the peer wrote to: refused only
+	 * by a kernel without IP_PKTINFO, where routing picks as before. */
+	(void)udp_enable_pktinfo(fd, family);
 	/* Coalesced receive; harmless where the kernel lacks it. */
 	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	/* Outer DF cleared, as the kernel's WireGuard (udp_tunnel_xmit_skb with

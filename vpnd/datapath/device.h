@@ -118,7 +118,7 @@ struct device {
 	uint8_t (*rx_bufs)[PACKET_BUF_LEN];
 	uint8_t (*tx_bufs)[TX_BUF_LEN];
 	size_t tx_lens[BATCH_MAX];
-	union sockaddr_any tx_dst[BATCH_MAX];
+	struct endpoint tx_dst[BATCH_MAX];	/* and the source to send from */
 	size_t tx_count;
 	struct tx_seal tx_seal[BATCH_MAX];
 

@@ -20,8 +20,20 @@ void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds)
 
 void peer_set_endpoint(struct peer *peer, const union sockaddr_any *ep)
 {
-	peer->endpoint = *ep;
+	memset(&peer->endpoint, 0, sizeof(peer->endpoint));
+	peer->endpoint.addr = *ep;
 	peer->has_endpoint = true;
+}
+
+void peer_update_endpoint(struct peer *peer, const struct endpoint *from)
+{
+	peer->endpoint = *from;
+	peer->has_endpoint = true;
+}
+
+void peer_clear_endpoint_source(struct peer *peer)
+{
+	memset(&peer->endpoint.src, 0, sizeof(peer->endpoint.src));
 }
 
 static void keypair_drop(struct peer *peer, struct keypair **slot)

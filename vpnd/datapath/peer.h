@@ -29,7 +29,7 @@ struct peer {
 	struct keypair *kp_previous, *kp_current, *kp_next;
 
 	bool has_endpoint;
-	union sockaddr_any endpoint;
+	struct endpoint endpoint;	/* src: where replies leave from */
 
 	struct allowedips_owner aips;
 	struct timers timers;
@@ -54,7 +54,15 @@ struct peer {
 };
 
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds);
+/* A configured endpoint (config file, UAPI): no source known yet, routing
+ * picks it until the peer's first packet arrives. */
 void peer_set_endpoint(struct peer *peer, const union sockaddr_any *ep);
+/* Roaming: an authenticated packet came from from->addr to from->src;
+ * replies go back that way. */
+void peer_update_endpoint(struct peer *peer, const struct endpoint *from);
+/* Forgets the cached source (it is gone, or may be why the peer is silent):
+ * routing picks it again. */
+void peer_clear_endpoint_source(struct peer *peer);
 /* Installs a keypair freshly derived from a handshake (peer takes kp). */
 void peer_install_keypair(struct peer *peer, struct keypair *kp);
 /* kp (the peer's next) was confirmed by its first packet: promote it. */
