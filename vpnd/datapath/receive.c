@@ -142,7 +142,7 @@ static void receive_cookie_reply(struct device *dev, const uint8_t *buf, uint64_
  * per 1/COOKIE_REPLIES_PER_SECOND s (an attacker spoofing a victim's
  * address must not turn us into a reflector). */
 static void send_cookie_reply(struct device *dev, const uint8_t *buf, size_t len,
-			      const union sockaddr_any *src, const uint8_t *srcb, size_t srcb_len,
+			      const struct endpoint *src, const uint8_t *srcb, size_t srcb_len,
 			      const uint8_t *ip, size_t ip_len, uint64_t now)
 {
 	struct msg_cookie_reply reply;
