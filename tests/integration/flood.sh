@@ -251,10 +251,10 @@ echo "  flood 3: $(flood_field flood3 sent) sent ($(flood_field flood3 mac2_sent
 	"server: $(delta f3a f3b drop_ratelimited) ratelimited, $(delta f3a f3b drop_bad_handshake) given a DH"
 # The table evicts its least recently used sources instead of refusing new
 # ones, so what 8256 sources with cookies buy is bounded by the global DH
-# budget (4000/s), not by the table.
+# budget (1000/s), not by the table.
 dh3=$(( $(delta f3a f3b drop_bad_handshake) + $(delta f3a f3b handshakes_answered) ))
-check "flood 3's DH work within the global DH budget ($dh3 <= 4000 x (3 + 2))" \
-	[ "$dh3" -le $((4000 * 5)) ]
+check "flood 3's DH work within the global DH budget ($dh3 <= 1000 x (3 + 2))" \
+	[ "$dh3" -le $((1000 * 5)) ]
 sleep 1.5	# the flood-3 sources are now idle for more than a second
 flood flood4 -a 198.18.100.1 -n 64 -s 4 -r 2000 -d 12
 sleep 0.5

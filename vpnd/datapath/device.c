@@ -11,6 +11,7 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/packet_io.h"
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
@@ -24,6 +25,7 @@ static const char *const drop_names[DROP_COUNT] = {
 	[DROP_RATELIMIT] = "ratelimited",
 	[DROP_COOKIE_RATELIMIT] = "cookie_ratelimited",
 	[DROP_DH_BUDGET] = "dh_budget",
+	[DROP_HS_QUEUE_FULL] = "hs_queue_full",
 	[DROP_HANDSHAKE] = "bad_handshake",
 	[DROP_UNKNOWN_INDEX] = "unknown_index",
 	[DROP_DECRYPT] = "bad_decrypt",
@@ -77,6 +79,9 @@ int device_init(struct device *dev, const char *ifname)
 
 void device_destroy(struct device *dev)
 {
+	/* First: the handshake thread uses the limiters and the checker. */
+	hs_queue_stop(dev->hsq);
+	dev->hsq = NULL;
 	crypto_pool_free(dev->pool);
 	dev->pool = NULL;
 	device_peers_remove_all(dev);
@@ -124,10 +129,13 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 		return true;
 	ok = noise_local_set(dev->local, key);
 
+	/* The handshake thread reads the checker: not while it changes. */
+	hs_queue_lock(dev->hsq);
 	if (dev->local->has_identity)
 		cookie_checker_init(&dev->cookie_checker, dev->local->public_key);
 	else
 		cookie_checker_wipe(&dev->cookie_checker);
+	hs_queue_unlock(dev->hsq);
 	/* A new identity invalidates every session and handshake; a peer with
 	 * our own public key would be talking to itself: drop it. */
 	for (struct peer *p = dev->peers_first, *n; p; p = n) {
@@ -339,5 +347,12 @@ bool device_under_load(struct device *dev, uint64_t now)
 
 bool device_load_peek(const struct device *dev, uint64_t now)
 {
+	if (dev->hsq)
+		return hs_queue_under_load(dev->hsq, now);
 	return now < dev->under_load_until_ns;
+}
+
+uint64_t device_drops(const struct device *dev, enum drop_reason r)
+{
+	return dev->drops[r] + (dev->hsq ? hs_queue_drops(dev->hsq, r) : 0);
 }

@@ -39,6 +39,7 @@
 #define COOKIE_REPLIES_PER_SECOND 4	/* per source: one per 250 ms */
 
 struct crypto_pool;
+struct hs_queue;
 struct peer;
 
 /* Why a packet was dropped; counted per device, shown by vpnd show. */
@@ -50,6 +51,7 @@ enum drop_reason {
 	DROP_RATELIMIT,		/* handshake over the per-source rate */
 	DROP_COOKIE_RATELIMIT,	/* cookie reply owed, but one went to that source just now */
 	DROP_DH_BUDGET,		/* handshake over the global DH budget per second */
+	DROP_HS_QUEUE_FULL,	/* handshake message, handshake queue full */
 	DROP_HANDSHAKE,		/* handshake that failed Noise checks */
 	DROP_UNKNOWN_INDEX,	/* no session for the receiver index */
 	DROP_DECRYPT,		/* transport AEAD failed */
@@ -125,6 +127,12 @@ struct device {
 	/* AEAD threads (crypto_pool.h); NULL: everything on the event loop,
 	 * each message encrypted when queued and decrypted when received. */
 	struct crypto_pool *pool;
+	/* The handshake queue and thread (hs_queue.h); NULL: handshakes on
+	 * the event loop. The thread uses cookie_checker, ratelimiter,
+	 * cookie_limiter, dh_budget, ratelimiter_gc_ns and the load window
+	 * (device_under_load) under the queue's gate lock; nothing else of
+	 * the device. */
+	struct hs_queue *hsq;
 	struct rx_job *rx_run;		/* RX_RUN_MAX entries */
 	size_t rx_run_len, rx_run_bytes;
 
@@ -147,6 +155,8 @@ void device_peers_remove_all(struct device *dev);
 bool device_under_load(struct device *dev, uint64_t now);
 /* The same decision without counting a message. */
 bool device_load_peek(const struct device *dev, uint64_t now);
+/* A drop counter: the loop's plus the handshake thread's. */
+uint64_t device_drops(const struct device *dev, enum drop_reason r);
 void device_count_drop(struct device *dev, enum drop_reason r);
 
 #endif

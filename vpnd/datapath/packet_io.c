@@ -14,6 +14,7 @@
 #include "handshake/wire.h"
 #include "tun/offload.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/receive.h"
 #include "vpnd/datapath/send.h"
 
@@ -191,6 +192,7 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 		}
 		if (dev->pool)
 			receive_batch_end(dev, now);
+		hs_queue_kick(dev->hsq);	/* once a batch, not once a message */
 		receive_flush(dev);	/* before rx_bufs are reused */
 		send_flush(dev);
 		if (n < BATCH_MAX)
