@@ -313,7 +313,10 @@ static void start_handshake_thread(struct daemon *d)
 		d->dev.hsq = NULL;
 		log_warn("%s: cannot poll the handshake queue: handshakes on the event loop",
 			 d->dev.ifname);
+		return;
 	}
+	log_info("%s: handshakes gated on their own thread (queue of %d, nice 19)",
+		 d->dev.ifname, HS_QUEUE_CAPACITY);
 }
 
 /* The packet-handling process: unprivileged, sandboxed, runs the loop. */
