@@ -1,20 +1,17 @@
-/* The under-load decision (hsload.h). */
 #include "handshake/hsload.h"
 
-bool hsload_update(struct hsload *s, size_t queue_len, size_t queue_cap, uint64_t now)
+bool hs_load_active(const struct hs_load *l, uint64_t now_ns)
 {
-	/* 1/8 of the capacity, at least one message: a tiny queue is not
-	 * "full" while empty. */
-	size_t threshold = queue_cap / 8 ? queue_cap / 8 : 1;
-
-	if (queue_len >= threshold) {
-		s->last_under_load = now ? now : 1;	/* 0 means never */
-		return true;
-	}
-	return hsload_active(s, now);
+	return l->seen && now_ns < l->until_ns;
 }
 
-bool hsload_active(const struct hsload *s, uint64_t now)
+bool hs_load_update(struct hs_load *l, size_t queued, size_t capacity, uint64_t now_ns)
 {
-	return s->last_under_load && now - s->last_under_load < HSLOAD_HOLD_NS;
+	/* queued >= capacity / 8 without rounding: 8 * queued >= capacity.
+	 * An empty capacity is never loaded (nothing can be queued). */
+	if (capacity && queued >= (capacity + 7) / 8) {
+		l->until_ns = now_ns + HSLOAD_HOLD_NS;
+		l->seen = true;
+	}
+	return hs_load_active(l, now_ns);
 }

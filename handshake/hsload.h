@@ -1,10 +1,7 @@
-/* "Under load", as the kernel (receive.c, wg_receive_handshake_packet) and
- * wireguard-go decide it: the queue of handshake messages waiting to be
- * handled is at least 1/8 full, and the device stays under load for
- * HSLOAD_HOLD_NS after the last time it was. A backlog, not a rate: an idle
- * machine keeps up with any honest burst (a server of 600 peers that
- * restarts), and a slow machine that truly falls behind switches on. Pure:
- * the caller gives the queue's length and capacity and the time. */
+/* The under-load rule, as the kernel's for its SYN queue: under load while
+ * the handshake queue is at least 1/8 full, and for HSLOAD_HOLD_NS after
+ * the last moment it was, so that a flood cannot make it flap. Pure: the
+ * queue's fill and the time come from the caller. */
 #ifndef VPND_HSLOAD_H
 #define VPND_HSLOAD_H
 
@@ -12,17 +9,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "handshake/wire.h"
+#define HSLOAD_HOLD_NS 1000000000ULL	/* 1 s */
 
-#define HSLOAD_HOLD_NS NSEC_PER_SEC
-
-struct hsload {
-	uint64_t last_under_load;	/* 0 = never */
+struct hs_load {
+	uint64_t until_ns;	/* under load before this time */
+	bool seen;		/* until_ns is set */
 };
 
-/* True: under load now (mac2 required, per-source rate limit applies). */
-bool hsload_update(struct hsload *s, size_t queue_len, size_t queue_cap, uint64_t now);
-/* Under load by the last update, as seen at now (for display). */
-bool hsload_active(const struct hsload *s, uint64_t now);
+/* queued messages of capacity; returns the decision for now_ns. */
+bool hs_load_update(struct hs_load *l, size_t queued, size_t capacity, uint64_t now_ns);
+/* The decision without a new observation. */
+bool hs_load_active(const struct hs_load *l, uint64_t now_ns);
 
 #endif

@@ -120,11 +120,11 @@ char *uapi_get_stats(struct device *dev)
 
 	for (int i = 0; i < DROP_COUNT; i++)
 		sb_printf(&b, "drop_%s=%llu\n", drop_reason_name((enum drop_reason)i),
-			  (unsigned long long)dev->drops[i]);
+			  (unsigned long long)device_drops(dev, (enum drop_reason)i));
 	sb_printf(&b, "cookie_replies_sent=%llu\nhandshakes_answered=%llu\n",
 		  (unsigned long long)dev->cookie_replies_sent,
 		  (unsigned long long)dev->handshakes_answered);
-	sb_printf(&b, "under_load=%d\n", hsload_active(&dev->hsload, now_monotonic_ns()));
+	sb_printf(&b, "under_load=%d\n", device_load_peek(dev, now_monotonic_ns()));
 	sb_printf(&b, "peer_to_peer=%s\n", p2p_mode_name(dev->peer_to_peer));
 	for (struct peer *p = dev->peers_first; p; p = p->next) {
 		sb_key(&b, "public_key", p->public_key);

@@ -14,6 +14,7 @@
 #include "handshake/wire.h"
 #include "tun/offload.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/receive.h"
 #include "vpnd/datapath/send.h"
 
@@ -161,24 +162,6 @@ static size_t parse_cmsgs(struct msghdr *h, struct local_source *dst)
 	return seg_size;
 }
 
-/* The handshake messages of a received batch: the backlog the under-load
- * rule looks at (device.h), counting GRO segments one by one. */
-static size_t handshake_backlog(struct device *dev, struct mmsghdr *msgs, int n)
-{
-	struct local_source unused;
-	size_t count = 0;
-
-	for (int i = 0; i < n; i++) {
-		uint8_t type = msgs[i].msg_len ? dev->rx_bufs[i][0] : 0;
-		size_t seg = parse_cmsgs(&msgs[i].msg_hdr, &unused);
-
-		if (type == MSG_INITIATION || type == MSG_RESPONSE)
-			count += seg && seg < msgs[i].msg_len ?
-				 (msgs[i].msg_len + seg - 1) / seg : 1;
-	}
-	return count;
-}
-
 void packet_io_udp_readable(struct device *dev, uint64_t now)
 {
 	static struct mmsghdr msgs[BATCH_MAX];
@@ -209,7 +192,6 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 		n = recvmmsg(dev->udp_fd, msgs, BATCH_MAX, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		dev->hs_backlog = handshake_backlog(dev, msgs, n);
 		for (int i = 0; i < n; i++) {
 			size_t seg = parse_cmsgs(&msgs[i].msg_hdr, &from[i].src);
 
@@ -218,6 +200,7 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 		}
 		if (dev->pool)
 			receive_batch_end(dev, now);
+		hs_queue_kick(dev->hsq);	/* once a batch, not once a message */
 		receive_flush(dev);	/* before rx_bufs are reused */
 		send_flush(dev);
 		if (n < BATCH_MAX)
