@@ -68,6 +68,18 @@ if [ -z "$VPND_SANITIZED" ]; then
 	check "worker runs under a seccomp filter" test "$(field "$worker" Seccomp)" = 2
 	check "forbidden syscalls refused by the filter" "$TOOLS/seccomp_probe"
 fi
+check "worker writes no core file (RLIMIT_CORE 0)" \
+	sh -c "grep -Eq '^Max core file size +0 +0 ' /proc/$worker/limits"
+check "monitor writes no core file (RLIMIT_CORE 0)" \
+	sh -c "grep -Eq '^Max core file size +0 +0 ' /proc/$monitor/limits"
+# Not dumpable: the kernel makes /proc/PID/* root's (the worker is not
+# root, so a dumpable worker's files are its own). Sanitizer builds stay
+# dumpable for LeakSanitizer's ptrace.
+if [ -z "$VPND_SANITIZED" ]; then
+	check "worker is not dumpable (its /proc files are root's)" \
+		test "$(stat -c %u /proc/$worker/environ)" = 0
+fi
+check "monitor's stdin is /dev/null" test "$(readlink /proc/$monitor/fd/0)" = /dev/null
 check "monitor holds no TUN fd" sh -c "! ls -l /proc/$monitor/fd | grep -q tun"
 check "hooks run as root" test -e "$WORK/postup-ran-as-0"
 check "UAPI still works for root: wg set listen-port" \

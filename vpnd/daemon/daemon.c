@@ -183,8 +183,8 @@ static void write_pid_file(struct daemon *d, pid_t pid)
 }
 
 /* Detach: the parent returns at once (everything is already up) and the
- * child carries on as the monitor. stdio goes to /dev/null, or to $VPND_LOG
- * if set; stdout and stderr stay where they are if they are the journal. */
+ * child carries on as the monitor. stdout and stderr go to /dev/null, or to
+ * $VPND_LOG if set; stdout and stderr stay where they are if they are the journal. */
 static bool daemonize(struct daemon *d)
 {
 	const char *log = getenv("VPND_LOG");
@@ -205,7 +205,7 @@ static bool daemonize(struct daemon *d)
 		/* Under systemd, stdout and stderr are the journal: kept. */
 		bool keep = !log && log_stderr_is_journal();
 
-		dup2(fd, STDIN_FILENO);
+		/* stdin is already /dev/null (sandbox_close_inherited). */
 		if (!keep) {
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
@@ -286,6 +286,7 @@ static int worker_main(struct daemon *d, pid_t monitor)
 	 * before that, or a kill -9 of the monitor would leave the worker,
 	 * the interface and the socket running with a dead pid file. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sandbox_no_core();	/* the uid change made it dumpable again */
 	if (getppid() != monitor) {
 		snprintf(err, sizeof(err), "monitor gone");
 		goto fail;
@@ -450,6 +451,8 @@ int daemon_run(const struct daemon_opts *o)
 	pid_t worker, monitor;
 
 	d.dev.tun_fd = d.dev.udp_fd = -1;
+	sandbox_close_inherited();
+	sandbox_no_core();	/* the monitor holds every key during a reload */
 	/* Blocked from the start: a signal during set-up waits for the
 	 * monitor, which then runs PreDown/PostDown and removes the files. */
 	sigemptyset(&mask);

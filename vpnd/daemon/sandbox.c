@@ -4,6 +4,7 @@
 
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <pwd.h>
@@ -13,8 +14,40 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <linux/sockios.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void sandbox_no_core(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &none);
+#ifndef VPND_SANITIZED	/* LeakSanitizer's scan ptraces the process */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+}
+
+void sandbox_close_inherited(void)
+{
+	int fd;
+
+	/* Whatever the caller left open (a shell's fds, a parent's sockets)
+	 * would reach the worker through the fork. */
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		for (fd = 3; fd < (max > 0 ? max : 1024); fd++)
+			close(fd);
+	}
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fd != STDIN_FILENO) {
+		dup2(fd, STDIN_FILENO);
+		close(fd);
+	}
+}
 
 enum sandbox_result sandbox_drop_privileges(const char *user, char *err, size_t err_len)
 {

@@ -17,6 +17,14 @@ enum sandbox_result {
 
 #define SANDBOX_DEFAULT_USER "nobody"
 
+/* No core file and not dumpable (no ptrace by the same uid, /proc/PID/mem
+ * and environ root-only): both processes hold keys. Sanitizer builds stay
+ * dumpable, since LeakSanitizer ptraces the process; they still write no
+ * core. Changing uid makes a process dumpable again: call after it. */
+void sandbox_no_core(void);
+/* Closes every descriptor above stderr (close_range) and points stdin at
+ * /dev/null: nothing inherited reaches the worker. Call first thing. */
+void sandbox_close_inherited(void);
 enum sandbox_result sandbox_drop_privileges(const char *user, char *err, size_t err_len);
 /* Installs the allowlist; any other system call fails with EPERM. */
 enum sandbox_result sandbox_install_seccomp(char *err, size_t err_len);

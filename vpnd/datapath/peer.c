@@ -7,6 +7,7 @@
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
+#include "crypto/crypto.h"
 
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds)
 {
@@ -90,6 +91,16 @@ void peer_zero_keys(struct peer *peer)
 /* Queues a copy of pkt until the peer has a session. Each packet gets a
  * block of its own size, freed once it is sent (send_staged), so an idle
  * queue holds no memory. */
+/* A staged packet is plaintext from the TUN: wiped before its memory goes
+ * back to the allocator, where a later bug could read it. */
+void peer_staged_free(struct peer *peer, unsigned slot)
+{
+	if (peer->staged[slot])
+		wg_secure_wipe(peer->staged[slot], peer->staged_len[slot]);
+	free(peer->staged[slot]);
+	peer->staged[slot] = NULL;
+}
+
 bool peer_stage(struct peer *peer, const uint8_t *pkt, size_t len)
 {
 	unsigned slot;
@@ -101,8 +112,7 @@ bool peer_stage(struct peer *peer, const uint8_t *pkt, size_t len)
 	}
 	if (peer->staged_count == STAGED_MAX) {
 		/* Full: drop the oldest, like WireGuard, so fresh traffic wins. */
-		free(peer->staged[peer->staged_head]);
-		peer->staged[peer->staged_head] = NULL;
+		peer_staged_free(peer, peer->staged_head);
 		peer->staged_head = (peer->staged_head + 1) % STAGED_MAX;
 		peer->staged_count--;
 		device_count_drop(peer->dev, DROP_QUEUE_FULL);
@@ -114,7 +124,7 @@ bool peer_stage(struct peer *peer, const uint8_t *pkt, size_t len)
 	}
 	memcpy(copy, pkt, len);
 	slot = (peer->staged_head + peer->staged_count) % STAGED_MAX;
-	free(peer->staged[slot]);
+	peer_staged_free(peer, slot);
 	peer->staged[slot] = copy;
 	peer->staged_len[slot] = (uint16_t)len;
 	peer->staged_count++;
@@ -123,10 +133,8 @@ bool peer_stage(struct peer *peer, const uint8_t *pkt, size_t len)
 
 void peer_staged_clear(struct peer *peer)
 {
-	for (unsigned i = 0; i < STAGED_MAX; i++) {
-		free(peer->staged[i]);
-		peer->staged[i] = NULL;
-	}
+	for (unsigned i = 0; i < STAGED_MAX; i++)
+		peer_staged_free(peer, i);
 	peer->staged_head = 0;
 	peer->staged_count = 0;
 }

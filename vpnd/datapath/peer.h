@@ -62,6 +62,8 @@ void peer_drop_handshake_index(struct peer *peer);
 struct keypair *peer_sendable_keypair(struct peer *peer, uint64_t now);
 bool peer_stage(struct peer *peer, const uint8_t *pkt, size_t len);
 void peer_staged_clear(struct peer *peer);
+/* Wipes and frees one staged packet (slot may be empty). */
+void peer_staged_free(struct peer *peer, unsigned slot);
 void peer_timers_changed(struct peer *peer);
 
 #endif

@@ -311,8 +311,7 @@ void send_staged(struct peer *peer)
 
 		memcpy(dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN, peer->staged[i],
 		       peer->staged_len[i]);
-		free(peer->staged[i]);
-		peer->staged[i] = NULL;
+		peer_staged_free(peer, i);
 		peer->staged_head = (i + 1) % STAGED_MAX;
 		peer->staged_count--;
 		queue_encrypted(peer, kp, peer->staged_len[i], now);
