@@ -1,8 +1,10 @@
 #!/bin/bash
 # Least privilege: after set-up the packet-handling worker runs as nobody
-# with only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, no new privileges, and a
+# with no capability at all, no new privileges, no netlink socket and a
 # seccomp filter; the root monitor keeps no device fd (the interface dies
-# with the worker) and only runs hooks and removes files. A forbidden system
+# with the worker), makes and marks the worker's UDP sockets (a listen-port
+# or fwmark change goes through it), watches the link, runs hooks and
+# removes files; neither process writes a core file. A forbidden system
 # call is refused (the same filter, installed by tests/tools/seccomp_probe).
 # vp-a runs with two crypto threads: its helper thread is made under the
 # filter, as nobody, and carries traffic.
@@ -58,8 +60,10 @@ check "every thread of the worker runs as nobody under the filter" sh -c "
 			grep -Eq '^$seccomp_field:.*(2|65534)' \$t/status || exit 1
 	done"
 check "worker runs as nobody (uid 65534)" test "$(field "$worker" Uid)" = 65534
-check "worker's effective capabilities: NET_ADMIN + NET_BIND_SERVICE only" \
-	test "$(field "$worker" CapEff)" = 0000000000001400
+check "worker has no effective capability (CapEff 0)" \
+	test "$(field "$worker" CapEff)" = 0000000000000000
+check "worker has no permitted capability (CapPrm 0)" \
+	test "$(field "$worker" CapPrm)" = 0000000000000000
 check "worker has an empty bounding set" test "$(field "$worker" CapBnd)" = 0000000000000000
 check "worker has no_new_privs" test "$(field "$worker" NoNewPrivs)" = 1
 # Sanitizer builds skip seccomp: their runtime needs system calls we forbid.
@@ -80,12 +84,44 @@ if [ -z "$VPND_SANITIZED" ]; then
 		test "$(stat -c %u /proc/$worker/environ)" = 0
 fi
 check "monitor's stdin is /dev/null" test "$(readlink /proc/$monitor/fd/0)" = /dev/null
+# Every descriptor the worker holds, by kind: no netlink socket, nothing
+# unexpected (a file, a raw socket, another process's pipe).
+worker_fds_ok() {
+	local fd target inode
+	for fd in /proc/$worker/fd/*; do
+		target=$(readlink "$fd") || continue
+		case $target in
+		/dev/null|/dev/net/tun|"$WORK/${IFA}.log") ;;
+		anon_inode:\[eventpoll\]|anon_inode:\[signalfd\]|anon_inode:\[eventfd\]) ;;
+		socket:\[*\])
+			inode=${target#socket:[}; inode=${inode%]}
+			if awk -v i="$inode" 'NR > 1 && $NF == i { f = 1 } END { exit !f }' \
+				/proc/$worker/net/netlink; then
+				echo "netlink socket: $fd"; return 1
+			fi
+			awk -v i="$inode" 'NR > 1 && ($10 == i || $7 == i) { f = 1 } END { exit !f }' \
+				/proc/$worker/net/udp /proc/$worker/net/udp6 /proc/$worker/net/unix ||
+				{ echo "unexpected socket: $fd -> $target"; return 1; }
+			;;
+		*) echo "unexpected descriptor: $fd -> $target"; return 1 ;;
+		esac
+	done
+}
+check "worker holds no netlink socket and no unexpected descriptor" worker_fds_ok
 check "monitor holds no TUN fd" sh -c "! ls -l /proc/$monitor/fd | grep -q tun"
 check "hooks run as root" test -e "$WORK/postup-ran-as-0"
 check "UAPI still works for root: wg set listen-port" \
 	ip netns exec "$a" wg set ${IFA} listen-port 51821
 check "UAPI port change took effect" \
 	sh -c "ip netns exec $a wg show ${IFA} listen-port | grep -qx 51821"
+check "the new socket is bound (made by the monitor, passed to the worker)" \
+	sh -c "ip netns exec $a ss -Hulnp | grep ':51821 ' | grep -q 'pid=$worker,'"
+check "tunnel works on the new port" ip netns exec "$a" ping -c 2 -W 2 198.19.8.2
+check "UAPI fwmark change: set on the socket by the monitor" \
+	ip netns exec "$a" wg set ${IFA} fwmark 0x1234
+check "the worker's socket carries the mark" \
+	sh -c "ip netns exec $a ss -Huln -e | grep ':51821 ' | grep -q 'fwmark:0x1234'"
+check "still no netlink socket after the rebind" worker_fds_ok
 check "killing the worker takes the interface down and the monitor cleans up" \
 	sh -c "kill -9 $worker; for i in \$(seq 50); do [ -e /var/run/wireguard/${IFA}.sock ] || break; sleep 0.1; done; ! ip -n $a link show ${IFA} && [ ! -e /var/run/wireguard/${IFA}.sock ] && [ -e $WORK/postdown-ran-as-0 ]"
 finish

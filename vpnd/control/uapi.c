@@ -181,7 +181,8 @@ static int set_device_key(struct set_state *st, const char *key, const char *val
 	} else if (!strcmp(key, "fwmark")) {
 		if (!parse_uint(value, UINT32_MAX, &n))
 			return EINVAL;
-		device_set_fwmark(dev, (uint32_t)n);
+		if (device_set_fwmark(dev, (uint32_t)n) < 0)
+			return EIO;
 	} else if (!strcmp(key, "peer_to_peer")) {
 		/* vpnd's own key ([Interface] PeerToPeer); wg never sends it. */
 		if (!p2p_mode_parse(value, &dev->peer_to_peer))

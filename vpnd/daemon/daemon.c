@@ -33,6 +33,7 @@
 #include "vpnd/common/log.h"
 #include "vpnd/control/resolve.h"
 #include "vpnd/control/routes.h"
+#include "vpnd/daemon/broker.h"
 #include "vpnd/daemon/hooks.h"
 #include "vpnd/daemon/sandbox.h"
 #include "vpnd/control/interface.h"
@@ -42,14 +43,16 @@
 #endif
 #include "vpnd/control/uapi.h"
 
-enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL };
+enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_SIGNAL };
 
 struct daemon {
 	struct device dev;
 	const struct daemon_opts *opts;
 	struct nl *nl;
-	struct nl_watch *watch;
 	int epoll_fd, uapi_fd, signal_fd, registered_udp_fd;
+	/* The monitor <-> worker channel (broker.h): [0] the monitor's end,
+	 * [1] the worker's; each process closes the other's after the fork. */
+	int chan[2];
 	bool running;
 	char pid_path[128];
 };
@@ -132,10 +135,6 @@ static void run_loop(struct daemon *d)
 				break;
 			case EV_UDP: packet_io_udp_readable(&d->dev, now); break;
 			case EV_UAPI: handle_uapi(d); break;
-			case EV_WATCH:
-				if (nl_watch_link_gone(d->watch, d->dev.ifindex))
-					d->running = false;
-				break;
 			case EV_SIGNAL: handle_signal(d); break;
 			}
 		}
@@ -146,7 +145,7 @@ static void run_loop(struct daemon *d)
 
 /* --- start and stop ------------------------------------------------------ */
 
-static int open_loop_fds(struct daemon *d, char *err, size_t err_len)
+static int open_loop_fds(struct daemon *d)
 {
 	sigset_t mask;
 
@@ -158,12 +157,10 @@ static int open_loop_fds(struct daemon *d, char *err, size_t err_len)
 	signal(SIGPIPE, SIG_IGN);
 	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	d->watch = nl_watch_open(err, err_len);
-	if (d->signal_fd < 0 || d->epoll_fd < 0 || !d->watch)
+	if (d->signal_fd < 0 || d->epoll_fd < 0)
 		return -1;
 	epoll_add(d->epoll_fd, d->dev.tun_fd, EV_TUN);
 	epoll_add(d->epoll_fd, d->uapi_fd, EV_UAPI);
-	epoll_add(d->epoll_fd, nl_watch_fd(d->watch), EV_WATCH);
 	epoll_add(d->epoll_fd, d->signal_fd, EV_SIGNAL);
 	sync_udp_registration(d);
 	return 0;
@@ -227,15 +224,16 @@ static void close_everything(struct daemon *d)
 	d->uapi_fd = d->dev.tun_fd = -1;
 	if (d->dev.peer_buckets)
 		device_destroy(&d->dev);
-	if (d->watch)
-		nl_watch_close(d->watch);
+	for (int i = 0; i < 2; i++)
+		if (d->chan[i] >= 0)
+			close(d->chan[i]);
+	d->chan[0] = d->chan[1] = -1;
 	if (d->nl)
 		nl_close(d->nl);
 	if (d->epoll_fd >= 0)
 		close(d->epoll_fd);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
-	d->watch = NULL;
 	d->nl = NULL;
 	d->epoll_fd = d->signal_fd = -1;
 }
@@ -273,12 +271,17 @@ static int worker_main(struct daemon *d, pid_t monitor)
 	char err[512] = "";
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);	/* never outlive the monitor */
-	/* Set-up is over: the worker keeps no route-netlink socket. */
+	/* Set-up is over: the worker keeps no route-netlink socket (the
+	 * monitor watches the link) and asks the monitor for UDP sockets. */
 	nl_close(d->nl);
 	d->nl = NULL;
+	close(d->chan[0]);
+	d->chan[0] = -1;
+	d->dev.udp_ops = &broker_udp_ops;
+	d->dev.udp_ops_ctx = &d->chan[1];
 	/* A signalfd polled through epoll wakes only the process that made it:
 	 * the loop's fds are opened here, after the fork. */
-	if (open_loop_fds(d, err, sizeof(err)) < 0 ||
+	if (open_loop_fds(d) < 0 ||
 	    sandbox_drop_privileges(user, err, sizeof(err)) != SANDBOX_OK)
 		goto fail;
 	/* Changing uid clears the parent-death signal (the kernel's
@@ -347,13 +350,23 @@ static void monitor_reload(struct daemon *d, struct config *held, const struct c
 
 /* Waits for the worker; SIGTERM/SIGINT run PreDown while the interface is
  * still there, then stop the worker; SIGHUP reloads. */
-static int monitor_main(struct daemon *d, pid_t worker)
+static int monitor_main(struct daemon *d, pid_t worker, int chan)
 {
 	const struct config *cfg = d->opts->cfg;
 	struct config reloaded = { 0 };
+	struct broker broker = { .fd = -1 };
 	struct resolver res;
 	sigset_t mask;
 	int status = 0, sig;
+	char err[512];
+
+	/* Without it the worker has no way to a new socket and nobody sees
+	 * the link go: stop. */
+	if (broker_start(&broker, chan, d->dev.ifname, d->dev.ifindex, worker, err,
+			 sizeof(err)) < 0) {
+		log_error("%s: %s", d->dev.ifname, err);
+		kill(worker, SIGTERM);
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -388,6 +401,7 @@ static int monitor_main(struct daemon *d, pid_t worker)
 		kill(worker, SIGTERM);
 	}
 	resolver_free(&res);
+	broker_stop(&broker);
 	if (cfg)
 		run_hooks(cfg->post_down, cfg->n_post_down, d->dev.ifname);
 	remove_files(d);
@@ -445,10 +459,11 @@ static int start(struct daemon *d, char *err, size_t err_len)
 int daemon_run(const struct daemon_opts *o)
 {
 	struct daemon d = { .opts = o, .epoll_fd = -1, .uapi_fd = -1, .signal_fd = -1,
-			    .registered_udp_fd = -1 };
+			    .registered_udp_fd = -1, .chan = { -1, -1 } };
 	char err[512] = "";
 	sigset_t mask;
 	pid_t worker, monitor;
+	int chan;
 
 	d.dev.tun_fd = d.dev.udp_fd = -1;
 	sandbox_close_inherited();
@@ -482,17 +497,26 @@ int daemon_run(const struct daemon_opts *o)
 	if (o->foreground)
 		write_pid_file(&d, getpid());
 	monitor = getpid();
+	if (broker_channel(d.chan) < 0) {
+		log_error("%s: socketpair: %s", d.dev.ifname, strerror(errno));
+		remove_files(&d);
+		close_everything(&d);
+		return 1;
+	}
 	worker = fork();
 	if (worker == 0)
 		_exit(worker_main(&d, monitor));
 	/* The monitor keeps no fd of the device: the interface must die with
-	 * the worker. */
+	 * the worker. It keeps its end of the channel. */
+	chan = d.chan[0];
+	d.chan[0] = -1;
 	close_everything(&d);
 	if (worker < 0) {
+		close(chan);
 		remove_files(&d);
 		return 1;
 	}
 	log_debug("%s: monitor pid %d (root), worker pid %d (%s)", d.dev.ifname, (int)monitor,
 		  (int)worker, getenv("VPND_USER") ? getenv("VPND_USER") : SANDBOX_DEFAULT_USER);
-	return monitor_main(&d, worker);
+	return monitor_main(&d, worker, chan);
 }

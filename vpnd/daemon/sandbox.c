@@ -62,12 +62,12 @@ enum sandbox_result sandbox_drop_privileges(const char *user, char *err, size_t 
 		snprintf(err, err_len, "unknown user: '%s'", user);
 		return SANDBOX_ERR_USER;
 	}
+	/* No capability at all: the monitor makes, binds and marks the UDP
+	 * sockets (broker.h), and the TUN is open already. */
 	capng_clear(CAPNG_SELECT_BOTH);
-	capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN,
-		      CAP_NET_BIND_SERVICE, -1);
 	if (capng_change_id((int)pw->pw_uid, (int)pw->pw_gid,
 			    CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) != 0) {
-		snprintf(err, err_len, "cannot switch to user '%s' keeping CAP_NET_ADMIN", user);
+		snprintf(err, err_len, "cannot switch to user '%s'", user);
 		return SANDBOX_ERR_CAPS;
 	}
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);

@@ -1,8 +1,8 @@
 /* Least privilege for the packet-handling process: once the interface is
  * set up it runs as an unprivileged user (default "nobody", $VPND_USER to
- * choose; "root" keeps root) with only CAP_NET_ADMIN and
- * CAP_NET_BIND_SERVICE, no new privileges, and a seccomp allowlist of the
- * system calls it uses. */
+ * choose; "root" keeps root) with no capability at all (the monitor makes
+ * its UDP sockets: broker.h), no new privileges, and a seccomp allowlist
+ * of the system calls it uses. */
 #ifndef VPND_SANDBOX_H
 #define VPND_SANDBOX_H
 

@@ -170,17 +170,29 @@ static int open_udp(int family, uint16_t port, uint32_t fwmark)
 	return fd;
 }
 
+int device_open_udp(uint16_t port, uint32_t fwmark, int *family)
+{
+	int fd;
+
+	*family = AF_INET6;
+	fd = open_udp(*family, port, fwmark);
+	if (fd == -EAFNOSUPPORT) {	/* no IPv6 in this kernel: IPv4 only */
+		*family = AF_INET;
+		fd = open_udp(*family, port, fwmark);
+	}
+	return fd;
+}
+
 int device_bind(struct device *dev, uint16_t port)
 {
 	union sockaddr_any a;
 	socklen_t alen = sizeof(a);
-	int family = AF_INET6, fd;
+	int family, fd;
 
-	fd = open_udp(family, port, dev->fwmark);
-	if (fd == -EAFNOSUPPORT) {	/* no IPv6 in this kernel: IPv4 only */
-		family = AF_INET;
-		fd = open_udp(family, port, dev->fwmark);
-	}
+	if (dev->udp_ops)
+		fd = dev->udp_ops->open(dev->udp_ops_ctx, port, dev->fwmark, &family);
+	else
+		fd = device_open_udp(port, dev->fwmark, &family);
 	if (fd < 0)
 		return fd;
 	if (dev->udp_fd >= 0)
@@ -195,11 +207,18 @@ int device_bind(struct device *dev, uint16_t port)
 	return 0;
 }
 
-void device_set_fwmark(struct device *dev, uint32_t fwmark)
+int device_set_fwmark(struct device *dev, uint32_t fwmark)
 {
-	dev->fwmark = fwmark;
-	if (dev->udp_fd >= 0)
-		setsockopt(dev->udp_fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+	int ret = 0;
+
+	if (dev->udp_fd >= 0 && dev->udp_ops)
+		ret = dev->udp_ops->set_mark(dev->udp_ops_ctx, dev->udp_fd, fwmark);
+	else if (dev->udp_fd >= 0 &&
+		 setsockopt(dev->udp_fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
+		ret = -errno;
+	if (!ret)
+		dev->fwmark = fwmark;
+	return ret;
 }
 
 static size_t bucket_of(const struct device *dev, const uint8_t pub[KEY_LEN])
