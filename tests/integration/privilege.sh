@@ -70,7 +70,9 @@ check "worker has no_new_privs" test "$(field "$worker" NoNewPrivs)" = 1
 # (and the sanitizers' own runtime cannot run under the probe's filter).
 if [ -z "$VPND_SANITIZED" ]; then
 	check "worker runs under a seccomp filter" test "$(field "$worker" Seccomp)" = 2
-	check "forbidden syscalls refused by the filter" "$TOOLS/seccomp_probe"
+	# In ns a: a probe that wrongly succeeds (RTM_NEWROUTE) changes ns a only.
+	check "forbidden syscalls refused (killed or EPERM) under the worker's filter" \
+		ip netns exec "$a" "$TOOLS/seccomp_probe"
 fi
 check "worker writes no core file (RLIMIT_CORE 0)" \
 	sh -c "grep -Eq '^Max core file size +0 +0 ' /proc/$worker/limits"
@@ -122,6 +124,9 @@ check "UAPI fwmark change: set on the socket by the monitor" \
 check "the worker's socket carries the mark" \
 	sh -c "ip netns exec $a ss -Huln -e | grep ':51821 ' | grep -q 'fwmark:0x1234'"
 check "still no netlink socket after the rebind" worker_fds_ok
+check "the worker never tripped the filter" \
+	sh -c "! grep -q 'forbidden system call' $WORK/${IFA}.log"
+check "the worker is still running" test -d "/proc/$worker"
 check "killing the worker takes the interface down and the monitor cleans up" \
 	sh -c "kill -9 $worker; for i in \$(seq 50); do [ -e /var/run/wireguard/${IFA}.sock ] || break; sleep 0.1; done; ! ip -n $a link show ${IFA} && [ ! -e /var/run/wireguard/${IFA}.sock ] && [ -e $WORK/postdown-ran-as-0 ]"
 finish

@@ -26,7 +26,9 @@ void sandbox_no_core(void);
  * /dev/null: nothing inherited reaches the worker. Call first thing. */
 void sandbox_close_inherited(void);
 enum sandbox_result sandbox_drop_privileges(const char *user, char *err, size_t err_len);
-/* Installs the allowlist; any other system call fails with EPERM. */
+/* Installs the allowlist (and a SIGSYS handler): any other system call is
+ * not run and ends the process after a line on stderr naming it; an
+ * executable mapping fails with EPERM. */
 enum sandbox_result sandbox_install_seccomp(char *err, size_t err_len);
 
 #endif
