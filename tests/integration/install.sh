@@ -35,10 +35,13 @@ check "the binary: /usr/bin/vpnd, 755, the one under test" \
 	sh -c "[ $(mode "$DEST/usr/bin/vpnd") = 755 ] && cmp $DEST/usr/bin/vpnd $VPND"
 check "the wrapper: /usr/bin/vpnd-daemon-wrapper, 755" [ "$(mode "$DEST/usr/bin/vpnd-daemon-wrapper")" = 755 ]
 check "the unit: /usr/lib/systemd/system/vpnd@.service, 644" [ "$(mode "$UNIT")" = 644 ]
+check "the worker's user: /usr/lib/sysusers.d/vpnd.conf, 644, a system user vpnd" \
+	sh -c "[ \"\$(stat -c %a $DEST/usr/lib/sysusers.d/vpnd.conf)\" = 644 ] &&
+		grep -Eq '^u vpnd - ' $DEST/usr/lib/sysusers.d/vpnd.conf"
 check "the man page: /usr/share/man/man8/vpnd.8, 644" [ "$(mode "$MAN")" = 644 ]
 check "the example: /usr/share/doc/vpnd/example-server.conf, 644" [ "$(mode "$EXAMPLE")" = 644 ]
 check "nothing else is installed" \
-	sh -c "[ \$(find $DEST -type f | wc -l) -eq 5 ]"
+	sh -c "[ \$(find $DEST -type f | wc -l) -eq 6 ]"
 
 check "unit: Type=forking with PIDFile=/run/vpnd/%i.pid" \
 	sh -c "grep -qx 'Type=forking' $UNIT && grep -qx 'PIDFile=/run/vpnd/%i.pid' $UNIT"
@@ -183,7 +186,7 @@ up_logged() {
 }
 up_logged verbose "$VPND" --verbose
 check "--verbose: debug lines from the monitor (worker pid, re-resolution)" \
-	sh -c "grep -q '^vpnd: debug: ${VB}: monitor pid [0-9]* (root), worker pid [0-9]* (nobody)' $WORK/verbose.log &&
+	sh -c "grep -q '^vpnd: debug: ${VB}: monitor pid [0-9]* (root), worker pid [0-9]* (\\(vpnd\\|nobody\\))' $WORK/verbose.log &&
 	       grep -q '^vpnd: debug: ${VB}: peer .*: localhost:51999 is ' $WORK/verbose.log"
 up_logged plain "$VPND"
 check "by default: info lines, no debug" \

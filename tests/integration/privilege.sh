@@ -1,5 +1,6 @@
 #!/bin/bash
-# Least privilege: after set-up the packet-handling worker runs as nobody
+# Least privilege: after set-up the packet-handling worker runs as vpnd
+# (nobody, said in the log, where the host has no such user)
 # with no capability at all, no new privileges, no netlink socket and a
 # seccomp filter; the root monitor keeps no device fd (the interface dies
 # with the worker), makes and marks the worker's UDP sockets (a listen-port
@@ -7,12 +8,17 @@
 # removes files; neither process writes a core file. A forbidden system
 # call is refused (the same filter, installed by tests/tools/seccomp_probe).
 # vp-a runs with two crypto threads: its helper thread is made under the
-# filter, as nobody, and carries traffic.
+# filter, as that user, and carries traffic. vp-c comes up where a vpnd
+# user exists (a private /etc/passwd bind-mounted in its own mount namespace,
+# the host's untouched): its worker runs as vpnd, nothing said.
 #
 #   [ns a] vp-a 198.19.8.1 --- veth 198.18.8.1 <-> 198.18.8.2 --- [ns b] vp-b 198.19.8.2
+#                                                                 [ns b] vp-c (no peer)
 set -e
 . "$(dirname "$0")/lib.sh"
-IFA=$(ifname vp-a) IFB=$(ifname vp-b)
+IFA=$(ifname vp-a) IFB=$(ifname vp-b) IFC=$(ifname vp-c)
+# The worker's user here: vpnd if the host has one, else nobody.
+wuid=$(id -u vpnd 2>/dev/null || echo 65534)
 
 ns_new a; ns_new b
 veth "$a" 198.18.8.1/24 "$b" 198.18.8.2/24
@@ -54,12 +60,32 @@ check "bursts through the threaded path (ping -f, 64 in flight, 1400 bytes)" \
 	ip netns exec "$a" ping -q -f -l 64 -c 3000 -s 1400 -W 2 198.19.8.2
 seccomp_field=Seccomp	# Sanitizer builds skip seccomp (see below): Uid only
 [ -n "$VPND_SANITIZED" ] && seccomp_field=Uid
-check "every thread of the worker runs as nobody under the filter" sh -c "
+check "every thread of the worker runs as uid $wuid under the filter" sh -c "
 	for t in /proc/$worker/task/*; do
-		grep -q '^Uid:.*65534' \$t/status &&
+		grep -q '^Uid:.*$wuid' \$t/status &&
 			grep -Eq '^$seccomp_field:.*(2|65534)' \$t/status || exit 1
 	done"
-check "worker runs as nobody (uid 65534)" test "$(field "$worker" Uid)" = 65534
+check "worker runs as its user (uid $wuid)" test "$(field "$worker" Uid)" = $wuid
+if ! getent passwd vpnd > /dev/null; then
+	check "log says the worker falls back to nobody, and why" \
+		grep -q "no user 'vpnd' (make install creates it): the worker runs as the shared user 'nobody'" \
+		"$WORK/${IFA}.log"
+fi
+
+# vp-c: a host with the vpnd user.
+{ grep -v '^vpnd:' /etc/passwd; echo 'vpnd:x:64999:64999:vpnd:/:/usr/sbin/nologin'; } \
+	> "$WORK/passwd"
+printf '[Interface]\nPrivateKey = %s\n' "$kb_priv" > "$WORK/${IFC}.conf"
+chmod 600 "$WORK/${IFC}.conf"
+ip netns exec "$b" unshare -m sh -c "mount --bind $WORK/passwd /etc/passwd &&
+	VPND_LOG=$WORK/${IFC}.log exec $VPND up $WORK/${IFC}.conf"
+cp "/var/run/vpnd/${IFC}.pid" "$WORK/${IFC}.pidfile"
+monitor_c=$(cat "$WORK/${IFC}.pidfile")
+wait_for 5 pgrep -P "$monitor_c"
+worker_c=$(pgrep -P "$monitor_c")
+check "with a vpnd user, the worker runs as vpnd (uid 64999)" \
+	test "$(field "$worker_c" Uid)" = 64999
+check "and the log says nothing of nobody" sh -c "! grep -q nobody $WORK/${IFC}.log"
 check "worker has no effective capability (CapEff 0)" \
 	test "$(field "$worker" CapEff)" = 0000000000000000
 check "worker has no permitted capability (CapPrm 0)" \

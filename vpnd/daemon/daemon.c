@@ -517,6 +517,6 @@ int daemon_run(const struct daemon_opts *o)
 		return 1;
 	}
 	log_debug("%s: monitor pid %d (root), worker pid %d (%s)", d.dev.ifname, (int)monitor,
-		  (int)worker, getenv("VPND_USER") ? getenv("VPND_USER") : SANDBOX_DEFAULT_USER);
+		  (int)worker, sandbox_worker_user(false));
 	return monitor_main(&d, worker, chan);
 }

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -24,6 +25,8 @@
 #include <linux/sockios.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "vpnd/common/log.h"
 
 void sandbox_no_core(void)
 {
@@ -54,12 +57,28 @@ void sandbox_close_inherited(void)
 	}
 }
 
+const char *sandbox_worker_user(bool say)
+{
+	const char *user = getenv("VPND_USER");
+
+	if (user)
+		return user;
+	if (getpwnam(SANDBOX_DEFAULT_USER))
+		return SANDBOX_DEFAULT_USER;
+	/* nobody is shared (another nobody process may signal or ptrace-race
+	 * the worker): only when vpnd's own user is missing, and said. */
+	if (say)
+		log_warn("no user '%s' (make install creates it): the worker runs as the "
+			 "shared user '%s'", SANDBOX_DEFAULT_USER, SANDBOX_FALLBACK_USER);
+	return SANDBOX_FALLBACK_USER;
+}
+
 enum sandbox_result sandbox_drop_privileges(const char *user, char *err, size_t err_len)
 {
 	struct passwd *pw;
 
 	if (!user)
-		user = SANDBOX_DEFAULT_USER;
+		user = sandbox_worker_user(true);
 	if (!strcmp(user, "root"))
 		return SANDBOX_OK;
 	pw = getpwnam(user);
