@@ -150,6 +150,14 @@ check "UAPI fwmark change: set on the socket by the monitor" \
 check "the worker's socket carries the mark" \
 	sh -c "ip netns exec $a ss -Huln -e | grep ':51821 ' | grep -q 'fwmark:0x1234'"
 check "still no netlink socket after the rebind" worker_fds_ok
+sed -i 's/^ListenPort = 51820$/ListenPort = 51822/' "$WORK/${IFA}.conf"
+check "reload (SIGHUP) with a new ListenPort: the monitor rebinds for the worker" \
+	sh -c "kill -HUP $monitor; for i in \$(seq 50); do
+		ip netns exec $a wg show ${IFA} listen-port | grep -qx 51822 && exit 0; sleep 0.1
+	done; exit 1"
+check "the socket on 51822 is the worker's; the config's (no) FwMark cleared the mark" \
+	sh -c "ip netns exec $a ss -Hulnpe | grep ':51822 ' | grep 'pid=$worker,' | grep -vq fwmark"
+check "tunnel works after the reload" ip netns exec "$a" ping -c 2 -W 2 198.19.8.2
 check "the worker never tripped the filter" \
 	sh -c "! grep -q 'forbidden system call' $WORK/${IFA}.log"
 check "the worker is still running" test -d "/proc/$worker"
