@@ -41,6 +41,9 @@ enum message_type {
 #define REPLAY_WINDOW_BITS     8192	/* bitmap size; usable window is 8192-64 */
 
 #define MESSAGE_PADDING        16
+/* Outer DSCP of handshake messages (initiation, response): AF41, as the
+ * kernel's HANDSHAKE_DSCP; the TOS byte, DSCP 34 << 2. */
+#define HANDSHAKE_DSCP         0x88
 #define MESSAGE_HEADER_TYPE(b) ((b)[0])
 
 struct msg_header {

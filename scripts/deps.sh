@@ -6,7 +6,7 @@ set -e
 PKGS="build-essential pkg-config libsodium-dev libmnl-dev libcmocka-dev libb2-dev libcap-ng-dev
       clang libclang-rt-14-dev libseccomp-dev
       iproute2 iputils-ping iperf3 wireguard-tools wireguard-go nftables ncat
-      procps python3 python3-cryptography bc libqrencode-dev zbar-tools"
+      procps python3 python3-cryptography bc libqrencode-dev zbar-tools openresolv"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

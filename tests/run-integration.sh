@@ -117,7 +117,10 @@ sweep() {
 		rm -f "$f"
 		left=1
 	done
-	for f in /var/run/wireguard/*-"$token".sock /var/run/vpnd/*-"$token".pid; do
+	# (.fulltunnel/.dns: what a killed daemon left for the next up/down;
+	# the namespace it described is gone.)
+	for f in /var/run/wireguard/*-"$token".sock /var/run/vpnd/*-"$token".pid \
+		 /var/run/vpnd/*-"$token".fulltunnel /var/run/vpnd/*-"$token".dns; do
 		[ -e "$f" ] && rm -f "$f"
 	done
 	return $left

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -326,10 +327,10 @@ static struct nlmsghdr *put_route_msg(char *buf, bool add, unsigned ifindex, int
 	struct rtmsg *rtm;
 
 	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
-	/* CREATE|REPLACE makes adding idempotent: re-applying the same
-	 * configuration after a restart must not fail on routes that are
-	 * already there. */
-	nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_REPLACE : 0;
+	/* EXCL, never REPLACE: a route of the host's for the same prefix
+	 * (the LAN's connected route, a static route via a gateway) must not
+	 * be silently swapped for the tunnel; EEXIST reaches the caller. */
+	nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_EXCL : 0;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)family;
 	rtm->rtm_dst_len = prefix_len;
@@ -377,6 +378,157 @@ int nl_route_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst
 		 uint8_t prefix_len, char *err, size_t err_len)
 {
 	return route_op(nl, false, ifindex, family, dst, prefix_len, err, err_len);
+}
+
+/* --- the route already there -------------------------------------------- */
+
+struct route_find {
+	int family;
+	uint8_t net[16];
+	uint8_t prefix_len;
+	unsigned ifindex;	/* ours: routes out of it are not in the way */
+	char *what;
+	size_t what_len;
+	bool found;
+};
+
+static const char *route_type_name(uint8_t type)
+{
+	switch (type) {
+	case RTN_UNICAST: return "";
+	case RTN_BLACKHOLE: return "blackhole ";
+	case RTN_UNREACHABLE: return "unreachable ";
+	case RTN_PROHIBIT: return "prohibit ";
+	case RTN_THROW: return "throw ";
+	default: return "other ";
+	}
+}
+
+static const char *route_proto_name(uint8_t proto, char buf[8])
+{
+	switch (proto) {
+	case RTPROT_KERNEL: return "kernel";
+	case RTPROT_BOOT: return "boot";
+	case RTPROT_STATIC: return "static";
+	case RTPROT_DHCP: return "dhcp";
+	case RTPROT_RA: return "ra";
+	default:
+		snprintf(buf, 8, "%u", proto);
+		return buf;
+	}
+}
+
+/* The route in the words of `ip route show`, for the refusal message. */
+static void route_describe(const struct route_find *f, const struct rtmsg *rtm,
+			   struct nlattr *tb[RTA_MAX + 1])
+{
+	char pfx[PFX_LEN], via[INET6_ADDRSTRLEN + 8] = "", dev[NAME_LEN + 8] = "";
+	char metric[24] = "", name[NAME_LEN], a[INET6_ADDRSTRLEN], proto[8];
+
+	if (tb[RTA_GATEWAY] && mnl_attr_get_payload_len(tb[RTA_GATEWAY]) == family_len(f->family) &&
+	    inet_ntop(f->family, mnl_attr_get_payload(tb[RTA_GATEWAY]), a, sizeof(a)))
+		snprintf(via, sizeof(via), " via %s", a);
+	if (tb[RTA_OIF])
+		snprintf(dev, sizeof(dev), " dev %s", ifname_of(mnl_attr_get_u32(tb[RTA_OIF]), name));
+	else if (tb[RTA_MULTIPATH])
+		snprintf(dev, sizeof(dev), " (multipath)");
+	if (tb[RTA_PRIORITY])
+		snprintf(metric, sizeof(metric), " metric %u", mnl_attr_get_u32(tb[RTA_PRIORITY]));
+	snprintf(f->what, f->what_len, "%s%s%s%s proto %s%s", route_type_name(rtm->rtm_type),
+		 prefix_str(f->family, f->net, f->prefix_len, pfx), via, dev,
+		 route_proto_name(rtm->rtm_protocol, proto), metric);
+}
+
+static int route_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, RTA_MAX) > 0)
+		tb[type] = (struct nlattr *)attr;
+	return MNL_CB_OK;
+}
+
+/* One route of the dump: in the way if it is the main table's route for
+ * exactly our prefix and does not leave through our interface. */
+static int route_find_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct route_find *f = data;
+	struct nlattr *tb[RTA_MAX + 1] = { 0 };
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	uint32_t table;
+
+	if (f->found || nlh->nlmsg_type != RTM_NEWROUTE ||
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rtm)) || rtm->rtm_family != f->family ||
+	    rtm->rtm_dst_len != f->prefix_len || (rtm->rtm_flags & RTM_F_CLONED))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (table != RT_TABLE_MAIN || !tb[RTA_DST] ||
+	    mnl_attr_get_payload_len(tb[RTA_DST]) != family_len(f->family) ||
+	    memcmp(mnl_attr_get_payload(tb[RTA_DST]), f->net, family_len(f->family)))
+		return MNL_CB_OK;
+	if (rtm->rtm_type == RTN_UNICAST && tb[RTA_OIF] && !tb[RTA_GATEWAY] &&
+	    mnl_attr_get_u32(tb[RTA_OIF]) == f->ifindex)
+		return MNL_CB_OK;	/* ours (or the kernel's for our address) */
+	route_describe(f, rtm, tb);
+	f->found = true;
+	return MNL_CB_OK;
+}
+
+/* Dumps the family's routes through cb; reads to the end of the dump so
+ * the socket stays in step for the next request. */
+static int route_dump(struct nl *nl, int family, mnl_cb_t cb, void *data)
+{
+	char buf[NL_WATCH_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	unsigned int seq;
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq = ++nl->seq;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, n, seq, nl->portid, cb, data);
+		if (ret < 0)
+			return errno ? -errno : -EIO;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+int nl_route_in_the_way(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+			uint8_t prefix_len, char *what, size_t what_len, char *err, size_t err_len)
+{
+	struct route_find f = { .family = family, .prefix_len = prefix_len, .ifindex = ifindex,
+				.what = what, .what_len = what_len };
+	char pfx[PFX_LEN];
+	int ret = check_prefix(family, dst, prefix_len);
+
+	if (ret < 0) {
+		set_err(err, err_len, "look up route: bad family %d or prefix length %u", family,
+			prefix_len);
+		return ret;
+	}
+	mask_prefix(f.net, dst, family_len(family), prefix_len);
+	ret = route_dump(nl, family, route_find_cb, &f);
+	if (ret < 0) {
+		set_err(err, err_len, "look up routes for %s: %s",
+			prefix_str(family, f.net, prefix_len, pfx), strerror(-ret));
+		return ret;
+	}
+	return f.found ? 1 : 0;
 }
 
 struct nl_watch *nl_watch_open(char *err, size_t err_len)
@@ -471,4 +623,125 @@ void nl_watch_close(struct nl_watch *w)
 		return;
 	mnl_socket_close(w->sock);
 	free(w);
+}
+
+/* --- policy routing (full tunnel, Table =) ------------------------------- */
+
+/* Tables above 255 do not fit rtm_table: RTA_TABLE carries the full id and
+ * rtm_table says RT_TABLE_UNSPEC, as iproute2 does. */
+static void put_table(struct nlmsghdr *nlh, uint8_t *hdr_table, uint16_t attr, uint32_t table)
+{
+	*hdr_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, attr, table);
+}
+
+static struct nlmsghdr *put_table_route(char *buf, uint16_t type, uint16_t flags, int family,
+					uint32_t table, uint8_t rtn_type)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_type = rtn_type;
+	rtm->rtm_scope = type == RTM_DELROUTE ? RT_SCOPE_NOWHERE :
+			 rtn_type == RTN_UNICAST ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+	put_table(nlh, &rtm->rtm_table, RTA_TABLE, table);
+	return nlh;
+}
+
+int nl_route_add_table(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+		       uint8_t prefix_len, uint32_t table, char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	char name[NAME_LEN], pfx[PFX_LEN];
+	uint8_t net[16];
+	struct nlmsghdr *nlh;
+	int ret = check_prefix(family, dst, prefix_len);
+
+	if (ret < 0 || !table) {
+		set_err(err, err_len, "add route: bad family %d, prefix length %u or table %u",
+			family, prefix_len, table);
+		return -EINVAL;
+	}
+	mask_prefix(net, dst, family_len(family), prefix_len);
+	nlh = put_table_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, family, table,
+			      RTN_UNICAST);
+	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_dst_len = prefix_len;
+	if (prefix_len)
+		mnl_attr_put(nlh, RTA_DST, family_len(family), net);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "add route %s dev %s table %u: %s",
+			prefix_str(family, net, prefix_len, pfx), ifname_of(ifindex, name), table,
+			strerror(-ret));
+	return ret;
+}
+
+int nl_route_unreachable(struct nl *nl, bool add, int family, uint32_t table, uint32_t metric,
+			 char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	struct nlmsghdr *nlh;
+	int ret;
+
+	if (!family_len(family) || !table) {
+		set_err(err, err_len, "unreachable route: bad family %d or table %u", family, table);
+		return -EINVAL;
+	}
+	nlh = put_table_route(buf, add ? RTM_NEWROUTE : RTM_DELROUTE,
+			      add ? NLM_F_CREATE | NLM_F_EXCL : 0, family, table, RTN_UNREACHABLE);
+	mnl_attr_put_u32(nlh, RTA_PRIORITY, metric);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "%s unreachable default route (IPv%c) table %u: %s",
+			add ? "add" : "delete", family == AF_INET ? '4' : '6', table,
+			strerror(-ret));
+	return ret;
+}
+
+static int rule_op(struct nl *nl, bool add, const struct nl_rule *r, char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+	int ret;
+
+	if (!family_len(r->family) || !r->table) {
+		set_err(err, err_len, "rule: bad family %d or table %u", r->family, r->table);
+		return -EINVAL;
+	}
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_EXCL : 0;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = (uint8_t)r->family;
+	frh->action = FR_ACT_TO_TBL;
+	frh->flags = r->invert ? FIB_RULE_INVERT : 0;
+	put_table(nlh, &frh->table, FRA_TABLE, r->table);
+	if (r->fwmark) {
+		mnl_attr_put_u32(nlh, FRA_FWMARK, r->fwmark);
+		mnl_attr_put_u32(nlh, FRA_FWMASK, UINT32_MAX);
+	}
+	if (r->suppress_prefixlen >= 0)
+		mnl_attr_put_u32(nlh, FRA_SUPPRESS_PREFIXLEN, (uint32_t)r->suppress_prefixlen);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "%s rule (IPv%c)%s fwmark %u table %u: %s",
+			add ? "add" : "delete", r->family == AF_INET ? '4' : '6',
+			r->invert ? " not" : "", r->fwmark, r->table, strerror(-ret));
+	return ret;
+}
+
+int nl_rule_add(struct nl *nl, const struct nl_rule *r, char *err, size_t err_len)
+{
+	return rule_op(nl, true, r, err, err_len);
+}
+
+int nl_rule_del(struct nl *nl, const struct nl_rule *r, char *err, size_t err_len)
+{
+	return rule_op(nl, false, r, err, err_len);
 }

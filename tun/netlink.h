@@ -27,11 +27,43 @@ int nl_addr_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr
 int nl_addr_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr,
 		uint8_t prefix_len, char *err, size_t err_len);
 /* Route dst/prefix_len via the interface (scope link, main table, proto
- * static). An existing identical route is not an error. */
+ * static), NLM_F_EXCL: a route already there for the same prefix and
+ * metric is -EEXIST, never replaced. */
 int nl_route_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
 		 uint8_t prefix_len, char *err, size_t err_len);
+/* Whether the main table already routes exactly dst/prefix_len other than
+ * through ifindex (another device, a gateway, a blackhole; any metric):
+ * 1 with that route described into what ("198.18.5.0/24 dev eth0 proto
+ * kernel"), 0 if not, -errno (err set) if the table cannot be read. */
+int nl_route_in_the_way(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+			uint8_t prefix_len, char *what, size_t what_len, char *err, size_t err_len);
 int nl_route_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
 		 uint8_t prefix_len, char *err, size_t err_len);
+
+/* --- policy routing (full tunnel, Table =) ----------------------------
+ * Routes in a given table and the rules that steer traffic into it. Adds
+ * use NLM_F_EXCL: something already in the way is an error (-EEXIST), so
+ * what vpnd removes later is only ever what it added. */
+
+/* dst/prefix_len via the interface in table (1..2^32-1), proto static. */
+int nl_route_add_table(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
+		       uint8_t prefix_len, uint32_t table, char *err, size_t err_len);
+/* The default route of family in table as "unreachable" with metric
+ * (a kill switch: it stays when the interface goes). */
+int nl_route_unreachable(struct nl *nl, bool add, int family, uint32_t table, uint32_t metric,
+			 char *err, size_t err_len);
+/* A rule "[not] fwmark MARK lookup TABLE" (mark != 0), or with mark 0 and
+ * suppress_prefixlen >= 0 "lookup TABLE suppress_prefixlength N". The
+ * kernel picks the priority (just above the main table's rule) on add. */
+struct nl_rule {
+	int family;
+	uint32_t table;
+	uint32_t fwmark;
+	bool invert;
+	int suppress_prefixlen;	/* -1: none */
+};
+int nl_rule_add(struct nl *nl, const struct nl_rule *r, char *err, size_t err_len);
+int nl_rule_del(struct nl *nl, const struct nl_rule *r, char *err, size_t err_len);
 
 /* A separate non-blocking socket subscribed to link events: poll its fd,
  * then call nl_watch_link_gone(), true once ifindex was deleted. */

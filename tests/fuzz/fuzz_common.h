@@ -129,6 +129,19 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, __CONST_SOCKADDR_
 	return (ssize_t)len;
 }
 
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	size_t total = 0;
+
+	(void)fd;
+	(void)flags;
+	for (size_t k = 0; k < msg->msg_iovlen; k++)
+		total += msg->msg_iov[k].iov_len;
+	if (fuzz_on_send && msg->msg_iovlen == 1)
+		fuzz_on_send(msg->msg_iov[0].iov_base, total);
+	return (ssize_t)total;
+}
+
 int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags)
 {
 	(void)fd;

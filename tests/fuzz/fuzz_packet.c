@@ -119,7 +119,7 @@ static bool have_pending;
 static uint8_t dev_mac1[MAC_LEN], dev_mac1_snap[MAC_LEN];	/* of the device's last */
 static bool have_dev_mac1;				/* handshake message */
 static unsigned wall_step;
-static union sockaddr_any src_a, src_b;
+static struct endpoint src_a, src_b;	/* src_b with our address it wrote to */
 
 /* What the device sent since the last look. */
 static struct {
@@ -439,12 +439,14 @@ static void setup(void)
 	inet_pton(AF_INET, "198.51.100.7", &ep2.in.sin_addr);
 	peer_set_endpoint(peer2, &ep2);
 
-	src_a.in.sin_family = AF_INET;
-	src_a.in.sin_port = htons(51820);
-	inet_pton(AF_INET, "192.0.2.1", &src_a.in.sin_addr);
-	src_b.in6.sin6_family = AF_INET6;
-	src_b.in6.sin6_port = htons(51821);
-	inet_pton(AF_INET6, "2001:db8::1", &src_b.in6.sin6_addr);
+	src_a.addr.in.sin_family = AF_INET;
+	src_a.addr.in.sin_port = htons(51820);
+	inet_pton(AF_INET, "192.0.2.1", &src_a.addr.in.sin_addr);
+	src_b.addr.in6.sin6_family = AF_INET6;
+	src_b.addr.in6.sin6_port = htons(51821);
+	inet_pton(AF_INET6, "2001:db8::1", &src_b.addr.in6.sin6_addr);
+	src_b.src.family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8::2", &src_b.src.addr.v6);
 
 	noise_handshake_init(&phs, &plocal, dev.local->public_key, FUZZ_PSK);
 	cookie_maker_init(&pmaker, dev.local->public_key);
@@ -774,7 +776,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size >= 4 && records++ < MAX_RECORDS) {
 		uint8_t ctl = data[0], dt = data[1];
 		size_t len = (size_t)data[2] | (size_t)data[3] << 8, blen = len;
-		const union sockaddr_any *src = ctl & CTL_SRC_B ? &src_b : &src_a;
+		const struct endpoint *src = ctl & CTL_SRC_B ? &src_b : &src_a;
 		const struct session *session =
 			ctl & CTL_NEWEST && s_newest.valid ? &s_newest : &s_setup;
 		const uint8_t *rec = data + 4;

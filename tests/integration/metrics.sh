@@ -117,7 +117,7 @@ PEER = {"public_key": str, "endpoint": (str, type(None)), "allowed_ips": list,
 REASONS = {"short", "bad_type", "bad_mac1", "cookie_sent", "ratelimited", "bad_handshake",
            "unknown_index", "bad_decrypt", "replay", "key_expired", "bad_inner_source",
            "bad_inner_packet", "no_route", "no_endpoint", "queue_full",
-           "peer_to_peer_refused"}
+           "peer_to_peer_refused", "too_big"}
 def typed(obj, schema, what):
     if set(obj) != set(schema):
         fail(f"{what}: fields {sorted(obj)} != {sorted(schema)}")

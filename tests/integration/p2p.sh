@@ -135,6 +135,14 @@ check "direct: still no TUN traffic, no forwarding, no refused drops" \
 	sh -c "[ $(tun_rx) -eq $before ] && [ $(nft_dropped) -eq 0 ] &&
 	       [ $(drops peer_to_peer_refused) = 0 ]"
 check "direct: no inner-source drops" [ "$(drops bad_inner_source)" = 0 ]
+# Client 1's tunnel MTU above the server's: its 2028-byte packets reach the
+# server whole, which must not forward (nor stage) more than its own MTU.
+ip -n "$c1" link set "${HUB_IF[1]}" mtu 3000
+check "direct: a packet above the server's MTU is not forwarded" \
+	sh -c "! ip netns exec $c1 ping -c 2 -i 0.2 -W 1 -s 2000 -M do 198.19.20.12"
+check "direct: ... and is counted as too_big" [ "$(drops too_big)" -ge 2 ]
+ip -n "$c1" link set "${HUB_IF[1]}" mtu 1420
+check "direct: packets within the MTU still cross" ping4 "$c1" 198.19.20.12 2
 nft_off
 
 echo "# refuse"

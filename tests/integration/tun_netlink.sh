@@ -156,7 +156,8 @@ TMP=$(mktemp -d /tmp/vpnd-tun.XXXXXX)
 ip netns add "$NS"
 
 # --- run 1: MTU 1420, both families, ends by stdin close ---------------
-# The IPv4 route is given twice: adding an identical route is not an error.
+# The IPv4 route is given twice: the second add must be EEXIST (NLM_F_EXCL,
+# never replace); tunctl fails otherwise.
 start_tool "$TMP/run1" vpnt0 1420 198.18.0.1/24 2001:db8::1/64 \
 	-- 198.19.0.0/16 2001:db8:ff::/48 198.19.0.0/16
 check "ready line names the interface" grep -qx 'ready vpnt0' "$TMP/run1"

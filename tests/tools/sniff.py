@@ -9,7 +9,8 @@ sent by this host) for destination port PORT, whose first byte is the
 message type T (1 initiation, 2 response, 3 cookie reply, 4 transport; any
 type without --type), of exactly N bytes (--len) or longer than N bytes
 (--min-len); --unique skips payloads already captured. Then writes them to
-OUT, as hex, one per line, and exits 0. Creates FILE (empty) once the socket
+OUT, as hex, one per line, and exits 0. With --with-ip each line starts
+with the outer IPv4 header's "tos=HH df=D " (TOS byte in hex, DF bit). Creates FILE (empty) once the socket
 is bound, so that a caller can wait for it before making traffic. After
 --timeout seconds without having them all, exits 1 and writes nothing.
 Needs CAP_NET_RAW; run it in the namespace with `ip netns exec`.
@@ -33,6 +34,7 @@ def main():
     ap.add_argument("--unique", action="store_true")
     ap.add_argument("--ready")
     ap.add_argument("--timeout", type=float)
+    ap.add_argument("--with-ip", action="store_true")
     a = ap.parse_args()
 
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
@@ -41,6 +43,7 @@ def main():
         open(a.ready, "w").close()
     deadline = time.monotonic() + a.timeout if a.timeout else None
     seen = []
+    meta = []
     while len(seen) < a.count:
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -67,8 +70,9 @@ def main():
         if a.unique and udp in seen:
             continue
         seen.append(udp)
+        meta.append("tos=%02x df=%d " % (ip[1], ip[6] >> 6 & 1) if a.with_ip else "")
     with open(a.out, "w") as o:
-        o.write("".join(p.hex() + "\n" for p in seen))
+        o.write("".join(m + p.hex() + "\n" for m, p in zip(meta, seen)))
     return 0
 
 

@@ -100,6 +100,19 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 	return 0;
 }
 
+/* A route given twice was added once (the second add is EEXIST: NLM_F_EXCL,
+ * never replace), so delete it once. */
+static bool seen_before(const struct prefix *list, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (list[j].family == list[i].family && list[j].len == list[i].len &&
+		    !memcmp(list[j].addr, list[i].addr, sizeof(list[i].addr)))
+			return true;
+	return false;
+}
+
 /* Order matters: IPv4 refuses routes through a link that is down, so the
  * link comes up before the routes go in. */
 static int setup(struct nl *nl, unsigned ifindex, const struct config *cfg,
@@ -119,20 +132,14 @@ static int setup(struct nl *nl, unsigned ifindex, const struct config *cfg,
 	for (i = 0; !ret && i < cfg->nroutes; i++) {
 		p = &cfg->routes[i];
 		ret = nl_route_add(nl, ifindex, p->family, p->addr, p->len, err, err_len);
+		if (seen_before(cfg->routes, i)) {
+			/* Ours already: must be refused, not replaced. */
+			if (ret == 0)
+				snprintf(err, err_len, "second add of a route did not fail");
+			ret = ret == -EEXIST ? 0 : -EPROTO;
+		}
 	}
 	return ret;
-}
-
-/* A route given twice was added once (add replaces), so delete it once. */
-static bool seen_before(const struct prefix *list, size_t i)
-{
-	size_t j;
-
-	for (j = 0; j < i; j++)
-		if (list[j].family == list[i].family && list[j].len == list[i].len &&
-		    !memcmp(list[j].addr, list[i].addr, sizeof(list[i].addr)))
-			return true;
-	return false;
 }
 
 /* Undoes setup() step by step, in reverse, so each delete call is exercised;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vpnd/common/ifname.h"
 #include "vpnd/control/config.h"
 
 /* Canonical base64 of 32 bytes of 0x01, 0x02, ... */
@@ -25,6 +26,8 @@
 #define K3 "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM="
 #define K4 "BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ="
 #define K5 "BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU="
+/* K1 with its padding '=' lost, as in a careless copy. */
+#define K1_NOPAD "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
 #define K6 "BgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgY="
 
 /* Two lines: [Interface] and its PrivateKey. */
@@ -374,9 +377,10 @@ static const struct bad_case bad_cases[] = {
 	/* 6 */ { IFACE "[Peer] x\n", "x.conf:3: invalid section header: '[Peer] x'" },
 	/* 7 */ { IFACE "[Interface]\n", "x.conf:3: duplicate section: '[Interface]'" },
 	/* 8 */ { IFACE "just text\n", "x.conf:3: expected 'Key = Value': 'just text'" },
-	/* 9 */ { IFACE "= value\n", "x.conf:3: expected 'Key = Value': '= value'" },
+	/* 9: what follows may be a key: counted, not quoted */
+	{ IFACE "= value\n", "x.conf:3: expected 'Key = Value': '(hidden, 7 characters)'" },
 	/* 10 */ { IFACE "Address 198.18.0.1\n",
-		   "x.conf:3: expected 'Key = Value': 'Address 198.18.0.1'" },
+		   "x.conf:3: expected 'Key = Value': 'Address (hidden, 10 characters)'" },
 	/* 11 */ { IFACE "ListenPort = 51820\nListenPort = 51821\n",
 		   "x.conf:4: duplicate key: 'ListenPort'" },
 	/* 12 */ { IFACE "privatekey = " K1 "\n", "x.conf:3: duplicate key: 'privatekey'" },
@@ -480,6 +484,34 @@ static const struct bad_case bad_cases[] = {
 		   "x.conf:5: key not allowed in [Peer]: 'PeerToPeer'" },
 	/* 74 */ { IFACE "PeerToPeer = direct refuse\n",
 		   "x.conf:3: invalid PeerToPeer: 'direct refuse'" },
+	/* 75 */ { IFACE "Table = 0\n", "x.conf:3: invalid Table: '0'" },
+	/* 76 */ { IFACE "Table = local\n", "x.conf:3: invalid Table: 'local'" },
+	/* 77 */ { IFACE "Table = 4294967296\n", "x.conf:3: invalid Table: '4294967296'" },
+	/* 78 */ { IFACE "Table = off\nTable = auto\n", "x.conf:4: duplicate key: 'Table'" },
+	/* 79 */ { IFACE "KillSwitch = maybe\n", "x.conf:3: invalid KillSwitch: 'maybe'" },
+	/* 80 */ { IFACE "SaveConfig = \n", "x.conf:3: invalid SaveConfig: ''" },
+	/* 81 */ { IFACE PEER "KillSwitch = true\n",
+		   "x.conf:5: key not allowed in [Peer]: 'KillSwitch'" },
+	/* 82 */ { IFACE "DNS = 198.18.0.53 example.test\n",
+		   "x.conf:3: invalid DNS: '198.18.0.53 example.test'" },
+	/* 83 */ { IFACE "DNS = 198.18.0.0/24\n", "x.conf:3: invalid DNS: '198.18.0.0/24'" },
+	/* 84 */ { IFACE "DNS = a;reboot\n", "x.conf:3: invalid DNS: 'a;reboot'" },
+	/* 85 */ { IFACE "DNS = 198.18.0.53,\n", "x.conf:3: invalid DNS: ''" },
+	/* 86: a private key without '=' after its name: never printed */
+	{ "[Interface]\nPrivateKey " K1_NOPAD "\n",
+	  "x.conf:2: expected 'Key = Value': 'PrivateKey (hidden, 43 characters)'" },
+	/* 87: the same with the key's own padding '=': the key ends up in the
+	 * key name, which is not printed either */
+	{ "[Interface]\nPrivateKey " K1 "\n",
+	  "x.conf:2: unknown key: 'PrivateKey (hidden, 43 characters)'" },
+	/* 88: a key pasted as a section */
+	{ IFACE "[" K3 "]\n", "x.conf:3: unknown section: '(hidden, 46 characters)'" },
+	/* 89: a private key pasted for PublicKey, one character lost */
+	{ IFACE "[Peer]\nPublicKey = " K1_NOPAD "\n",
+	  "x.conf:4: invalid PublicKey: '(hidden, 43 characters)'" },
+	/* 90: a key line with tabs and no '=' */
+	{ IFACE "PresharedKey\t" K1_NOPAD "\n",
+	  "x.conf:3: expected 'Key = Value': 'PresharedKey (hidden, 43 characters)'" },
 };
 
 /* [Interface] PeerToPeer: kernel (the default), direct, refuse; any case,
@@ -521,6 +553,40 @@ static void test_peer_to_peer(void **state)
 	assert_false(p2p_mode_parse("", &p));
 	assert_false(p2p_mode_parse("directly", &p));
 	assert_int_equal(p, P2P_DIRECT);	/* untouched on failure */
+}
+
+/* Table = auto|off|main|N, KillSwitch and SaveConfig as booleans. */
+static void test_table_keys(void **state)
+{
+	static const struct {
+		const char *lines;
+		enum config_table mode;
+		uint32_t table;
+		bool kill_switch, save_config;
+	} cases[] = {
+		{ "", TABLE_AUTO, 0, false, false },
+		{ "Table = auto\n", TABLE_AUTO, 0, false, false },
+		{ "Table = off\n", TABLE_OFF, 0, false, false },
+		{ "table = OFF\nKillSwitch = true\n", TABLE_OFF, 0, true, false },
+		{ "Table = 1234\nSaveConfig = true\n", TABLE_ID, 1234, false, true },
+		{ "Table = main\nSaveConfig = no\n", TABLE_ID, 254, false, false },
+		{ "Table = 4294967295\nKillSwitch = Yes\n", TABLE_ID, UINT32_MAX, true, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		char text[512];
+
+		snprintf(text, sizeof(text), IFACE "%s" PEER, cases[i].lines);
+		parse_ok(&cfg, text);
+		if (cfg.table_mode != cases[i].mode || cfg.table != cases[i].table ||
+		    cfg.kill_switch != cases[i].kill_switch ||
+		    cfg.save_config != cases[i].save_config)
+			fail_msg("case %zu: got %d/%u/%d/%d", i, cfg.table_mode, cfg.table,
+				 cfg.kill_switch, cfg.save_config);
+		config_free(&cfg);
+	}
 }
 
 static void test_bad_configs(void **state)
@@ -572,7 +638,38 @@ static void test_long_line(void **state)
 	assert_int_equal(config_parse_text(&cfg, text, "x.conf", err, sizeof(err)),
 			 CONFIG_ERR_SYNTAX);
 	assert_string_equal(err, "x.conf:3: line longer than 4096 characters: "
-			    "'PostUp = aaaaaaaaaaaaaaa...'");
+			    "'PostUp (hidden, 4088 characters)'");
+	free(text);
+}
+
+/* A hook whose %i expansion may not fit the runner's buffer is refused at
+ * load time, never cut when it runs (issue 10, point 4). */
+static void test_hook_too_long(void **state)
+{
+	size_t n_i = HOOK_CMD_MAX / IFNAME_MAX_LEN + 1;	/* enough %i to overflow */
+	char *text = malloc(8192), err[ERR_LEN];
+	struct config cfg;
+	size_t hdr;
+
+	(void)state;
+	assert_non_null(text);
+	hdr = (size_t)sprintf(text, IFACE "PreUp = ");
+	for (size_t i = 0; i < n_i; i++)
+		memcpy(text + hdr + 2 * i, "%i", 2);
+	strcpy(text + hdr + 2 * n_i, "\n");
+	assert_int_equal(config_parse_text(&cfg, text, "x.conf", err, sizeof(err)),
+			 CONFIG_ERR_SYNTAX);
+	assert_string_equal(err, "x.conf:3: PreUp longer than 8191 bytes with %i replaced");
+	assert_int_equal(cfg.n_pre_up, 0);
+
+	/* The same count that fits the longest name is accepted. */
+	n_i = (HOOK_CMD_MAX - 1) / IFNAME_MAX_LEN;
+	for (size_t i = 0; i < n_i; i++)
+		memcpy(text + hdr + 2 * i, "%i", 2);
+	strcpy(text + hdr + 2 * n_i, "\n");
+	parse_ok(&cfg, text);
+	assert_int_equal(cfg.n_pre_up, 1);
+	config_free(&cfg);
 	free(text);
 }
 
@@ -792,6 +889,59 @@ static void test_load_dir_errors(void **state)
 			  "No such file or directory");
 }
 
+/* Peer files are trusted like OpenSSH keys (issue 10, point 5): never
+ * through a symbolic link, owned by root or the config's owner, writable by
+ * nobody else; a refused file's text is never quoted. */
+static void test_peer_file_trust(void **state)
+{
+	char target[PATH_MAX], link[PATH_MAX], err[ERR_LEN];
+	struct config cfg;
+
+	(void)state;
+	put_file("wt1.conf", IFACE, 0600);
+	put_dir("wt1.d");
+	/* A root-only file whose first line must not reach the error. */
+	snprintf(target, sizeof(target), "%s",
+		 put_file("root-only", "TOPSECRET-first-line\n", 0600));
+	snprintf(link, sizeof(link), "%s/wt1.d/a.conf", tmpdir);
+	assert_int_equal(symlink(target, link), 0);
+	expect_load_error("wt1.conf", CONFIG_ERR_IO,
+			  "%s/wt1.d/a.conf: refused: a symbolic link (peer files are not "
+			  "followed)%s", "");
+
+	/* Writable by group, by others. */
+	put_file("wt2.conf", IFACE, 0600);
+	put_dir("wt2.d");
+	put_file("wt2.d/a.conf", "[Peer]\nPublicKey = " K3 "\n", 0620);
+	expect_load_error("wt2.conf", CONFIG_ERR_IO,
+			  "%s/wt2.d/a.conf: refused: writable by group or others (mode %s)", "0620");
+	put_file("wt2.d/a.conf", "[Peer]\nPublicKey = " K3 "\n", 0602);
+	expect_load_error("wt2.conf", CONFIG_ERR_IO,
+			  "%s/wt2.d/a.conf: refused: writable by group or others (mode %s)", "0602");
+	/* Readable by others is only the main file's warning, not a refusal. */
+	put_file("wt2.d/a.conf", "[Peer]\nPublicKey = " K3 "\n", 0644);
+	assert_int_equal(load(&cfg, "wt2.conf", err), CONFIG_OK);
+	config_free(&cfg);
+
+	if (geteuid() != 0) {
+		print_message("not root: ownership checks skipped\n");
+		return;
+	}
+	/* Owned by another user than root and the config's owner (root). */
+	put_file("wt3.conf", IFACE, 0600);
+	put_dir("wt3.d");
+	assert_int_equal(chown(put_file("wt3.d/a.conf", "[Peer]\nPublicKey = " K3 "\n", 0600),
+			       4242, 4242), 0);
+	expect_load_error("wt3.conf", CONFIG_ERR_IO,
+			  "%s/wt3.d/a.conf: refused: owned by uid 4242, not by root or the "
+			  "config's owner (uid %s)", "0");
+	/* The same owner as the config: accepted. */
+	assert_int_equal(chown(put_file("wt3.conf", IFACE, 0600), 4242, 4242), 0);
+	assert_int_equal(load(&cfg, "wt3.conf", err), CONFIG_OK);
+	assert_int_equal(cfg.n_peers, 1);
+	config_free(&cfg);
+}
+
 static void test_permission_warning(void **state)
 {
 	struct config cfg;
@@ -818,25 +968,40 @@ static void test_permission_warning(void **state)
 	config_free(&cfg);
 }
 
-static void test_ignored_key_warnings(void **state)
+/* DNS, Table and SaveConfig of a wg-quick file are read, not ignored:
+ * no warning. */
+static void test_wg_quick_keys_read(void **state)
 {
 	struct config cfg;
-	char err[ERR_LEN], want[PATH_MAX + 128];
+	char err[ERR_LEN];
 
 	(void)state;
 	put_file("srv.conf", server_conf, 0600);
 	assert_int_equal(load(&cfg, "srv.conf", err), CONFIG_OK);
 	check_server(&cfg);
-	assert_int_equal(n_warnings, 3);
-	snprintf(want, sizeof(want), "%s/srv.conf:14: warning: key not supported, ignored: 'DNS'",
-		 tmpdir);
-	assert_string_equal(warnings[0], want);
-	snprintf(want, sizeof(want),
-		 "%s/srv.conf:15: warning: key not supported, ignored: 'Table'", tmpdir);
-	assert_string_equal(warnings[1], want);
-	snprintf(want, sizeof(want),
-		 "%s/srv.conf:16: warning: key not supported, ignored: 'SaveConfig'", tmpdir);
-	assert_string_equal(warnings[2], want);
+	assert_int_equal(n_warnings, 0);
+	assert_int_equal(cfg.n_dns, 1);
+	assert_int_equal(cfg.dns[0].family, AF_INET);
+	assert_int_equal(cfg.n_dns_search, 0);
+	assert_int_equal(cfg.table_mode, TABLE_OFF);
+	assert_false(cfg.save_config);
+	config_free(&cfg);
+}
+
+/* DNS = addresses and search domains, in any order, over several lines. */
+static void test_dns(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	parse_ok(&cfg, IFACE "DNS = 198.18.0.53, example.test\nDNS = 2001:db8::53,corp.example\n"
+		 "DNS =\n" PEER);
+	assert_int_equal(cfg.n_dns, 2);
+	assert_int_equal(cfg.dns[1].family, AF_INET6);
+	assert_int_equal(cfg.dns[1].cidr, 128);
+	assert_int_equal(cfg.n_dns_search, 2);
+	assert_string_equal(cfg.dns_search[0], "example.test");
+	assert_string_equal(cfg.dns_search[1], "corp.example");
 	config_free(&cfg);
 }
 
@@ -917,6 +1082,12 @@ static void test_parse_endpoint(void **state)
 			fail_msg("accepted '%s'", bad[i]);
 	assert_true(parse_endpoint("localhost:51820", &ep));
 	assert_true(ep.sa.sa_family == AF_INET || ep.sa.sa_family == AF_INET6);
+	/* Text from a daemon or a UAPI client: numeric only, never a lookup. */
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(parse_endpoint_numeric(good[i].text, &ep));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(parse_endpoint_numeric(bad[i], &ep));
+	assert_false(parse_endpoint_numeric("localhost:51820", &ep));
 }
 
 static void test_format_endpoint(void **state)
@@ -971,12 +1142,16 @@ int main(void)
 		cmocka_unit_test(test_peer_to_peer),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_hook_too_long),
 		cmocka_unit_test(test_endpoint_too_long),
 		cmocka_unit_test(test_small_error_buffer),
 		cmocka_unit_test_setup_teardown(test_load_dir, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_load_dir_errors, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_peer_file_trust, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_permission_warning, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_ignored_key_warnings, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_wg_quick_keys_read, setup_dir, teardown_dir),
+		cmocka_unit_test(test_dns),
+		cmocka_unit_test(test_table_keys),
 		cmocka_unit_test(test_parse_ip_prefix),
 		cmocka_unit_test(test_parse_endpoint),
 		cmocka_unit_test(test_format_endpoint),

@@ -267,7 +267,33 @@ static void test_json_escaping(void **state)
 	parse_ok(&m, "a\"b\\c\td\x01", "public_key=" HEX02 "\nendpoint=x\"\n", NULL);
 	out = capture(metrics_print_json, &m, 1);
 	assert_non_null(strstr(out, "\"interface\": \"a\\\"b\\\\c\\td\\u0001\""));
-	assert_non_null(strstr(out, "\"endpoint\": \"x\\\"\""));
+	assert_non_null(strstr(out, "\"endpoint\": \"(invalid)\""));
+	free(out);
+	metrics_free(&m);
+}
+
+/* The worker's text is not trusted to reach a terminal: endpoints and
+ * prefixes are re-formatted from what parses, anything else is dropped or
+ * shown as "(invalid)"/"?", and no control character gets through. */
+static void test_worker_text_sanitized(void **state)
+{
+	struct metrics_interface m;
+	char *out;
+
+	(void)state;
+	parse_ok(&m, "mt3",
+		 "public_key=" HEX02 "\nendpoint=198.18.0.2:1\x1b[2J\n"
+		 "allowed_ip=198.19.0.0/24\x07\nallowed_ip=198.19.1.0/24\n",
+		 "drop_bad\x1b]0;x=4\ndrop_short=1\npeer_to_peer=\x1b[31mdirect\n");
+	assert_string_equal(m.peers[0].endpoint, "(invalid)");
+	assert_int_equal(m.peers[0].n_allowed_ips, 1);
+	assert_string_equal(m.peers[0].allowed_ips[0], "198.19.1.0/24");
+	assert_int_equal(m.n_drops, 1);
+	assert_string_equal(m.drops[0].reason, "short");
+	assert_string_equal(m.peer_to_peer, "?");
+	out = capture(metrics_print_json, &m, 1);
+	for (const char *c = out; *c; c++)
+		assert_true(*c == '\n' || (*c >= 0x20 && *c < 0x7f));
 	free(out);
 	metrics_free(&m);
 }
@@ -395,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_json_empty_and_null),
 		cmocka_unit_test(test_json_escaping),
+		cmocka_unit_test(test_worker_text_sanitized),
 		cmocka_unit_test(test_prometheus),
 		cmocka_unit_test(test_prometheus_grouped),
 		cmocka_unit_test(test_prometheus_escaping_and_empty),

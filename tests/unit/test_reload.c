@@ -348,6 +348,34 @@ static void test_own_key_skipped(void **state)
 }
 
 /* 10. The get parser: errors, unknown keys skipped. */
+/* Hooks are those of up until down: a reload compares and keeps them. */
+static void test_hooks_kept(void **state)
+{
+	char *up_a[] = { "echo a" }, *up_b[] = { "echo b" }, *down[] = { "echo d", "echo e" };
+	char *down2[] = { "echo d" };
+	struct config old = { .post_up = up_a, .n_post_up = 1, .pre_down = down, .n_pre_down = 2 };
+	struct config same = old, fresh = old;
+
+	(void)state;
+	assert_true(reload_hooks_equal(&old, &same));
+	fresh.post_up = up_b;
+	assert_false(reload_hooks_equal(&old, &fresh));
+	fresh = old;
+	fresh.pre_down = down2;
+	fresh.n_pre_down = 1;
+	assert_false(reload_hooks_equal(&old, &fresh));
+	fresh.n_pre_down = 0;
+	fresh.post_up = NULL;
+	fresh.n_post_up = 0;
+	assert_false(reload_hooks_equal(&old, &fresh));
+	reload_keep_hooks(&fresh, &old);
+	assert_ptr_equal(fresh.post_up, up_a);
+	assert_ptr_equal(fresh.pre_down, down);
+	assert_int_equal(fresh.n_pre_down, 2);
+	assert_int_equal(old.n_post_up, 0);	/* fresh's, freed with old */
+	assert_ptr_equal(old.pre_down, down2);
+}
+
 static void test_running_state_parse(void **state)
 {
 	struct running_state rs;
@@ -358,6 +386,18 @@ static void test_running_state_parse(void **state)
 	assert_non_null(strstr(err, "errno=-19"));
 	assert_int_equal(running_state_parse(&rs, "listen_port\n", err, sizeof(err)), -1);
 	assert_int_equal(running_state_parse(&rs, "public_key=zz\n", err, sizeof(err)), -1);
+	/* What the worker says is never quoted raw: no control characters,
+	 * and a line that may be a key is not echoed at all. */
+	assert_int_equal(running_state_parse(&rs, "h\x1b[2J\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "UAPI answer: malformed line (5 characters)");
+	assert_int_equal(running_state_parse(&rs, "errno=\x07\n\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "UAPI answer: errno=?");
+	assert_int_equal(running_state_parse(&rs, "public_key=zz\x1b\n", err, sizeof(err)), -1);
+	assert_null(strchr(err, '\x1b'));
+	assert_int_equal(running_state_parse(&rs, "public_key=" H2 "\nendpoint=localhost:1\n",
+					     err, sizeof(err)), 0);
+	assert_false(rs.peers[0].has_endpoint);	/* numeric only: no DNS query */
+	running_state_free(&rs);
 	assert_int_equal(running_state_parse(&rs, "public_key=" H2 "\nallowed_ip=198.19.0.0/33\n",
 					     err, sizeof(err)), -1);
 	assert_int_equal(running_state_parse(&rs, "listen_port=7\nsomething_new=1\npublic_key=" H2
@@ -471,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_moved_allowed_ip),
 		cmocka_unit_test(test_own_key_skipped),
 		cmocka_unit_test(test_running_state_parse),
+		cmocka_unit_test(test_hooks_kept),
 		cmocka_unit_test(test_idempotent),
 	};
 

@@ -318,6 +318,9 @@ static void test_get_formats(void **state)
 	assert_int_equal(count_prefix(sec, "endpoint="), 1);
 	free(sec);
 	free(out);
+
+	/* host names are wg(8)'s to resolve: the UAPI never queries DNS */
+	assert_int_equal(set(dev, "public_key=%s\nendpoint=localhost:1\n", p.pub_hex), EINVAL);
 }
 
 static void test_fwmark(void **state)

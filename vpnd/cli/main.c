@@ -13,9 +13,13 @@
 
 #include "crypto/crypto.h"
 #include "vpnd/control/config.h"
+#include "vpnd/control/dns.h"
+#include "vpnd/control/fulltunnel.h"
 #include "vpnd/daemon/daemon.h"
 #include "vpnd/control/reload_apply.h"
+#include "vpnd/common/ifname.h"
 #include "vpnd/common/log.h"
+#include "vpnd/cli/conf_cmd.h"
 #include "vpnd/cli/show.h"
 #include "vpnd/control/uapi.h"
 
@@ -41,6 +45,8 @@ static const struct subcommand {
 	  "manage a server's clients in NAME.d/ (vpnd peer for details)" },
 	{ "show", show_main, "[NAME] [--show-keys] [--rate]",
 	  "show interfaces, peers, handshakes, transfer (see below)" },
+	{ "strip", strip_main, "CONFIG|NAME", "print the wg(8) part of a config (for wg syncconf)" },
+	{ "showconf", showconf_main, "IFACE", "print the running interface as a wg(8) config" },
 	{ "daemon", daemon_main, "[-f|--foreground] IFNAME",
 	  "create a bare interface configured over UAPI (wireguard-go's convention)" },
 	{ "genkey", genkey_main, "", "print a new private key (base64)" },
@@ -123,7 +129,9 @@ static int pubkey_main(int argc, char **argv)
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (!wg_key_from_base64(priv, line)) {
-		fprintf(stderr, "vpnd: stdin:1: invalid private key: '%s'\n", line);
+		/* The text may be a key with one character wrong: never echoed. */
+		fprintf(stderr, "vpnd: stdin:1: invalid private key: '(hidden, %zu characters)'\n",
+			n);
 		goto out;
 	}
 	wg_key_clamp(priv);
@@ -154,7 +162,10 @@ static int up_main(int argc, char **argv)
 		fprintf(stderr, "Usage: vpnd up CONFIG|NAME\n");
 		return 1;
 	}
-	config_resolve(argv[1], path, sizeof(path), ifname);
+	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		goto out;
+	}
 	if (config_load(&cfg, path, err, sizeof(err), warn_cb) != CONFIG_OK) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		goto out;
@@ -186,21 +197,47 @@ static pid_t read_pid(const char *ifname)
 	return pid;
 }
 
+/* The daemon is gone (crashed, killed): what it left of a full tunnel
+ * (a kill switch, or everything if the monitor itself died) is removed. */
+static int down_leftovers(const char *ifname)
+{
+	char err[512] = "";
+	bool dns = dns_undo(ifname);
+
+	switch (fulltunnel_undo(ifname, false, err, sizeof(err))) {
+	case FULLTUNNEL_UNDONE:
+		fprintf(stderr, "vpnd: %s: daemon not running; removed its full-tunnel rules "
+			"(kill switch)%s\n", ifname, dns ? " and DNS" : "");
+		return 0;
+	case FULLTUNNEL_FAILED:
+		fprintf(stderr, "vpnd: %s: %s\n", ifname, err);
+		return 1;
+	default:
+		if (dns) {
+			fprintf(stderr, "vpnd: %s: daemon not running; removed its DNS\n", ifname);
+			return 0;
+		}
+		fprintf(stderr, "vpnd: %s is not up\n", ifname);
+		return 1;
+	}
+}
+
 static int down_main(int argc, char **argv)
 {
-	char path[PATH_MAX], ifname[IFNAMSIZ];
+	char path[PATH_MAX], ifname[IFNAMSIZ], err[256];
 	pid_t pid;
 
 	if (argc != 2) {
 		fprintf(stderr, "Usage: vpnd down NAME\n");
 		return 1;
 	}
-	config_resolve(argv[1], path, sizeof(path), ifname);
-	pid = read_pid(ifname);
-	if (pid <= 0 || kill(pid, 0) < 0 || !uapi_alive(ifname)) {
-		fprintf(stderr, "vpnd: %s is not up\n", ifname);
+	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: %s\n", err);
 		return 1;
 	}
+	pid = read_pid(ifname);
+	if (pid <= 0 || kill(pid, 0) < 0 || !uapi_alive(ifname))
+		return down_leftovers(ifname);
 	if (kill(pid, SIGTERM) < 0) {
 		fprintf(stderr, "vpnd: %s: cannot stop pid %d: %s\n", ifname, (int)pid,
 			strerror(errno));
@@ -231,8 +268,16 @@ static int daemon_main(int argc, char **argv)
 		else
 			o.ifname = NULL, i = argc;
 	}
-	if (!o.ifname || strlen(o.ifname) >= IFNAMSIZ) {
+	if (!o.ifname) {
 		fprintf(stderr, "Usage: vpnd daemon [-f|--foreground] IFNAME\n");
+		return 1;
+	}
+	if (!ifname_valid(o.ifname)) {
+		char shown[48];
+
+		ifname_quote(shown, sizeof(shown), o.ifname);
+		fprintf(stderr, "vpnd: invalid interface name '%s': 1 to %d of "
+			"a-z A-Z 0-9 _ = + . -\n", shown, IFNAME_MAX_LEN);
 		return 1;
 	}
 	return daemon_run(&o);

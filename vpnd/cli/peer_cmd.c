@@ -132,9 +132,13 @@ static bool valid_peer_name(const char *s)
 int peer_cmd_resolve_paths(const struct peer_args *a, struct iface_paths *p)
 {
 	size_t len;
+	char err[256];
 
-	if (strchr(a->iface, '/') || strlen(a->iface) >= IFNAMSIZ || !a->iface[0]) {
-		fprintf(stderr, "vpnd: invalid interface name: '%s'\n", a->iface);
+	/* A NAME, never a path: config_resolve checks what it names. */
+	if (strchr(a->iface, '/') || !config_resolve(a->iface, p->conf, sizeof(p->conf),
+						      p->ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: --iface: %s\n", strchr(a->iface, '/') ?
+			"a NAME, not a path" : err);
 		return -1;
 	}
 	if (a->name && !valid_peer_name(a->name)) {
@@ -142,7 +146,6 @@ int peer_cmd_resolve_paths(const struct peer_args *a, struct iface_paths *p)
 			"at most %d): '%s'\n", NAME_MAX_LEN, a->name);
 		return -1;
 	}
-	config_resolve(a->iface, p->conf, sizeof(p->conf), p->ifname);
 	len = strlen(p->conf) - strlen(".conf");
 	snprintf(p->dir, sizeof(p->dir), "%.*s.d", (int)len, p->conf);
 	if (a->name)
@@ -380,19 +383,60 @@ out:
 	return ret;
 }
 
+/* A fresh 0600 file next to path, never through a link and never an
+ * existing file: *tmp_out gets its name. -1 (message printed) on failure. */
+static int create_temp_beside(const char *path, char *tmp_out, size_t len)
+{
+	char dir[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	for (int tries = 0; tries < 16; tries++) {
+		uint8_t r[8];
+		int fd;
+
+		wg_random_bytes(r, sizeof(r));
+		snprintf(tmp_out, len, "%s/.vpnd-output.%02x%02x%02x%02x%02x%02x%02x%02x.tmp",
+			 slash ? dir : ".", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+		fd = open(tmp_out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			break;
+	}
+	fprintf(stderr, "vpnd: cannot create a file beside %s: %s\n", path, strerror(errno));
+	return -1;
+}
+
+/* --output FILE holds the client's private key: written to a new file of
+ * ours (O_EXCL|O_NOFOLLOW, 0600) in the same directory, then renamed over
+ * FILE. A symbolic link at FILE is replaced, not followed; a file someone
+ * else owns (and may hold open or hard-linked) is replaced, never
+ * rewritten; in a sticky directory the kernel refuses the rename. */
 static int write_output(const char *path, const char *text)
 {
+	char tmp[PATH_MAX + 64];
 	size_t len = strlen(text);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = create_temp_beside(path, tmp, sizeof(tmp)), ret = -1;
 
-	if (fd < 0 || fchmod(fd, 0600) < 0 || write(fd, text, len) != (ssize_t)len) {
-		fprintf(stderr, "vpnd: cannot write %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return -1;
+	if (fchmod(fd, 0600) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		fprintf(stderr, "vpnd: cannot write %s: %s\n", tmp, strerror(errno));
+		goto out;
 	}
+	if (rename(tmp, path) < 0) {
+		fprintf(stderr, "vpnd: cannot write %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
 	close(fd);
-	return 0;
+	if (ret < 0)
+		unlink(tmp);
+	return ret;
 }
 
 /* --- peer add ----------------------------------------------------------------------- */

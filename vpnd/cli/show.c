@@ -5,6 +5,7 @@
  * JSON, or in the Prometheus text format. */
 #include "vpnd/cli/show.h"
 #include "vpnd/common/clock.h"
+#include "vpnd/common/ifname.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -241,6 +242,9 @@ static size_t list_interfaces(char ***out)
 
 		if (l < 6 || strcmp(e->d_name + l - 5, ".sock"))
 			continue;
+		e->d_name[l - 5] = '\0';
+		if (!ifname_valid(e->d_name))	/* not ours to connect to */
+			continue;
 		nn = realloc(names, (n + 1) * sizeof(*names));
 		if (!nn)
 			break;
@@ -295,6 +299,9 @@ static int parse_show_args(int argc, char **argv, struct show_opts *o)
 			o->rate = (unsigned)r;
 		} else if (argv[i][0] == '-' || o->name) {
 			return usage();
+		} else if (!ifname_valid(argv[i])) {
+			fprintf(stderr, "vpnd: show: invalid interface name\n");
+			return 1;
 		} else {
 			o->name = argv[i];
 		}

@@ -146,7 +146,8 @@ static bool split_endpoint(const char *s, char *host, size_t host_len, const cha
 
 bool endpoint_resolve_host_names = true;
 
-enum endpoint_status endpoint_resolve(const char *s, union sockaddr_any *out)
+/* names: host names may be looked up (else only numeric hosts parse). */
+static enum endpoint_status endpoint_lookup(const char *s, union sockaddr_any *out, bool names)
 {
 	char host[256];
 	const char *port_text;
@@ -159,7 +160,7 @@ enum endpoint_status endpoint_resolve(const char *s, union sockaddr_any *out)
 	if (!split_endpoint(s, host, sizeof(host), &port_text, &hints) ||
 	    !parse_decimal_u32(port_text, 65535, &port) || port == 0)
 		goto out;
-	if (!(hints.ai_flags & AI_NUMERICHOST) && !endpoint_resolve_host_names) {
+	if (!(hints.ai_flags & AI_NUMERICHOST) && !names) {
 		st = ENDPOINT_UNRESOLVED;
 		goto out;
 	}
@@ -192,9 +193,19 @@ out:
 	return st;
 }
 
+enum endpoint_status endpoint_resolve(const char *s, union sockaddr_any *out)
+{
+	return endpoint_lookup(s, out, endpoint_resolve_host_names);
+}
+
 bool parse_endpoint(const char *s, union sockaddr_any *out)
 {
 	return endpoint_resolve(s, out) == ENDPOINT_OK;
+}
+
+bool parse_endpoint_numeric(const char *s, union sockaddr_any *out)
+{
+	return endpoint_lookup(s, out, false) == ENDPOINT_OK;
 }
 
 void format_endpoint(char *buf, size_t len, const union sockaddr_any *ep)
@@ -260,4 +271,15 @@ void format_prefix(char *buf, size_t len, const struct ip_prefix *p)
 	if (!inet_ntop(p->family, p->addr, text, sizeof(text)))
 		snprintf(text, sizeof(text), "?");
 	snprintf(buf, len, "%s/%u", text, (unsigned)p->cidr);
+}
+
+bool local_source_equal(const struct local_source *a, const struct local_source *b)
+{
+	if (a->family != b->family || a->ifindex != b->ifindex)
+		return false;
+	if (a->family == AF_INET)
+		return a->addr.v4.s_addr == b->addr.v4.s_addr;
+	if (a->family == AF_INET6)
+		return !memcmp(&a->addr.v6, &b->addr.v6, 16);
+	return true;
 }

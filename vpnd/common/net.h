@@ -26,6 +26,26 @@ union sockaddr_any {
 	struct sockaddr_in6 in6;
 };
 
+/* Our end of a datagram (IP_PKTINFO, IPV6_PKTINFO): the address the peer
+ * wrote to and the interface it arrived on. family AF_UNSPEC (0): none
+ * known, routing picks the source. */
+struct local_source {
+	sa_family_t family;
+	unsigned ifindex;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+};
+
+/* Both ends of a peer's path, as the kernel's struct endpoint: the peer's
+ * address (what the UAPI shows) and our address it wrote to, which replies
+ * leave from. */
+struct endpoint {
+	union sockaddr_any addr;
+	struct local_source src;
+};
+
 enum endpoint_status {
 	ENDPOINT_OK,
 	ENDPOINT_INVALID,	/* malformed text */
@@ -42,6 +62,9 @@ bool ip_prefix_parse_host(const char *s, struct ip_prefix *out);
 /* "host:port", "[v6]:port", "1.2.3.4:51820"; host names resolved. */
 enum endpoint_status endpoint_resolve(const char *s, union sockaddr_any *out);
 bool parse_endpoint(const char *s, union sockaddr_any *out);
+/* A numeric address only, never a lookup: for text from a daemon or a UAPI
+ * client (as wireguard-go's UAPI), which must not make us query DNS. */
+bool parse_endpoint_numeric(const char *s, union sockaddr_any *out);
 /* True (the default): Endpoint host names are looked up (getaddrinfo, maybe
  * DNS). False: a host name fails as unresolved without any lookup; numeric
  * addresses are unaffected. The fuzzers set it false: no network, no stall. */
@@ -54,5 +77,7 @@ void format_prefix(char *buf, size_t len, const struct ip_prefix *p);
 int ip_prefix_cmp(const struct ip_prefix *a, const struct ip_prefix *b);
 /* Same family, address, port (and IPv6 scope). */
 bool sockaddr_equal(const union sockaddr_any *a, const union sockaddr_any *b);
+/* Same family, address and interface. */
+bool local_source_equal(const struct local_source *a, const struct local_source *b);
 
 #endif

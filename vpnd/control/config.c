@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "vpnd/control/config_parser.h"
+#include "vpnd/common/ifname.h"
 
 struct key_handler;
 typedef enum config_status (*key_fn)(struct parser *p, const struct key_handler *h,
@@ -98,6 +99,47 @@ static enum config_status fail_secret(struct parser *p, const struct key_handler
 
 	snprintf(shown, sizeof(shown), "(hidden, %zu characters)", strlen(text));
 	return fail_invalid(p, h, shown);
+}
+
+enum { NAME_SHOWN_MAX = 32 };	/* longer than any key or section name */
+
+static bool is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+}
+
+/* What an error may quote of text that is not a known key's value (a key
+ * name, a section header, a line without '='): a mistyped line may hold a
+ * key ("PrivateKey <key>" without '='), so only a short name made of
+ * letters is shown; a leading name is kept and the rest counted:
+ * "PrivateKey (hidden, 44 characters)". */
+static const char *shown_text(const char *text, char *out, size_t len)
+{
+	size_t n = strlen(text), word = 0, i;
+	bool plain = n <= NAME_SHOWN_MAX;
+	const char *rest;
+
+	for (i = 0; i < n && plain; i++)
+		plain = is_name_char(text[i]) || strchr(" []", text[i]);
+	if (plain)
+		return text;
+	while (word < n && word <= NAME_SHOWN_MAX && is_name_char(text[word]))
+		word++;
+	if (word > NAME_SHOWN_MAX)
+		word = 0;
+	for (rest = text + word; *rest == ' ' || *rest == '\t' || (word && *rest == '='); rest++)
+		;
+	snprintf(out, len, "%.*s%s(hidden, %zu characters)", (int)word, text, word ? " " : "",
+		 strlen(rest));
+	return out;
+}
+
+/* An error quoting text that may hold a key: see shown_text. */
+static enum config_status fail_unquoted(struct parser *p, const char *text, const char *what)
+{
+	char shown[NAME_SHOWN_MAX + 48];
+
+	return fail(p, shown_text(text, shown, sizeof(shown)), "%s", what);
 }
 
 enum config_status parser_fail_nomem(struct parser *p)
@@ -301,6 +343,95 @@ static enum config_status h_peer_to_peer(struct parser *p, const struct key_hand
 	return CONFIG_OK;
 }
 
+/* A search domain: a host name's characters only (it becomes a word of a
+ * resolv.conf "search" line). */
+static bool is_domain(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 253 && s[0] != '-' && s[0] != '.' &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+/* DNS = addresses and search domains, comma-separated (wg-quick: what is
+ * not an IP address is a search domain). */
+static enum config_status h_dns(struct parser *p, const struct key_handler *h, char *value)
+{
+	struct config *cfg = p->cfg;
+	char *item, *next;
+	struct ip_prefix a;
+
+	for (item = value; item && *value; item = next) {
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		item = trim(item);
+		if (!strchr(item, '/') && ip_prefix_parse_host(item, &a)) {
+			if (!parser_grow(&cfg->dns, cfg->n_dns, sizeof(*cfg->dns), false))
+				return parser_fail_nomem(p);
+			cfg->dns[cfg->n_dns++] = a;
+		} else if (is_domain(item)) {
+			if (!parser_grow(&cfg->dns_search, cfg->n_dns_search,
+					 sizeof(*cfg->dns_search), false))
+				return parser_fail_nomem(p);
+			if (!(cfg->dns_search[cfg->n_dns_search] = strdup(item)))
+				return parser_fail_nomem(p);
+			cfg->n_dns_search++;
+		} else {
+			return fail_invalid(p, h, item);
+		}
+	}
+	return CONFIG_OK;
+}
+
+/* "main" is the only table name vpnd knows (rt_tables is the system's). */
+static enum config_status h_table(struct parser *p, const struct key_handler *h, char *value)
+{
+	uint32_t id;
+
+	if (!strcasecmp(value, "auto")) {
+		p->cfg->table_mode = TABLE_AUTO;
+		return CONFIG_OK;
+	}
+	if (!strcasecmp(value, "off")) {
+		p->cfg->table_mode = TABLE_OFF;
+		return CONFIG_OK;
+	}
+	if (!strcasecmp(value, "main"))
+		id = 254;
+	else if (!parse_decimal_u32(value, UINT32_MAX, &id) || id == 0)
+		return fail_invalid(p, h, value);
+	p->cfg->table_mode = TABLE_ID;
+	p->cfg->table = id;
+	return CONFIG_OK;
+}
+
+static bool parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+			*out = !strcasecmp(value, yes[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
+static enum config_status h_kill_switch(struct parser *p, const struct key_handler *h,
+					char *value)
+{
+	return parse_bool(value, &p->cfg->kill_switch) ? CONFIG_OK : fail_invalid(p, h, value);
+}
+
+static enum config_status h_save_config(struct parser *p, const struct key_handler *h,
+					char *value)
+{
+	return parse_bool(value, &p->cfg->save_config) ? CONFIG_OK : fail_invalid(p, h, value);
+}
+
 /* Hooks are shell commands: the value is kept as written (after the comment
  * is cut and the ends trimmed, as wg-quick does), commas and '=' included. */
 static enum config_status add_hook(struct parser *p, const struct key_handler *h, char *value,
@@ -310,6 +441,11 @@ static enum config_status add_hook(struct parser *p, const struct key_handler *h
 
 	if (!*value)
 		return fail_invalid(p, h, value);
+	/* Refused here rather than cut at run time: a cut command is a
+	 * different command. */
+	if (hook_expand_worst_len(value) > HOOK_CMD_MAX)
+		return fail(p, NULL, "%s longer than %d bytes with %%i replaced", h->name,
+			    HOOK_CMD_MAX - 1);
 	if (!parser_grow(arr, *n, sizeof(**arr), false))
 		return parser_fail_nomem(p);
 	copy = strdup(value);
@@ -341,22 +477,16 @@ static enum config_status h_post_down(struct parser *p, const struct key_handler
 	return add_hook(p, h, value, &p->cfg->post_down, &p->cfg->n_post_down);
 }
 
-/* wg-quick keys vpnd does not implement: refusing them would make ordinary
- * wg-quick files unusable, silently dropping them would hide that e.g. DNS
- * is not set up. */
-static enum config_status h_ignored(struct parser *p, const struct key_handler *h,
-				    char *value)
-{
-	(void)value;
-	parser_warning(p, "%s:%d: warning: key not supported, ignored: '%s'", p->file, p->line, h->name);
-	return CONFIG_OK;
-}
-
 static enum config_status h_public_key(struct parser *p, const struct key_handler *h,
 				       char *value)
 {
-	if (!wg_key_from_base64(cur_peer(p)->public_key, value))
-		return fail_invalid(p, h, value);
+	/* Often a key pasted in the wrong place: not quoted. */
+	if (!wg_key_from_base64(cur_peer(p)->public_key, value)) {
+		char what[WHAT_MAX];
+
+		snprintf(what, sizeof(what), "invalid %s", h->name);
+		return fail_unquoted(p, value, what);
+	}
 	/* Duplicates across all files are found at the end, by sorting. */
 	p->key_lines[p->cfg->n_peers - 1] = p->line;
 	p->peer_has_key = true;
@@ -426,9 +556,10 @@ static const struct key_handler handlers[] = {
 	{ SECTION_INTERFACE, "PostUp", h_post_up, false },
 	{ SECTION_INTERFACE, "PreDown", h_pre_down, false },
 	{ SECTION_INTERFACE, "PostDown", h_post_down, false },
-	{ SECTION_INTERFACE, "DNS", h_ignored, false },
-	{ SECTION_INTERFACE, "Table", h_ignored, false },
-	{ SECTION_INTERFACE, "SaveConfig", h_ignored, false },
+	{ SECTION_INTERFACE, "DNS", h_dns, false },
+	{ SECTION_INTERFACE, "Table", h_table, true },
+	{ SECTION_INTERFACE, "SaveConfig", h_save_config, true },
+	{ SECTION_INTERFACE, "KillSwitch", h_kill_switch, true },
 	{ SECTION_PEER, "PublicKey", h_public_key, true },
 	{ SECTION_PEER, "PresharedKey", h_preshared_key, true },
 	{ SECTION_PEER, "AllowedIPs", h_allowed_ips, false },
@@ -511,7 +642,7 @@ static enum config_status parse_section(struct parser *p, const char *header)
 
 	if (len < 2 || header[len - 1] != ']' || memchr(header + 1, '[', len - 1) ||
 	    memchr(header, ']', len - 1))
-		return fail(p, header, "invalid section header");
+		return fail_unquoted(p, header, "invalid section header");
 	st = finish_section(p);
 	if (st != CONFIG_OK)
 		return st;
@@ -520,7 +651,7 @@ static enum config_status parse_section(struct parser *p, const char *header)
 		return begin_interface(p, header);
 	if (section_is(header + 1, len - 2, "Peer"))
 		return begin_peer(p);
-	return fail(p, header, "unknown section");
+	return fail_unquoted(p, header, "unknown section");
 }
 
 static enum config_status parse_key_value(struct parser *p, char *key, char *value)
@@ -529,14 +660,14 @@ static enum config_status parse_key_value(struct parser *p, char *key, char *val
 	uint32_t bit;
 
 	if (p->section == SECTION_NONE)
-		return fail(p, key, "key outside a section");
+		return fail_unquoted(p, key, "key outside a section");
 	h = find_handler(p->section, key);
 	if (!h) {
 		if (p->section == SECTION_INTERFACE && find_handler(SECTION_PEER, key))
 			return fail(p, key, "key not allowed in [Interface]");
 		if (p->section == SECTION_PEER && find_handler(SECTION_INTERFACE, key))
 			return fail(p, key, "key not allowed in [Peer]");
-		return fail(p, key, "unknown key");
+		return fail_unquoted(p, key, "unknown key");
 	}
 	bit = UINT32_C(1) << (h - handlers);
 	if (h->once && (p->seen & bit))
@@ -560,18 +691,27 @@ static enum config_status parse_line(struct parser *p, char *line)
 		return parse_section(p, s);
 	eq = strchr(s, '=');
 	if (!eq || eq == s)
-		return fail(p, s, "expected 'Key = Value'");
+		return fail_unquoted(p, s, "expected 'Key = Value'");
 	*eq = '\0';
 	return parse_key_value(p, trim(s), trim(eq + 1));
 }
 
-/* Quotes the start of an over-long line only: the message must stay short. */
-static enum config_status fail_long_line(struct parser *p, const char *start)
+/* Quotes the leading name of an over-long line only (it may be a key's):
+ * "PostUp (hidden, 4091 characters)". */
+static enum config_status fail_long_line(struct parser *p, const char *start, size_t len)
 {
-	char shown[LONG_LINE_ECHO + 4];
+	char shown[NAME_SHOWN_MAX + 48];
+	size_t word = 0, rest;
 
-	memcpy(shown, start, LONG_LINE_ECHO);
-	memcpy(shown + LONG_LINE_ECHO, "...", 4);
+	while (word < len && word <= NAME_SHOWN_MAX && is_name_char(start[word]))
+		word++;
+	if (word > NAME_SHOWN_MAX)
+		word = 0;
+	for (rest = word; rest < len && (start[rest] == ' ' || start[rest] == '\t' ||
+					 (word && start[rest] == '=')); rest++)
+		;
+	snprintf(shown, sizeof(shown), "%.*s%s(hidden, %zu characters)", (int)word, start,
+		 word ? " " : "", len - rest);
 	return fail(p, shown, "line longer than %d characters", LINE_MAX_LEN);
 }
 
@@ -589,7 +729,7 @@ static enum config_status parse_buffer(struct parser *p, const char *text, size_
 		n = nl ? (size_t)(nl - (text + pos)) : len - pos;
 		p->line++;
 		if (n > LINE_MAX_LEN) {
-			st = fail_long_line(p, text + pos);
+			st = fail_long_line(p, text + pos, n);
 		} else if (memchr(text + pos, '\0', n)) {
 			st = fail(p, "\\0", "NUL character in line");
 		} else {
@@ -755,6 +895,8 @@ void config_free(struct config *cfg)
 		wg_secure_wipe(cfg->peers, cfg->n_peers * sizeof(*cfg->peers));
 	free(cfg->peers);
 	free(cfg->addresses);
+	free(cfg->dns);
+	free_strings(cfg->dns_search, cfg->n_dns_search);
 	free_strings(cfg->pre_up, cfg->n_pre_up);
 	free_strings(cfg->post_up, cfg->n_post_up);
 	free_strings(cfg->pre_down, cfg->n_pre_down);

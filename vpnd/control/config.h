@@ -37,6 +37,13 @@ struct config_peer {
 	int line;
 };
 
+/* Table = (wg-quick): where AllowedIPs routes go. */
+enum config_table {
+	TABLE_AUTO = 0,	/* main; a /0 goes to the full-tunnel table (fulltunnel.h) */
+	TABLE_OFF,	/* no routes at all */
+	TABLE_ID,	/* every route, /0 included, in config.table; no rules */
+};
+
 struct config {
 	bool has_private_key;
 	uint8_t private_key[KEY_LEN];
@@ -47,6 +54,16 @@ struct config {
 	unsigned mtu;			/* CONFIG_DEFAULT_MTU unless set */
 	uint32_t fwmark;
 	enum p2p_mode peer_to_peer;	/* P2P_KERNEL unless set */
+	enum config_table table_mode;
+	uint32_t table;			/* TABLE_ID only */
+	bool kill_switch;		/* KillSwitch = true (fulltunnel.h) */
+	bool save_config;		/* SaveConfig = true: vpnd down writes peers back */
+	/* DNS = (dns.h): addresses (cidr 32/128) and search domains (only
+	 * letters, digits, '-', '_', '.': they go into resolvconf's input). */
+	struct ip_prefix *dns;
+	size_t n_dns;
+	char **dns_search;
+	size_t n_dns_search;
 	struct config_peer *peers;
 	size_t n_peers;
 	/* wg-quick hooks, in file order; run by vpnd up/down with %i. */

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,30 +84,65 @@ out:
 	return st;
 }
 
-/* Opens and reads a config file; see read_all for the buffer. With
- * regular_only (peer files) the file is opened non-blocking and silently
- * skipped (*out stays NULL) unless it is a regular file, so a FIFO or a
- * directory named *.conf neither blocks nor fails the load. */
-static enum config_status read_file(struct parser *p, const char *path, bool regular_only,
-				    char **out, size_t *out_len, mode_t *mode)
+/* A peer file refused before a byte of it is read (its text is never
+ * quoted: it may be someone else's file). */
+static __attribute__((format(printf, 3, 4)))
+enum config_status fail_peer_file(struct parser *p, const char *path, const char *fmt, ...)
 {
-	struct stat sb;
+	char why[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (p->err && p->err_len)
+		snprintf(p->err, p->err_len, "%s: refused: %s", path, why);
+	return CONFIG_ERR_IO;
+}
+
+/* As OpenSSH for its keys: a file that becomes peers of a root daemon is
+ * trusted only if root or the config's owner wrote it and nobody else can. */
+static enum config_status check_peer_file(struct parser *p, const char *path,
+					  const struct stat *sb, uid_t owner)
+{
+	if (sb->st_uid != 0 && sb->st_uid != owner)
+		return fail_peer_file(p, path, "owned by uid %u, not by root or the config's "
+				      "owner (uid %u)", (unsigned)sb->st_uid, (unsigned)owner);
+	if (sb->st_mode & 022)
+		return fail_peer_file(p, path, "writable by group or others (mode %04o)",
+				      (unsigned)(sb->st_mode & 07777));
+	return CONFIG_OK;
+}
+
+/* Opens and reads a config file; see read_all for the buffer; *sb is its
+ * stat. A peer file (peer_owner not NULL: the uid besides root that may own
+ * it) is opened without following a symbolic link, non-blocking, and
+ * silently skipped (*out stays NULL) unless it is a regular file, so a FIFO
+ * or a directory named *.conf neither blocks nor fails the load. */
+static enum config_status read_file(struct parser *p, const char *path, const uid_t *peer_owner,
+				    char **out, size_t *out_len, struct stat *sb)
+{
 	int fd;
 	enum config_status st = CONFIG_OK;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
+	fd = open(path, O_RDONLY | O_CLOEXEC | (peer_owner ? O_NONBLOCK | O_NOFOLLOW : 0));
+	if (fd < 0 && peer_owner && errno == ELOOP) {
+		st = fail_peer_file(p, path, "a symbolic link (peer files are not followed)");
+		goto out;
+	}
 	if (fd < 0) {
 		st = parser_fail_io(p, path, "cannot open");
 		goto out;
 	}
-	if (fstat(fd, &sb) < 0) {
+	if (fstat(fd, sb) < 0) {
 		st = parser_fail_io(p, path, "cannot stat");
 		goto out;
 	}
-	if (regular_only && !S_ISREG(sb.st_mode))
+	if (peer_owner && !S_ISREG(sb->st_mode))
 		goto out;
-	*mode = sb.st_mode;
+	if (peer_owner && (st = check_peer_file(p, path, sb, *peer_owner)) != CONFIG_OK)
+		goto out;
 	st = read_all(p, path, fd, out, out_len);
 out:
 	if (fd >= 0)
@@ -144,11 +180,12 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static enum config_status load_peer_file(struct parser *p, const char *dir, const char *name)
+static enum config_status load_peer_file(struct parser *p, const char *dir, const char *name,
+					 uid_t owner)
 {
 	char *path = NULL, *text = NULL;
 	size_t len = 0;
-	mode_t mode;
+	struct stat sb;
 	enum config_status st;
 
 	if (asprintf(&path, "%s/%s", dir, name) < 0) {
@@ -156,7 +193,7 @@ static enum config_status load_peer_file(struct parser *p, const char *dir, cons
 		st = parser_fail_nomem(p);
 		goto out;
 	}
-	st = read_file(p, path, true, &text, &len, &mode);
+	st = read_file(p, path, &owner, &text, &len, &sb);
 	if (st == CONFIG_OK && text)
 		st = parser_parse_file(p, path, text, len, true);
 	/* Peers copied the name; messages are already formatted. */
@@ -169,7 +206,7 @@ out:
 
 /* Every *.conf in NAME.d, sorted by name (byte order, like LC_ALL=C glob).
  * A missing directory just means no extra peers. */
-static enum config_status load_peer_dir(struct parser *p, const char *path)
+static enum config_status load_peer_dir(struct parser *p, const char *path, uid_t owner)
 {
 	char *dir, **names = NULL;
 	size_t n = 0, i;
@@ -204,7 +241,7 @@ static enum config_status load_peer_dir(struct parser *p, const char *path)
 	}
 	qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n && st == CONFIG_OK; i++)
-		st = load_peer_file(p, dir, names[i]);
+		st = load_peer_file(p, dir, names[i], owner);
 out:
 	for (i = 0; i < n; i++)
 		free(names[i]);
@@ -221,21 +258,21 @@ enum config_status config_load(struct config *cfg, const char *path, char *err, 
 	struct parser p;
 	char *text = NULL;
 	size_t len = 0;
-	mode_t mode = 0;
+	struct stat sb = { 0 };
 	enum config_status st;
 
 	parser_start(&p, cfg, err, err_len, warn_fn);
-	st = read_file(&p, path, false, &text, &len, &mode);
+	st = read_file(&p, path, NULL, &text, &len, &sb);
 	if (st != CONFIG_OK)
 		goto out;
 	st = parser_parse_main(&p, path, text, len);
 	if (st != CONFIG_OK)
 		goto out;
 	/* parse_main guarantees a PrivateKey in this file. */
-	if (mode & 077)
+	if (sb.st_mode & 077)
 		parser_warning(&p, "%s: warning: file holding a private key is readable by group or others",
 			path);
-	st = load_peer_dir(&p, path);
+	st = load_peer_dir(&p, path, sb.st_uid);
 out:
 	free_secret(text, len);
 	return parser_finish(&p, st);

@@ -2,12 +2,18 @@
  * the device's key, port and peers, link up, then routes for AllowedIPs. */
 #include "vpnd/control/interface.h"
 
+#include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tun/netlink.h"
+#include "vpnd/common/ifname.h"
 #include "vpnd/common/log.h"
+#include "vpnd/control/fulltunnel.h"
 #include "vpnd/control/routes.h"
 #include "vpnd/datapath/device.h"
 #include "vpnd/datapath/peer.h"
@@ -48,6 +54,80 @@ static int apply_peer(struct device *dev, const struct config_peer *cp, char *er
 	return 0;
 }
 
+/* The inode of a UDP socket bound to port in TABLE (/proc/net/udp or udp6,
+ * this network namespace's), 0 if none. */
+static unsigned long udp_port_inode(const char *table, uint16_t port)
+{
+	FILE *f = fopen(table, "r");
+	char line[512];
+	unsigned long inode = 0, ino;
+	unsigned lport;
+
+	if (!f)
+		return 0;
+	while (!inode && fgets(line, sizeof(line), f))
+		if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*s %*s %*s %*s %*s %*s %*s %lu",
+			   &lport, &ino) == 2 && lport == port)
+			inode = ino;
+	fclose(f);
+	return inode;
+}
+
+/* The pid holding socket inode, or 0: one readlink per open descriptor. */
+static pid_t socket_owner(unsigned long inode)
+{
+	char want[64], path[16 + 2 * NAME_MAX], link[64];
+	DIR *proc = opendir("/proc"), *fds;
+	struct dirent *p, *fd;
+	pid_t owner = 0;
+
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	while (proc && !owner && (p = readdir(proc))) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		fds = opendir(path);
+		while (fds && !owner && (fd = readdir(fds))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name, fd->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n > 0 && (link[n] = '\0', !strcmp(link, want)))
+				owner = (pid_t)atoi(p->d_name);
+		}
+		if (fds)
+			closedir(fds);
+	}
+	if (proc)
+		closedir(proc);
+	return owner;
+}
+
+/* " (held by pid N 'comm')" for whoever has UDP port bound here, or "". */
+static void port_owner(uint16_t port, char *out, size_t len)
+{
+	unsigned long inode = udp_port_inode("/proc/net/udp6", port);
+	char path[64], comm[64] = "", shown[48];
+	pid_t pid;
+	FILE *f;
+
+	out[0] = '\0';
+	if (!inode)
+		inode = udp_port_inode("/proc/net/udp", port);
+	if (!inode || !(pid = socket_owner(inode)))
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	ifname_quote(shown, sizeof(shown), comm);	/* printable only */
+	snprintf(out, len, " (held by pid %d '%s')", (int)pid, shown);
+}
+
 int device_apply_config(struct device *dev, const struct config *cfg, char *err, size_t err_len)
 {
 	int ret;
@@ -56,9 +136,18 @@ int device_apply_config(struct device *dev, const struct config *cfg, char *err,
 		snprintf(err, err_len, "invalid private key");
 		return -EINVAL;
 	}
-	if (cfg->fwmark)
-		device_set_fwmark(dev, cfg->fwmark);
+	if (fulltunnel_fwmark(cfg))
+		device_set_fwmark(dev, fulltunnel_fwmark(cfg));
 	ret = device_bind(dev, cfg->has_listen_port ? cfg->listen_port : 0);
+	if (ret == -EADDRINUSE) {
+		char owner[96];
+
+		port_owner(cfg->listen_port, owner, sizeof(owner));
+		/* wg-quick's words, so scripts and people recognise it. */
+		snprintf(err, err_len, "ListenPort %u: UDP port: %s%s", cfg->listen_port,
+			 strerror(EADDRINUSE), owner);
+		return ret;
+	}
 	if (ret < 0) {
 		snprintf(err, err_len, "bind UDP port %u: %s",
 			 cfg->has_listen_port ? cfg->listen_port : 0, strerror(-ret));
@@ -74,28 +163,84 @@ int device_apply_config(struct device *dev, const struct config *cfg, char *err,
 	return 0;
 }
 
-static int add_routes(struct nl *nl, const struct device *dev, const struct config *cfg,
-		      char *err, size_t err_len)
+/* One AllowedIPs route, unless the host already routes that prefix
+ * elsewhere: then vpnd up fails (its caller deletes the interface, and the
+ * routes made so far with it) and the host's route stays as it was. */
+static int add_route(struct nl *nl, const struct device *dev, const struct config_peer *cp,
+		     const struct ip_prefix *p, char *err, size_t err_len)
 {
+	char why[512];
+	int ret;
 
+	switch (route_check_free(nl, dev->ifindex, p, why, sizeof(why))) {
+	case ROUTE_FREE:
+		break;
+	case ROUTE_IN_THE_WAY:
+	case ROUTE_CHECK_FAILED:
+		snprintf(err, err_len, "%s:%d: %s", cp->file, cp->line, why);
+		return -EEXIST;
+	}
+	ret = nl_route_add(nl, dev->ifindex, p->family, p->addr, p->cidr, err, err_len);
+	/* Nothing of the host's is there (checked): EEXIST is our own route,
+	 * a prefix listed twice. */
+	return ret == -EEXIST ? 0 : ret;
+}
+
+/* True if the same prefix came earlier in cfg (peer i, entry j). */
+static bool listed_before(const struct config *cfg, size_t pi, size_t pj)
+{
+	const struct ip_prefix *p = &cfg->peers[pi].allowed_ips[pj];
+
+	for (size_t i = 0; i <= pi; i++) {
+		size_t n = i == pi ? pj : cfg->peers[i].n_allowed_ips;
+
+		for (size_t j = 0; j < n; j++) {
+			const struct ip_prefix *q = &cfg->peers[i].allowed_ips[j];
+
+			if (q->family == p->family && q->cidr == p->cidr &&
+			    !memcmp(q->addr, p->addr, p->family == AF_INET ? 4 : 16))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Table = N (wg-quick): every allowed IP, /0 included, in table N, and no
+ * rules: steering traffic there is the operator's. */
+static int add_table_routes(struct nl *nl, const struct device *dev, const struct config *cfg,
+			    char *err, size_t err_len)
+{
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++) {
 			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
 			int ret;
 
-			if (route_covered_by_address(cfg, p))
+			if (listed_before(cfg, i, j))
 				continue;
-			if (p->cidr == 0) {
-				/* A default route through the tunnel would also
-				 * carry the tunnel's own UDP: needs policy
-				 * routing, which vpnd does not set up yet. */
-				log_warn("%s: not installing a default route for %s/0; "
-					 "add policy routing yourself",
-					 dev->ifname, p->family == AF_INET ? "0.0.0.0" : "::");
+			ret = nl_route_add_table(nl, dev->ifindex, p->family, p->addr, p->cidr,
+						 cfg->table, err, err_len);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* Table = auto: routes.h decides (a /0 is fulltunnel.c's); Table = off:
+ * none at all. */
+static int add_routes(struct nl *nl, const struct device *dev, const struct config *cfg,
+		      char *err, size_t err_len)
+{
+	if (cfg->table_mode == TABLE_ID)
+		return add_table_routes(nl, dev, cfg, err, err_len);
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++) {
+			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
+			int ret;
+
+			if (!route_wanted(cfg, p))
 				continue;
-			}
-			ret = nl_route_add(nl, dev->ifindex, p->family, p->addr, p->cidr,
-					   err, err_len);
+			ret = add_route(nl, dev, &cfg->peers[i], p, err, err_len);
 			if (ret < 0)
 				return ret;
 		}

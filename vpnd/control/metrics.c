@@ -4,7 +4,12 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+
+#include "vpnd/common/net.h"
+#include "vpnd/common/p2p.h"
 
 /* --- parsing ------------------------------------------------------------- */
 
@@ -36,18 +41,48 @@ static struct metrics_peer *add_peer(struct metrics_interface *m)
 	return p;
 }
 
+/* Only what parses as a prefix is kept, in our own formatting: the text
+ * comes from the daemon's worker, which is not trusted to print to a
+ * terminal (no control characters can pass). */
 static int add_allowed_ip(struct metrics_peer *p, const char *v)
 {
-	char **a = realloc(p->allowed_ips, (p->n_allowed_ips + 1) * sizeof(*a));
+	char **a, text[INET6_ADDRSTRLEN + 5];
+	struct ip_prefix pfx;
 
+	if (!parse_ip_prefix(v, &pfx))
+		return 0;
+	format_prefix(text, sizeof(text), &pfx);
+	a = realloc(p->allowed_ips, (p->n_allowed_ips + 1) * sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	p->allowed_ips = a;
-	a[p->n_allowed_ips] = strdup(v);
+	a[p->n_allowed_ips] = strdup(text);
 	if (!a[p->n_allowed_ips])
 		return -ENOMEM;
 	p->n_allowed_ips++;
 	return 0;
+}
+
+/* The endpoint as we format it, or "(invalid)": see add_allowed_ip. */
+static void set_endpoint(struct metrics_peer *p, const char *v)
+{
+	union sockaddr_any ep;
+
+	if (parse_endpoint_numeric(v, &ep))
+		format_endpoint(p->endpoint, sizeof(p->endpoint), &ep);
+	else
+		snprintf(p->endpoint, sizeof(p->endpoint), "(invalid)");
+}
+
+/* A drop reason's name is [a-z0-9_] only. */
+static bool reason_name_ok(const char *s)
+{
+	if (!*s || strlen(s) >= METRICS_REASON_LEN)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
 }
 
 static int get_line(struct metrics_interface *m, struct metrics_peer **cur, const char *k,
@@ -76,7 +111,7 @@ static int get_line(struct metrics_interface *m, struct metrics_peer **cur, cons
 	} else if (!strcmp(k, "preshared_key")) {
 		p->has_preshared_key = true;
 	} else if (!strcmp(k, "endpoint")) {
-		snprintf(p->endpoint, sizeof(p->endpoint), "%s", v);
+		set_endpoint(p, v);
 	} else if (!strcmp(k, "last_handshake_time_sec")) {
 		p->latest_handshake = num(v);
 	} else if (!strcmp(k, "rx_bytes")) {
@@ -128,7 +163,7 @@ static void stats_line(struct metrics_interface *m, struct metrics_peer **cur, b
 		else if (!strcmp(k, "handshakes_received"))
 			p->handshakes_received = num(v);
 	} else if (!strncmp(k, "drop_", 5)) {
-		if (m->n_drops < METRICS_MAX_DROPS && strlen(k + 5) < METRICS_REASON_LEN) {
+		if (m->n_drops < METRICS_MAX_DROPS && reason_name_ok(k + 5)) {
 			snprintf(m->drops[m->n_drops].reason, METRICS_REASON_LEN, "%s", k + 5);
 			m->drops[m->n_drops++].count = num(v);
 		}
@@ -139,7 +174,10 @@ static void stats_line(struct metrics_interface *m, struct metrics_peer **cur, b
 	} else if (!strcmp(k, "under_load")) {
 		m->under_load = num(v) != 0;
 	} else if (!strcmp(k, "peer_to_peer")) {
-		snprintf(m->peer_to_peer, sizeof(m->peer_to_peer), "%s", v);
+		enum p2p_mode mode;
+
+		snprintf(m->peer_to_peer, sizeof(m->peer_to_peer), "%s",
+			 p2p_mode_parse(v, &mode) ? p2p_mode_name(mode) : "?");
 	}
 }
 

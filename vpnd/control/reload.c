@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "vpnd/control/fulltunnel.h"
 #include "vpnd/control/routes.h"
 
 /* --- small helpers ------------------------------------------------------ */
@@ -97,7 +98,7 @@ static bool get_peer_key(struct get_parser *g, const char *key, const char *valu
 	} else if (!strcmp(key, "endpoint")) {
 		/* get prints numeric endpoints; one that does not parse is
 		 * taken as none, so a config endpoint is simply set again. */
-		p->has_endpoint = parse_endpoint(value, &p->endpoint);
+		p->has_endpoint = parse_endpoint_numeric(value, &p->endpoint);
 	} else if (!strcmp(key, "persistent_keepalive_interval")) {
 		if (!parse_u64(value, 65535, &n))
 			return false;
@@ -153,6 +154,13 @@ static bool get_line(struct get_parser *g, const char *key, const char *value)
 	return true;
 }
 
+/* s if it is made of allowed characters only, else "?": what the worker
+ * says is quoted to the operator only when it cannot be anything else. */
+static const char *word_or_mark(const char *s, const char *allowed)
+{
+	return *s && s[strspn(s, allowed)] == '\0' ? s : "?";
+}
+
 int running_state_parse(struct running_state *rs, const char *text, char *err, size_t err_len)
 {
 	struct get_parser g = { .rs = rs };
@@ -177,21 +185,25 @@ int running_state_parse(struct running_state *rs, const char *text, char *err, s
 			continue;
 		eq = strchr(line, '=');
 		if (!eq) {
-			snprintf(err, err_len, "UAPI answer: malformed line: '%.64s'", line);
+			/* Not quoted: it may be a key, or hold control
+			 * characters meant for the operator's terminal. */
+			snprintf(err, err_len, "UAPI answer: malformed line (%zu characters)", n);
 			ret = -1;
 			break;
 		}
 		*eq = '\0';
 		if (!strcmp(line, "errno")) {
 			if (strcmp(eq + 1, "0")) {
-				snprintf(err, err_len, "UAPI answer: errno=%.16s", eq + 1);
+				snprintf(err, err_len, "UAPI answer: errno=%s",
+					 word_or_mark(eq + 1, "-0123456789"));
 				ret = -1;
 			}
 			break;
 		}
 		if (!get_line(&g, line, eq + 1)) {
 			/* The value may be a key: only the name is quoted. */
-			snprintf(err, err_len, "UAPI answer: bad value for '%.32s'", line);
+			snprintf(err, err_len, "UAPI answer: bad value for '%.32s'",
+				 word_or_mark(line, "abcdefghijklmnopqrstuvwxyz_"));
 			ret = -1;
 		}
 	}
@@ -395,8 +407,8 @@ static void plan_interface(struct reload_plan *plan, struct text *t, const struc
 		text_add(t, "listen_port=%u\n", cfg->listen_port);
 		plan->interface_changed = true;
 	}
-	if (cfg->fwmark != rs->fwmark) {
-		text_add(t, "fwmark=%u\n", cfg->fwmark);
+	if (fulltunnel_fwmark(cfg) != rs->fwmark) {
+		text_add(t, "fwmark=%u\n", fulltunnel_fwmark(cfg));
 		plan->interface_changed = true;
 	}
 	if (rs->has_peer_to_peer && cfg->peer_to_peer != rs->peer_to_peer) {
@@ -596,4 +608,38 @@ void running_state_parse_stats(struct running_state *rs, const char *stats)
 	memcpy(value, line, n);
 	value[n] = '\0';
 	rs->has_peer_to_peer = p2p_mode_parse(value, &rs->peer_to_peer);
+}
+
+static bool hook_list_equal(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]))
+			return false;
+	return true;
+}
+
+bool reload_hooks_equal(const struct config *a, const struct config *b)
+{
+	return hook_list_equal(a->pre_up, a->n_pre_up, b->pre_up, b->n_pre_up) &&
+	       hook_list_equal(a->post_up, a->n_post_up, b->post_up, b->n_post_up) &&
+	       hook_list_equal(a->pre_down, a->n_pre_down, b->pre_down, b->n_pre_down) &&
+	       hook_list_equal(a->post_down, a->n_post_down, b->post_down, b->n_post_down);
+}
+
+#define SWAP_HOOKS(x)                                                                    \
+	do {                                                                             \
+		char **l = to->x;                                                        \
+		size_t n = to->n_##x;                                                    \
+		to->x = from->x, to->n_##x = from->n_##x;                                \
+		from->x = l, from->n_##x = n;                                            \
+	} while (0)
+
+void reload_keep_hooks(struct config *to, struct config *from)
+{
+	SWAP_HOOKS(pre_up);
+	SWAP_HOOKS(post_up);
+	SWAP_HOOKS(pre_down);
+	SWAP_HOOKS(post_down);
 }

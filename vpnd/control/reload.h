@@ -82,4 +82,13 @@ bool reload_plan_empty(const struct reload_plan *plan);
 /* Frees and wipes; safe on a zeroed struct. */
 void reload_plan_free(struct reload_plan *plan);
 
+/* Hooks (PreUp, PostUp, PreDown, PostDown) are the interface's, like
+ * Address and MTU: those of `vpnd up` run until `vpnd down`, and a reload
+ * that finds different ones in the file says so instead of swapping them
+ * silently (the PreDown that runs must be the one that undoes PostUp).
+ * reload_hooks_equal: same hooks, same order. reload_keep_hooks: from's
+ * hooks move to to, to's to from (freed with from). */
+bool reload_hooks_equal(const struct config *a, const struct config *b);
+void reload_keep_hooks(struct config *to, struct config *from);
+
 #endif

@@ -22,7 +22,9 @@
 #include "tun/netlink.h"
 #include "vpnd/control/config.h"
 #include "vpnd/control/reload.h"
+#include "vpnd/control/routes.h"
 #include "vpnd/control/uapi.h"
+#include "vpnd/common/ifname.h"
 
 const char *config_dir(void)
 {
@@ -31,9 +33,10 @@ const char *config_dir(void)
 	return d && *d ? d : CONFIG_DIR_DEFAULT;
 }
 
-void config_resolve(const char *arg, char *path, size_t len, char ifname[IFNAMSIZ])
+bool config_resolve(const char *arg, char *path, size_t len, char ifname[IFNAMSIZ], char *err,
+		    size_t err_len)
 {
-	char tmp[PATH_MAX], *base, *dot;
+	char tmp[PATH_MAX], *base, *dot, shown[48];
 
 	if (strchr(arg, '/') || strstr(arg, ".conf"))
 		snprintf(path, len, "%s", arg);
@@ -44,7 +47,15 @@ void config_resolve(const char *arg, char *path, size_t len, char ifname[IFNAMSI
 	dot = strrchr(base, '.');
 	if (dot && !strcmp(dot, ".conf"))
 		*dot = '\0';
+	ifname[0] = '\0';
+	if (!ifname_valid(base)) {
+		ifname_quote(shown, sizeof(shown), base);
+		snprintf(err, err_len, "invalid interface name '%s' (from the file name): "
+			 "1 to %d of a-z A-Z 0-9 _ = + . -", shown, IFNAME_MAX_LEN);
+		return false;
+	}
 	snprintf(ifname, IFNAMSIZ, "%s", base);
+	return true;
 }
 
 /* --- what a reload cannot change ------------------------------------------ */
@@ -163,6 +174,30 @@ static int send_set(const char *ifname, const struct reload_plan *plan, char *er
 	return ret;
 }
 
+/* Before anything changes: a route to add that would take the place of one
+ * of the host's refuses the whole reload (routes.h). */
+static int check_routes(const char *ifname, unsigned ifindex, const struct reload_plan *plan,
+			char *err, size_t err_len)
+{
+	struct nl *nl;
+	int ret = 0;
+
+	if (!plan->n_route_add)
+		return 0;
+	nl = nl_open(err, err_len);
+	if (!nl)
+		return -1;
+	for (size_t i = 0; i < plan->n_route_add && !ret; i++) {
+		char e[512];
+
+		if (route_check_free(nl, ifindex, &plan->route_add[i], e, sizeof(e)) != ROUTE_FREE)
+			ret = -1, snprintf(err, err_len, "%s: reload refused, nothing changed: %s",
+					   ifname, e);
+	}
+	nl_close(nl);
+	return ret;
+}
+
 static int apply_routes(const char *ifname, unsigned ifindex, const struct reload_plan *plan,
 			struct reload_report *rep, char *err, size_t err_len)
 {
@@ -188,10 +223,12 @@ static int apply_routes(const char *ifname, unsigned ifindex, const struct reloa
 	for (size_t i = 0; i < plan->n_route_add; i++) {
 		const struct ip_prefix *p = &plan->route_add[i];
 		char e[256];
+		int r = nl_route_add(nl, ifindex, p->family, p->addr, p->cidr, e, sizeof(e));
 
-		if (nl_route_add(nl, ifindex, p->family, p->addr, p->cidr, e, sizeof(e)) == 0)
+		/* EEXIST after check_routes: our own route, already there. */
+		if (r == 0)
 			rep->routes_added++;
-		else if (!ret)
+		else if (r != -EEXIST && !ret)
 			ret = -1, snprintf(err, err_len, "%s: %s", ifname, e);
 	}
 	nl_close(nl);
@@ -235,6 +272,8 @@ int reload_apply(const char *ifname, const char *config_path, void (*warn_fn)(co
 	rep->peers_changed = plan.peers_changed;
 	rep->peers_unchanged = plan.peers_unchanged;
 	rep->interface_changed = plan.interface_changed;
+	if (check_routes(ifname, ifindex, &plan, err, err_len) < 0)
+		goto out;
 	if (plan.set_len) {
 		if (send_set(ifname, &plan, err, err_len) < 0)
 			goto out;
@@ -289,7 +328,10 @@ int reload_main(int argc, char **argv)
 		fprintf(stderr, "Usage: vpnd reload NAME|CONFIG\n");
 		return 1;
 	}
-	config_resolve(argv[1], path, sizeof(path), ifname);
+	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
+		fprintf(stderr, "vpnd: %s\n", err);
+		return 1;
+	}
 	if (reload_apply(ifname, path, warn_stderr, &rep, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		return 1;

@@ -18,8 +18,11 @@
 
 const char *config_dir(void);
 /* "wg0" -> CONFIG_DIR/wg0.conf; a path (a '/' or ".conf" in it) stays a
- * path. The interface is named after the file, as wg-quick does. */
-void config_resolve(const char *arg, char *path, size_t len, char ifname[IFNAMSIZ]);
+ * path. The interface is named after the file, as wg-quick does. false,
+ * with err set, when that name is not a valid interface name (ifname.h):
+ * the caller stops there. */
+bool config_resolve(const char *arg, char *path, size_t len, char ifname[IFNAMSIZ], char *err,
+		    size_t err_len);
 
 struct reload_report {
 	size_t peers_added, peers_removed, peers_changed, peers_unchanged;

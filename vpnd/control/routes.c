@@ -1,7 +1,10 @@
 /* Route selection for AllowedIPs; see routes.h. */
 #include "vpnd/control/routes.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "tun/netlink.h"
 
 bool route_covered_by_address(const struct config *cfg, const struct ip_prefix *p)
 {
@@ -31,5 +34,23 @@ bool route_covered_by_address(const struct config *cfg, const struct ip_prefix *
 
 bool route_wanted(const struct config *cfg, const struct ip_prefix *p)
 {
-	return p->cidr != 0 && !route_covered_by_address(cfg, p);
+	return cfg->table_mode == TABLE_AUTO && p->cidr != 0 &&
+	       !route_covered_by_address(cfg, p);
+}
+
+enum route_check route_check_free(struct nl *nl, unsigned ifindex, const struct ip_prefix *p,
+				  char *err, size_t err_len)
+{
+	char what[256], pfx[64];
+	int ret = nl_route_in_the_way(nl, ifindex, p->family, p->addr, p->cidr, what,
+				      sizeof(what), err, err_len);
+
+	if (ret < 0)
+		return ROUTE_CHECK_FAILED;
+	if (ret == 0)
+		return ROUTE_FREE;
+	format_prefix(pfx, sizeof(pfx), p);
+	snprintf(err, err_len, "AllowedIPs %s: the host already routes it, not replacing its "
+		 "route: '%s'", pfx, what);
+	return ROUTE_IN_THE_WAY;
 }

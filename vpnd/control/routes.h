@@ -5,6 +5,7 @@
 #define VPND_ROUTES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "vpnd/control/config.h"
 
@@ -12,9 +13,23 @@
  * its family: the kernel's connected route already carries it. */
 bool route_covered_by_address(const struct config *cfg, const struct ip_prefix *p);
 
-/* True if vpnd installs a route for p: not covered by an address, and not a
- * default route (/0), which would also carry the tunnel's own UDP and needs
- * policy routing that vpnd does not set up. */
+/* True if vpnd installs a route for p in the main table: Table = auto, not
+ * covered by an address, and not a default route (/0), which goes to the
+ * full-tunnel table (fulltunnel.h). Table = off or N: never (reload leaves
+ * the routes of Table = N as up made them). */
 bool route_wanted(const struct config *cfg, const struct ip_prefix *p);
+
+struct nl;
+enum route_check {
+	ROUTE_FREE,		/* nothing of the host's for p: add it */
+	ROUTE_IN_THE_WAY,	/* the host routes p elsewhere: refuse, err says which */
+	ROUTE_CHECK_FAILED,	/* the table could not be read: refuse, err says why */
+};
+/* Whether a route for p through ifindex would take the place of one of the
+ * host's (its LAN's connected route, a static route via a gateway, any
+ * metric). vpnd adds routes with NLM_F_EXCL and never replaces: a clash is
+ * a refusal, checked before anything changes. */
+enum route_check route_check_free(struct nl *nl, unsigned ifindex, const struct ip_prefix *p,
+				  char *err, size_t err_len);
 
 #endif

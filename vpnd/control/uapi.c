@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
+#include "vpnd/common/ifname.h"
 
 /* --- get ---------------------------------------------------------------- */
 
@@ -80,7 +82,7 @@ static void get_peer(struct strbuf *b, struct peer *p)
 	if (p->has_endpoint) {
 		char ep[INET6_ADDRSTRLEN + 16];
 
-		format_endpoint(ep, sizeof(ep), &p->endpoint);
+		format_endpoint(ep, sizeof(ep), &p->endpoint.addr);
 		sb_printf(b, "endpoint=%s\n", ep);
 	}
 	sb_printf(b, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
@@ -224,7 +226,7 @@ static int set_peer_endpoint(struct peer *peer, const char *value)
 {
 	union sockaddr_any ep;
 
-	if (!parse_endpoint(value, &ep))
+	if (!parse_endpoint_numeric(value, &ep))
 		return EINVAL;
 	peer_set_endpoint(peer, &ep);
 	return 0;
@@ -330,11 +332,24 @@ int uapi_set(struct device *dev, char *body)
 
 /* --- sockets ------------------------------------------------------------ */
 
-static void socket_path(struct sockaddr_un *a, const char *ifname)
+/* false for a name that is not an interface name: no path is built from
+ * it (no "../", no truncation onto another interface's socket). */
+static bool socket_path(struct sockaddr_un *a, const char *ifname)
 {
 	memset(a, 0, sizeof(*a));
 	a->sun_family = AF_UNIX;
+	if (!ifname_valid(ifname))
+		return false;
 	snprintf(a->sun_path, sizeof(a->sun_path), "%s/%s.sock", UAPI_DIR, ifname);
+	return true;
+}
+
+static void bad_name(char *err, size_t err_len, const char *ifname)
+{
+	char shown[48];
+
+	ifname_quote(shown, sizeof(shown), ifname);
+	snprintf(err, err_len, "invalid interface name: '%s'", shown);
 }
 
 int uapi_alive(const char *ifname)
@@ -344,8 +359,8 @@ int uapi_alive(const char *ifname)
 
 	if (fd < 0)
 		return 0;
-	socket_path(&a, ifname);
-	ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	ok = socket_path(&a, ifname) &&
+	     connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
 	close(fd);
 	return ok;
 }
@@ -356,6 +371,10 @@ int uapi_listen(const char *ifname, char *err, size_t err_len)
 	mode_t old;
 	int fd;
 
+	if (!ifname_valid(ifname)) {
+		bad_name(err, err_len, ifname);
+		return -1;
+	}
 	mkdir("/var/run", 0755);
 	if (mkdir(UAPI_DIR, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, err_len, "mkdir %s: %s", UAPI_DIR, strerror(errno));
@@ -365,7 +384,7 @@ int uapi_listen(const char *ifname, char *err, size_t err_len)
 		snprintf(err, err_len, "%s is already up (its control socket answers)", ifname);
 		return -1;
 	}
-	socket_path(&a, ifname);
+	(void)socket_path(&a, ifname);	/* checked above */
 	unlink(a.sun_path);	/* stale: nobody answered on it */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	old = umask(0077);	/* mode 0600 from the start, no window */
@@ -384,41 +403,8 @@ void uapi_unlink(const char *ifname)
 {
 	struct sockaddr_un a;
 
-	socket_path(&a, ifname);
-	unlink(a.sun_path);
-}
-
-/* Reads until an empty line ends the request; NULL on error or overflow. */
-static char *read_request(int fd, size_t *len)
-{
-	size_t cap = 4096;
-	char *buf = malloc(cap);
-
-	*len = 0;
-	while (buf) {
-		ssize_t n;
-
-		if (*len + 1 >= cap) {
-			char *nb = cap >= UAPI_MAX_REQUEST ? NULL :
-				   wg_realloc_wiped(buf, cap, cap * 2);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + *len, cap - 1 - *len);
-		if (n <= 0)
-			break;
-		*len += (size_t)n;
-		buf[*len] = '\0';
-		if ((*len == 1 && buf[0] == '\n') || (*len >= 2 && !strcmp(buf + *len - 2, "\n\n")))
-			return buf;
-	}
-	if (buf)
-		wg_secure_wipe(buf, cap);
-	free(buf);
-	return NULL;
+	if (socket_path(&a, ifname))
+		unlink(a.sun_path);
 }
 
 static void write_all(int fd, const char *s, size_t len)
@@ -433,18 +419,12 @@ static void write_all(int fd, const char *s, size_t len)
 	}
 }
 
-void uapi_serve_connection(struct device *dev, int fd)
+char *uapi_answer(struct device *dev, const char *req, size_t *len)
 {
-	struct timeval tv = { .tv_sec = 5 };
-	char *req, *out = NULL, tail[32];
-	size_t len;
+	struct strbuf b = { 0 };
+	char *out = NULL, *body;
 	int err = 0;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	req = read_request(fd, &len);
-	if (!req)
-		goto out;
 	if (!strncmp(req, "get=1\n", 6)) {
 		out = uapi_get(dev);
 		err = out ? 0 : ENOMEM;
@@ -452,56 +432,66 @@ void uapi_serve_connection(struct device *dev, int fd)
 		out = uapi_get_stats(dev);
 		err = out ? 0 : ENOMEM;
 	} else if (!strncmp(req, "set=1\n", 6)) {
-		err = uapi_set(dev, req + 6);
+		/* uapi_set cuts its body into lines: a private copy. */
+		body = strdup(req + 6);
+		err = body ? uapi_set(dev, body) : ENOMEM;
+		if (body) {
+			wg_secure_wipe(body, strlen(req + 6));
+			free(body);
+		}
 	} else {
 		err = EINVAL;
 	}
-	if (out)
-		write_all(fd, out, strlen(out));
 	/* Negated, as wireguard-go writes it: wg(8) takes errno=N as a return
 	 * value and reports strerror(-N) ("Unknown error -98" otherwise). */
-	snprintf(tail, sizeof(tail), "errno=%d\n\n", -err);
-	write_all(fd, tail, strlen(tail));
-out:
+	sb_printf(&b, "%serrno=%d\n\n", out ? out : "", -err);
 	if (out) {
 		wg_secure_wipe(out, strlen(out));	/* it held the private key */
 		free(out);
 	}
-	if (req) {
-		wg_secure_wipe(req, len);
-		free(req);
+	if (b.oom) {
+		if (b.s)
+			wg_secure_wipe(b.s, b.cap);
+		free(b.s);
+		return NULL;
 	}
-	close(fd);
+	*len = b.len;
+	return b.s;
 }
 
-char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len)
-{
-	struct sockaddr_un a;
-	char *answer = NULL;
-	size_t len = 0, cap = 0;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+uint64_t uapi_client_deadline_ns = UAPI_CLIENT_DEADLINE_NS;
+size_t uapi_client_max_answer = UAPI_MAX_ANSWER;
 
-	socket_path(&a, ifname);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		snprintf(err, err_len, "%s is not up: cannot connect to %s: %s", ifname,
-			 a.sun_path, strerror(errno));
-		goto out;
-	}
-	/* A hung daemon must not hang its client (the monitor, a reload). */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 10 },
-		   sizeof(struct timeval));
-	write_all(fd, request, strlen(request));
+/* Reads the answer until its empty line, within one overall deadline and
+ * UAPI_MAX_ANSWER bytes: the daemon's worker is not trusted to end it (a
+ * compromised or hung worker must not stall the root monitor, a reload or
+ * `vpnd down`). NULL (err set) on a short, late or oversized answer. */
+static char *read_answer(int fd, const char *ifname, char *err, size_t err_len)
+{
+	uint64_t deadline = now_monotonic_ns() + uapi_client_deadline_ns;
+	size_t len = 0, cap = 0;
+	char *answer = NULL;
+	const char *why = "connection closed";
+
 	for (;;) {
+		uint64_t now = now_monotonic_ns();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
 		if (len + 4096 + 1 > cap) {
 			size_t ncap = cap * 2 + 8192;
-			char *nb = wg_realloc_wiped(answer, cap, ncap);
+			char *nb = ncap > uapi_client_max_answer ? NULL : wg_realloc_wiped(answer, cap, ncap);
 
-			if (!nb)
+			if (!nb) {
+				why = "answer too large";
 				break;
+			}
 			answer = nb;
 			cap = ncap;
+		}
+		if (now >= deadline || poll(&p, 1, (int)((deadline - now) / 1000000 + 1)) == 0) {
+			why = "no answer in time";
+			break;
 		}
 		n = read(fd, answer + len, cap - len - 1);
 		if (n <= 0)
@@ -509,10 +499,39 @@ char *uapi_request(const char *ifname, const char *request, char *err, size_t er
 		len += (size_t)n;
 		answer[len] = '\0';
 		if (len >= 2 && !strcmp(answer + len - 2, "\n\n"))
-			break;
+			return answer;
 	}
-	if (!answer)
-		snprintf(err, err_len, "%s: empty answer", ifname);
+	snprintf(err, err_len, "%s: %s", ifname, why);
+	if (answer)
+		wg_secure_wipe(answer, cap);
+	free(answer);
+	return NULL;
+}
+
+char *uapi_exchange(int fd, const char *ifname, const char *request, char *err, size_t err_len)
+{
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 10 },
+		   sizeof(struct timeval));
+	write_all(fd, request, strlen(request));
+	return read_answer(fd, ifname, err, err_len);
+}
+
+char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len)
+{
+	struct sockaddr_un a;
+	char *answer = NULL;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (!socket_path(&a, ifname)) {
+		bad_name(err, err_len, ifname);
+		goto out;
+	}
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		snprintf(err, err_len, "%s is not up: cannot connect to %s: %s", ifname,
+			 a.sun_path, strerror(errno));
+		goto out;
+	}
+	answer = uapi_exchange(fd, ifname, request, err, err_len);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -11,11 +11,18 @@
 #define VPND_UAPI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct device;
 
 #define UAPI_DIR         "/var/run/wireguard"
 #define UAPI_MAX_REQUEST (64u << 20)	/* bounded: 10k peers fit easily */
+#define UAPI_MAX_ANSWER  (64u << 20)	/* what a client takes from a daemon */
+#define UAPI_CLIENT_DEADLINE_NS (10ull * 1000 * 1000 * 1000)	/* whole exchange */
+/* uapi_request's deadline and size limit: UAPI_CLIENT_DEADLINE_NS and
+ * UAPI_MAX_ANSWER; tests make them small. */
+extern uint64_t uapi_client_deadline_ns;
+extern size_t uapi_client_max_answer;
 
 /* The answer to get=1 (without the final errno line), malloc'd; NULL on
  * ENOMEM. */
@@ -33,10 +40,16 @@ char *uapi_get_stats(struct device *dev);
 /* Socket plumbing. */
 int uapi_listen(const char *ifname, char *err, size_t err_len);
 void uapi_unlink(const char *ifname);
-/* Serves one connection (blocking, with a timeout), then closes it. */
-void uapi_serve_connection(struct device *dev, int fd);
-/* Client side: connect, send request, read the whole answer (malloc'd). */
+/* The whole answer to one request (get=1, get=stats or set=1, ending in
+ * its errno line), malloc'd, its length in *len; NULL on ENOMEM. The
+ * connections around it are uapi_server.h's. */
+char *uapi_answer(struct device *dev, const char *req, size_t *len);
+/* Client side: connect, send request, read the whole answer (malloc'd),
+ * within UAPI_CLIENT_DEADLINE_NS and UAPI_MAX_ANSWER bytes; NULL and err
+ * set otherwise. */
 char *uapi_request(const char *ifname, const char *request, char *err, size_t err_len);
+/* The same on a connected socket fd (not closed); ifname names it in err. */
+char *uapi_exchange(int fd, const char *ifname, const char *request, char *err, size_t err_len);
 /* Wipes (a get=1 answer holds the private key) and frees an answer. */
 void uapi_answer_free(char *answer);
 /* True if a daemon answers on IFNAME's socket. */

@@ -29,7 +29,11 @@
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
+#include "vpnd/control/dns.h"
+#include "vpnd/control/fulltunnel.h"
+#include "vpnd/control/reload.h"
 #include "vpnd/control/reload_apply.h"
+#include "vpnd/control/saveconf.h"
 #include "vpnd/common/log.h"
 #include "vpnd/control/resolve.h"
 #include "vpnd/control/routes.h"
@@ -42,8 +46,11 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 #include "vpnd/control/uapi.h"
+#include "vpnd/control/uapi_server.h"
 
-enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_SIGNAL };
+/* epoll's data.u32: a loop event, or EV_UAPI_CONN + the slot of a UAPI
+ * connection (uapi_server.h). */
+enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_SIGNAL, EV_UAPI_CONN = 16 };
 
 struct daemon {
 	struct device dev;
@@ -53,7 +60,10 @@ struct daemon {
 	/* The monitor <-> worker channel (broker.h): [0] the monitor's end,
 	 * [1] the worker's; each process closes the other's after the fork. */
 	int chan[2];
+	struct uapi_server uapi;
 	bool running;
+	bool owns_ifname;	/* past the "already up" check: its state is ours */
+	bool pre_up_ran;	/* a failed up then runs PostDown */
 	char pid_path[128];
 };
 
@@ -76,15 +86,28 @@ static void sync_udp_registration(struct daemon *d)
 	d->registered_udp_fd = d->dev.udp_fd;
 }
 
-static void handle_uapi(struct daemon *d)
+/* New control connections: each gets a slot and waits in epoll for its
+ * request; none is served here, so none can hold the loop. */
+static void handle_uapi(struct daemon *d, uint64_t now)
 {
-	int fd;
+	int fd, slot;
 
-	while ((fd = accept4(d->uapi_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		uapi_serve_connection(&d->dev, fd);
-		sync_udp_registration(d);
-		send_flush(&d->dev);
+	while ((fd = accept4(d->uapi_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		slot = uapi_server_add(&d->uapi, fd, now);
+		if (slot >= 0)
+			epoll_add(d->epoll_fd, fd, EV_UAPI_CONN + (unsigned)slot);
 	}
+}
+
+static void handle_uapi_conn(struct daemon *d, unsigned slot, uint64_t now)
+{
+	int fd = d->uapi.conn[slot].fd;
+	struct epoll_event e = { .events = EPOLLOUT, .data.u32 = EV_UAPI_CONN + slot };
+
+	if (uapi_server_ready(&d->uapi, slot, &d->dev, now) == UAPI_CONN_WANTS_WRITE)
+		epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, fd, &e);
+	sync_udp_registration(d);	/* a set may have rebound the socket */
+	send_flush(&d->dev);
 }
 
 static void handle_signal(struct daemon *d)
@@ -104,9 +127,14 @@ static void handle_signal(struct daemon *d)
 	 * is the monitor's, which reads the config files as root. */
 }
 
-static int loop_timeout_ms(const struct device *dev, uint64_t now)
+/* Until the next peer timer or UAPI deadline (which it also enforces). */
+static int loop_timeout_ms(struct daemon *d, uint64_t now)
 {
-	uint64_t next = timer_heap_next(dev);
+	uint64_t next = timer_heap_next(&d->dev);
+	uint64_t uapi_next = uapi_server_expire(&d->uapi, now);
+
+	if (uapi_next && (!next || uapi_next < next))
+		next = uapi_next;
 
 	if (!next)
 		return -1;
@@ -122,7 +150,7 @@ static void run_loop(struct daemon *d)
 	d->running = true;
 	while (d->running) {
 		uint64_t now = now_monotonic_ns();
-		int n = epoll_wait(d->epoll_fd, evs, 8, loop_timeout_ms(&d->dev, now));
+		int n = epoll_wait(d->epoll_fd, evs, 8, loop_timeout_ms(d, now));
 
 		now = now_monotonic_ns();
 		for (int i = 0; i < n; i++) {
@@ -134,8 +162,12 @@ static void run_loop(struct daemon *d)
 					d->running = false;
 				break;
 			case EV_UDP: packet_io_udp_readable(&d->dev, now); break;
-			case EV_UAPI: handle_uapi(d); break;
+			case EV_UAPI: handle_uapi(d, now); break;
 			case EV_SIGNAL: handle_signal(d); break;
+			default:
+				if (evs[i].data.u32 >= EV_UAPI_CONN &&
+				    evs[i].data.u32 < EV_UAPI_CONN + UAPI_CONN_MAX)
+					handle_uapi_conn(d, evs[i].data.u32 - EV_UAPI_CONN, now);
 			}
 		}
 		timer_heap_run(&d->dev, now_monotonic_ns());
@@ -217,6 +249,7 @@ static bool daemonize(struct daemon *d)
  * its addresses and its routes with it. Files and hooks are the monitor's. */
 static void close_everything(struct daemon *d)
 {
+	uapi_server_close_all(&d->uapi);
 	if (d->uapi_fd >= 0)
 		close(d->uapi_fd);
 	if (d->dev.tun_fd >= 0)
@@ -343,9 +376,54 @@ static void monitor_reload(struct daemon *d, struct config *held, const struct c
 	reload_report_format(line, sizeof(line), d->dev.ifname, &rep);
 	log_info("%s", line);
 	config_wipe_secrets(&fresh);	/* applied: only hooks and endpoints stay */
+	if (!reload_hooks_equal(*cfg, &fresh))
+		log_warn("%s: warning: PreUp/PostUp/PreDown/PostDown differ from those of vpnd up; "
+			 "those of up stay until vpnd down (needs vpnd down and up)",
+			 d->opts->config_path);
+	/* A swap, not a copy: the old config (the caller's at the first
+	 * reload, held's later) is freed by its owner with fresh's hooks. */
+	reload_keep_hooks(&fresh, (struct config *)*cfg);
 	config_free(held);
 	*held = fresh;
 	*cfg = held;
+}
+
+/* After the interface is gone: its policy rules, nftables table, sysctl
+ * and DNS. A kill switch stays when the daemon died unasked, and the DNS
+ * with it (queries to other servers would leak). */
+static void full_tunnel_down(const char *ifname, bool keep_kill_switch)
+{
+	char err[512] = "";
+
+	switch (fulltunnel_undo(ifname, keep_kill_switch, err, sizeof(err))) {
+	case FULLTUNNEL_FAILED:
+		log_error("%s: full tunnel: %s", ifname, err);
+		break;
+	case FULLTUNNEL_KEPT:
+		log_warn("%s: daemon gone: kill switch holds (no traffic outside the "
+			 "tunnel) until vpnd down %s", ifname, ifname);
+		return;
+	default:
+		break;
+	}
+	dns_undo(ifname);
+}
+
+/* SaveConfig = true, at vpnd down after PreDown (as wg-quick): the
+ * running peers and endpoints back into the config file. */
+static void save_config(struct daemon *d, const struct config *cfg)
+{
+	struct running_state rs;
+	char err[PATH_MAX + 256];
+
+	if (!cfg || !cfg->save_config || !d->opts->config_path)
+		return;
+	if (saveconf_fetch(d->dev.ifname, &rs, err, sizeof(err)) < 0 ||
+	    saveconf_write(d->opts->config_path, cfg, &rs, err, sizeof(err)) < 0)
+		log_error("%s: %s", d->dev.ifname, err);
+	else
+		log_info("%s: SaveConfig: wrote %s", d->dev.ifname, d->opts->config_path);
+	running_state_free(&rs);
 }
 
 /* Waits for the worker; SIGTERM/SIGINT run PreDown while the interface is
@@ -358,6 +436,7 @@ static int monitor_main(struct daemon *d, pid_t worker, int chan)
 	struct resolver res;
 	sigset_t mask;
 	int status = 0, sig;
+	bool asked = false;	/* stopped by a signal, not a crash */
 	char err[512];
 
 	/* Without it the worker has no way to a new socket and nobody sees
@@ -396,12 +475,15 @@ static int monitor_main(struct daemon *d, pid_t worker, int chan)
 			continue;
 		}
 		log_info("%s: signal %d, shutting down", d->dev.ifname, sig);
+		asked = true;
 		if (cfg)
 			run_hooks(cfg->pre_down, cfg->n_pre_down, d->dev.ifname);
+		save_config(d, cfg);
 		kill(worker, SIGTERM);
 	}
 	resolver_free(&res);
 	broker_stop(&broker);
+	full_tunnel_down(d->dev.ifname, !asked);
 	if (cfg)
 		run_hooks(cfg->post_down, cfg->n_post_down, d->dev.ifname);
 	remove_files(d);
@@ -420,12 +502,19 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "%s is already up", d->opts->ifname);
 		return -EEXIST;
 	}
+	if (cfg && fulltunnel_check(cfg, err, err_len) < 0)
+		return -EINVAL;
+	/* What a crashed earlier run left (its kill switch included). */
+	d->owns_ifname = true;
+	full_tunnel_down(d->opts->ifname, false);
 	if (device_init(&d->dev, d->opts->ifname) < 0) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	if (cfg)
-		run_hooks(cfg->pre_up, cfg->n_pre_up, d->opts->ifname);
+	d->pre_up_ran = cfg != NULL;
+	if (cfg && run_up_hooks("PreUp", cfg->pre_up, cfg->n_pre_up, d->opts->ifname, err,
+				err_len) < 0)
+		return -ECANCELED;
 	d->nl = nl_open(err, err_len);
 	if (!d->nl)
 		return -EIO;
@@ -451,9 +540,33 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	}
 	if (interface_configure(d->nl, &d->dev, d->opts->cfg, err, err_len) < 0)
 		return -EIO;
-	if (cfg)
-		run_hooks(cfg->post_up, cfg->n_post_up, name);
+	if (cfg && fulltunnel_up(d->nl, name, d->dev.ifindex, cfg, err, err_len) < 0)
+		return -EIO;
+	if (cfg && dns_up(name, cfg, err, err_len) < 0)
+		return -EIO;
+	if (cfg && run_up_hooks("PostUp", cfg->post_up, cfg->n_post_up, name, err, err_len) < 0)
+		return -ECANCELED;
 	return 0;
+}
+
+/* A failed up leaves the host as it was (all or nothing): PreDown while
+ * the interface is still there, then the interface (it goes with its TUN
+ * fd, addresses and routes with it), the files and the full tunnel, then
+ * PostDown. Down hooks run only if up got as far as running PreUp, so that
+ * they can undo what the up hooks did. */
+static void abort_up(struct daemon *d)
+{
+	const struct config *cfg = d->opts->cfg;
+
+	if (cfg && d->pre_up_ran && d->dev.tun_fd >= 0)
+		run_hooks(cfg->pre_down, cfg->n_pre_down, d->opts->ifname);
+	if (d->uapi_fd >= 0)
+		remove_files(d);
+	close_everything(d);
+	if (d->owns_ifname)
+		full_tunnel_down(d->opts->ifname, false);
+	if (cfg && d->pre_up_ran)
+		run_hooks(cfg->post_down, cfg->n_post_down, d->opts->ifname);
 }
 
 int daemon_run(const struct daemon_opts *o)
@@ -468,6 +581,7 @@ int daemon_run(const struct daemon_opts *o)
 	d.dev.tun_fd = d.dev.udp_fd = -1;
 	sandbox_close_inherited();
 	sandbox_no_core();	/* the monitor holds every key during a reload */
+	uapi_server_init(&d.uapi);
 	/* Blocked from the start: a signal during set-up waits for the
 	 * monitor, which then runs PreDown/PostDown and removes the files. */
 	sigemptyset(&mask);
@@ -479,10 +593,7 @@ int daemon_run(const struct daemon_opts *o)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if (start(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vpnd: %s\n", err);
-		/* A half-made interface goes away with its TUN fd. */
-		if (d.uapi_fd >= 0)
-			remove_files(&d);
-		close_everything(&d);
+		abort_up(&d);
 		return 1;
 	}
 	if (o->cfg)

@@ -11,6 +11,7 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/packet_io.h"
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
@@ -32,6 +33,7 @@ static const char *const drop_names[DROP_COUNT] = {
 	[DROP_NO_ENDPOINT] = "no_endpoint",
 	[DROP_QUEUE_FULL] = "queue_full",
 	[DROP_P2P_REFUSED] = "peer_to_peer_refused",
+	[DROP_TOO_BIG] = "too_big",
 };
 
 const char *drop_reason_name(enum drop_reason r)
@@ -154,13 +156,28 @@ static int open_udp(int family, uint16_t port, uint32_t fwmark)
 		a.in.sin_port = htons(port);
 		alen = sizeof(a.in);
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* No SO_REUSEADDR: with it any local user could bind the same port
+	 * and take the tunnel's datagrams, and a second interface on the same
+	 * ListenPort would silently take over the first one's. A port in use
+	 * is EADDRINUSE, reported as such. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
 	if (fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+	/* Replies leave from the address the peer wrote to: refused only
+	 * by a kernel without IP_PKTINFO, where routing picks as before. */
+	(void)udp_enable_pktinfo(fd, family);
 	/* Coalesced receive; harmless where the kernel lacks it. */
 	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	/* Outer DF cleared, as the kernel's WireGuard (udp_tunnel_xmit_skb with
+	 * df 0): a link with a smaller MTU on the way fragments the outer
+	 * packet instead of dropping it; the inner packet's path MTU is the
+	 * inner sender's business. (On an IPv6 socket SOL_IP still governs
+	 * the IPv4-mapped traffic.) */
+	setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &(int){ IP_PMTUDISC_DONT }, sizeof(int));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &(int){ IPV6_PMTUDISC_DONT },
+			   sizeof(int));
 	if (bind(fd, &a.sa, alen) < 0) {
 		int err = -errno;
 

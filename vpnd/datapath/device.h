@@ -57,6 +57,7 @@ enum drop_reason {
 	DROP_NO_ENDPOINT,	/* peer has no endpoint to send to */
 	DROP_QUEUE_FULL,	/* staged queue full */
 	DROP_P2P_REFUSED,	/* peer to another peer with PeerToPeer = refuse */
+	DROP_TOO_BIG,		/* peer to another peer, larger than our MTU */
 	DROP_COUNT,
 };
 
@@ -104,6 +105,10 @@ struct device {
 	uint64_t under_load_until_ns;
 
 	uint64_t drops[DROP_COUNT];
+	size_t staged_bytes;		/* all peers' staged packets (peer.c) */
+	unsigned icmp_tokens;		/* icmp.c's rate limit */
+	uint64_t icmp_last_ns;
+	uint64_t icmp_sent;		/* destination-unreachable errors written */
 	uint64_t cookie_replies_sent;
 	uint64_t handshakes_answered;
 
@@ -111,7 +116,7 @@ struct device {
 	uint8_t (*rx_bufs)[PACKET_BUF_LEN];
 	uint8_t (*tx_bufs)[TX_BUF_LEN];
 	size_t tx_lens[BATCH_MAX];
-	union sockaddr_any tx_dst[BATCH_MAX];
+	struct endpoint tx_dst[BATCH_MAX];	/* and the source to send from */
 	size_t tx_count;
 	struct tx_seal tx_seal[BATCH_MAX];
 

@@ -64,6 +64,18 @@ enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 	return res;
 }
 
+int udp_enable_pktinfo(int fd, int family)
+{
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
+		return -errno;
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
 static void normalise_source(union sockaddr_any *a)
 {
 	if (a->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr)) {
@@ -78,10 +90,10 @@ static void normalise_source(union sockaddr_any *a)
 /* With UDP GRO one datagram may hold several WireGuard messages of
  * seg bytes each (the last may be shorter): each is handled on its own. */
 static void receive_datagram(struct device *dev, uint8_t *buf, size_t len, size_t seg,
-			     const union sockaddr_any *src, uint64_t now)
+			     const struct endpoint *src, uint64_t now)
 {
 	/* With a crypto pool the batch is taken whole (receive_batch_add). */
-	void (*receive)(struct device *, uint8_t *, size_t, const union sockaddr_any *,
+	void (*receive)(struct device *, uint8_t *, size_t, const struct endpoint *,
 			uint64_t) = dev->pool ? receive_batch_add : receive_packet;
 
 	if (!seg || seg >= len) {
@@ -92,26 +104,65 @@ static void receive_datagram(struct device *dev, uint8_t *buf, size_t len, size_
 		receive(dev, buf + off, len - off < seg ? len - off : seg, src, now);
 }
 
-static size_t gro_segment_size(struct msghdr *h)
+/* Our address the datagram was sent to, from IP_PKTINFO (its header
+ * destination, ipi_addr, as the kernel's wg_socket_endpoint_from_skb takes
+ * it) or IPV6_PKTINFO; a v4-mapped one becomes IPv4. */
+static void local_source_from_pktinfo(const struct cmsghdr *cm, struct local_source *out)
 {
+	if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
+	    cm->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+		struct in_pktinfo pi;
+
+		memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+		out->family = AF_INET;
+		out->ifindex = (unsigned)pi.ipi_ifindex;
+		out->addr.v4 = pi.ipi_addr;
+	} else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO &&
+		   cm->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+		struct in6_pktinfo pi;
+
+		memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+		out->ifindex = pi.ipi6_ifindex;
+		if (IN6_IS_ADDR_V4MAPPED(&pi.ipi6_addr)) {
+			out->family = AF_INET;
+			memcpy(&out->addr.v4, &pi.ipi6_addr.s6_addr[12], 4);
+		} else {
+			out->family = AF_INET6;
+			out->addr.v6 = pi.ipi6_addr;
+		}
+	}
+}
+
+/* The cmsgs of one received datagram: its GRO segment size (0: not
+ * coalesced) and our address it was sent to (family 0 if not told). */
+static size_t parse_cmsgs(struct msghdr *h, struct local_source *dst)
+{
+	size_t seg_size = 0;
+
+	memset(dst, 0, sizeof(*dst));
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
 		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
 			int seg;
 
 			memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
-			return seg > 0 ? (size_t)seg : 0;
+			seg_size = seg > 0 ? (size_t)seg : 0;
+		} else {
+			local_source_from_pktinfo(cm, dst);
 		}
 	}
-	return 0;
+	return seg_size;
 }
 
 void packet_io_udp_readable(struct device *dev, uint64_t now)
 {
 	static struct mmsghdr msgs[BATCH_MAX];
 	static struct iovec iov[BATCH_MAX];
-	static union sockaddr_any src[BATCH_MAX];
+	static struct endpoint from[BATCH_MAX];
+	/* UDP_GRO, IPV6_PKTINFO, and IP_PKTINFO: an IPv6 socket gives both
+	 * for an IPv4 datagram. Too small, and the kernel cuts them. */
 	static union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+			 CMSG_SPACE(sizeof(struct in_pktinfo))];
 		struct cmsghdr align;
 	} cmsg[BATCH_MAX];
 
@@ -124,8 +175,8 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 			memset(&msgs[i], 0, sizeof(msgs[i]));
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
-			msgs[i].msg_hdr.msg_name = &src[i];
-			msgs[i].msg_hdr.msg_namelen = sizeof(src[i]);
+			msgs[i].msg_hdr.msg_name = &from[i].addr;
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i].addr);
 			msgs[i].msg_hdr.msg_control = cmsg[i].buf;
 			msgs[i].msg_hdr.msg_controllen = sizeof(cmsg[i].buf);
 		}
@@ -133,9 +184,10 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++) {
-			normalise_source(&src[i]);
-			receive_datagram(dev, dev->rx_bufs[i], msgs[i].msg_len,
-					 gro_segment_size(&msgs[i].msg_hdr), &src[i], now);
+			size_t seg = parse_cmsgs(&msgs[i].msg_hdr, &from[i].src);
+
+			normalise_source(&from[i].addr);
+			receive_datagram(dev, dev->rx_bufs[i], msgs[i].msg_len, seg, &from[i], now);
 		}
 		if (dev->pool)
 			receive_batch_end(dev, now);

@@ -13,6 +13,12 @@ enum io_result {
 	IO_LINK_GONE,	/* the TUN says the interface was deleted: stop */
 };
 
+/* Asks the kernel to tell, with each datagram received on the UDP socket
+ * fd (of family), our address it was sent to (IP_PKTINFO, and
+ * IPV6_RECVPKTINFO on an IPv6 socket), so that replies leave from it.
+ * Whoever creates the socket calls it. -errno. */
+int udp_enable_pktinfo(int fd, int family);
+
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now);
 void packet_io_udp_readable(struct device *dev, uint64_t now);
 

@@ -3,11 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "vpnd/datapath/device.h"
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
-#include "crypto/crypto.h"
 
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds)
 {
@@ -19,8 +20,20 @@ void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds)
 
 void peer_set_endpoint(struct peer *peer, const union sockaddr_any *ep)
 {
-	peer->endpoint = *ep;
+	memset(&peer->endpoint, 0, sizeof(peer->endpoint));
+	peer->endpoint.addr = *ep;
 	peer->has_endpoint = true;
+}
+
+void peer_update_endpoint(struct peer *peer, const struct endpoint *from)
+{
+	peer->endpoint = *from;
+	peer->has_endpoint = true;
+}
+
+void peer_clear_endpoint_source(struct peer *peer)
+{
+	memset(&peer->endpoint.src, 0, sizeof(peer->endpoint.src));
 }
 
 static void keypair_drop(struct peer *peer, struct keypair **slot)
@@ -88,55 +101,73 @@ void peer_zero_keys(struct peer *peer)
 	noise_handshake_clear(&peer->hs);
 }
 
-/* Queues a copy of pkt until the peer has a session. Each packet gets a
- * block of its own size, freed once it is sent (send_staged), so an idle
- * queue holds no memory. */
-/* A staged packet is plaintext from the TUN: wiped before its memory goes
- * back to the allocator, where a later bug could read it. */
-void peer_staged_free(struct peer *peer, unsigned slot)
+/* Frees the oldest staged packet, wiping it first: it is plaintext. */
+static void staged_drop_oldest(struct peer *peer)
 {
-	if (peer->staged[slot])
-		wg_secure_wipe(peer->staged[slot], peer->staged_len[slot]);
-	free(peer->staged[slot]);
-	peer->staged[slot] = NULL;
+	unsigned i = peer->staged_head;
+	size_t len = peer->staged_len[i];
+
+	sodium_memzero(peer->staged[i], len);
+	free(peer->staged[i]);
+	peer->staged[i] = NULL;
+	peer->staged_head = (i + 1) % STAGED_MAX;
+	peer->staged_count--;
+	peer->staged_bytes -= len;
+	peer->dev->staged_bytes -= len;
 }
 
+/* Queues a copy of pkt until the peer has a session. Each packet gets a
+ * block of its own size, freed once it is sent (send_staged), so an idle
+ * queue holds no memory. Bounded three ways, so that no peer (and no
+ * number of peers) can make the daemon hold more than STAGED_DEVICE_BYTES:
+ * STAGED_MAX packets and STAGED_PEER_BYTES per peer (the oldest go first,
+ * like WireGuard, so fresh traffic wins), and STAGED_DEVICE_BYTES for the
+ * whole device (this peer's oldest go first; a peer with nothing staged is
+ * refused). Every packet dropped is counted as queue_full. */
 bool peer_stage(struct peer *peer, const uint8_t *pkt, size_t len)
 {
+	struct device *dev = peer->dev;
 	unsigned slot;
 	uint8_t *copy;
 
-	if (len > MTU_MAX || len > UINT16_MAX) {
-		device_count_drop(peer->dev, DROP_INNER_INVALID);
+	if (len > MTU_MAX || len > UINT16_MAX || len > STAGED_PEER_BYTES) {
+		device_count_drop(dev, DROP_INNER_INVALID);
 		return false;
 	}
-	if (peer->staged_count == STAGED_MAX) {
-		/* Full: drop the oldest, like WireGuard, so fresh traffic wins. */
-		peer_staged_free(peer, peer->staged_head);
-		peer->staged_head = (peer->staged_head + 1) % STAGED_MAX;
-		peer->staged_count--;
-		device_count_drop(peer->dev, DROP_QUEUE_FULL);
+	while (peer->staged_count &&
+	       (peer->staged_count == STAGED_MAX || peer->staged_bytes + len > STAGED_PEER_BYTES ||
+		dev->staged_bytes + len > STAGED_DEVICE_BYTES)) {
+		staged_drop_oldest(peer);
+		device_count_drop(dev, DROP_QUEUE_FULL);
 	}
-	copy = malloc(len ? len : 1);
-	if (!copy) {
-		device_count_drop(peer->dev, DROP_QUEUE_FULL);
+	if (dev->staged_bytes + len > STAGED_DEVICE_BYTES || !(copy = malloc(len ? len : 1))) {
+		device_count_drop(dev, DROP_QUEUE_FULL);
 		return false;
 	}
 	memcpy(copy, pkt, len);
 	slot = (peer->staged_head + peer->staged_count) % STAGED_MAX;
-	peer_staged_free(peer, slot);
 	peer->staged[slot] = copy;
 	peer->staged_len[slot] = (uint16_t)len;
 	peer->staged_count++;
+	peer->staged_bytes += len;
+	dev->staged_bytes += len;
 	return true;
+}
+
+size_t peer_staged_pop(struct peer *peer, uint8_t *out)
+{
+	size_t len = peer->staged_len[peer->staged_head];
+
+	memcpy(out, peer->staged[peer->staged_head], len);
+	staged_drop_oldest(peer);
+	return len;
 }
 
 void peer_staged_clear(struct peer *peer)
 {
-	for (unsigned i = 0; i < STAGED_MAX; i++)
-		peer_staged_free(peer, i);
+	while (peer->staged_count)
+		staged_drop_oldest(peer);
 	peer->staged_head = 0;
-	peer->staged_count = 0;
 }
 
 void peer_timers_changed(struct peer *peer)

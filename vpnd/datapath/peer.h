@@ -16,6 +16,8 @@
 #include "vpnd/datapath/timers.h"
 
 #define STAGED_MAX      128	/* packets queued per peer while no session */
+#define STAGED_PEER_BYTES   (256u * 1024)	/* ... and their bytes per peer */
+#define STAGED_DEVICE_BYTES (32u * 1024 * 1024)	/* ... and for all peers */
 
 struct device;
 
@@ -27,7 +29,7 @@ struct peer {
 	struct keypair *kp_previous, *kp_current, *kp_next;
 
 	bool has_endpoint;
-	union sockaddr_any endpoint;
+	struct endpoint endpoint;	/* src: where replies leave from */
 
 	struct allowedips_owner aips;
 	struct timers timers;
@@ -45,13 +47,22 @@ struct peer {
 	uint8_t *staged[STAGED_MAX];
 	uint16_t staged_len[STAGED_MAX];
 	unsigned staged_head, staged_count;
+	size_t staged_bytes;
 
 	struct peer *hash_next;		/* device's public-key hash chain */
 	struct peer *next, *prev;	/* device's ordered list */
 };
 
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds);
+/* A configured endpoint (config file, UAPI): no source known yet, routing
+ * picks it until the peer's first packet arrives. */
 void peer_set_endpoint(struct peer *peer, const union sockaddr_any *ep);
+/* Roaming: an authenticated packet came from from->addr to from->src;
+ * replies go back that way. */
+void peer_update_endpoint(struct peer *peer, const struct endpoint *from);
+/* Forgets the cached source (it is gone, or may be why the peer is silent):
+ * routing picks it again. */
+void peer_clear_endpoint_source(struct peer *peer);
 /* Installs a keypair freshly derived from a handshake (peer takes kp). */
 void peer_install_keypair(struct peer *peer, struct keypair *kp);
 /* kp (the peer's next) was confirmed by its first packet: promote it. */
@@ -60,10 +71,13 @@ void peer_zero_keys(struct peer *peer);
 void peer_drop_handshake_index(struct peer *peer);
 /* The current keypair if it may send now, else NULL. */
 struct keypair *peer_sendable_keypair(struct peer *peer, uint64_t now);
+/* Queues a copy of pkt (bounded: see peer.c); false if it was dropped. */
 bool peer_stage(struct peer *peer, const uint8_t *pkt, size_t len);
+/* Moves the oldest staged packet to out (MTU_MAX bytes at least), frees
+ * its copy and returns its length. Only when staged_count > 0. */
+size_t peer_staged_pop(struct peer *peer, uint8_t *out);
+/* Frees (and wipes) every staged packet. */
 void peer_staged_clear(struct peer *peer);
-/* Wipes and frees one staged packet (slot may be empty). */
-void peer_staged_free(struct peer *peer, unsigned slot);
 void peer_timers_changed(struct peer *peer);
 
 #endif

@@ -79,13 +79,13 @@ static void answer_initiation(struct device *dev, struct peer *peer, uint64_t no
 	derive_and_install(peer, now);
 	timers_any_authenticated_packet_traversal(&peer->timers, now);
 	timers_any_authenticated_packet_sent(&peer->timers);
-	send_raw(dev, &peer->endpoint, &msg, sizeof(msg));
+	send_handshake_message(peer, &msg, sizeof(msg));
 	peer->tx_bytes += sizeof(msg);
 	dev->handshakes_answered++;
 }
 
 static void receive_initiation(struct device *dev, const uint8_t *buf,
-			       const union sockaddr_any *src, uint64_t now)
+			       const struct endpoint *src, uint64_t now)
 {
 	const struct noise_lookup lookup = { dev, lookup_by_public_key };
 	struct noise_handshake *hs;
@@ -99,14 +99,14 @@ static void receive_initiation(struct device *dev, const uint8_t *buf,
 	peer = PEER_OF_HS(hs);
 	peer->handshakes_received++;
 	peer->rx_bytes += sizeof(struct msg_initiation);
-	peer_set_endpoint(peer, src);
+	peer_update_endpoint(peer, src);
 	handshake_done_timers(peer, now);
 	answer_initiation(dev, peer, now);
 	peer_timers_changed(peer);
 }
 
 static void receive_response(struct device *dev, const uint8_t *buf,
-			     const union sockaddr_any *src, uint64_t now)
+			     const struct endpoint *src, uint64_t now)
 {
 	const struct msg_response *msg = (const struct msg_response *)buf;
 	struct index_entry *e = index_table_find(&dev->index, le32_to_host(msg->receiver_index));
@@ -119,7 +119,7 @@ static void receive_response(struct device *dev, const uint8_t *buf,
 	peer = e->peer;
 	peer->handshakes_received++;
 	peer->rx_bytes += sizeof(*msg);
-	peer_set_endpoint(peer, src);
+	peer_update_endpoint(peer, src);
 	handshake_done_timers(peer, now);
 	derive_and_install(peer, now);
 	timers_handshake_complete(&peer->timers);
@@ -139,11 +139,11 @@ static void receive_cookie_reply(struct device *dev, const uint8_t *buf, uint64_
 }
 
 static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
-			      const union sockaddr_any *src, uint64_t now)
+			      const struct endpoint *src, uint64_t now)
 {
 	uint8_t srcb[COOKIE_SOURCE_MAX];
 	const uint8_t *ip;
-	size_t ip_len, srcb_len = source_bytes(src, srcb, &ip, &ip_len);
+	size_t ip_len, srcb_len = source_bytes(&src->addr, srcb, &ip, &ip_len);
 	enum cookie_mac_state mac;
 	bool under_load;
 
@@ -266,14 +266,14 @@ static bool peer_to_peer(struct device *dev, struct peer *from, const uint8_t *p
  * inner-source check, and the way to the TUN or to another peer. */
 static void transport_deliver(struct device *dev, struct peer *peer, struct keypair *kp,
 			      enum transport_result r, uint8_t *buf, size_t len,
-			      size_t plain_len, const union sockaddr_any *src, uint64_t now)
+			      size_t plain_len, const struct endpoint *src, uint64_t now)
 {
 	struct allowedips_owner *owner;
 	const uint8_t *inner_src;
 	uint8_t *inner = buf + MSG_TRANSPORT_HEADER_LEN;
 	int family;
 
-	peer_set_endpoint(peer, src);	/* roaming: follow authenticated packets */
+	peer_update_endpoint(peer, src);	/* roaming: follow authenticated packets */
 	peer->rx_bytes += len;
 	peer->rx_packets++;
 	after_transport_authenticated(peer, kp, r, now);
@@ -308,7 +308,7 @@ static void transport_deliver(struct device *dev, struct peer *peer, struct keyp
 }
 
 static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
-			      const union sockaddr_any *src, uint64_t now)
+			      const struct endpoint *src, uint64_t now)
 {
 	struct index_entry *e = index_table_find(&dev->index, transport_receiver_index(buf));
 	enum transport_result r;
@@ -326,9 +326,10 @@ static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
 	transport_deliver(dev, e->peer, e->kp, r, buf, len, plain_len, src, now);
 }
 
-/* src is normalised: v4-mapped IPv6 becomes AF_INET. */
+/* src: the peer's address (normalised: v4-mapped IPv6 becomes AF_INET)
+ * and ours it wrote to. */
 void receive_packet(struct device *dev, uint8_t *buf, size_t len,
-		    const union sockaddr_any *src, uint64_t now)
+		    const struct endpoint *src, uint64_t now)
 {
 	uint32_t type;
 
@@ -432,7 +433,7 @@ static void run_flush(struct device *dev, uint64_t now)
 }
 
 void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
-		       const union sockaddr_any *src, uint64_t now)
+		       const struct endpoint *src, uint64_t now)
 {
 	struct index_entry *e;
 	enum transport_result r;

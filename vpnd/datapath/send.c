@@ -15,6 +15,7 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/icmp.h"
 #include "vpnd/datapath/send.h"
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
@@ -46,24 +47,127 @@ static socklen_t socket_address(const struct device *dev, const union sockaddr_a
 	return ep->sa.sa_family == AF_INET6 ? sizeof(out->in6) : sizeof(out->in);
 }
 
-void send_raw(struct device *dev, const union sockaddr_any *dst, const void *buf, size_t len)
+/* The cmsg at cm that makes a datagram leave from src: IP_PKTINFO or
+ * IPV6_PKTINFO with our address the peer wrote to and the interface it
+ * came in on. The kernel's send4 routes with the source alone and drops
+ * it when the route leaves by another interface; a socket cannot ask
+ * that, so the interface is given, as wireguard-go does: a source whose
+ * interface went down (its address kept) is refused (ENETUNREACH) and
+ * forgotten, rather than used on another link. Returns the bytes used at
+ * cm (CMSG_SPACE), 0 when no source is known. */
+static size_t put_source_cmsg(struct cmsghdr *cm, const struct local_source *src)
 {
-	union sockaddr_any a;
-	socklen_t alen = socket_address(dev, dst, &a);
+	if (src->family == AF_INET) {
+		struct in_pktinfo pi = { .ipi_ifindex = (int)src->ifindex,
+					 .ipi_spec_dst = src->addr.v4 };
 
-	if (dev->udp_fd >= 0)
-		(void)sendto(dev->udp_fd, buf, len, 0, &a.sa, alen);
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	if (src->family == AF_INET6) {
+		struct in6_pktinfo pi = { .ipi6_addr = src->addr.v6, .ipi6_ifindex = src->ifindex };
+
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	return 0;
 }
 
-static bool same_endpoint(const union sockaddr_any *a, const union sockaddr_any *b)
+/* What sendmsg answers when a cached source is no longer ours (the address
+ * was removed or moved): the kernel's "source address no longer valid".
+ * IPv4 says ENETUNREACH (no route from a foreign source), IPv6 EINVAL. */
+static bool source_refused(int err)
 {
-	if (a->sa.sa_family != b->sa.sa_family)
+	return err == EINVAL || err == ENETUNREACH || err == EADDRNOTAVAIL || err == ENODEV;
+}
+
+/* src (a source sendmsg refused) is forgotten everywhere: in the queued
+ * messages and in every peer that would send from it. Rare (an address
+ * went away), so the walk over the peers costs nothing that matters. */
+static void forget_source(struct device *dev, const struct local_source *src)
+{
+	struct local_source gone = *src;	/* src may point into tx_dst */
+
+	for (size_t i = 0; i < dev->tx_count; i++) {
+		if (local_source_equal(&dev->tx_dst[i].src, &gone))
+			memset(&dev->tx_dst[i].src, 0, sizeof(gone));
+	}
+	for (struct peer *p = dev->peers_first; p; p = p->next) {
+		if (local_source_equal(&p->endpoint.src, &gone))
+			peer_clear_endpoint_source(p);
+	}
+}
+
+/* The cmsg at cm that sets the outer DSCP/ECN byte of one datagram to
+ * dst: IP_TOS (also on our dual-stack socket, for IPv4) or IPV6_TCLASS. */
+static size_t put_tos_cmsg(struct cmsghdr *cm, const union sockaddr_any *dst, int tos)
+{
+	bool v4 = dst->sa.sa_family == AF_INET;
+
+	cm->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+	cm->cmsg_type = v4 ? IP_TOS : IPV6_TCLASS;
+	cm->cmsg_len = CMSG_LEN(sizeof(tos));
+	memcpy(CMSG_DATA(cm), &tos, sizeof(tos));
+	return CMSG_SPACE(sizeof(tos));
+}
+
+/* One datagram to dst, from its source if one is known, with the outer
+ * TOS/traffic class tos (0: the socket's default). -errno. */
+static int send_one(struct device *dev, const struct endpoint *dst, const void *buf, size_t len,
+		    int tos)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cmsg;
+	union sockaddr_any a;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr h = { .msg_name = &a, .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = cmsg.buf };
+
+	h.msg_namelen = socket_address(dev, &dst->addr, &a);
+	h.msg_controllen = put_source_cmsg(&cmsg.align, &dst->src);
+	if (tos)
+		h.msg_controllen += put_tos_cmsg((struct cmsghdr *)(cmsg.buf + h.msg_controllen),
+						 &dst->addr, tos);
+	if (!h.msg_controllen)
+		h.msg_control = NULL;
+	return sendmsg(dev->udp_fd, &h, 0) < 0 ? -errno : 0;
+}
+
+void send_handshake_message(struct peer *peer, const void *buf, size_t len)
+{
+	struct device *dev = peer->dev;
+	int err;
+
+	if (dev->udp_fd < 0)
+		return;
+	/* AF41, as the kernel's wg_socket_send_buffer_to_peer with
+	 * HANDSHAKE_DSCP: handshakes ahead of bulk traffic in queues that
+	 * honour DSCP. */
+	err = send_one(dev, &peer->endpoint, buf, len, HANDSHAKE_DSCP);
+	if (err && source_refused(-err) && peer->endpoint.src.family) {
+		peer_clear_endpoint_source(peer);
+		(void)send_one(dev, &peer->endpoint, buf, len, HANDSHAKE_DSCP);
+	}
+}
+
+static bool same_endpoint(const struct endpoint *a, const struct endpoint *b)
+{
+	if (!local_source_equal(&a->src, &b->src) || a->addr.sa.sa_family != b->addr.sa.sa_family)
 		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_port == b->in.sin_port &&
-		       a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-	return a->in6.sin6_port == b->in6.sin6_port &&
-	       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+	if (a->addr.sa.sa_family == AF_INET)
+		return a->addr.in.sin_port == b->addr.in.sin_port &&
+		       a->addr.in.sin_addr.s_addr == b->addr.in.sin_addr.s_addr;
+	return a->addr.in6.sin6_port == b->addr.in6.sin6_port &&
+	       !memcmp(&a->addr.in6.sin6_addr, &b->addr.in6.sin6_addr,
+		       sizeof(a->addr.in6.sin6_addr));
 }
 
 /* Length of the run of queued messages from i that one UDP GSO send can
@@ -92,11 +196,32 @@ struct flush_ctx {
 	size_t first_pkt[BATCH_MAX];	/* the queued packet each message starts at */
 	struct iovec iov[BATCH_MAX];
 	union sockaddr_any addrs[BATCH_MAX];
-	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
+	union {	/* UDP_SEGMENT and a source */
+		char buf[CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} cmsg[BATCH_MAX];
 };
+
+/* The UDP_SEGMENT cmsg at cm: the batch is cut into seg-byte datagrams. */
+static size_t put_segment_cmsg(struct cmsghdr *cm, uint16_t seg)
+{
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(seg));
+	memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+	return CMSG_SPACE(sizeof(seg));
+}
+
+/* The cmsgs of the message carrying the n queued packets from i (each
+ * CMSG_SPACE long, so the next starts aligned). Returns their length. */
+static size_t build_cmsgs(char *buf, const struct device *dev, size_t i, size_t n)
+{
+	size_t used = 0;
+
+	if (n > 1)
+		used += put_segment_cmsg((struct cmsghdr *)buf, (uint16_t)dev->tx_lens[i]);
+	return used + put_source_cmsg((struct cmsghdr *)(buf + used), &dev->tx_dst[i].src);
+}
 
 /* Builds one mmsghdr per GSO run (or per message without GSO), for the
  * queued packets from start on. */
@@ -117,19 +242,9 @@ static unsigned build_messages(struct device *dev, struct flush_ctx *c, size_t s
 		h->msg_iov = &c->iov[i];
 		h->msg_iovlen = n;
 		h->msg_name = &c->addrs[m];
-		h->msg_namelen = socket_address(dev, &dev->tx_dst[i], &c->addrs[m]);
-		if (n > 1) {
-			struct cmsghdr *cm;
-			uint16_t seg = (uint16_t)dev->tx_lens[i];
-
-			h->msg_control = c->cmsg[m].buf;
-			h->msg_controllen = sizeof(c->cmsg[m].buf);
-			cm = CMSG_FIRSTHDR(h);
-			cm->cmsg_level = SOL_UDP;
-			cm->cmsg_type = UDP_SEGMENT;
-			cm->cmsg_len = CMSG_LEN(sizeof(seg));
-			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
-		}
+		h->msg_namelen = socket_address(dev, &dev->tx_dst[i].addr, &c->addrs[m]);
+		h->msg_controllen = build_cmsgs(c->cmsg[m].buf, dev, i, n);
+		h->msg_control = h->msg_controllen ? c->cmsg[m].buf : NULL;
 		i += n;
 	}
 	return m;
@@ -167,6 +282,36 @@ static void seal_queued(struct device *dev)
 	}
 }
 
+enum send_error_action {
+	SEND_REBUILT,	/* the rest of the batch was rebuilt: send it from the start */
+	SEND_SKIP_ONE,	/* the network would have dropped it: skip one message */
+	SEND_AGAIN,	/* interrupted: the same call again */
+};
+
+/* sendmmsg failed (err) on message done of c. A refused source is
+ * forgotten first (it may be why a GSO send failed too); a GSO run that
+ * cannot be segmented is sent again one packet per message. What was sent
+ * stays sent: no duplicates. */
+static enum send_error_action on_send_error(struct device *dev, struct flush_ctx *c,
+					    unsigned done, int err, unsigned *count)
+{
+	size_t first = c->first_pkt[done];
+
+	if (err == EINTR)
+		return SEND_AGAIN;
+	if (source_refused(err) && dev->tx_dst[first].src.family) {
+		forget_source(dev, &dev->tx_dst[first].src);
+		*count = build_messages(dev, c, first);
+		return SEND_REBUILT;
+	}
+	if ((err == EIO || err == EINVAL) && c->msgs[done].msg_hdr.msg_iovlen > 1) {
+		dev->udp_gso = false;	/* this route cannot segment */
+		*count = build_messages(dev, c, first);
+		return SEND_REBUILT;
+	}
+	return SEND_SKIP_ONE;	/* EAGAIN (socket buffer full) or a dead route */
+}
+
 void send_flush(struct device *dev)
 {
 	static struct flush_ctx c;	/* one event loop: no sharing */
@@ -179,28 +324,25 @@ void send_flush(struct device *dev)
 	while (done < count) {
 		int n = sendmmsg(dev->udp_fd, c.msgs + done, count - done, 0);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if ((errno == EIO || errno == EINVAL) && c.msgs[done].msg_hdr.msg_iovlen > 1) {
-				/* This route cannot segment: no GSO from now on, and
-				 * the rest goes again one packet per message (what
-				 * was sent stays sent: no duplicates). */
-				dev->udp_gso = false;
-				count = build_messages(dev, &c, c.first_pkt[done]);
-				done = 0;
-				continue;
-			}
-			/* EAGAIN (socket buffer full) or a dead route: skip one
-			 * message, as the network would drop it. */
-			n = 1;
+		if (n >= 0) {
+			done += (unsigned)n;
+			continue;
 		}
-		done += (unsigned)n;
+		switch (on_send_error(dev, &c, done, errno, &count)) {
+		case SEND_REBUILT:
+			done = 0;
+			break;
+		case SEND_SKIP_ONE:
+			done++;
+			break;
+		case SEND_AGAIN:
+			break;
+		}
 	}
 	dev->tx_count = 0;
 }
 
-void send_queue_raw(struct device *dev, const union sockaddr_any *dst, const void *buf,
+void send_queue_raw(struct device *dev, const struct endpoint *dst, const void *buf,
 		    size_t len)
 {
 	size_t slot = dev->tx_count;
@@ -243,7 +385,7 @@ void send_initiation(struct peer *peer, bool is_retry)
 	peer->handshakes_sent++;
 	timers_any_authenticated_packet_traversal(&peer->timers, now);
 	timers_any_authenticated_packet_sent(&peer->timers);
-	send_raw(dev, &peer->endpoint, &msg, sizeof(msg));
+	send_handshake_message(peer, &msg, sizeof(msg));
 	peer->tx_bytes += sizeof(msg);
 	timers_handshake_initiated(&peer->timers, now, jitter_ns());
 	peer_timers_changed(peer);
@@ -307,14 +449,10 @@ void send_staged(struct peer *peer)
 	if (!peer->has_endpoint)
 		return;
 	while (peer->staged_count) {
-		unsigned i = peer->staged_head;
+		size_t len = peer_staged_pop(peer, dev->tx_bufs[dev->tx_count] +
+						   MSG_TRANSPORT_HEADER_LEN);
 
-		memcpy(dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN, peer->staged[i],
-		       peer->staged_len[i]);
-		peer_staged_free(peer, i);
-		peer->staged_head = (i + 1) % STAGED_MAX;
-		peer->staged_count--;
-		queue_encrypted(peer, kp, peer->staged_len[i], now);
+		queue_encrypted(peer, kp, len, now);
 	}
 	maybe_rekey_on_send(peer, kp, now);
 }
@@ -387,9 +525,17 @@ void send_from_tun(struct device *dev, uint8_t *pkt, size_t len, uint64_t now)
 	owner = allowedips_lookup(dev->aips, family, dst);
 	if (!owner) {
 		device_count_drop(dev, DROP_NO_ROUTE);
+		icmp_send_unreachable(dev, pkt, len, now);
 		return;
 	}
 	peer = (struct peer *)((char *)owner - offsetof(struct peer, aips));
+	if (!peer->has_endpoint) {
+		/* The local sender learns now, as from the kernel's wg_xmit
+		 * (a forwarded packet's sender is a peer: it gets nothing). */
+		device_count_drop(dev, DROP_NO_ENDPOINT);
+		icmp_send_unreachable(dev, pkt, len, now);
+		return;
+	}
 	send_to_peer(peer, pkt, len, now);
 }
 
@@ -400,8 +546,11 @@ void send_forward(struct peer *peer, const uint8_t *pkt, size_t len, uint64_t no
 	struct device *dev = peer->dev;
 	uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
 
-	if (len > MTU_MAX) {	/* an IPv6 payload length near 64 KiB */
-		device_count_drop(dev, DROP_INNER_INVALID);
+	/* The sender's MTU may be larger than ours: what we would not take
+	 * from our own TUN we do not forward either (and a 64 KiB packet
+	 * must not be staged 128 times per offline peer). */
+	if (len > dev->mtu) {
+		device_count_drop(dev, DROP_TOO_BIG);
 		return;
 	}
 	memcpy(slot, pkt, len);

@@ -32,10 +32,12 @@ void send_from_tun(struct device *dev, uint8_t *pkt, size_t len, uint64_t now);
  * (copied into the send batch, or staged until it has a session). */
 void send_forward(struct peer *peer, const uint8_t *pkt, size_t len, uint64_t now);
 void send_flush(struct device *dev);
-void send_raw(struct device *dev, const union sockaddr_any *dst, const void *buf, size_t len);
+/* Sends a handshake message to peer's endpoint at once, from its cached
+ * source (forgotten, and the send retried, if the kernel refuses it). */
+void send_handshake_message(struct peer *peer, const void *buf, size_t len);
 /* Queues a complete message (a cookie reply) into the send batch: it leaves
- * with the next sendmmsg, not in a system call of its own. */
-void send_queue_raw(struct device *dev, const union sockaddr_any *dst, const void *buf,
+ * with the next sendmmsg, not in a system call of its own, from dst->src. */
+void send_queue_raw(struct device *dev, const struct endpoint *dst, const void *buf,
 		    size_t len);
 
 #endif

@@ -104,6 +104,10 @@ void peer_run_timers(struct peer *peer, uint64_t now)
 		peer_staged_clear(peer);
 	if (actions & TIMER_ACTION_ZERO_KEYS)
 		peer_zero_keys(peer);
+	/* No answer to what we sent: maybe our source is the trouble (the
+	 * kernel's retransmit and new-handshake timers do the same). */
+	if (actions & (TIMER_ACTION_RETRY_INITIATION | TIMER_ACTION_SEND_INITIATION))
+		peer_clear_endpoint_source(peer);
 	if (actions & TIMER_ACTION_RETRY_INITIATION)
 		send_initiation(peer, true);
 	else if (actions & TIMER_ACTION_SEND_INITIATION)

@@ -1,0 +1,98 @@
+#!/bin/bash
+# Client conveniences as wg-quick has them: Table = off | N, vpnd strip
+# (for wg syncconf), vpnd showconf, SaveConfig = true.
+#
+#   [ns a] veth0 198.18.7.1/24 ---------------- [ns b] veth0 198.18.7.2/24
+#   CL 198.19.7.1/24                             (nothing listens: only routes,
+#   peer kp: AllowedIPs 198.19.8.0/24 (+ /0)      files and UAPI are looked at)
+set -e
+. "$(dirname "$0")/lib.sh"
+CL=$(ifname cl)
+CONF=$WORK/$CL.conf
+
+ns_new a; ns_new b
+veth "$a" 198.18.7.1/24 "$b" 198.18.7.2/24
+keypair kc; keypair kp; keypair kn
+conf() {	# conf EXTRA-INTERFACE-LINES ALLOWED-IPS
+	cat > "$CONF" <<EOC
+[Interface]
+PrivateKey = $kc_priv
+Address = 198.19.7.1/24
+ListenPort = 51830
+$1
+
+[Peer]
+PublicKey = $kp_pub
+AllowedIPs = $2
+Endpoint = 198.18.7.2:51820
+EOC
+	chmod 600 "$CONF"
+}
+routes() { ip -n "$a" route show table all | grep -v ' table local ' || true; }
+wait_for 10 sh -c "! ip -n $a addr | grep -q tentative"
+ip -n "$a" rule > "$WORK/rules.before"
+routes > "$WORK/routes.before"
+
+# --- Table = off: no route at all ----------------------------------------------
+conf "Table = off" "198.19.8.0/24, 0.0.0.0/0"
+vpnd_up "$a" "$CONF"
+check "Table = off: no route for the allowed IPs" \
+	sh -c "! ip -n $a route show table all | grep -q '198.19.8.0/24\|default dev $CL'"
+check "Table = off: no rule" sh -c "ip -n $a rule | diff -u $WORK/rules.before -"
+check "Table = off: the tunnel's own subnet (the address's route) is there" \
+	sh -c "ip -n $a route show dev $CL | grep -q '198.19.7.0/24'"
+ip netns exec "$a" "$VPND" down "$CL"
+
+# --- Table = 1234: every allowed IP, /0 included, in table 1234, no rules -------------
+conf "Table = 1234" "198.19.8.0/24, 0.0.0.0/0"
+vpnd_up "$a" "$CONF"
+check "Table = 1234: 198.19.8.0/24 and default in table 1234" \
+	sh -c "ip -n $a route show table 1234 | grep -q '^198.19.8.0/24 dev $CL' &&
+	       ip -n $a route show table 1234 | grep -q '^default dev $CL'"
+check "Table = 1234: nothing in main for them" \
+	sh -c "! ip -n $a route show table main | grep -q '198.19.8.0/24\|default dev $CL'"
+check "Table = 1234: no rule" sh -c "ip -n $a rule | diff -u $WORK/rules.before -"
+check "Table = 1234: no fwmark on the socket" \
+	sh -c "ip netns exec $a wg show $CL fwmark | grep -qx off"
+ip netns exec "$a" "$VPND" down "$CL"
+routes > "$WORK/routes.after"
+check "down: routes as before" diff -u "$WORK/routes.before" "$WORK/routes.after"
+
+# --- strip, showconf, wg syncconf ---------------------------------------------------
+conf "SaveConfig = true
+KillSwitch = false
+MTU = 1380
+PostUp = true %i" "198.19.8.0/24"
+ip netns exec "$a" "$VPND" strip "$CONF" > "$WORK/stripped"
+check "strip: no vpnd/wg-quick-only key left" \
+	sh -c "! grep -Eiq '^(Address|SaveConfig|KillSwitch|MTU|PostUp|Table|DNS|PeerToPeer)' $WORK/stripped"
+check "strip: keys, port, peer and endpoint kept" \
+	sh -c "grep -qx 'PrivateKey = $kc_priv' $WORK/stripped && grep -qx 'ListenPort = 51830' $WORK/stripped &&
+	       grep -qx 'PublicKey = $kp_pub' $WORK/stripped && grep -qx 'Endpoint = 198.18.7.2:51820' $WORK/stripped"
+check "strip: a broken config is refused, nothing printed" \
+	sh -c "echo 'Bogus = 1' > $WORK/bad.conf; ! $VPND strip $WORK/bad.conf > $WORK/bad.out 2>/dev/null && [ ! -s $WORK/bad.out ]"
+vpnd_up "$a" "$CONF"
+check "wg syncconf IF <(vpnd strip FILE) accepts it" \
+	sh -c "ip netns exec $a wg syncconf $CL $WORK/stripped"
+check "showconf: the running peer and its endpoint" \
+	sh -c "ip netns exec $a $VPND showconf $CL > $WORK/show && grep -qx 'PublicKey = $kp_pub' $WORK/show &&
+	       grep -qx 'Endpoint = 198.18.7.2:51820' $WORK/show && grep -qx 'ListenPort = 51830' $WORK/show"
+check "showconf: wg syncconf takes it back unchanged" \
+	sh -c "ip netns exec $a wg syncconf $CL $WORK/show && ip netns exec $a $VPND showconf $CL | diff -u $WORK/show -"
+
+# --- SaveConfig: the running peers go back into the file at down -------------------------
+ip netns exec "$a" wg set "$CL" peer "$kn_pub" allowed-ips 198.19.9.0/24 endpoint 198.18.7.9:51821
+check "down with SaveConfig" ip netns exec "$a" "$VPND" down "$CL"
+check "SaveConfig: the new peer is in the file" \
+	sh -c "grep -qx 'PublicKey = $kn_pub' $CONF && grep -qx 'Endpoint = 198.18.7.9:51821' $CONF &&
+	       grep -qx 'AllowedIPs = 198.19.9.0/24' $CONF"
+check "SaveConfig: the file's own keys are kept" \
+	sh -c "grep -qx 'Address = 198.19.7.1/24' $CONF && grep -qx 'SaveConfig = true' $CONF &&
+	       grep -qx 'MTU = 1380' $CONF && grep -qx 'PostUp = true %i' $CONF"
+check "SaveConfig: mode 0600" test "$(stat -c %a "$CONF")" = 600
+check "SaveConfig: no temporary file left" sh -c "! ls $WORK | grep -q '$CL.conf.'"
+vpnd_up "$a" "$CONF"
+check "up from the saved file: both peers" \
+	sh -c "ip netns exec $a wg show $CL peers | grep -qx '$kn_pub' && ip netns exec $a wg show $CL peers | grep -qx '$kp_pub'"
+ip netns exec "$a" "$VPND" down "$CL"
+finish

@@ -1,0 +1,60 @@
+/* Full tunnel (the road-warrior client), as wg-quick does it, per address
+ * family whose AllowedIPs hold a /0 under Table = auto:
+ *   - the UDP socket carries FwMark (default 51820 = the table);
+ *   - the /0 route goes to table T (T = FwMark, or 51820), never to main;
+ *   - rules "not fwmark T lookup T" and "lookup main suppress_prefixlength 0";
+ *   - net.ipv4.conf.all.src_valid_mark=1 (old value restored on down);
+ *   - nftables table "inet vpnd-IFNAME": the anti-spoof drop of packets for
+ *     the tunnel's addresses arriving on other interfaces, and the conntrack
+ *     mark save/restore for rp_filter (wg-quick's raw/mangle rules);
+ *   - KillSwitch = true: an "unreachable default" route in table T that
+ *     stays when the interface goes, so nothing leaks while the daemon is
+ *     down-but-configured, until vpnd down.
+ * What was done is written to STATE_DIR/IFNAME.fulltunnel before each step,
+ * so that vpnd down, a failed up, the monitor after a worker's crash, or the
+ * next up after the monitor's own crash, undo exactly that. */
+#ifndef VPND_CONTROL_FULLTUNNEL_H
+#define VPND_CONTROL_FULLTUNNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vpnd/control/config.h"
+
+#define FULLTUNNEL_TABLE 51820
+#define FULLTUNNEL_STATE_DIR "/var/run/vpnd"
+
+struct nl;
+
+/* The fwmark for the UDP socket: FwMark if set, else the full-tunnel table
+ * when a /0 needs one, else 0 (none). The one place that decides it. */
+uint32_t fulltunnel_fwmark(const struct config *cfg);
+
+/* True if cfg routes a /0 of family through the policy-routing table. */
+bool fulltunnel_family(const struct config *cfg, int family);
+
+/* Checks that need the whole config (KillSwitch without a full tunnel is
+ * refused: it would protect nothing). 0, or -EINVAL with err set. */
+int fulltunnel_check(const struct config *cfg, char *err, size_t err_len);
+
+/* Installs everything for ifname (already up, its /0 allowed IPs in the
+ * device). Nothing to do: 0. On error, -errno and err; the caller then
+ * closes the interface and calls fulltunnel_undo. */
+int fulltunnel_up(struct nl *nl, const char *ifname, unsigned ifindex, const struct config *cfg,
+		  char *err, size_t err_len);
+
+enum fulltunnel_undo {
+	FULLTUNNEL_NOTHING,	/* no state file */
+	FULLTUNNEL_UNDONE,	/* everything recorded was removed */
+	FULLTUNNEL_KEPT,	/* kill switch held (keep_kill_switch) */
+	FULLTUNNEL_FAILED,	/* some step failed: err says which; state kept */
+};
+
+/* Undoes what the state file of ifname records. Call after the interface
+ * is gone (its routes go with it). keep_kill_switch: a daemon that died
+ * unasked leaves everything of a KillSwitch config in place. */
+enum fulltunnel_undo fulltunnel_undo(const char *ifname, bool keep_kill_switch, char *err,
+				     size_t err_len);
+
+#endif
