@@ -377,7 +377,7 @@ static void reset(void)
 	*peer = peer_snap;
 	*peer2 = peer2_snap;
 	now = now_monotonic_ns();
-	kp = malloc(sizeof(*kp));
+	kp = device_keypair_new(&dev);
 	if (!kp || index_table_init(&dev.index) < 0 || !(dev.ratelimiter = ratelimiter_new(64)))
 		die("out of memory");
 	*kp = kp_snap;

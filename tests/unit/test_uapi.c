@@ -433,7 +433,7 @@ static void test_private_key_of_existing_peer(void **state)
  * keypair, current, with its index in the device's table. */
 static struct keypair *fake_session(struct device *dev, struct peer *peer)
 {
-	struct keypair *kp = calloc(1, sizeof(*kp));
+	struct keypair *kp = device_keypair_new(dev);
 
 	assert_non_null(kp);
 	kp->local_index = index_table_add(&dev->index, peer, kp);

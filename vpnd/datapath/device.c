@@ -61,13 +61,26 @@ int device_init(struct device *dev, const char *ifname)
 	dev->tun_read_buf = malloc(PACKET_BUF_LEN);
 	dev->rx_run = calloc(RX_RUN_MAX, sizeof(*dev->rx_run));
 	dev->local = wg_secure_alloc(sizeof(*dev->local));
-	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
+	dev->secrets = wg_arena_new(sizeof(struct keypair));
+	if (!dev->secrets || !dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
 	    !dev->tx_bufs || !dev->tun_read_buf || !dev->rx_run || !dev->local ||
 	    index_table_init(&dev->index) < 0) {
 		device_destroy(dev);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+struct keypair *device_keypair_new(struct device *dev)
+{
+	return wg_arena_alloc(dev->secrets);
+}
+
+void device_keypair_free(struct device *dev, struct keypair *kp)
+{
+	if (kp)
+		keypair_wipe(kp);
+	wg_arena_free(dev->secrets, kp);
 }
 
 void device_destroy(struct device *dev)
@@ -94,6 +107,9 @@ void device_destroy(struct device *dev)
 		noise_local_clear(dev->local);
 	wg_secure_free(dev->local);
 	dev->local = NULL;
+	/* After the peers: every keypair is back in it (and wiped). */
+	wg_arena_destroy(dev->secrets);
+	dev->secrets = NULL;
 	cookie_checker_wipe(&dev->cookie_checker);
 	dev->peer_buckets = NULL;
 	dev->udp_fd = -1;

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/arena.h"
 #include "handshake/cookie.h"
 #include "handshake/noise.h"
 #include "handshake/ratelimit.h"
@@ -87,6 +88,9 @@ struct device {
 	struct peer **heap;		/* timer heap, 1-based */
 	size_t heap_len, heap_cap;
 
+	/* Keypairs live here (arena.h: never dumped, locked where allowed,
+	 * wiped per object): device_keypair_new/_free. */
+	struct wg_arena *secrets;
 	int tun_fd, udp_fd, udp_family;
 	/* Who makes UDP sockets and sets their mark (both need CAP_NET_ADMIN):
 	 * NULL: this process (root, before the fork; unit tests); in the
@@ -146,6 +150,10 @@ struct udp_socket_ops {
 int device_open_udp(uint16_t port, uint32_t fwmark, int *family);
 
 int device_init(struct device *dev, const char *ifname);
+/* A zeroed keypair from the device's secret arena, or NULL; freed (wiped)
+ * with device_keypair_free, which takes NULL. */
+struct keypair *device_keypair_new(struct device *dev);
+void device_keypair_free(struct device *dev, struct keypair *kp);
 void device_destroy(struct device *dev);
 bool device_set_private_key(struct device *dev, const uint8_t *key);	/* NULL clears */
 /* Binds (or rebinds) the UDP socket to port (0 = random). -errno. */

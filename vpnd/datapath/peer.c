@@ -43,8 +43,7 @@ static void keypair_drop(struct peer *peer, struct keypair **slot)
 	if (!kp)
 		return;
 	index_table_remove(&peer->dev->index, kp->local_index);
-	keypair_wipe(kp);
-	free(kp);
+	device_keypair_free(peer->dev, kp);
 	*slot = NULL;
 }
 

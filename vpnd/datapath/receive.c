@@ -49,12 +49,12 @@ static void handshake_done_timers(struct peer *peer, uint64_t now)
 
 static void derive_and_install(struct peer *peer, uint64_t now)
 {
-	struct keypair *kp = malloc(sizeof(*kp));
+	struct keypair *kp = device_keypair_new(peer->dev);
 
 	if (!kp)
 		return;
 	if (noise_derive_keypair(&peer->hs, kp, now) != NOISE_OK) {
-		free(kp);
+		device_keypair_free(peer->dev, kp);
 		return;
 	}
 	peer_install_keypair(peer, kp);
