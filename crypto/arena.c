@@ -82,6 +82,12 @@ void wg_arena_free(struct wg_arena *a, void *p)
 	a->free_list = p;
 }
 
+void wg_arena_relock(struct wg_arena *a)
+{
+	for (struct chunk *c = a ? a->chunks : NULL; c; c = c->next)
+		(void)mlock(c->mem, c->len);
+}
+
 void wg_arena_destroy(struct wg_arena *a)
 {
 	if (!a)

@@ -21,6 +21,10 @@ struct wg_arena *wg_arena_new(size_t slot_size);
 void *wg_arena_alloc(struct wg_arena *a);
 /* Wipes p's slot and takes it back; NULL is fine. p must be a's. */
 void wg_arena_free(struct wg_arena *a, void *p);
+/* Locks every chunk again: memory locks are not inherited across fork(),
+ * so a child that keeps the arena calls this (before it drops the right to
+ * lock beyond RLIMIT_MEMLOCK). NULL is fine. */
+void wg_arena_relock(struct wg_arena *a);
 /* Wipes and unmaps everything; NULL is fine. */
 void wg_arena_destroy(struct wg_arena *a);
 /* True iff p lies in one of a's chunks (for tests and assertions). */

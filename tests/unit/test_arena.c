@@ -15,6 +15,7 @@
 #include "crypto/arena.h"
 #include "crypto/crypto.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/peer.h"
 
 /* The VmFlags line of the mapping that holds p. */
 static bool vmflags_of(const void *p, char *flags, size_t len)
@@ -100,12 +101,38 @@ static void test_device_keypairs_in_arena(void **state)
 	device_destroy(&dev);
 }
 
+/* A peer's handshake (PSK, static-static DH, chaining key, ephemeral) is in
+ * the arena, and wiped when the peer goes. */
+static void test_peer_handshake_in_arena(void **state)
+{
+	uint8_t pub[KEY_LEN], priv[KEY_LEN], psk[KEY_LEN];
+	struct noise_handshake *hs;
+	struct device dev;
+	struct peer *peer;
+
+	(void)state;
+	assert_int_equal(device_init(&dev, "arena1"), 0);
+	wg_key_generate_private(priv);
+	assert_true(wg_key_public_from_private(pub, priv));
+	memset(psk, 0x77, sizeof(psk));
+	peer = device_peer_create(&dev, pub);
+	assert_non_null(peer);
+	hs = peer->hs;
+	assert_true(wg_arena_owns(dev.secrets, hs));
+	noise_handshake_set_psk(hs, psk);
+	assert_memory_equal(hs->preshared_key, psk, KEY_LEN);
+	device_peer_remove(&dev, peer);
+	assert_true(wg_ct_is_zero(hs->preshared_key, KEY_LEN));
+	device_destroy(&dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_zeroed_and_wiped),
 		cmocka_unit_test(test_many_objects_share_a_chunk),
 		cmocka_unit_test(test_device_keypairs_in_arena),
+		cmocka_unit_test(test_peer_handshake_in_arena),
 	};
 
 	wg_crypto_init();

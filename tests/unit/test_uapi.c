@@ -488,7 +488,7 @@ static void test_same_private_key_keeps_sessions(void **state)
 	assert_null(peer->kp_current);	/* kp is freed now */
 	assert_null(index_table_find(&dev->index, idx));
 	assert_memory_equal(dev->local->public_key, other.pub, KEY_LEN);
-	assert_true(peer->hs.static_static_valid);
+	assert_true(peer->hs->static_static_valid);
 
 	/* and clearing it too */
 	idx = fake_session(dev, peer)->local_index;
@@ -511,7 +511,7 @@ static void test_preshared_key(void **state)
 	wg_random_bytes(psk, sizeof(psk));
 	wg_key_to_hex(psk_hex, psk);
 	assert_int_equal(set(dev, "public_key=%s\npreshared_key=%s\n", p.pub_hex, psk_hex), 0);
-	assert_memory_equal(lookup(dev, &p)->hs.preshared_key, psk, KEY_LEN);
+	assert_memory_equal(lookup(dev, &p)->hs->preshared_key, psk, KEY_LEN);
 	out = get(dev);
 	sec = section_or_fail(out, &p);
 	snprintf(line, sizeof(line), "preshared_key=%s", psk_hex);
@@ -805,7 +805,7 @@ static void test_persistent_keepalive_sends_at_once(void **state)
 
 	/* the handshake in flight holds an index and a timer; removing the
 	 * peer takes both away (nothing may point at the freed peer) */
-	idx = peer->hs.local_index;
+	idx = peer->hs->local_index;
 	assert_int_not_equal(idx, 0);
 	assert_ptr_equal(index_table_find(&dev->index, idx)->peer, peer);
 	assert_int_equal(dev->heap_len, 1);

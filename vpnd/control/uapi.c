@@ -76,8 +76,8 @@ static void walk_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t 
 static void get_peer(struct strbuf *b, struct peer *p)
 {
 	sb_key(b, "public_key", p->public_key);
-	if (!wg_ct_is_zero(p->hs.preshared_key, KEY_LEN))
-		sb_key(b, "preshared_key", p->hs.preshared_key);
+	if (!wg_ct_is_zero(p->hs->preshared_key, KEY_LEN))
+		sb_key(b, "preshared_key", p->hs->preshared_key);
 	sb_printf(b, "protocol_version=1\n");
 	if (p->has_endpoint) {
 		char ep[INET6_ADDRSTRLEN + 16];
@@ -286,7 +286,7 @@ static int set_peer_key(struct set_state *st, const char *key, const char *value
 	} else if (!strcmp(key, "preshared_key")) {
 		if (!wg_key_from_hex(k, value))
 			return EINVAL;
-		noise_handshake_set_psk(&peer->hs, k);
+		noise_handshake_set_psk(peer->hs, k);
 		wg_secure_wipe(k, sizeof(k));
 	} else if (!strcmp(key, "endpoint")) {
 		return set_peer_endpoint(peer, value);

@@ -304,6 +304,9 @@ static int worker_main(struct daemon *d, pid_t monitor)
 	char err[512] = "";
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);	/* never outlive the monitor */
+	/* fork() does not carry memory locks over: lock the secrets again
+	 * while still root (no RLIMIT_MEMLOCK). */
+	wg_arena_relock(d->dev.secrets);
 	/* Set-up is over: the worker keeps no route-netlink socket (the
 	 * monitor watches the link) and asks the monitor for UDP sockets. */
 	nl_close(d->nl);

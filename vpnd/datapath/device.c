@@ -61,7 +61,9 @@ int device_init(struct device *dev, const char *ifname)
 	dev->tun_read_buf = malloc(PACKET_BUF_LEN);
 	dev->rx_run = calloc(RX_RUN_MAX, sizeof(*dev->rx_run));
 	dev->local = wg_secure_alloc(sizeof(*dev->local));
-	dev->secrets = wg_arena_new(sizeof(struct keypair));
+	/* One arena for both kinds of secret object: slots of the larger. */
+	dev->secrets = wg_arena_new(sizeof(struct keypair) > sizeof(struct peer_handshake) ?
+				    sizeof(struct keypair) : sizeof(struct peer_handshake));
 	if (!dev->secrets || !dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
 	    !dev->tx_bufs || !dev->tun_read_buf || !dev->rx_run || !dev->local ||
 	    index_table_init(&dev->index) < 0) {
@@ -148,7 +150,7 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 			continue;
 		}
 		peer_zero_keys(p);
-		noise_handshake_set_local(&p->hs, dev->local);
+		noise_handshake_set_local(p->hs, dev->local);
 	}
 	return ok;
 }
@@ -291,6 +293,7 @@ static void rehash(struct device *dev)
 
 struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
 {
+	struct peer_handshake *ph;
 	struct peer *peer;
 	size_t i;
 
@@ -299,9 +302,16 @@ struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
 	peer = calloc(1, sizeof(*peer));
 	if (!peer)
 		return NULL;
+	ph = wg_arena_alloc(dev->secrets);
+	if (!ph) {
+		free(peer);
+		return NULL;
+	}
+	ph->peer = peer;
+	peer->hs = &ph->hs;
 	peer->dev = dev;
 	memcpy(peer->public_key, pub, KEY_LEN);
-	noise_handshake_init(&peer->hs, dev->local, pub, NULL);
+	noise_handshake_init(peer->hs, dev->local, pub, NULL);
 	cookie_maker_init(&peer->cookie, pub);
 	timers_init(&peer->timers, 0);
 
@@ -343,6 +353,7 @@ void device_peer_remove(struct device *dev, struct peer *peer)
 	peer_zero_keys(peer);
 	peer_staged_clear(peer);
 	cookie_maker_wipe(&peer->cookie);
+	wg_arena_free(dev->secrets, peer->hs);	/* wiped */
 	wg_secure_wipe(peer, sizeof(*peer));
 	free(peer);
 }

@@ -84,11 +84,11 @@ void peer_keypair_confirmed(struct peer *peer, struct keypair *kp)
 /* Forgets the index of a handshake in flight (not one a keypair took). */
 void peer_drop_handshake_index(struct peer *peer)
 {
-	struct index_entry *e = index_table_find(&peer->dev->index, peer->hs.local_index);
+	struct index_entry *e = index_table_find(&peer->dev->index, peer->hs->local_index);
 
 	if (e && e->peer == peer && !e->kp)
-		index_table_remove(&peer->dev->index, peer->hs.local_index);
-	peer->hs.local_index = 0;
+		index_table_remove(&peer->dev->index, peer->hs->local_index);
+	peer->hs->local_index = 0;
 }
 
 void peer_zero_keys(struct peer *peer)
@@ -97,7 +97,7 @@ void peer_zero_keys(struct peer *peer)
 	keypair_drop(peer, &peer->kp_current);
 	keypair_drop(peer, &peer->kp_next);
 	peer_drop_handshake_index(peer);
-	noise_handshake_clear(&peer->hs);
+	noise_handshake_clear(peer->hs);
 }
 
 /* Frees the oldest staged packet, wiping it first: it is plaintext. */
