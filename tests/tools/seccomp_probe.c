@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,6 +166,10 @@ static int netlink_socket(void) { return socket(AF_NETLINK, SOCK_RAW, NETLINK_RO
 static int tcp_socket(void) { return socket(AF_INET, SOCK_STREAM, 0); }
 static int udp_socket(void) { return socket(AF_INET6, SOCK_DGRAM, 0); }
 static int get_pid(void) { return getpid() > 0 ? 0 : -1; }
+/* Signal 0 to the parent (another process of the same user as root). */
+static pid_t prober;	/* the probes' parent, known before the filter */
+static int signal_other(void) { return (int)syscall(SYS_tgkill, prober, prober, 0); }
+static int signal_self(void) { return (int)syscall(SYS_tgkill, getpid(), gettid(), 0); }
 
 static int do_exec(void)
 {
@@ -215,6 +220,7 @@ int main(void)
 	int bad = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	prober = getpid();
 	netlink_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (netlink_fd < 0 || udp_fd < 0) {
@@ -234,7 +240,9 @@ int main(void)
 	bad |= probe("setsockopt(SO_MARK)", so_mark, 1);
 	bad |= probe("mmap(PROT_EXEC)", exec_mapping, 1);
 	bad |= probe("mprotect(PROT_EXEC)", make_executable, 1);
+	bad |= probe("tgkill(another process)", signal_other, 1);
 	bad |= probe("getpid() (needed)", get_pid, 0);
+	bad |= probe("tgkill(itself) (needed)", signal_self, 0);
 	bad |= probe("mmap(PROT_READ|PROT_WRITE) (needed)", rw_mapping, 0);
 	bad |= probe("pthread_create() (needed)", make_thread, 0);
 	bad |= probe("eventfd() (needed)", make_eventfd, 0);

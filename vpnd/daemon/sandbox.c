@@ -112,7 +112,7 @@ static const int allowed[] = {
 	SCMP_SYS(mlock), SCMP_SYS(munlock), SCMP_SYS(getrandom),
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(clock_nanosleep),
 	SCMP_SYS(nanosleep), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
-	SCMP_SYS(restart_syscall), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(tgkill),
+	SCMP_SYS(restart_syscall), SCMP_SYS(getpid), SCMP_SYS(gettid),
 	SCMP_SYS(futex), SCMP_SYS(sched_yield), SCMP_SYS(eventfd2),
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(exit), SCMP_SYS(exit_group),
 };
@@ -227,6 +227,10 @@ enum sandbox_result sandbox_install_seccomp(char *err, size_t err_len)
 				    sizeof(getsockopts) / sizeof(getsockopts[0]));
 	if (!rc)
 		rc = allow_memory(ctx);
+	/* Signals to its own threads only (raise, abort): never to another
+	 * process, even one of the same user. */
+	if (!rc)
+		rc = allow_if(ctx, SCMP_SYS(tgkill), 0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	/* glibc's pthread_create sets signal actions; SIGSYS's stays ours. */
 	if (!rc)
 		rc = allow_if(ctx, SCMP_SYS(rt_sigaction), 0, SCMP_CMP_NE, SIGSYS, 0);
