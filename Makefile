@@ -6,10 +6,11 @@
 #   make check      install deps, build, run unit + integration tests
 #   make asan       the same suite again under AddressSanitizer + UBSan
 #   make demo       install deps, build, run scripts/demo.sh
-#   make install    PREFIX=/usr/local DESTDIR= (binary, wrapper, systemd unit,
-#                   sysusers.d entry, man page, example config; UNITDIR
-#                   SYSUSERSDIR MANDIR DOCDIR to move them); without DESTDIR
-#                   it also creates the worker's system user vpnd
+#   make install    PREFIX=/usr/local DESTDIR= (binary, wrapper, systemd units,
+#                   sysusers.d entry, man page, example config, bash
+#                   completion; UNITDIR SYSUSERSDIR MANDIR DOCDIR BASHCOMPDIR
+#                   to move them); without DESTDIR it also creates the
+#                   worker's system user vpnd
 #   V=1             show the commands
 
 PREFIX  ?= /usr/local
@@ -18,6 +19,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/vpnd
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 BUILD   ?= build
 CC      ?= cc
 PKGS     = libsodium libmnl libb2 libcap-ng libseccomp libqrencode
@@ -153,9 +155,14 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/vpnd $(DESTDIR)$(PREFIX)/bin/vpnd
-	install -m 0755 scripts/vpnd-daemon-wrapper $(DESTDIR)$(PREFIX)/bin/vpnd-daemon-wrapper
+	sed 's|^VPND=$$|VPND=$(PREFIX)/bin/vpnd|' scripts/vpnd-daemon-wrapper \
+		> $(DESTDIR)$(PREFIX)/bin/vpnd-daemon-wrapper
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/vpnd-daemon-wrapper
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 scripts/vpnd.bash-completion $(DESTDIR)$(BASHCOMPDIR)/vpnd
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' scripts/vpnd@.service > $(DESTDIR)$(UNITDIR)/vpnd@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/vpnd@.service
+	install -m 0644 scripts/vpnd.target $(DESTDIR)$(UNITDIR)/vpnd.target
 	install -m 0644 scripts/vpnd.8 $(DESTDIR)$(MANDIR)/man8/vpnd.8
 	install -m 0644 scripts/vpnd.sysusers $(DESTDIR)$(SYSUSERSDIR)/vpnd.conf
 	@# The worker's own user (else it falls back to the shared nobody): made
