@@ -206,6 +206,24 @@ int nl_link_set_mtu(struct nl *nl, unsigned ifindex, unsigned mtu, char *err, si
 	return ret;
 }
 
+int nl_link_set_netns(struct nl *nl, unsigned ifindex, int netns_fd, const char *netns_name,
+		      char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	char name[NAME_LEN];
+	struct nlmsghdr *nlh;
+	int ret;
+
+	ifname_of(ifindex, name);	/* named before it leaves this namespace */
+	nlh = put_link_hdr(buf, RTM_NEWLINK, ifindex, 0, 0);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "move %s into network namespace %s: %s", name, netns_name,
+			strerror(-ret));
+	return ret;
+}
+
 int nl_link_set_up(struct nl *nl, unsigned ifindex, bool up, char *err, size_t err_len)
 {
 	NL_BUF(buf);
@@ -566,21 +584,61 @@ int nl_watch_fd(const struct nl_watch *w)
 }
 
 struct watch_ctx {
-	unsigned ifindex;
+	struct nl_link *link;
 	bool gone;
+	bool overrun;	/* the kernel dropped events (ENOBUFS) */
 };
 
+/* The attributes of a link message that the watch reads. */
+struct link_attrs {
+	const char *ifname;
+	bool new_netnsid;	/* IFLA_NEW_NETNSID: a move, not a deletion */
+};
+
+static int link_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct link_attrs *a = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case IFLA_IFNAME:
+		if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
+			a->ifname = mnl_attr_get_str(attr);
+		break;
+	case IFLA_NEW_NETNSID:
+		a->new_netnsid = true;
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+/* Here: RTM_DELLINK of our index is a move (IFLA_NEW_NETNSID, sent by the
+ * kernel's __dev_change_net_namespace) or a deletion; RTM_NEWLINK of our
+ * index may rename it. Away: an RTM_NEWLINK with our name is the link
+ * coming back, with whatever index the kernel gave it. */
 static int watch_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct watch_ctx *ctx = data;
+	struct nl_link *l = ctx->link;
+	struct link_attrs a = { 0 };
 	const struct ifinfomsg *ifi;
 
-	if (nlh->nlmsg_type != RTM_DELLINK ||
+	if ((nlh->nlmsg_type != RTM_DELLINK && nlh->nlmsg_type != RTM_NEWLINK) ||
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
 		return MNL_CB_OK;
 	ifi = mnl_nlmsg_get_payload(nlh);
-	if ((unsigned)ifi->ifi_index == ctx->ifindex)
-		ctx->gone = true;
+	mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, &a);
+	if (l->where == LINK_PRESENT && (unsigned)ifi->ifi_index == l->ifindex) {
+		if (nlh->nlmsg_type == RTM_DELLINK) {
+			l->where = a.new_netnsid ? LINK_MOVED : LINK_GONE;
+			ctx->gone = !a.new_netnsid;
+		} else if (a.ifname) {
+			snprintf(l->ifname, sizeof(l->ifname), "%s", a.ifname);
+		}
+	} else if (l->where == LINK_MOVED && nlh->nlmsg_type == RTM_NEWLINK && a.ifname &&
+		   !strcmp(a.ifname, l->ifname)) {
+		l->where = LINK_PRESENT;
+		l->ifindex = (unsigned)ifi->ifi_index;
+	}
 	return MNL_CB_OK;
 }
 
@@ -595,26 +653,44 @@ static void watch_drain(struct nl_watch *w, struct watch_ctx *ctx)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			/* EAGAIN: drained. ENOBUFS/ENOSPC: events were lost;
-			 * the existence check in the caller covers for them. */
+			/* EAGAIN: drained. ENOBUFS: events were lost; the
+			 * existence check in the caller covers for them. */
+			if (errno == ENOBUFS)
+				ctx->overrun = true;
 			return;
 		}
 		mnl_cb_run(w->buf, n, 0, 0, watch_cb, ctx);
 	}
 }
 
-bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex)
+enum nl_link_where nl_watch_link(struct nl_watch *w, struct nl_link *l)
 {
-	struct watch_ctx ctx = { .ifindex = ifindex, .gone = false };
+	struct watch_ctx ctx = { .link = l, .gone = false };
 	char name[IF_NAMESIZE];
 
 	watch_drain(w, &ctx);
+	/* A deletion seen wins over anything after it (a new link that
+	 * happens to take our name). */
 	if (ctx.gone)
-		return true;
-	/* Catches deletions whose event we missed (overrun, or the link went
-	 * before the watch was opened). Ifindexes are not reused soon, so a
-	 * missing index means our link is gone. */
-	return !if_indextoname(ifindex, name) && (errno == ENXIO || errno == ENODEV);
+		l->where = LINK_GONE;
+	if (l->where != LINK_PRESENT)
+		return l->where;
+	/* Events lost: is the link still here? Not only after the events: a
+	 * link being moved leaves the namespace's list well before the kernel
+	 * sends its RTM_DELLINK, so a missing index alone cannot tell a move
+	 * from a deletion. Gone from here is reported as moved; the owner of
+	 * a TUN learns of a deletion from its fd (EPOLLERR, EBADFD). */
+	if (ctx.overrun && !if_indextoname(l->ifindex, name) &&
+	    (errno == ENXIO || errno == ENODEV))
+		l->where = LINK_MOVED;
+	return l->where;
+}
+
+bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex)
+{
+	struct nl_link l = { .ifindex = ifindex, .where = LINK_PRESENT };
+
+	return nl_watch_link(w, &l) != LINK_PRESENT;
 }
 
 void nl_watch_close(struct nl_watch *w)

@@ -20,6 +20,11 @@ unsigned nl_ifindex(const char *ifname);
 
 int nl_link_set_mtu(struct nl *nl, unsigned ifindex, unsigned mtu, char *err, size_t err_len);
 int nl_link_set_up(struct nl *nl, unsigned ifindex, bool up, char *err, size_t err_len);
+/* Moves the link into the network namespace netns_fd (an fd of
+ * /var/run/netns/NAME; netns_name for the message). The kernel takes it
+ * down and drops its addresses and routes: set them again there. */
+int nl_link_set_netns(struct nl *nl, unsigned ifindex, int netns_fd, const char *netns_name,
+		      char *err, size_t err_len);
 int nl_link_delete(struct nl *nl, unsigned ifindex, char *err, size_t err_len);
 /* family AF_INET / AF_INET6; addr 4 or 16 bytes. */
 int nl_addr_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr,
@@ -66,10 +71,29 @@ int nl_rule_add(struct nl *nl, const struct nl_rule *r, char *err, size_t err_le
 int nl_rule_del(struct nl *nl, const struct nl_rule *r, char *err, size_t err_len);
 
 /* A separate non-blocking socket subscribed to link events: poll its fd,
- * then call nl_watch_link_gone(), true once ifindex was deleted. */
+ * then call nl_watch_link() to learn where the link is now. */
 struct nl_watch;
 struct nl_watch *nl_watch_open(char *err, size_t err_len);
 int nl_watch_fd(const struct nl_watch *w);
+
+/* Where a watched link is, seen from the watch's network namespace. */
+enum nl_link_where {
+	LINK_PRESENT,	/* here, as ifindex (which changes if it came back) */
+	LINK_MOVED,	/* moved to another namespace: alive, but not seen from here */
+	LINK_GONE,	/* deleted: stop */
+};
+/* The caller's record of its link, updated by nl_watch_link(). Start it
+ * with the link's index and name and LINK_PRESENT, or LINK_MOVED if it was
+ * moved away before the watch opened. A link away is recognised when it
+ * comes back by its name (the last one seen here). */
+struct nl_link {
+	unsigned ifindex;
+	char ifname[16];	/* IFNAMSIZ */
+	enum nl_link_where where;
+};
+enum nl_link_where nl_watch_link(struct nl_watch *w, struct nl_link *l);
+/* For a link that never moves: true once it is gone (or moved, or no
+ * longer here after lost events). */
 bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex);
 void nl_watch_close(struct nl_watch *w);
 

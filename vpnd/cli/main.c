@@ -37,7 +37,8 @@ static const struct subcommand {
 	const char *args;
 	const char *help;
 } subcommands[] = {
-	{ "up", up_main, "CONFIG|NAME", "create the interface from a config and start the daemon" },
+	{ "up", up_main, "[--netns NAME] CONFIG|NAME",
+	  "create the interface from a config and start the daemon (--netns: then move it there)" },
 	{ "down", down_main, "NAME", "stop the daemon and remove its interface" },
 	{ "reload", reload_main, "NAME|CONFIG",
 	  "re-read the config and apply only what changed (also: SIGHUP to the daemon)" },
@@ -158,8 +159,14 @@ static int up_main(int argc, char **argv)
 	struct daemon_opts o = { 0 };
 	int ret = 1;
 
+	/* --netns NAME: the interface is moved into that namespace. */
+	if (argc == 4 && !strcmp(argv[1], "--netns")) {
+		o.netns = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 2) {
-		fprintf(stderr, "Usage: vpnd up CONFIG|NAME\n");
+		fprintf(stderr, "Usage: vpnd up [--netns NAME] CONFIG|NAME\n");
 		return 1;
 	}
 	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {

@@ -38,6 +38,7 @@
 #include "vpnd/control/resolve.h"
 #include "vpnd/control/routes.h"
 #include "vpnd/daemon/hooks.h"
+#include "vpnd/daemon/netns.h"
 #include "vpnd/daemon/sandbox.h"
 #include "vpnd/control/interface.h"
 
@@ -56,6 +57,7 @@ struct daemon {
 	const struct daemon_opts *opts;
 	struct nl *nl;
 	struct nl_watch *watch;
+	struct nl_link link;	/* where the interface is (it may move: netns) */
 	int epoll_fd, uapi_fd, signal_fd, registered_udp_fd;
 	struct uapi_server uapi;
 	bool running;
@@ -140,6 +142,33 @@ static int loop_timeout_ms(struct daemon *d, uint64_t now)
 	return (int)((next - now + MSEC_NS - 1) / MSEC_NS);
 }
 
+/* Link events. A deletion stops the daemon. A move into another network
+ * namespace does not: the TUN fd and the UDP socket (which stays in this
+ * namespace) go on working, and a deletion over there shows as an error
+ * on the TUN fd. A link that comes back may have a new index. */
+static void watch_event(struct daemon *d)
+{
+	enum nl_link_where was = d->link.where;
+
+	switch (nl_watch_link(d->watch, &d->link)) {
+	case LINK_GONE:
+		log_info("%s: interface deleted, shutting down", d->dev.ifname);
+		d->running = false;
+		break;
+	case LINK_MOVED:
+		if (was != LINK_MOVED)
+			log_info("%s: moved to another network namespace; its UDP socket "
+				 "stays in this one", d->dev.ifname);
+		break;
+	case LINK_PRESENT:
+		if (was != LINK_PRESENT)
+			log_info("%s: back in this network namespace as ifindex %u",
+				 d->dev.ifname, d->link.ifindex);
+		d->dev.ifindex = d->link.ifindex;
+		break;
+	}
+}
+
 static void run_loop(struct daemon *d)
 {
 	struct epoll_event evs[8];
@@ -153,17 +182,18 @@ static void run_loop(struct daemon *d)
 		for (int i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case EV_TUN:
-				if (evs[i].events & (EPOLLERR | EPOLLHUP))
+				/* The interface deleted, here or in the namespace
+				 * it was moved to (where the watch cannot see). */
+				if ((evs[i].events & (EPOLLERR | EPOLLHUP)) ||
+				    packet_io_tun_readable(&d->dev, now) == IO_LINK_GONE) {
+					log_info("%s: TUN closed by the kernel (interface "
+						 "deleted), shutting down", d->dev.ifname);
 					d->running = false;
-				else if (packet_io_tun_readable(&d->dev, now) == IO_LINK_GONE)
-					d->running = false;
+				}
 				break;
 			case EV_UDP: packet_io_udp_readable(&d->dev, now); break;
 			case EV_UAPI: handle_uapi(d, now); break;
-			case EV_WATCH:
-				if (nl_watch_link_gone(d->watch, d->dev.ifindex))
-					d->running = false;
-				break;
+			case EV_WATCH: watch_event(d); break;
 			case EV_SIGNAL: handle_signal(d); break;
 			default:
 				if (evs[i].data.u32 >= EV_UAPI_CONN &&
@@ -477,6 +507,43 @@ static int monitor_main(struct daemon *d, pid_t worker)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* vpnd up --netns: keys, peers and the UDP socket here, then the link
+ * moves and gets its MTU, addresses, state and routes over there through
+ * a netlink socket opened there. No full-tunnel rules and no DNS: the
+ * namespace's only way out is the tunnel, and its resolv.conf is the
+ * operator's (/etc/netns/NAME/resolv.conf). PostUp runs here. */
+static int start_in_netns(struct daemon *d, char *err, size_t err_len)
+{
+	const struct config *cfg = d->opts->cfg;
+	struct nl *there = NULL;
+	int nsfd, ret;
+
+	nsfd = netns_open(d->opts->netns, err, err_len);
+	if (nsfd < 0)
+		return nsfd;
+	ret = device_apply_config(&d->dev, cfg, err, err_len);
+	if (ret < 0)
+		goto out;
+	ret = nl_link_set_netns(d->nl, d->dev.ifindex, nsfd, d->opts->netns, err, err_len);
+	if (ret < 0)
+		goto out;
+	d->link.where = LINK_MOVED;
+	ret = netns_nl_open(nsfd, d->opts->netns, d->dev.ifname, &there, &d->dev.ifindex, err,
+			    err_len);
+	if (ret < 0)
+		goto out;
+	ret = interface_configure_link(there, &d->dev, cfg, err, err_len);
+	if (ret < 0)
+		goto out;
+	log_info("%s: moved into network namespace %s; UDP socket stays here", d->dev.ifname,
+		 d->opts->netns);
+	ret = run_up_hooks("PostUp", cfg->post_up, cfg->n_post_up, d->dev.ifname, err, err_len);
+out:
+	nl_close(there);
+	close(nsfd);
+	return ret;
+}
+
 static int start(struct daemon *d, char *err, size_t err_len)
 {
 	const struct config *cfg = d->opts->cfg;
@@ -487,7 +554,13 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "%s is already up", d->opts->ifname);
 		return -EEXIST;
 	}
-	if (cfg && fulltunnel_check(cfg, err, err_len) < 0)
+	if (cfg && d->opts->netns && cfg->n_dns + cfg->n_dns_search) {
+		snprintf(err, err_len, "%s: DNS = with --netns: write the servers into "
+			 "/etc/netns/%s/resolv.conf instead", d->opts->config_path,
+			 d->opts->netns);
+		return -EINVAL;
+	}
+	if (cfg && !d->opts->netns && fulltunnel_check(cfg, err, err_len) < 0)
 		return -EINVAL;
 	/* What a crashed earlier run left (its kill switch included). */
 	d->owns_ifname = true;
@@ -516,9 +589,13 @@ static int start(struct daemon *d, char *err, size_t err_len)
 			log_warn("%s: no TUN offloads: one packet per read", name);
 	}
 	d->dev.ifindex = nl_ifindex(name);
+	d->link = (struct nl_link){ .ifindex = d->dev.ifindex, .where = LINK_PRESENT };
+	snprintf(d->link.ifname, sizeof(d->link.ifname), "%s", name);
 	d->uapi_fd = uapi_listen(name, err, err_len);
 	if (d->uapi_fd < 0)
 		return -EIO;
+	if (cfg && d->opts->netns)
+		return start_in_netns(d, err, err_len);
 	if (!cfg && device_bind(&d->dev, 0) < 0) {
 		snprintf(err, err_len, "cannot bind a UDP socket");
 		return -EIO;
