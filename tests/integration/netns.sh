@@ -22,6 +22,8 @@
 #  4. vpnd up --netns ctr with AllowedIPs 0.0.0.0/0: the interface is
 #     configured in ctr (address, default route), traffic flows, vpnd down
 #     stops it; DNS = with --netns is refused.
+#  5. up --netns again, then ip netns del ctr: the kernel deletes the
+#     interface with the namespace and the daemon ends cleanly.
 set -e
 . "$(dirname "$0")/lib.sh"
 CLI=$(ifname ncli) SRV=$(ifname nsrv)
@@ -95,6 +97,8 @@ check "container reaches the server through the tunnel" wait_for 5 ping_from "$c
 check "container reaches nothing else (no underlay)" no_underlay
 check "wg show from inside the container" \
 	bash -c "ip netns exec '$ctr' wg show '$CLI' | grep -q 'latest handshake'"
+check "vpnd show from inside the container" \
+	bash -c "ip netns exec '$ctr' '$VPND' show '$CLI' | grep -q 'latest handshake'"
 check "daemon log says moved" grep -q "moved to another network namespace" "$WORK/$CLI.log"
 
 # --- 2. back home, with a new ifindex ---
@@ -149,4 +153,14 @@ check "--netns with DNS = is refused, nothing left" bash -c "
 	grep -q 'DNS = with --netns' '$WORK/dns.err' &&
 	! ip -n '$ctr' link show '$CLI' 2>/dev/null && ! ip -n '$host' link show '$CLI' 2>/dev/null &&
 	[ ! -e /var/run/wireguard/$CLI.sock ]"
+
+# --- 5. the container's namespace deleted: the interface goes with it ---
+sed -i '/^DNS = /d' "$WORK/$CLI.conf"
+VPND_LOG="$WORK/$CLI.log" ip netns exec "$host" "$VPND" up --netns "$ctr" "$WORK/$CLI.conf"
+cp "/var/run/vpnd/$CLI.pid" "$WORK/$CLI.pidfile"
+MON=$(cat "/var/run/vpnd/$CLI.pid")
+WORKER=$(ps -o pid= --ppid "$MON" | head -1 | tr -d ' ')
+check "--netns again: container reaches the server" wait_for 5 ping_from "$ctr"
+ip netns del "$ctr"
+check "namespace deleted: the daemon ends cleanly" wait_for 10 ended
 finish
