@@ -690,7 +690,7 @@ bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex)
 {
 	struct nl_link l = { .ifindex = ifindex, .where = LINK_PRESENT };
 
-	return nl_watch_link(w, &l) != LINK_PRESENT;
+	return nl_watch_link(w, &l) == LINK_GONE;
 }
 
 void nl_watch_close(struct nl_watch *w)

@@ -92,8 +92,9 @@ struct nl_link {
 	enum nl_link_where where;
 };
 enum nl_link_where nl_watch_link(struct nl_watch *w, struct nl_link *l);
-/* For a link that never moves: true once it is gone (or moved, or no
- * longer here after lost events). */
+/* Stateless: true once ifindex was deleted; a move (or a link missing
+ * after lost events) is not a deletion. Who holds the TUN fd learns of a
+ * deletion after a move from that fd. */
 bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex);
 void nl_watch_close(struct nl_watch *w);
 
