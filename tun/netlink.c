@@ -552,7 +552,7 @@ int nl_route_in_the_way(struct nl *nl, unsigned ifindex, int family, const uint8
 struct nl_watch *nl_watch_open(char *err, size_t err_len)
 {
 	struct nl_watch *w;
-	int e;
+	int e, one = 1;
 
 	w = calloc(1, sizeof(*w));
 	if (!w) {
@@ -566,6 +566,11 @@ struct nl_watch *nl_watch_open(char *err, size_t err_len)
 		goto fail;
 	if (mnl_socket_bind(w->sock, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0)
 		goto fail;
+	/* Events of the namespaces that have an id here too (one gets one
+	 * when our link moves into it): the link is followed over there.
+	 * Without it (old kernel) only the TUN fd tells a deletion there. */
+	setsockopt(mnl_socket_get_fd(w->sock), SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &one,
+		   sizeof(one));
 	return w;
 
 fail:
@@ -585,6 +590,7 @@ int nl_watch_fd(const struct nl_watch *w)
 
 struct watch_ctx {
 	struct nl_link *link;
+	int msg_nsid;	/* the message's namespace: NL_NSID_HERE, or its id */
 	bool gone;
 	bool overrun;	/* the kernel dropped events (ENOBUFS) */
 };
@@ -592,7 +598,9 @@ struct watch_ctx {
 /* The attributes of a link message that the watch reads. */
 struct link_attrs {
 	const char *ifname;
-	bool new_netnsid;	/* IFLA_NEW_NETNSID: a move, not a deletion */
+	bool moved;		/* IFLA_NEW_NETNSID: a move, not a deletion */
+	int new_nsid;		/* ... into this namespace (as the sender sees it) */
+	unsigned new_ifindex;	/* IFLA_NEW_IFINDEX: its index over there, or 0 */
 };
 
 static int link_attr_cb(const struct nlattr *attr, void *data)
@@ -605,41 +613,99 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
 			a->ifname = mnl_attr_get_str(attr);
 		break;
 	case IFLA_NEW_NETNSID:
-		a->new_netnsid = true;
+		a->moved = true;
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+			a->new_nsid = (int)mnl_attr_get_u32(attr);
+		break;
+	case IFLA_NEW_IFINDEX:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+			a->new_ifindex = mnl_attr_get_u32(attr);
 		break;
 	}
 	return MNL_CB_OK;
 }
 
-/* Here: RTM_DELLINK of our index is a move (IFLA_NEW_NETNSID, sent by the
- * kernel's __dev_change_net_namespace) or a deletion; RTM_NEWLINK of our
- * index may rename it. Away: an RTM_NEWLINK with our name is the link
- * coming back, with whatever index the kernel gave it. */
+/* Our link, where it is now (here, or in namespace l->nsid), deleted or
+ * moved: a move's RTM_DELLINK carries IFLA_NEW_NETNSID (the kernel's
+ * __dev_change_net_namespace), a deletion's does not. A move from here
+ * says where to (an id of ours); a move from over there says it in that
+ * namespace's ids, which mean nothing here: the link is then away,
+ * whereabouts unknown. RTM_NEWLINK of our link may rename it. */
+static void watch_own_link(struct watch_ctx *ctx, const struct nlmsghdr *nlh,
+			   const struct link_attrs *a)
+{
+	struct nl_link *l = ctx->link;
+
+	if (nlh->nlmsg_type == RTM_NEWLINK) {
+		if (a->ifname)
+			snprintf(l->ifname, sizeof(l->ifname), "%s", a->ifname);
+		return;
+	}
+	if (!a->moved) {
+		l->where = LINK_GONE;
+		ctx->gone = true;
+		return;
+	}
+	l->nsid = ctx->msg_nsid == NL_NSID_HERE ? a->new_nsid : NL_NSID_UNKNOWN;
+	l->ifindex = a->new_ifindex;
+	l->where = LINK_MOVED;
+}
+
+/* Away: an RTM_NEWLINK here with our name is the link coming back, with
+ * whatever index the kernel gave it. */
 static int watch_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct watch_ctx *ctx = data;
 	struct nl_link *l = ctx->link;
-	struct link_attrs a = { 0 };
+	struct link_attrs a = { .new_nsid = NL_NSID_UNKNOWN };
 	const struct ifinfomsg *ifi;
+	int where_nsid = l->where == LINK_PRESENT ? NL_NSID_HERE : l->nsid;
 
 	if ((nlh->nlmsg_type != RTM_DELLINK && nlh->nlmsg_type != RTM_NEWLINK) ||
-	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)) || l->where == LINK_GONE)
 		return MNL_CB_OK;
 	ifi = mnl_nlmsg_get_payload(nlh);
 	mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, &a);
-	if (l->where == LINK_PRESENT && (unsigned)ifi->ifi_index == l->ifindex) {
-		if (nlh->nlmsg_type == RTM_DELLINK) {
-			l->where = a.new_netnsid ? LINK_MOVED : LINK_GONE;
-			ctx->gone = !a.new_netnsid;
-		} else if (a.ifname) {
-			snprintf(l->ifname, sizeof(l->ifname), "%s", a.ifname);
-		}
-	} else if (l->where == LINK_MOVED && nlh->nlmsg_type == RTM_NEWLINK && a.ifname &&
-		   !strcmp(a.ifname, l->ifname)) {
+	if (where_nsid != NL_NSID_UNKNOWN && ctx->msg_nsid == where_nsid &&
+	    (unsigned)ifi->ifi_index == l->ifindex) {
+		watch_own_link(ctx, nlh, &a);
+	} else if (l->where == LINK_MOVED && ctx->msg_nsid == NL_NSID_HERE &&
+		   nlh->nlmsg_type == RTM_NEWLINK && a.ifname && !strcmp(a.ifname, l->ifname)) {
 		l->where = LINK_PRESENT;
+		l->nsid = NL_NSID_HERE;
 		l->ifindex = (unsigned)ifi->ifi_index;
 	}
 	return MNL_CB_OK;
+}
+
+/* One datagram and the namespace it comes from (NETLINK_LISTEN_ALL_NSID
+ * puts the sender's id in a control message). -1 with errno when none. */
+static ssize_t watch_recv(struct nl_watch *w, int *nsid)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct iovec iov = { .iov_base = w->buf, .iov_len = sizeof(w->buf) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+			    .msg_controllen = sizeof(c.buf) };
+	struct cmsghdr *h;
+	ssize_t n = recvmsg(mnl_socket_get_fd(w->sock), &m, 0);
+
+	*nsid = NL_NSID_HERE;
+	if (n < 0)
+		return n;
+	if (m.msg_flags & MSG_TRUNC) {
+		errno = ENOBUFS;	/* a lost event, as an overrun */
+		return -1;
+	}
+	for (h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+		if (h->cmsg_level == SOL_NETLINK && h->cmsg_type == NETLINK_LISTEN_ALL_NSID &&
+		    h->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(nsid, CMSG_DATA(h), sizeof(int));
+	if (*nsid < 0)
+		*nsid = NL_NSID_HERE;	/* our own namespace has no id in itself */
+	return n;
 }
 
 /* Reads until the socket is empty. Notifications carry seq 0 and port 0,
@@ -649,15 +715,17 @@ static void watch_drain(struct nl_watch *w, struct watch_ctx *ctx)
 	ssize_t n;
 
 	for (;;) {
-		n = mnl_socket_recvfrom(w->sock, w->buf, sizeof(w->buf));
+		n = watch_recv(w, &ctx->msg_nsid);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			/* EAGAIN: drained. ENOBUFS: events were lost; the
-			 * existence check in the caller covers for them. */
-			if (errno == ENOBUFS)
-				ctx->overrun = true;
-			return;
+			 * existence check in the caller covers for them,
+			 * reading on past the loss. */
+			if (errno != ENOBUFS)
+				return;
+			ctx->overrun = true;
+			continue;
 		}
 		mnl_cb_run(w->buf, n, 0, 0, watch_cb, ctx);
 	}
@@ -682,13 +750,13 @@ enum nl_link_where nl_watch_link(struct nl_watch *w, struct nl_link *l)
 	 * a TUN learns of a deletion from its fd (EPOLLERR, EBADFD). */
 	if (ctx.overrun && !if_indextoname(l->ifindex, name) &&
 	    (errno == ENXIO || errno == ENODEV))
-		l->where = LINK_MOVED;
+		l->where = LINK_MOVED, l->nsid = NL_NSID_UNKNOWN;
 	return l->where;
 }
 
 bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex)
 {
-	struct nl_link l = { .ifindex = ifindex, .where = LINK_PRESENT };
+	struct nl_link l = { .ifindex = ifindex, .nsid = NL_NSID_HERE, .where = LINK_PRESENT };
 
 	return nl_watch_link(w, &l) == LINK_GONE;
 }

@@ -83,11 +83,17 @@ enum nl_link_where {
 	LINK_GONE,	/* deleted: stop */
 };
 /* The caller's record of its link, updated by nl_watch_link(). Start it
- * with the link's index and name and LINK_PRESENT, or LINK_MOVED if it was
- * moved away before the watch opened. A link away is recognised when it
- * comes back by its name (the last one seen here). */
+ * with the link's index and name, nsid NL_NSID_HERE and LINK_PRESENT, or
+ * LINK_MOVED with NL_NSID_UNKNOWN if it was moved away before the watch
+ * opened. The watch follows a moved link into a namespace that has an id
+ * here (NETLINK_LISTEN_ALL_NSID): ifindex and nsid are then its index and
+ * namespace over there, and a deletion there is LINK_GONE. A link away is
+ * recognised by its name (the last one seen) when it comes back. */
+#define NL_NSID_HERE	(-1)
+#define NL_NSID_UNKNOWN	(-2)
 struct nl_link {
 	unsigned ifindex;
+	int nsid;
 	char ifname[16];	/* IFNAMSIZ */
 	enum nl_link_where where;
 };

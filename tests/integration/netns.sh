@@ -15,8 +15,9 @@
 #  1. vpnd up in host, then ncli moved into ctr: the daemon stays; ctr
 #     reaches 198.19.41.1 through the tunnel and nothing else (no route to
 #     the underlay); wg show works from inside ctr (the socket is global).
-#  2. moved back into host with a new ifindex (a dummy holds the old one): traffic again, and a later link event does not stop the
-#     daemon (the watch follows the new index).
+#  2. renamed in ctr, moved back into host with a new ifindex (a veth
+#     holds the old one), renamed back: traffic again, and a later link
+#     event does not stop the daemon (the watch follows index and name).
 #  3. moved into ctr again and deleted there: monitor and worker exit,
 #     IF.sock and IF.pid removed.
 #  4. vpnd up --netns ctr with AllowedIPs 0.0.0.0/0: the interface is
@@ -105,16 +106,20 @@ check "daemon log says moved" grep -q "moved to another network namespace" "$WOR
 OLD=$(ip netns exec "$ctr" cat "/sys/class/net/$CLI/ifindex")
 # Its old index taken in host: the kernel must give it a new one on the way back.
 ip -n "$host" link add dmold index "$OLD" type veth peer name dmoldp
-ip -n "$ctr" link set "$CLI" netns "$host"
-NEW=$(ip netns exec "$host" cat "/sys/class/net/$CLI/ifindex")
+# Renamed over there: recognised on its way back by the name the watch
+# saw there (it follows the link into ctr), then renamed back here.
+ip -n "$ctr" link set "$CLI" name "${CLI}x"
+ip -n "$ctr" link set "${CLI}x" netns "$host"
+NEW=$(ip netns exec "$host" cat "/sys/class/net/${CLI}x/ifindex")
+check "daemon log says back, under the name it got in ctr" wait_for 5 \
+	grep -q "back in this network namespace as ifindex $NEW" "$WORK/$CLI.log"
+ip -n "$host" link set "${CLI}x" name "$CLI"
 ip -n "$host" addr add 198.19.41.2/24 dev "$CLI"
 ip -n "$host" link set "$CLI" up
 check "back home with a new ifindex ($OLD -> $NEW)" [ "$OLD" != "$NEW" ]
 check "traffic again after moving back" wait_for 5 ping_from "$host"
 ip -n "$host" link add dmlate type veth peer name dmlatep	# a link event: the watch re-checks
 sleep 0.5
-check "daemon log says back" grep -q "back in this network namespace as ifindex $NEW" \
-	"$WORK/$CLI.log"
 check "a later link event does not stop it" alive
 check "traffic still flows" ping_from "$host"
 
@@ -124,7 +129,7 @@ sleep 0.3
 check "still running in the container" alive
 ip -n "$ctr" link del "$CLI"
 check "deleted in the container: monitor, worker, socket and pid file gone" wait_for 5 ended
-check "daemon log says the TUN closed" grep -q "TUN closed by the kernel" "$WORK/$CLI.log"
+check "daemon log says why it ended" grep -Eq "TUN closed by the kernel|interface deleted, shutting down" "$WORK/$CLI.log"
 
 # --- 4. vpnd up --netns ---
 sed -i 's|^AllowedIPs = 198.19.41.0/24|AllowedIPs = 0.0.0.0/0|' "$WORK/$CLI.conf"

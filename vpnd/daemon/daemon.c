@@ -527,7 +527,8 @@ static int start_in_netns(struct daemon *d, char *err, size_t err_len)
 	ret = nl_link_set_netns(d->nl, d->dev.ifindex, nsfd, d->opts->netns, err, err_len);
 	if (ret < 0)
 		goto out;
-	d->link.where = LINK_MOVED;
+	d->link.where = LINK_MOVED;	/* an id here only once moved: unknown */
+	d->link.nsid = NL_NSID_UNKNOWN;
 	ret = netns_nl_open(nsfd, d->opts->netns, d->dev.ifname, &there, &d->dev.ifindex, err,
 			    err_len);
 	if (ret < 0)
@@ -589,7 +590,8 @@ static int start(struct daemon *d, char *err, size_t err_len)
 			log_warn("%s: no TUN offloads: one packet per read", name);
 	}
 	d->dev.ifindex = nl_ifindex(name);
-	d->link = (struct nl_link){ .ifindex = d->dev.ifindex, .where = LINK_PRESENT };
+	d->link = (struct nl_link){ .ifindex = d->dev.ifindex, .nsid = NL_NSID_HERE,
+				    .where = LINK_PRESENT };
 	snprintf(d->link.ifname, sizeof(d->link.ifname), "%s", name);
 	d->uapi_fd = uapi_listen(name, err, err_len);
 	if (d->uapi_fd < 0)
