@@ -9,6 +9,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
+#include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -222,6 +223,55 @@ int nl_link_set_netns(struct nl *nl, unsigned ifindex, int netns_fd, const char 
 		set_err(err, err_len, "move %s into network namespace %s: %s", name, netns_name,
 			strerror(-ret));
 	return ret;
+}
+
+static int nsid_attr_cb(const struct nlattr *attr, void *data)
+{
+	int *nsid = data;
+
+	if (mnl_attr_get_type(attr) == NETNSA_NSID && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+		*nsid = (int)mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+static int nsid_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_type == RTM_NEWNSID)
+		mnl_attr_parse(nlh, sizeof(struct rtgenmsg), nsid_attr_cb, data);
+	return MNL_CB_OK;
+}
+
+int nl_netns_id(struct nl *nl, int netns_fd)
+{
+	NL_BUF(buf);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtgenmsg *g;
+	unsigned int seq;
+	int nsid = -1, ret;
+	ssize_t n;
+
+	nlh->nlmsg_type = RTM_GETNSID;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq = ++nl->seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)netns_fd);
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	/* The RTM_NEWNSID answer, then the ACK. */
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, n, seq, nl->portid, nsid_cb, &nsid);
+		if (ret < 0)
+			return errno ? -errno : -EIO;
+		if (ret == MNL_CB_STOP)
+			break;
+	}
+	return nsid >= 0 ? nsid : -ENOENT;
 }
 
 int nl_link_set_up(struct nl *nl, unsigned ifindex, bool up, char *err, size_t err_len)

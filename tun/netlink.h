@@ -25,6 +25,9 @@ int nl_link_set_up(struct nl *nl, unsigned ifindex, bool up, char *err, size_t e
  * down and drops its addresses and routes: set them again there. */
 int nl_link_set_netns(struct nl *nl, unsigned ifindex, int netns_fd, const char *netns_name,
 		      char *err, size_t err_len);
+/* The id the namespace netns_fd has in ours (one is given when a link
+ * moves there), or -errno (-ENOENT: none). */
+int nl_netns_id(struct nl *nl, int netns_fd);
 int nl_link_delete(struct nl *nl, unsigned ifindex, char *err, size_t err_len);
 /* family AF_INET / AF_INET6; addr 4 or 16 bytes. */
 int nl_addr_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr,

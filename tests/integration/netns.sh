@@ -21,8 +21,9 @@
 #  3. moved into ctr again and deleted there: monitor and worker exit,
 #     IF.sock and IF.pid removed.
 #  4. vpnd up --netns ctr with AllowedIPs 0.0.0.0/0: the interface is
-#     configured in ctr (address, default route), traffic flows, vpnd down
-#     stops it; DNS = with --netns is refused.
+#     configured in ctr (address, default route), traffic flows; renamed
+#     there and moved back it is recognised (the watch follows it from the
+#     start); vpnd down stops it; DNS = with --netns is refused.
 #  5. up --netns again, then ip netns del ctr: the kernel deletes the
 #     interface with the namespace and the daemon ends cleanly.
 set -e
@@ -100,7 +101,8 @@ check "wg show from inside the container" \
 	bash -c "ip netns exec '$ctr' wg show '$CLI' | grep -q 'latest handshake'"
 check "vpnd show from inside the container" \
 	bash -c "ip netns exec '$ctr' '$VPND' show '$CLI' | grep -q 'latest handshake'"
-check "daemon log says moved" grep -q "moved to another network namespace" "$WORK/$CLI.log"
+check "daemon log says moved, followed there" \
+	grep -q "moved to another network namespace (followed there)" "$WORK/$CLI.log"
 
 # --- 2. back home, with a new ifindex ---
 OLD=$(ip netns exec "$ctr" cat "/sys/class/net/$CLI/ifindex")
@@ -146,6 +148,13 @@ check "--netns: the UDP socket is in host" \
 	bash -c "ip netns exec '$host' ss -uanp | grep -q 'pid=$WORKER,'"
 check "--netns: container reaches the server" wait_for 5 ping_from "$ctr"
 check "--netns: container has only lo and the tunnel" only_lo_and_tunnel
+# Followed from the start: renamed there and moved back, it is recognised.
+backs() { grep -c "back in this network namespace" "$WORK/$CLI.log" || true; }
+BEFORE=$(backs)
+ip -n "$ctr" link set "$CLI" name "${CLI}y"
+ip -n "$ctr" link set "${CLI}y" netns "$host"
+check "--netns: renamed in the container and moved back, recognised" wait_for 5 \
+	bash -c "[ \$(grep -c 'back in this network namespace' '$WORK/$CLI.log') -gt $BEFORE ]"
 check "--netns: vpnd down" ip netns exec "$host" "$VPND" down "$WORK/$CLI.conf"
 check "--netns: down ended everything" wait_for 5 ended
 check "--netns: interface gone from the container" \

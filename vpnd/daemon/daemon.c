@@ -157,8 +157,9 @@ static void watch_event(struct daemon *d)
 		break;
 	case LINK_MOVED:
 		if (was != LINK_MOVED)
-			log_info("%s: moved to another network namespace; its UDP socket "
-				 "stays in this one", d->dev.ifname);
+			log_info("%s: moved to another network namespace (%s); its UDP "
+				 "socket stays in this one", d->dev.ifname,
+				 d->link.nsid >= 0 ? "followed there" : "not seen from here");
 		break;
 	case LINK_PRESENT:
 		if (was != LINK_PRESENT)
@@ -527,12 +528,17 @@ static int start_in_netns(struct daemon *d, char *err, size_t err_len)
 	ret = nl_link_set_netns(d->nl, d->dev.ifindex, nsfd, d->opts->netns, err, err_len);
 	if (ret < 0)
 		goto out;
-	d->link.where = LINK_MOVED;	/* an id here only once moved: unknown */
-	d->link.nsid = NL_NSID_UNKNOWN;
+	/* Followed there by the watch: the namespace's id here (given by
+	 * the move) and the link's index there. */
+	d->link.where = LINK_MOVED;
+	d->link.nsid = nl_netns_id(d->nl, nsfd);
+	if (d->link.nsid < 0)
+		d->link.nsid = NL_NSID_UNKNOWN;
 	ret = netns_nl_open(nsfd, d->opts->netns, d->dev.ifname, &there, &d->dev.ifindex, err,
 			    err_len);
 	if (ret < 0)
 		goto out;
+	d->link.ifindex = d->dev.ifindex;
 	ret = interface_configure_link(there, &d->dev, cfg, err, err_len);
 	if (ret < 0)
 		goto out;
