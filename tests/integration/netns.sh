@@ -21,7 +21,8 @@
 #  3. moved into ctr again and deleted there: monitor and worker exit,
 #     IF.sock and IF.pid removed.
 #  4. vpnd up --netns ctr with AllowedIPs 0.0.0.0/0: the interface is
-#     configured in ctr (address, default route), traffic flows; renamed
+#     configured in ctr (address, default route), traffic flows; reload
+#     applies peer changes, refuses route changes (not here); renamed
 #     there and moved back it is recognised (the watch follows it from the
 #     start); vpnd down stops it; DNS = with --netns is refused.
 #  5. up --netns again, then ip netns del ctr: the kernel deletes the
@@ -148,6 +149,17 @@ check "--netns: the UDP socket is in host" \
 	bash -c "ip netns exec '$host' ss -uanp | grep -q 'pid=$WORKER,'"
 check "--netns: container reaches the server" wait_for 5 ping_from "$ctr"
 check "--netns: container has only lo and the tunnel" only_lo_and_tunnel
+# Reload while the link is away: peers over the UAPI, routes refused.
+sed -i 's|^Endpoint = .*|&\nPersistentKeepalive = 25|' "$WORK/$CLI.conf"
+check "--netns: reload of a peer change applies" bash -c "
+	ip netns exec '$host' '$VPND' reload '$WORK/$CLI.conf' &&
+	ip netns exec '$ctr' wg show '$CLI' persistent-keepalive | grep -q '\s25$'"
+sed -i 's|^AllowedIPs = 0.0.0.0/0|AllowedIPs = 0.0.0.0/0, 198.19.99.0/24|' "$WORK/$CLI.conf"
+check "--netns: reload that would change routes is refused, says where" bash -c "
+	! ip netns exec '$host' '$VPND' reload '$WORK/$CLI.conf' 2> '$WORK/reload.err' &&
+	grep -q 'not in this network namespace' '$WORK/reload.err'"
+sed -i 's|^AllowedIPs = 0.0.0.0/0, 198.19.99.0/24|AllowedIPs = 0.0.0.0/0|' "$WORK/$CLI.conf"
+
 # Followed from the start: renamed there and moved back, it is recognised.
 backs() { grep -c "back in this network namespace" "$WORK/$CLI.log" || true; }
 BEFORE=$(backs)
