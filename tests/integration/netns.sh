@@ -158,7 +158,9 @@ sed -i 's|^AllowedIPs = 0.0.0.0/0|AllowedIPs = 0.0.0.0/0, 198.19.99.0/24|' "$WOR
 check "--netns: reload that would change routes is refused, says where" bash -c "
 	! ip netns exec '$host' '$VPND' reload '$WORK/$CLI.conf' 2> '$WORK/reload.err' &&
 	grep -q 'not in this network namespace' '$WORK/reload.err'"
-sed -i 's|^AllowedIPs = 0.0.0.0/0, 198.19.99.0/24|AllowedIPs = 0.0.0.0/0|' "$WORK/$CLI.conf"
+check "--netns: ... run in the container it adds the route there" bash -c "
+	ip netns exec '$ctr' '$VPND' reload '$WORK/$CLI.conf' &&
+	ip -n '$ctr' route show 198.19.99.0/24 | grep -q 'dev $CLI'"
 
 # Followed from the start: renamed there and moved back, it is recognised.
 backs() { grep -c "back in this network namespace" "$WORK/$CLI.log" || true; }
@@ -171,6 +173,11 @@ check "--netns: vpnd down" ip netns exec "$host" "$VPND" down "$WORK/$CLI.conf"
 check "--netns: down ended everything" wait_for 5 ended
 check "--netns: interface gone from the container" \
 	bash -c "! ip -n '$ctr' link show '$CLI' 2>/dev/null"
+
+check "--netns with a namespace that does not exist: refused, nothing left" bash -c "
+	! ip netns exec '$host' '$VPND' up --netns 'nosuch-$TOKEN' '$WORK/$CLI.conf' 2> '$WORK/ns.err' &&
+	grep -q 'ip netns add nosuch-$TOKEN' '$WORK/ns.err' &&
+	! ip -n '$host' link show '$CLI' 2>/dev/null && [ ! -e /var/run/wireguard/$CLI.sock ]"
 
 printf 'DNS = 198.19.41.1\n' > "$WORK/dns.part"
 sed -i "/^Address/r $WORK/dns.part" "$WORK/$CLI.conf"
