@@ -144,8 +144,9 @@ static int loop_timeout_ms(struct daemon *d, uint64_t now)
 
 /* Link events. A deletion stops the daemon. A move into another network
  * namespace does not: the TUN fd and the UDP socket (which stays in this
- * namespace) go on working, and a deletion over there shows as an error
- * on the TUN fd. A link that comes back may have a new index. */
+ * namespace) go on working. A deletion over there is seen by the watch if
+ * it could follow the link, and always as an error on the TUN fd. A link
+ * that comes back may have a new index. */
 static void watch_event(struct daemon *d)
 {
 	enum nl_link_where was = d->link.where;
@@ -183,8 +184,8 @@ static void run_loop(struct daemon *d)
 		for (int i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case EV_TUN:
-				/* The interface deleted, here or in the namespace
-				 * it was moved to (where the watch cannot see). */
+				/* The interface deleted, wherever it is now
+				 * (EPOLLERR: the kernel detached the TUN). */
 				if ((evs[i].events & (EPOLLERR | EPOLLHUP)) ||
 				    packet_io_tun_readable(&d->dev, now) == IO_LINK_GONE) {
 					log_info("%s: TUN closed by the kernel (interface "
