@@ -641,7 +641,6 @@ int nl_watch_fd(const struct nl_watch *w)
 struct watch_ctx {
 	struct nl_link *link;
 	int msg_nsid;	/* the message's namespace: NL_NSID_HERE, or its id */
-	bool gone;
 	bool overrun;	/* the kernel dropped events (ENOBUFS) */
 };
 
@@ -681,50 +680,52 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
  * says where to (an id of ours); a move from over there says it in that
  * namespace's ids, which mean nothing here: the link is then away,
  * whereabouts unknown. RTM_NEWLINK of our link may rename it. */
-static void watch_own_link(struct watch_ctx *ctx, const struct nlmsghdr *nlh,
+static void watch_own_link(struct nl_link *l, const struct nlmsghdr *nlh, int msg_nsid,
 			   const struct link_attrs *a)
 {
-	struct nl_link *l = ctx->link;
-
 	if (nlh->nlmsg_type == RTM_NEWLINK) {
 		if (a->ifname)
 			snprintf(l->ifname, sizeof(l->ifname), "%s", a->ifname);
 		return;
 	}
 	if (!a->moved) {
-		l->where = LINK_GONE;
-		ctx->gone = true;
+		l->where = LINK_GONE;	/* for good: later messages are ignored */
 		return;
 	}
-	l->nsid = ctx->msg_nsid == NL_NSID_HERE ? a->new_nsid : NL_NSID_UNKNOWN;
+	l->nsid = msg_nsid == NL_NSID_HERE ? a->new_nsid : NL_NSID_UNKNOWN;
 	l->ifindex = a->new_ifindex;
 	l->where = LINK_MOVED;
 }
 
 /* Away: an RTM_NEWLINK here with our name is the link coming back, with
  * whatever index the kernel gave it. */
-static int watch_cb(const struct nlmsghdr *nlh, void *data)
+void nl_link_event(struct nl_link *l, const struct nlmsghdr *nlh, int msg_nsid)
 {
-	struct watch_ctx *ctx = data;
-	struct nl_link *l = ctx->link;
 	struct link_attrs a = { .new_nsid = NL_NSID_UNKNOWN };
 	const struct ifinfomsg *ifi;
 	int where_nsid = l->where == LINK_PRESENT ? NL_NSID_HERE : l->nsid;
 
 	if ((nlh->nlmsg_type != RTM_DELLINK && nlh->nlmsg_type != RTM_NEWLINK) ||
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)) || l->where == LINK_GONE)
-		return MNL_CB_OK;
+		return;
 	ifi = mnl_nlmsg_get_payload(nlh);
 	mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, &a);
-	if (where_nsid != NL_NSID_UNKNOWN && ctx->msg_nsid == where_nsid &&
+	if (where_nsid != NL_NSID_UNKNOWN && msg_nsid == where_nsid &&
 	    (unsigned)ifi->ifi_index == l->ifindex) {
-		watch_own_link(ctx, nlh, &a);
-	} else if (l->where == LINK_MOVED && ctx->msg_nsid == NL_NSID_HERE &&
+		watch_own_link(l, nlh, msg_nsid, &a);
+	} else if (l->where == LINK_MOVED && msg_nsid == NL_NSID_HERE &&
 		   nlh->nlmsg_type == RTM_NEWLINK && a.ifname && !strcmp(a.ifname, l->ifname)) {
 		l->where = LINK_PRESENT;
 		l->nsid = NL_NSID_HERE;
 		l->ifindex = (unsigned)ifi->ifi_index;
 	}
+}
+
+static int watch_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct watch_ctx *ctx = data;
+
+	nl_link_event(ctx->link, nlh, ctx->msg_nsid);
 	return MNL_CB_OK;
 }
 
@@ -783,14 +784,10 @@ static void watch_drain(struct nl_watch *w, struct watch_ctx *ctx)
 
 enum nl_link_where nl_watch_link(struct nl_watch *w, struct nl_link *l)
 {
-	struct watch_ctx ctx = { .link = l, .gone = false };
+	struct watch_ctx ctx = { .link = l };
 	char name[IF_NAMESIZE];
 
 	watch_drain(w, &ctx);
-	/* A deletion seen wins over anything after it (a new link that
-	 * happens to take our name). */
-	if (ctx.gone)
-		l->where = LINK_GONE;
 	if (l->where != LINK_PRESENT)
 		return l->where;
 	/* Events lost: is the link still here? Not only after the events: a

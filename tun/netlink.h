@@ -101,6 +101,11 @@ struct nl_link {
 	enum nl_link_where where;
 };
 enum nl_link_where nl_watch_link(struct nl_watch *w, struct nl_link *l);
+/* What one link message (RTM_NEWLINK/RTM_DELLINK) from namespace msg_nsid
+ * (NL_NSID_HERE or that namespace's id here) tells of l; the watch's
+ * decision, exposed for tests. Once LINK_GONE, l never changes again. */
+struct nlmsghdr;
+void nl_link_event(struct nl_link *l, const struct nlmsghdr *nlh, int msg_nsid);
 /* Stateless: true once ifindex was deleted; a move (or a link missing
  * after lost events) is not a deletion. Who holds the TUN fd learns of a
  * deletion after a move from that fd. */
