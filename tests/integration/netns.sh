@@ -88,6 +88,10 @@ ended() {
 }
 
 check "tunnel works before the move" wait_for 5 ping_from "$host"
+check "bash completion: up --netns offers the namespaces" bash -c '
+	. "$1"; COMP_WORDS=(vpnd up --netns ""); COMP_CWORD=3; _vpnd
+	printf "%s\n" "${COMPREPLY[@]}" | grep -qx "$2"' _ \
+	"$(dirname "$0")/../../scripts/vpnd.bash-completion" "$ctr"
 
 # --- 1. into the container ---
 ip -n "$host" link set "$CLI" netns "$ctr"
