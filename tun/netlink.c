@@ -650,6 +650,7 @@ struct link_attrs {
 	bool moved;		/* IFLA_NEW_NETNSID: a move, not a deletion */
 	int new_nsid;		/* ... into this namespace (as the sender sees it) */
 	unsigned new_ifindex;	/* IFLA_NEW_IFINDEX: its index over there, or 0 */
+	unsigned mtu;		/* IFLA_MTU, or 0 */
 };
 
 static int link_attr_cb(const struct nlattr *attr, void *data)
@@ -670,6 +671,10 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
 		if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
 			a->new_ifindex = mnl_attr_get_u32(attr);
 		break;
+	case IFLA_MTU:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+			a->mtu = mnl_attr_get_u32(attr);
+		break;
 	}
 	return MNL_CB_OK;
 }
@@ -680,12 +685,22 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
  * says where to (an id of ours); a move from over there says it in that
  * namespace's ids, which mean nothing here: the link is then away,
  * whereabouts unknown. RTM_NEWLINK of our link may rename it. */
+static void note_state(struct nl_link *l, const struct ifinfomsg *ifi,
+		       const struct link_attrs *a)
+{
+	l->seen = true;
+	l->up = (ifi->ifi_flags & IFF_UP) != 0;
+	if (a->mtu)
+		l->mtu = a->mtu;
+	if (a->ifname)
+		snprintf(l->ifname, sizeof(l->ifname), "%s", a->ifname);
+}
+
 static void watch_own_link(struct nl_link *l, const struct nlmsghdr *nlh, int msg_nsid,
 			   const struct link_attrs *a)
 {
 	if (nlh->nlmsg_type == RTM_NEWLINK) {
-		if (a->ifname)
-			snprintf(l->ifname, sizeof(l->ifname), "%s", a->ifname);
+		note_state(l, mnl_nlmsg_get_payload(nlh), a);
 		return;
 	}
 	if (!a->moved) {
@@ -718,6 +733,7 @@ void nl_link_event(struct nl_link *l, const struct nlmsghdr *nlh, int msg_nsid)
 		l->where = LINK_PRESENT;
 		l->nsid = NL_NSID_HERE;
 		l->ifindex = (unsigned)ifi->ifi_index;
+		note_state(l, ifi, &a);
 	}
 }
 
@@ -787,6 +803,7 @@ enum nl_link_where nl_watch_link(struct nl_watch *w, struct nl_link *l)
 	struct watch_ctx ctx = { .link = l };
 	char name[IF_NAMESIZE];
 
+	l->seen = false;
 	watch_drain(w, &ctx);
 	if (l->where != LINK_PRESENT)
 		return l->where;

@@ -74,7 +74,8 @@ int nl_rule_add(struct nl *nl, const struct nl_rule *r, char *err, size_t err_le
 int nl_rule_del(struct nl *nl, const struct nl_rule *r, char *err, size_t err_len);
 
 /* A separate non-blocking socket subscribed to link events: poll its fd,
- * then call nl_watch_link() to learn where the link is now. */
+ * then call nl_watch_link() to learn where the link is now and its latest
+ * state (admin up/down, MTU). */
 struct nl_watch;
 struct nl_watch *nl_watch_open(char *err, size_t err_len);
 int nl_watch_fd(const struct nl_watch *w);
@@ -91,7 +92,8 @@ enum nl_link_where {
  * opened. The watch follows a moved link into a namespace that has an id
  * here (NETLINK_LISTEN_ALL_NSID): ifindex and nsid are then its index and
  * namespace over there, and a deletion there is LINK_GONE. A link away is
- * recognised by its name (the last one seen) when it comes back. */
+ * recognised by its name (the last one seen) when it comes back.
+ * seen/up/mtu: its state from RTM_NEWLINK, wherever it was followed. */
 #define NL_NSID_HERE	(-1)
 #define NL_NSID_UNKNOWN	(-2)
 struct nl_link {
@@ -99,6 +101,9 @@ struct nl_link {
 	int nsid;
 	char ifname[16];	/* IFNAMSIZ */
 	enum nl_link_where where;
+	bool seen;		/* an RTM_NEWLINK in the last nl_watch_link(): up, mtu */
+	bool up;		/* IFF_UP: administratively up */
+	unsigned mtu;		/* 0 if no event said it */
 };
 enum nl_link_where nl_watch_link(struct nl_watch *w, struct nl_link *l);
 /* What one link message (RTM_NEWLINK/RTM_DELLINK) from namespace msg_nsid

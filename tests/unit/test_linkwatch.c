@@ -3,8 +3,8 @@
  * watch then says the link is. A deletion is RTM_DELLINK without
  * IFLA_NEW_NETNSID; a move (__dev_change_net_namespace) carries it and
  * IFLA_NEW_IFINDEX; the watch follows the link into a namespace that has
- * an id here, recognises it by name when it comes back, and never leaves
- * LINK_GONE. */
+ * an id here (and its admin state and MTU there), recognises it by name
+ * when it comes back, and never leaves LINK_GONE. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 
 #include "tun/netlink.h"
 
@@ -146,6 +147,28 @@ static void test_away_unknown(void **state)
 	assert_int_equal(l.ifindex, 6);
 }
 
+/* Admin state and MTU from RTM_NEWLINK, here and where it was followed:
+ * the move's close (down) here, then up with a new MTU over there. */
+static void test_state_followed(void **state)
+{
+	struct nl_link l = here(7, "wg0");
+	struct msgbuf m;
+	struct nlmsghdr *nlh;
+
+	(void)state;
+	nl_link_event(&l, msg(&m, RTM_NEWLINK, 7, "wg0", NO_MOVE, 0), NL_NSID_HERE);
+	assert_true(l.seen);
+	assert_false(l.up);
+	nl_link_event(&l, msg(&m, RTM_DELLINK, 7, "wg0", 4, 9), NL_NSID_HERE);
+	nlh = (struct nlmsghdr *)msg(&m, RTM_NEWLINK, 9, "wg0", NO_MOVE, 0);
+	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_flags = IFF_UP;
+	mnl_attr_put_u32(nlh, IFLA_MTU, 1380);
+	nl_link_event(&l, nlh, 4);
+	assert_int_equal(l.where, LINK_MOVED);
+	assert_true(l.up);
+	assert_int_equal(l.mtu, 1380);
+}
+
 /* A message shorter than its header is ignored. */
 static void test_short_message(void **state)
 {
@@ -167,6 +190,7 @@ int main(void)
 		cmocka_unit_test(test_move_then_deleted_there),
 		cmocka_unit_test(test_move_back_renamed),
 		cmocka_unit_test(test_away_unknown),
+		cmocka_unit_test(test_state_followed),
 		cmocka_unit_test(test_short_message),
 	};
 

@@ -24,6 +24,7 @@
 #include "tun/offload.h"
 #include "tun/tun.h"
 #include "vpnd/datapath/crypto_pool.h"
+#include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/device.h"
 #include "vpnd/datapath/packet_io.h"
 #include "vpnd/datapath/peer.h"
@@ -50,7 +51,7 @@
 
 /* epoll's data.u32: a loop event, or EV_UAPI_CONN + the slot of a UAPI
  * connection (uapi_server.h). */
-enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL, EV_UAPI_CONN = 16 };
+enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL, EV_HSQ, EV_UAPI_CONN = 16 };
 
 struct daemon {
 	struct device dev;
@@ -142,6 +143,26 @@ static int loop_timeout_ms(struct daemon *d, uint64_t now)
 	return (int)((next - now + MSEC_NS - 1) / MSEC_NS);
 }
 
+/* Admin down/up and MTU changes go to the device as the kernel's
+ * wg_stop/wg_open and padding do, wherever the link is followed. A move
+ * takes the link down (the kernel closes it first); where the watch cannot
+ * follow it, its state is not seen: counted as up, or the device would
+ * stay stopped for good. */
+static void link_state_event(struct daemon *d)
+{
+	if (d->link.where == LINK_MOVED && d->link.nsid < 0) {
+		device_link_up(&d->dev);
+		return;
+	}
+	if (!d->link.seen)
+		return;
+	device_set_mtu(&d->dev, d->link.mtu);
+	if (d->link.up)
+		device_link_up(&d->dev);
+	else
+		device_link_down(&d->dev);
+}
+
 /* Link events. A deletion stops the daemon. A move into another network
  * namespace does not: the TUN fd and the UDP socket (which stays in this
  * namespace) go on working. A deletion over there is seen by the watch if
@@ -155,7 +176,7 @@ static void watch_event(struct daemon *d)
 	case LINK_GONE:
 		log_info("%s: interface deleted, shutting down", d->dev.ifname);
 		d->running = false;
-		break;
+		return;
 	case LINK_MOVED:
 		if (was != LINK_MOVED)
 			log_info("%s: moved to another network namespace (%s); its UDP "
@@ -169,6 +190,7 @@ static void watch_event(struct daemon *d)
 		d->dev.ifindex = d->link.ifindex;
 		break;
 	}
+	link_state_event(d);
 }
 
 static void run_loop(struct daemon *d)
@@ -197,6 +219,7 @@ static void run_loop(struct daemon *d)
 			case EV_UAPI: handle_uapi(d, now); break;
 			case EV_WATCH: watch_event(d); break;
 			case EV_SIGNAL: handle_signal(d); break;
+			case EV_HSQ: hs_queue_drain(&d->dev, now); break;
 			default:
 				if (evs[i].data.u32 >= EV_UAPI_CONN &&
 				    evs[i].data.u32 < EV_UAPI_CONN + UAPI_CONN_MAX)
@@ -328,6 +351,27 @@ static void worker_leak_check(struct daemon *d)
 #endif
 }
 
+/* The handshake queue and its thread (hs_queue.h), under the filter like
+ * the crypto pool; without it, handshakes are done on the loop. */
+static void start_handshake_thread(struct daemon *d)
+{
+	d->dev.hsq = hs_queue_start(&d->dev);
+	if (!d->dev.hsq) {
+		log_warn("%s: cannot start the handshake thread (%s): handshakes on the event loop",
+			 d->dev.ifname, strerror(errno));
+		return;
+	}
+	if (epoll_add(d->epoll_fd, hs_queue_fd(d->dev.hsq), EV_HSQ) < 0) {
+		hs_queue_stop(d->dev.hsq);
+		d->dev.hsq = NULL;
+		log_warn("%s: cannot poll the handshake queue: handshakes on the event loop",
+			 d->dev.ifname);
+		return;
+	}
+	log_info("%s: handshakes gated on their own thread (queue of %d, nice 19)",
+		 d->dev.ifname, HS_QUEUE_CAPACITY);
+}
+
 /* The packet-handling process: unprivileged, sandboxed, runs the loop. */
 static int worker_main(struct daemon *d, pid_t monitor)
 {
@@ -368,6 +412,7 @@ static int worker_main(struct daemon *d, pid_t monitor)
 		log_warn("%s: cannot start %u crypto threads: AEAD on the event loop only",
 			 d->dev.ifname, threads - 1);
 	log_info("%s: AEAD on %u thread(s)", d->dev.ifname, crypto_pool_threads(d->dev.pool));
+	start_handshake_thread(d);
 	run_loop(d);
 	close_everything(d);
 	worker_leak_check(d);
