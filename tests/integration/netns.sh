@@ -136,7 +136,7 @@ sleep 0.3
 check "still running in the container" alive
 ip -n "$ctr" link del "$CLI"
 check "deleted in the container: monitor, worker, socket and pid file gone" wait_for 5 ended
-check "daemon log says why it ended" grep -Eq "TUN closed by the kernel|interface deleted, shutting down" "$WORK/$CLI.log"
+check "daemon log says why it ended" grep -Eq "TUN closed by the kernel|interface deleted" "$WORK/$CLI.log"
 
 # --- 4. vpnd up --netns ---
 sed -i 's|^AllowedIPs = 198.19.41.0/24|AllowedIPs = 0.0.0.0/0|' "$WORK/$CLI.conf"
