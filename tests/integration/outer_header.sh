@@ -10,7 +10,8 @@
 # delivered unchanged (not dropped) under an outer CE.
 #
 #   [ns a] oh-a 198.19.7.1 --- veth0 198.18.7.1 <-> veth0 198.18.7.2 --- [ns b] oh-b 198.19.7.2
-#          2001:db8:7::1                            ^ sniff.py --with-ip     2001:db8:7::2
+#          2001:db8:7::1      2001:db8:7:ff::1    2001:db8:7:ff::2 (last)    2001:db8:7::2
+#                                                   ^ sniff.py --with-ip
 #                                                   (outer header, before netfilter)
 #                                                   nft prerouting: outer ECN set (CE/ECT(1))
 #                                                   nft input on oh-b: inner ECN counted
@@ -107,6 +108,13 @@ table inet oh_ecn {
 	counter v4_ect1 { }
 	counter v4_notect { }
 	counter v6_ce { }
+	counter out6_ect0 { }
+	counter out6_ect1 { }
+	chain seen {
+		type filter hook prerouting priority -400;
+		iifname veth0 udp dport 51820 @th,64,8 4 ip6 ecn ect0 counter name out6_ect0
+		iifname veth0 udp dport 51820 @th,64,8 4 ip6 ecn ect1 counter name out6_ect1
+	}
 	chain pre {
 		type filter hook prerouting priority -300;
 	}
@@ -129,6 +137,8 @@ outer_set() {
 	ip netns exec "$1" nft flush chain inet oh_ecn pre
 	ip netns exec "$1" nft add rule inet oh_ecn pre iifname veth0 udp dport 51820 \
 		@th,64,8 4 ip ecn set "$2"
+	ip netns exec "$1" nft add rule inet oh_ecn pre iifname veth0 udp dport 51820 \
+		@th,64,8 4 ip6 ecn set "$2"
 }
 # count NS NAME: packets counted by counter NAME in NS.
 count() {
@@ -158,4 +168,23 @@ check "b to a, outer CE, inner ECT(0): pings answered" \
 	ip netns exec "$b" ping -c 3 -i 0.2 -W 2 -Q 0x02 198.19.7.1
 check "  ... and they reach a's stack marked CE ($(count "$a" v4_ce) of 3)" \
 	test "$(count "$a" v4_ce)" -ge 3
+
+# --- an IPv6 path outside -----------------------------------------------------
+# a's peer moves to b's IPv6 address (b follows: roaming). The outer traffic
+# class is seen by b's prerouting before its rule rewrites it (chain seen).
+ip -n "$a" addr add 2001:db8:7:ff::1/64 dev veth0 nodad
+ip -n "$b" addr add 2001:db8:7:ff::2/64 dev veth0 nodad
+ip netns exec "$a" wg set "$IFA" peer "$kb_pub" endpoint "[2001:db8:7:ff::2]:51820"
+outer_set "$b" ce
+ip netns exec "$a" ping -c 3 -i 0.2 -W 2 -Q 0x03 198.19.7.2 > /dev/null || true
+check "IPv6 outside, inner CE: outer traffic class ECT(0) ($(count "$b" out6_ect0) of 3)" \
+	test "$(count "$b" out6_ect0)" -ge 3
+ip netns exec "$a" ping -6 -c 3 -i 0.2 -W 2 -Q 0x01 2001:db8:7::2 > /dev/null || true
+check "IPv6 outside, inner IPv6 ECT(1): outer traffic class ECT(1) ($(count "$b" out6_ect1) of 3)" \
+	test "$(count "$b" out6_ect1)" -ge 3
+ce_before=$(count "$b" v4_ce)
+check "IPv6 outside, outer CE, inner ECT(0): pings answered" \
+	ip netns exec "$a" ping -c 3 -i 0.2 -W 2 -Q 0x02 198.19.7.2
+check "  ... and they reach b's stack marked CE ($(($(count "$b" v4_ce) - ce_before)) of 3)" \
+	test "$(($(count "$b" v4_ce) - ce_before))" -ge 3
 finish
