@@ -144,6 +144,7 @@ demo: deps
 	$(Q)VPND=$(abspath $(BUILD)/vpnd) scripts/demo.sh
 
 bench: all $(TOOL_BINS)
+	$(Q)scripts/deps.sh bench
 	$(Q)VPND=$(abspath $(BUILD)/vpnd) TOOLS=$(abspath $(BUILD)/tools) scripts/bench.sh
 
 # The unit names the binary by its installed path: /usr/local/bin in the

@@ -373,6 +373,7 @@ static void reset(void)
 	}
 	index_table_free(&dev.index);
 	ratelimiter_free(dev.ratelimiter);
+	ratelimiter_free(dev.cookie_limiter);
 
 	fuzz_rng_seed(2);
 	dev = dev_snap;
@@ -380,7 +381,8 @@ static void reset(void)
 	*peer2 = peer2_snap;
 	now = now_monotonic_ns();
 	kp = malloc(sizeof(*kp));
-	if (!kp || index_table_init(&dev.index) < 0 || !(dev.ratelimiter = ratelimiter_new(64)))
+	if (!kp || index_table_init(&dev.index) < 0 || !(dev.ratelimiter = ratelimiter_new(64)) ||
+	    !(dev.cookie_limiter = ratelimiter_new_rate(64, COOKIE_REPLIES_PER_SECOND, 1)))
 		die("out of memory");
 	*kp = kp_snap;
 	kp->birth_ns = now;
@@ -795,7 +797,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (dt)
 			now += 1ULL << (dt % 40);
 		if (ctl & CTL_UNDER_LOAD)
-			dev.under_load_until_ns = now + NSEC_PER_SEC;
+			dev.hsload.last_under_load = now ? now : 1;
 		if (in_batch && (!(ctl & CTL_BATCH) || (ctl & CTL_KIND) == K_EVENT ||
 				 vnet != dev.tun_vnet_hdr)) {
 			receive_batch_end(&dev, now);

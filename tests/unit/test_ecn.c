@@ -181,7 +181,8 @@ static void test_decapsulate_short(void **state)
 }
 
 /* --- the TUN's GRO merge after decapsulation --------------------------------
- * Two consecutive TCP segments of one flow, ECT(0), with valid checksums;
+ * Two consecutive TCP segments (or UDP datagrams) of one flow, ECT(0), with
+ * valid checksums;
  * the outer CE of one of them (only) must keep them apart: a merged
  * super-packet has one ECN field. Marked alike, they still merge, so the
  * fixed checksum is one the merge's own verification accepts. */
@@ -200,37 +201,45 @@ static uint16_t sum16(uint32_t s, const uint8_t *p, size_t n)
 }
 
 /* A segment of the flow at sequence number seq: IPv4 (v6 false) or IPv6,
- * ECN field ecn; returns its length. */
-static size_t tcp_segment(uint8_t *p, bool v6, uint8_t ecn, uint32_t seq)
+ * TCP or (udp) a UDP datagram, ECN field ecn; returns its length. */
+static size_t segment(uint8_t *p, bool v6, bool udp, uint8_t ecn, uint32_t seq)
 {
-	size_t l4 = v6 ? 40 : 20, len = l4 + 20 + SEG_PAYLOAD;
+	size_t l4 = v6 ? 40 : 20, len = l4 + (udp ? 8 : 20) + SEG_PAYLOAD;
 	uint8_t *t = p + l4;
 	uint32_t pseudo;
 	uint16_t c;
 
 	if (v6) {
 		v6_header(p, ecn);
+		p[6] = udp ? 17 : 6;
 		p[4] = (uint8_t)((len - 40) >> 8), p[5] = (uint8_t)(len - 40);
 	} else {
 		v4_header(p, ecn, 0x4242);
+		p[9] = udp ? 17 : 6;
 		p[2] = (uint8_t)(len >> 8), p[3] = (uint8_t)len;
 		p[10] = p[11] = 0;
 		c = (uint16_t)~sum16(0, p, 20);
 		p[10] = (uint8_t)(c >> 8), p[11] = (uint8_t)c;
 	}
-	memset(t, 0, 20 + SEG_PAYLOAD);
+	memset(t, 0, len - l4);
 	t[0] = 0x9c, t[1] = 0x40, t[2] = 0x14, t[3] = 0x51;	/* ports */
-	t[4] = (uint8_t)(seq >> 24), t[5] = (uint8_t)(seq >> 16);
-	t[6] = (uint8_t)(seq >> 8), t[7] = (uint8_t)seq;
-	t[11] = 1;			/* ack */
-	t[12] = 0x50, t[13] = 0x10;	/* 20-byte header, ACK */
-	t[14] = 0xff, t[15] = 0xff;
+	if (udp) {
+		t[4] = (uint8_t)((len - l4) >> 8), t[5] = (uint8_t)(len - l4);
+	} else {
+		t[4] = (uint8_t)(seq >> 24), t[5] = (uint8_t)(seq >> 16);
+		t[6] = (uint8_t)(seq >> 8), t[7] = (uint8_t)seq;
+		t[11] = 1;			/* ack */
+		t[12] = 0x50, t[13] = 0x10;	/* 20-byte header, ACK */
+		t[14] = 0xff, t[15] = 0xff;
+	}
 	for (size_t i = 0; i < SEG_PAYLOAD; i++)
-		t[20 + i] = (uint8_t)(seq + i);
+		t[len - l4 - SEG_PAYLOAD + i] = (uint8_t)(seq + i);
 	pseudo = v6 ? sum16(0, p + 8, 32) : sum16(0, p + 12, 8);
-	pseudo += 6 + (uint32_t)(len - l4);
+	pseudo += (udp ? 17u : 6u) + (uint32_t)(len - l4);
 	c = (uint16_t)~sum16(pseudo, t, len - l4);
-	t[16] = (uint8_t)(c >> 8), t[17] = (uint8_t)c;
+	if (udp && c == 0)
+		c = 0xffff;
+	t[udp ? 6 : 16] = (uint8_t)(c >> 8), t[udp ? 7 : 17] = (uint8_t)c;
 	return len;
 }
 
@@ -240,14 +249,16 @@ static void test_gro_after_decapsulation(void **state)
 
 	(void)state;
 	for (int v6 = 0; v6 <= 1; v6++) {
-		size_t la = tcp_segment(a, v6, ECN_ECT_0, 1000);
-		size_t lb = tcp_segment(b, v6, ECN_ECT_0, 1000 + SEG_PAYLOAD);
+		for (int udp = 0; udp <= 1; udp++) {
+			size_t la = segment(a, v6, udp, ECN_ECT_0, 1000);
+			size_t lb = segment(b, v6, udp, ECN_ECT_0, 1000 + SEG_PAYLOAD);
 
-		assert_true(gro_can_merge(a, la, a, la, b, lb, la));
-		ecn_decapsulate(b, lb, ECN_CE);		/* only b met congestion */
-		assert_false(gro_can_merge(a, la, a, la, b, lb, la));
-		ecn_decapsulate(a, la, ECN_CE);		/* a too: one field again */
-		assert_true(gro_can_merge(a, la, a, la, b, lb, la));
+			assert_true(gro_can_merge(a, la, a, la, b, lb, la));
+			ecn_decapsulate(b, lb, ECN_CE);		/* only b met congestion */
+			assert_false(gro_can_merge(a, la, a, la, b, lb, la));
+			ecn_decapsulate(a, la, ECN_CE);		/* a too: one field again */
+			assert_true(gro_can_merge(a, la, a, la, b, lb, la));
+		}
 	}
 }
 

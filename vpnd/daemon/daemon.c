@@ -24,6 +24,7 @@
 #include "tun/offload.h"
 #include "tun/tun.h"
 #include "vpnd/datapath/crypto_pool.h"
+#include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/device.h"
 #include "vpnd/datapath/packet_io.h"
 #include "vpnd/datapath/peer.h"
@@ -49,7 +50,7 @@
 
 /* epoll's data.u32: a loop event, or EV_UAPI_CONN + the slot of a UAPI
  * connection (uapi_server.h). */
-enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL, EV_UAPI_CONN = 16 };
+enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL, EV_HSQ, EV_UAPI_CONN = 16 };
 
 struct daemon {
 	struct device dev;
@@ -140,6 +141,26 @@ static int loop_timeout_ms(struct daemon *d, uint64_t now)
 	return (int)((next - now + MSEC_NS - 1) / MSEC_NS);
 }
 
+/* Link events: deletion ends the daemon; admin down/up and MTU changes go
+ * to the device as the kernel's wg_stop/wg_open and padding do. */
+static void watch_event(struct daemon *d)
+{
+	struct nl_link_state st;
+
+	nl_watch_read(d->watch, d->dev.ifindex, &st);
+	if (st.gone) {
+		d->running = false;
+		return;
+	}
+	if (!st.seen)
+		return;
+	device_set_mtu(&d->dev, st.mtu);
+	if (st.up)
+		device_link_up(&d->dev);
+	else
+		device_link_down(&d->dev);
+}
+
 static void run_loop(struct daemon *d)
 {
 	struct epoll_event evs[8];
@@ -160,11 +181,9 @@ static void run_loop(struct daemon *d)
 				break;
 			case EV_UDP: packet_io_udp_readable(&d->dev, now); break;
 			case EV_UAPI: handle_uapi(d, now); break;
-			case EV_WATCH:
-				if (nl_watch_link_gone(d->watch, d->dev.ifindex))
-					d->running = false;
-				break;
+			case EV_WATCH: watch_event(d); break;
 			case EV_SIGNAL: handle_signal(d); break;
+			case EV_HSQ: hs_queue_drain(&d->dev, now); break;
 			default:
 				if (evs[i].data.u32 >= EV_UAPI_CONN &&
 				    evs[i].data.u32 < EV_UAPI_CONN + UAPI_CONN_MAX)
@@ -296,6 +315,27 @@ static void worker_leak_check(struct daemon *d)
 #endif
 }
 
+/* The handshake queue and its thread (hs_queue.h), under the filter like
+ * the crypto pool; without it, handshakes are done on the loop. */
+static void start_handshake_thread(struct daemon *d)
+{
+	d->dev.hsq = hs_queue_start(&d->dev);
+	if (!d->dev.hsq) {
+		log_warn("%s: cannot start the handshake thread (%s): handshakes on the event loop",
+			 d->dev.ifname, strerror(errno));
+		return;
+	}
+	if (epoll_add(d->epoll_fd, hs_queue_fd(d->dev.hsq), EV_HSQ) < 0) {
+		hs_queue_stop(d->dev.hsq);
+		d->dev.hsq = NULL;
+		log_warn("%s: cannot poll the handshake queue: handshakes on the event loop",
+			 d->dev.ifname);
+		return;
+	}
+	log_info("%s: handshakes gated on their own thread (queue of %d, nice 19)",
+		 d->dev.ifname, HS_QUEUE_CAPACITY);
+}
+
 /* The packet-handling process: unprivileged, sandboxed, runs the loop. */
 static int worker_main(struct daemon *d, pid_t monitor)
 {
@@ -336,6 +376,7 @@ static int worker_main(struct daemon *d, pid_t monitor)
 		log_warn("%s: cannot start %u crypto threads: AEAD on the event loop only",
 			 d->dev.ifname, threads - 1);
 	log_info("%s: AEAD on %u thread(s)", d->dev.ifname, crypto_pool_threads(d->dev.pool));
+	start_handshake_thread(d);
 	run_loop(d);
 	close_everything(d);
 	worker_leak_check(d);

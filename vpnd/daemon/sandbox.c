@@ -56,6 +56,8 @@ static const int allowed[] = {
 	SCMP_SYS(nanosleep), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(restart_syscall), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(tgkill),
 	SCMP_SYS(futex), SCMP_SYS(sched_yield),
+	/* the handshake thread: its eventfds and its nice value */
+	SCMP_SYS(eventfd2), SCMP_SYS(setpriority),
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(exit), SCMP_SYS(exit_group),
 };
 

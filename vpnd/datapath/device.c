@@ -11,6 +11,7 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/packet_io.h"
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
@@ -22,6 +23,9 @@ static const char *const drop_names[DROP_COUNT] = {
 	[DROP_MAC1] = "bad_mac1",
 	[DROP_COOKIE_SENT] = "cookie_sent",
 	[DROP_RATELIMIT] = "ratelimited",
+	[DROP_COOKIE_RATELIMIT] = "cookie_ratelimited",
+	[DROP_DH_BUDGET] = "dh_budget",
+	[DROP_HS_QUEUE_FULL] = "hs_queue_full",
 	[DROP_HANDSHAKE] = "bad_handshake",
 	[DROP_UNKNOWN_INDEX] = "unknown_index",
 	[DROP_DECRYPT] = "bad_decrypt",
@@ -56,12 +60,15 @@ int device_init(struct device *dev, const char *ifname)
 	dev->peer_buckets = calloc(dev->n_buckets, sizeof(*dev->peer_buckets));
 	dev->aips = allowedips_new();
 	dev->ratelimiter = ratelimiter_new(0);
+	dev->cookie_limiter = ratelimiter_new_rate(0, COOKIE_REPLIES_PER_SECOND, 1);
+	hs_budget_init(&dev->dh_budget, 0);
 	dev->rx_bufs = malloc(BATCH_MAX * sizeof(*dev->rx_bufs));
 	dev->tx_bufs = malloc(BATCH_MAX * sizeof(*dev->tx_bufs));
 	dev->tun_read_buf = malloc(PACKET_BUF_LEN);
 	dev->rx_run = calloc(RX_RUN_MAX, sizeof(*dev->rx_run));
 	dev->local = wg_secure_alloc(sizeof(*dev->local));
-	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
+	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->cookie_limiter ||
+	    !dev->rx_bufs ||
 	    !dev->tx_bufs || !dev->tun_read_buf || !dev->rx_run || !dev->local ||
 	    index_table_init(&dev->index) < 0) {
 		device_destroy(dev);
@@ -72,6 +79,9 @@ int device_init(struct device *dev, const char *ifname)
 
 void device_destroy(struct device *dev)
 {
+	/* First: the handshake thread uses the limiters and the checker. */
+	hs_queue_stop(dev->hsq);
+	dev->hsq = NULL;
 	crypto_pool_free(dev->pool);
 	dev->pool = NULL;
 	device_peers_remove_all(dev);
@@ -79,6 +89,7 @@ void device_destroy(struct device *dev)
 		close(dev->udp_fd);
 	allowedips_free(dev->aips);
 	ratelimiter_free(dev->ratelimiter);
+	ratelimiter_free(dev->cookie_limiter);
 	index_table_free(&dev->index);
 	free(dev->peer_buckets);
 	free(dev->heap);
@@ -118,10 +129,13 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 		return true;
 	ok = noise_local_set(dev->local, key);
 
+	/* The handshake thread reads the checker: not while it changes. */
+	hs_queue_lock(dev->hsq);
 	if (dev->local->has_identity)
 		cookie_checker_init(&dev->cookie_checker, dev->local->public_key);
 	else
 		cookie_checker_wipe(&dev->cookie_checker);
+	hs_queue_unlock(dev->hsq);
 	/* A new identity invalidates every session and handshake; a peer with
 	 * our own public key would be talking to itself: drop it. */
 	for (struct peer *p = dev->peers_first, *n; p; p = n) {
@@ -131,7 +145,7 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 			device_peer_remove(dev, p);
 			continue;
 		}
-		peer_zero_keys(p);
+		peer_expire_sending_keys(p);
 		noise_handshake_set_local(&p->hs, dev->local);
 	}
 	return ok;
@@ -318,15 +332,53 @@ void device_peers_remove_all(struct device *dev)
 		device_peer_remove(dev, dev->peers_first);
 }
 
-/* Under load when more than UNDER_LOAD_THRESHOLD handshake messages arrive
- * in one second; stays so for a second after, so a flood cannot flap it. */
-bool device_under_load(struct device *dev, uint64_t now)
+bool device_under_load(const struct device *dev, uint64_t now)
 {
-	if (now - dev->load_window_start_ns >= NSEC_PER_SEC) {
-		dev->load_window_start_ns = now;
-		dev->load_window_count = 0;
-	}
-	if (++dev->load_window_count > UNDER_LOAD_THRESHOLD)
-		dev->under_load_until_ns = now + NSEC_PER_SEC;
 	return now < dev->under_load_until_ns;
+}
+
+void device_link_down(struct device *dev)
+{
+	dev->link_down = true;
+	for (struct peer *p = dev->peers_first; p; p = p->next) {
+		peer_staged_clear(p);
+		timers_stop_all(&p->timers);
+		peer_zero_keys(p);
+		timers_handshake_sent_reset(&p->timers);
+		peer_timers_changed(p);
+	}
+}
+
+void device_link_up(struct device *dev)
+{
+	if (!dev->link_down)
+		return;
+	dev->link_down = false;
+	for (struct peer *p = dev->peers_first; p; p = p->next) {
+		if (p->staged_count)
+			send_staged(p);
+		if (p->timers.persistent_keepalive_interval)
+			send_keepalive(p);
+	}
+	send_flush(dev);
+}
+
+void device_set_mtu(struct device *dev, unsigned mtu)
+{
+	/* The TUN gives us nothing larger than its MTU; a value past
+	 * MTU_MAX could only come from a confused event. */
+	if (mtu && mtu <= MTU_MAX)
+		dev->mtu = mtu;
+}
+
+bool device_load_peek(const struct device *dev, uint64_t now)
+{
+	if (dev->hsq)
+		return hs_queue_under_load(dev->hsq, now);
+	return now < dev->under_load_until_ns;
+}
+
+uint64_t device_drops(const struct device *dev, enum drop_reason r)
+{
+	return dev->drops[r] + (dev->hsq ? hs_queue_drops(dev->hsq, r) : 0);
 }

@@ -69,17 +69,17 @@ void peer_install_keypair(struct peer *peer, struct keypair *kp)
 		peer->kp_next = kp;
 	}
 	index_table_set(&peer->dev->index, kp->local_index, kp);
-	peer->sent_lastminute_handshake = false;
 }
 
-void peer_keypair_confirmed(struct peer *peer, struct keypair *kp)
+bool peer_keypair_confirmed(struct peer *peer, struct keypair *kp)
 {
-	if (peer->kp_next != kp)
-		return;
+	if (!kp || peer->kp_next != kp)
+		return false;
 	keypair_drop(peer, &peer->kp_previous);
 	peer->kp_previous = peer->kp_current;
 	peer->kp_current = kp;
 	peer->kp_next = NULL;
+	return true;
 }
 
 /* Forgets the index of a handshake in flight (not one a keypair took). */
@@ -99,6 +99,17 @@ void peer_zero_keys(struct peer *peer)
 	keypair_drop(peer, &peer->kp_next);
 	peer_drop_handshake_index(peer);
 	noise_handshake_clear(&peer->hs);
+}
+
+void peer_expire_sending_keys(struct peer *peer)
+{
+	peer_drop_handshake_index(peer);
+	noise_handshake_clear(&peer->hs);
+	timers_handshake_sent_reset(&peer->timers);
+	if (peer->kp_current)
+		peer->kp_current->send_expired = true;
+	if (peer->kp_next)
+		peer->kp_next->send_expired = true;
 }
 
 /* Frees the oldest staged packet, wiping it first: it is plaintext. */
@@ -179,7 +190,7 @@ struct keypair *peer_sendable_keypair(struct peer *peer, uint64_t now)
 {
 	struct keypair *kp = peer->kp_current;
 
-	if (!kp || !kp->valid || !kp->confirmed || now - kp->birth_ns >= REJECT_AFTER_TIME ||
+	if (!kp || !kp->valid || kp->send_expired || !kp->confirmed || now - kp->birth_ns >= REJECT_AFTER_TIME ||
 	    kp->send_counter >= REJECT_AFTER_MESSAGES)
 		return NULL;
 	return kp;
