@@ -107,6 +107,8 @@ struct session {
 static struct device dev, dev_snap;
 static struct peer *peer, peer_snap;
 static struct peer *peer2, peer2_snap;	/* the other peer */
+/* The peers' handshakes live in the device's arena, outside struct peer. */
+static struct noise_handshake peer_hs_snap, peer2_hs_snap;
 static struct keypair kp_snap;
 static uint64_t now;
 
@@ -379,8 +381,10 @@ static void reset(void)
 	dev = dev_snap;
 	*peer = peer_snap;
 	*peer2 = peer2_snap;
+	*peer->hs = peer_hs_snap;
+	*peer2->hs = peer2_hs_snap;
 	now = now_monotonic_ns();
-	kp = malloc(sizeof(*kp));
+	kp = device_keypair_new(&dev);
 	if (!kp || index_table_init(&dev.index) < 0 || !(dev.ratelimiter = ratelimiter_new(64)) ||
 	    !(dev.cookie_limiter = ratelimiter_new_rate(64, COOKIE_REPLIES_PER_SECOND, 1)))
 		die("out of memory");
@@ -424,7 +428,7 @@ static void setup(void)
 	peer = device_peer_create(&dev, plocal.public_key);
 	if (!peer)
 		die("cannot create the peer");
-	noise_handshake_set_psk(&peer->hs, FUZZ_PSK);
+	noise_handshake_set_psk(peer->hs, FUZZ_PSK);
 	for (size_t i = 0; i < 2; i++)
 		if (allowedips_insert(dev.aips, AF_INET, v4[i], v4_cidr[i], &peer->aips) < 0)
 			die("allowedips_insert");
@@ -480,7 +484,7 @@ static void setup(void)
 	timer_heap_remove(&dev, peer);
 	timers_init(&peer->timers, 0);
 	/* "Long ago": the flood check must not depend on when an input runs. */
-	peer->hs.last_initiation_consumption_ns = 0;
+	peer->hs->last_initiation_consumption_ns = 0;
 	memset(dev.drops, 0, sizeof(dev.drops));
 	dev.handshakes_answered = 0;
 	dev.cookie_replies_sent = 0;
@@ -488,6 +492,8 @@ static void setup(void)
 	peer->handshakes_received = peer->handshakes_sent = 0;
 	peer_snap = *peer;
 	peer2_snap = *peer2;
+	peer_hs_snap = *peer->hs;
+	peer2_hs_snap = *peer2->hs;
 	dev_snap = dev;
 	phs_snap = phs;
 	pmaker_snap = pmaker;

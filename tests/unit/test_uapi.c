@@ -434,7 +434,7 @@ static void test_private_key_of_existing_peer(void **state)
  * keypair, current, with its index in the device's table. */
 static struct keypair *fake_session(struct device *dev, struct peer *peer)
 {
-	struct keypair *kp = calloc(1, sizeof(*kp));
+	struct keypair *kp = device_keypair_new(dev);
 
 	assert_non_null(kp);
 	kp->local_index = index_table_add(&dev->index, peer, kp);
@@ -495,7 +495,7 @@ static void test_same_private_key_keeps_sessions(void **state)
 	assert_ptr_equal(index_table_find(&dev->index, idx)->kp, kp);
 	assert_true(timers_initiation_allowed(&peer->timers, now_monotonic_ns(), false));
 	assert_memory_equal(dev->local->public_key, other.pub, KEY_LEN);
-	assert_true(peer->hs.static_static_valid);
+	assert_true(peer->hs->static_static_valid);
 
 	/* and clearing it too */
 	kp = fake_session(dev, peer);
@@ -520,7 +520,7 @@ static void test_confirm_only_next(void **state)
 	peer_new(&p);
 	assert_int_equal(set(dev, "private_key=%s\npublic_key=%s\n", me.priv_hex, p.pub_hex), 0);
 	peer = lookup(dev, &p);
-	resp = calloc(1, sizeof(*resp));
+	resp = device_keypair_new(dev);
 	assert_non_null(resp);
 	resp->local_index = index_table_add(&dev->index, peer, resp);
 	resp->valid = true;
@@ -534,7 +534,7 @@ static void test_confirm_only_next(void **state)
 	assert_ptr_equal(peer->kp_previous, resp);
 	assert_false(peer_keypair_confirmed(peer, init));
 
-	resp = calloc(1, sizeof(*resp));
+	resp = device_keypair_new(dev);
 	assert_non_null(resp);
 	resp->local_index = index_table_add(&dev->index, peer, resp);
 	resp->valid = true;
@@ -605,7 +605,7 @@ static void test_preshared_key(void **state)
 	wg_random_bytes(psk, sizeof(psk));
 	wg_key_to_hex(psk_hex, psk);
 	assert_int_equal(set(dev, "public_key=%s\npreshared_key=%s\n", p.pub_hex, psk_hex), 0);
-	assert_memory_equal(lookup(dev, &p)->hs.preshared_key, psk, KEY_LEN);
+	assert_memory_equal(lookup(dev, &p)->hs->preshared_key, psk, KEY_LEN);
 	out = get(dev);
 	sec = section_or_fail(out, &p);
 	snprintf(line, sizeof(line), "preshared_key=%s", psk_hex);
@@ -914,7 +914,7 @@ static void test_persistent_keepalive_sends_at_once(void **state)
 
 	/* the handshake in flight holds an index and a timer; removing the
 	 * peer takes both away (nothing may point at the freed peer) */
-	idx = peer->hs.local_index;
+	idx = peer->hs->local_index;
 	assert_int_not_equal(idx, 0);
 	assert_ptr_equal(index_table_find(&dev->index, idx)->peer, peer);
 	assert_int_equal(dev->heap_len, 1);

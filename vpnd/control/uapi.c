@@ -77,7 +77,7 @@ static void get_peer(struct strbuf *b, struct peer *p)
 {
 	sb_key(b, "public_key", p->public_key);
 	/* Always, all zeros for none, as wireguard-go writes it. */
-	sb_key(b, "preshared_key", p->hs.preshared_key);
+	sb_key(b, "preshared_key", p->hs->preshared_key);
 	sb_printf(b, "protocol_version=1\n");
 	if (p->has_endpoint) {
 		char ep[INET6_ADDRSTRLEN + 16];
@@ -183,7 +183,8 @@ static int set_device_key(struct set_state *st, const char *key, const char *val
 	} else if (!strcmp(key, "fwmark")) {
 		if (!parse_uint(value, UINT32_MAX, &n))
 			return EINVAL;
-		device_set_fwmark(dev, (uint32_t)n);
+		if (device_set_fwmark(dev, (uint32_t)n) < 0)
+			return EIO;
 	} else if (!strcmp(key, "peer_to_peer")) {
 		/* vpnd's own key ([Interface] PeerToPeer); wg never sends it. */
 		if (!p2p_mode_parse(value, &dev->peer_to_peer))
@@ -303,7 +304,7 @@ static int set_peer_key(struct set_state *st, const char *key, const char *value
 		if (!wg_key_from_hex(k, value))
 			return EINVAL;
 		if (peer)
-			noise_handshake_set_psk(&peer->hs, k);
+			noise_handshake_set_psk(peer->hs, k);
 		wg_secure_wipe(k, sizeof(k));
 	} else if (!strcmp(key, "endpoint")) {
 		return set_peer_endpoint(peer, value);

@@ -67,14 +67,29 @@ int device_init(struct device *dev, const char *ifname)
 	dev->tun_read_buf = malloc(PACKET_BUF_LEN);
 	dev->rx_run = calloc(RX_RUN_MAX, sizeof(*dev->rx_run));
 	dev->local = wg_secure_alloc(sizeof(*dev->local));
-	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->cookie_limiter ||
-	    !dev->rx_bufs ||
+	/* One arena for both kinds of secret object: slots of the larger. */
+	dev->secrets = wg_arena_new(sizeof(struct keypair) > sizeof(struct peer_handshake) ?
+				    sizeof(struct keypair) : sizeof(struct peer_handshake));
+	if (!dev->secrets || !dev->peer_buckets || !dev->aips || !dev->ratelimiter ||
+	    !dev->cookie_limiter || !dev->rx_bufs ||
 	    !dev->tx_bufs || !dev->tun_read_buf || !dev->rx_run || !dev->local ||
 	    index_table_init(&dev->index) < 0) {
 		device_destroy(dev);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+struct keypair *device_keypair_new(struct device *dev)
+{
+	return wg_arena_alloc(dev->secrets);
+}
+
+void device_keypair_free(struct device *dev, struct keypair *kp)
+{
+	if (kp)
+		keypair_wipe(kp);
+	wg_arena_free(dev->secrets, kp);
 }
 
 void device_destroy(struct device *dev)
@@ -105,6 +120,9 @@ void device_destroy(struct device *dev)
 		noise_local_clear(dev->local);
 	wg_secure_free(dev->local);
 	dev->local = NULL;
+	/* After the peers: every keypair is back in it (and wiped). */
+	wg_arena_destroy(dev->secrets);
+	dev->secrets = NULL;
 	cookie_checker_wipe(&dev->cookie_checker);
 	dev->peer_buckets = NULL;
 	dev->udp_fd = -1;
@@ -146,7 +164,7 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 			continue;
 		}
 		peer_expire_sending_keys(p);
-		noise_handshake_set_local(&p->hs, dev->local);
+		noise_handshake_set_local(p->hs, dev->local);
 	}
 	return ok;
 }
@@ -201,17 +219,29 @@ static int open_udp(int family, uint16_t port, uint32_t fwmark)
 	return fd;
 }
 
+int device_open_udp(uint16_t port, uint32_t fwmark, int *family)
+{
+	int fd;
+
+	*family = AF_INET6;
+	fd = open_udp(*family, port, fwmark);
+	if (fd == -EAFNOSUPPORT) {	/* no IPv6 in this kernel: IPv4 only */
+		*family = AF_INET;
+		fd = open_udp(*family, port, fwmark);
+	}
+	return fd;
+}
+
 int device_bind(struct device *dev, uint16_t port)
 {
 	union sockaddr_any a;
 	socklen_t alen = sizeof(a);
-	int family = AF_INET6, fd;
+	int family, fd;
 
-	fd = open_udp(family, port, dev->fwmark);
-	if (fd == -EAFNOSUPPORT) {	/* no IPv6 in this kernel: IPv4 only */
-		family = AF_INET;
-		fd = open_udp(family, port, dev->fwmark);
-	}
+	if (dev->udp_ops)
+		fd = dev->udp_ops->open(dev->udp_ops_ctx, port, dev->fwmark, &family);
+	else
+		fd = device_open_udp(port, dev->fwmark, &family);
 	if (fd < 0)
 		return fd;
 	if (dev->udp_fd >= 0)
@@ -226,11 +256,18 @@ int device_bind(struct device *dev, uint16_t port)
 	return 0;
 }
 
-void device_set_fwmark(struct device *dev, uint32_t fwmark)
+int device_set_fwmark(struct device *dev, uint32_t fwmark)
 {
-	dev->fwmark = fwmark;
-	if (dev->udp_fd >= 0)
-		setsockopt(dev->udp_fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+	int ret = 0;
+
+	if (dev->udp_fd >= 0 && dev->udp_ops)
+		ret = dev->udp_ops->set_mark(dev->udp_ops_ctx, dev->udp_fd, fwmark);
+	else if (dev->udp_fd >= 0 &&
+		 setsockopt(dev->udp_fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
+		ret = -errno;
+	if (!ret)
+		dev->fwmark = fwmark;
+	return ret;
 }
 
 static size_t bucket_of(const struct device *dev, const uint8_t pub[KEY_LEN])
@@ -270,6 +307,7 @@ static void rehash(struct device *dev)
 
 struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
 {
+	struct peer_handshake *ph;
 	struct peer *peer;
 	size_t i;
 
@@ -278,9 +316,16 @@ struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
 	peer = calloc(1, sizeof(*peer));
 	if (!peer)
 		return NULL;
+	ph = wg_arena_alloc(dev->secrets);
+	if (!ph) {
+		free(peer);
+		return NULL;
+	}
+	ph->peer = peer;
+	peer->hs = &ph->hs;
 	peer->dev = dev;
 	memcpy(peer->public_key, pub, KEY_LEN);
-	noise_handshake_init(&peer->hs, dev->local, pub, NULL);
+	noise_handshake_init(peer->hs, dev->local, pub, NULL);
 	cookie_maker_init(&peer->cookie, pub);
 	timers_init(&peer->timers, 0);
 
@@ -322,6 +367,7 @@ void device_peer_remove(struct device *dev, struct peer *peer)
 	peer_zero_keys(peer);
 	peer_staged_clear(peer);
 	cookie_maker_wipe(&peer->cookie);
+	wg_arena_free(dev->secrets, peer->hs);	/* wiped */
 	wg_secure_wipe(peer, sizeof(*peer));
 	free(peer);
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/arena.h"
 #include "handshake/cookie.h"
 #include "handshake/hsbudget.h"
 #include "handshake/noise.h"
@@ -96,8 +97,17 @@ struct device {
 	struct peer **heap;		/* timer heap, 1-based */
 	size_t heap_len, heap_cap;
 
+	/* Keypairs live here (arena.h: never dumped, locked where allowed,
+	 * wiped per object): device_keypair_new/_free. */
+	struct wg_arena *secrets;
 	int tun_fd, udp_fd, udp_family;
 	bool link_down;			/* administratively down: no I/O, no timers */
+	/* Who makes UDP sockets and sets their mark (both need CAP_NET_ADMIN):
+	 * NULL: this process (root, before the fork; unit tests); in the
+	 * worker, the root monitor (vpnd/daemon/broker), which passes the
+	 * socket over. */
+	const struct udp_socket_ops *udp_ops;
+	void *udp_ops_ctx;
 	bool tun_vnet_hdr;		/* TUN packets carry a virtio_net_hdr */
 	unsigned tun_last_reads;	/* packets the last TUN wake-up brought */
 	bool udp_gso;			/* UDP_SEGMENT works on udp_fd */
@@ -144,12 +154,30 @@ struct device {
 	size_t tun_out_count;
 };
 
+/* How the device gets its UDP socket. open: a bound, non-blocking socket
+ * (IPv6 dual-stack, else IPv4; family set) or -errno. set_mark: SO_MARK on
+ * fd, 0 or -errno. */
+struct udp_socket_ops {
+	int (*open)(void *ctx, uint16_t port, uint32_t fwmark, int *family);
+	int (*set_mark)(void *ctx, int fd, uint32_t fwmark);
+};
+
+/* The UDP socket as the device wants it (buffers, mark, GRO, dual-stack),
+ * bound to port: an fd, or -errno. Needs CAP_NET_ADMIN (buffers, mark):
+ * the monitor calls it for the worker. */
+int device_open_udp(uint16_t port, uint32_t fwmark, int *family);
+
 int device_init(struct device *dev, const char *ifname);
+/* A zeroed keypair from the device's secret arena, or NULL; freed (wiped)
+ * with device_keypair_free, which takes NULL. */
+struct keypair *device_keypair_new(struct device *dev);
+void device_keypair_free(struct device *dev, struct keypair *kp);
 void device_destroy(struct device *dev);
 bool device_set_private_key(struct device *dev, const uint8_t *key);	/* NULL clears */
 /* Binds (or rebinds) the UDP socket to port (0 = random). -errno. */
 int device_bind(struct device *dev, uint16_t port);
-void device_set_fwmark(struct device *dev, uint32_t fwmark);
+/* Sets the mark on the UDP socket (through udp_ops if set): 0 or -errno. */
+int device_set_fwmark(struct device *dev, uint32_t fwmark);
 struct peer *device_peer_lookup(struct device *dev, const uint8_t pub[KEY_LEN]);
 struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN]);
 void device_peer_remove(struct device *dev, struct peer *peer);

@@ -43,8 +43,7 @@ static void keypair_drop(struct peer *peer, struct keypair **slot)
 	if (!kp)
 		return;
 	index_table_remove(&peer->dev->index, kp->local_index);
-	keypair_wipe(kp);
-	free(kp);
+	device_keypair_free(peer->dev, kp);
 	*slot = NULL;
 }
 
@@ -85,11 +84,11 @@ bool peer_keypair_confirmed(struct peer *peer, struct keypair *kp)
 /* Forgets the index of a handshake in flight (not one a keypair took). */
 void peer_drop_handshake_index(struct peer *peer)
 {
-	struct index_entry *e = index_table_find(&peer->dev->index, peer->hs.local_index);
+	struct index_entry *e = index_table_find(&peer->dev->index, peer->hs->local_index);
 
 	if (e && e->peer == peer && !e->kp)
-		index_table_remove(&peer->dev->index, peer->hs.local_index);
-	peer->hs.local_index = 0;
+		index_table_remove(&peer->dev->index, peer->hs->local_index);
+	peer->hs->local_index = 0;
 }
 
 void peer_zero_keys(struct peer *peer)
@@ -98,13 +97,13 @@ void peer_zero_keys(struct peer *peer)
 	keypair_drop(peer, &peer->kp_current);
 	keypair_drop(peer, &peer->kp_next);
 	peer_drop_handshake_index(peer);
-	noise_handshake_clear(&peer->hs);
+	noise_handshake_clear(peer->hs);
 }
 
 void peer_expire_sending_keys(struct peer *peer)
 {
 	peer_drop_handshake_index(peer);
-	noise_handshake_clear(&peer->hs);
+	noise_handshake_clear(peer->hs);
 	timers_handshake_sent_reset(&peer->timers);
 	if (peer->kp_current)
 		peer->kp_current->send_expired = true;

@@ -20,11 +20,21 @@
 #define STAGED_DEVICE_BYTES (32u * 1024 * 1024)	/* ... and for all peers */
 
 struct device;
+struct peer;
+
+/* A peer's handshake as it lives in the device's secret arena, with the
+ * way back to its peer (the handshake code hands back only the hs). */
+struct peer_handshake {
+	struct noise_handshake hs;	/* first: &ph->hs == (void *)ph */
+	struct peer *peer;
+};
 
 struct peer {
 	struct device *dev;
 	uint8_t public_key[KEY_LEN];
-	struct noise_handshake hs;
+	/* In the device's secret arena (device.h): PSK, static-static DH,
+	 * chaining key and ephemeral are never dumped, locked where allowed. */
+	struct noise_handshake *hs;
 	struct cookie_maker cookie;
 	struct keypair *kp_previous, *kp_current, *kp_next;
 

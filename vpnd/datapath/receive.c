@@ -21,14 +21,14 @@
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
 
-#define PEER_OF_HS(hs) ((struct peer *)((char *)(hs) - offsetof(struct peer, hs)))
+#define PEER_OF_HS(h) (((struct peer_handshake *)(void *)(h))->peer)
 #define PEER_OF_AIPS(o) ((struct peer *)((char *)(o) - offsetof(struct peer, aips)))
 
 static struct noise_handshake *lookup_by_public_key(void *ctx, const uint8_t pub[KEY_LEN])
 {
 	struct peer *peer = device_peer_lookup(ctx, pub);
 
-	return peer ? &peer->hs : NULL;
+	return peer ? peer->hs : NULL;
 }
 
 static size_t source_bytes(const union sockaddr_any *src, uint8_t out[COOKIE_SOURCE_MAX],
@@ -52,12 +52,12 @@ static void handshake_done_timers(struct peer *peer, uint64_t now)
 
 static void derive_and_install(struct peer *peer, uint64_t now)
 {
-	struct keypair *kp = malloc(sizeof(*kp));
+	struct keypair *kp = device_keypair_new(peer->dev);
 
 	if (!kp)
 		return;
-	if (noise_derive_keypair(&peer->hs, kp, now) != NOISE_OK) {
-		free(kp);
+	if (noise_derive_keypair(peer->hs, kp, now) != NOISE_OK) {
+		device_keypair_free(peer->dev, kp);
 		return;
 	}
 	peer_install_keypair(peer, kp);
@@ -73,9 +73,9 @@ static void answer_initiation(struct device *dev, struct peer *peer, uint64_t no
 	index = index_table_add(&dev->index, peer, NULL);
 	if (!index)
 		return;
-	if (noise_create_response(&peer->hs, dev->local, &msg, index) != NOISE_OK) {
+	if (noise_create_response(peer->hs, dev->local, &msg, index) != NOISE_OK) {
 		index_table_remove(&dev->index, index);
-		peer->hs.local_index = 0;
+		peer->hs->local_index = 0;
 		return;
 	}
 	cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof(msg), now);
@@ -118,7 +118,7 @@ static void receive_response(struct device *dev, const uint8_t *buf,
 	struct index_entry *e = index_table_find(&dev->index, le32_to_host(msg->receiver_index));
 	struct peer *peer;
 
-	if (!e || e->kp || noise_consume_response(&e->peer->hs, dev->local, msg) != NOISE_OK) {
+	if (!e || e->kp || noise_consume_response(e->peer->hs, dev->local, msg) != NOISE_OK) {
 		device_count_drop(dev, DROP_HANDSHAKE);
 		return;
 	}

@@ -390,10 +390,10 @@ void send_initiation(struct peer *peer, bool is_retry)
 	index = index_table_add(&dev->index, peer, NULL);
 	if (!index)
 		return;
-	if (noise_create_initiation(&peer->hs, dev->local, &msg, index, wg_wall_clock_ns()) !=
+	if (noise_create_initiation(peer->hs, dev->local, &msg, index, wg_wall_clock_ns()) !=
 	    NOISE_OK) {
 		index_table_remove(&dev->index, index);
-		peer->hs.local_index = 0;
+		peer->hs->local_index = 0;
 		return;
 	}
 	cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof(msg), now);
