@@ -803,7 +803,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (dt)
 			now += 1ULL << (dt % 40);
 		if (ctl & CTL_UNDER_LOAD)
-			dev.hsload.last_under_load = now ? now : 1;
+			dev.under_load_until_ns = now + NSEC_PER_SEC;
 		if (in_batch && (!(ctl & CTL_BATCH) || (ctl & CTL_KIND) == K_EVENT ||
 				 vnet != dev.tun_vnet_hdr)) {
 			receive_batch_end(&dev, now);
