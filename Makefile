@@ -6,8 +6,9 @@
 #   make check      install deps, build, run unit + integration tests
 #   make asan       the same suite again under AddressSanitizer + UBSan
 #   make demo       install deps, build, run scripts/demo.sh
-#   make install    PREFIX=/usr/local DESTDIR= (binary, wrapper, systemd unit,
-#                   man page, example config; UNITDIR MANDIR DOCDIR to move them)
+#   make install    PREFIX=/usr/local DESTDIR= (binary, wrapper, systemd units,
+#                   man page, example config, bash completion; UNITDIR MANDIR
+#                   DOCDIR BASHCOMPDIR to move them)
 #   V=1             show the commands
 
 PREFIX  ?= /usr/local
@@ -15,6 +16,7 @@ DESTDIR ?=
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/vpnd
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 BUILD   ?= build
 CC      ?= cc
 PKGS     = libsodium libmnl libb2 libcap-ng libseccomp libqrencode
@@ -150,9 +152,14 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BUILD)/vpnd $(DESTDIR)$(PREFIX)/bin/vpnd
-	install -m 0755 scripts/vpnd-daemon-wrapper $(DESTDIR)$(PREFIX)/bin/vpnd-daemon-wrapper
+	sed 's|^VPND=$$|VPND=$(PREFIX)/bin/vpnd|' scripts/vpnd-daemon-wrapper \
+		> $(DESTDIR)$(PREFIX)/bin/vpnd-daemon-wrapper
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/vpnd-daemon-wrapper
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 scripts/vpnd.bash-completion $(DESTDIR)$(BASHCOMPDIR)/vpnd
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' scripts/vpnd@.service > $(DESTDIR)$(UNITDIR)/vpnd@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/vpnd@.service
+	install -m 0644 scripts/vpnd.target $(DESTDIR)$(UNITDIR)/vpnd.target
 	install -m 0644 scripts/vpnd.8 $(DESTDIR)$(MANDIR)/man8/vpnd.8
 	install -m 0644 scripts/example-server.conf $(DESTDIR)$(DOCDIR)/example-server.conf
 

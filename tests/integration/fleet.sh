@@ -322,6 +322,19 @@ out=$($S "$VPND" reload ${SRV})
 check "reload after peer remove: nothing to send ($out)" \
 	test "$out" = "${SRV}: up to date, nothing sent (2 peers unchanged)"
 
+# --- peer add whose reader is gone: SIGPIPE at its first line of output ---
+# (`| grep -q`, a closed pager): the peer must be live by then, not only in
+# its file. The reader's end is closed before vpnd starts: deterministic.
+closed_stdout() {
+	python3 -c 'import os, subprocess, sys
+r, w = os.pipe(); os.close(r)
+sys.exit(subprocess.run(sys.argv[1:], stdout=w).returncode)' "$@"
+}
+closed_stdout $S "$VPND" peer add c5 --iface ${SRV} --endpoint 198.18.41.1:51820 2> /dev/null || true
+check "peer add c5 killed by SIGPIPE while printing: c5 is live all the same (3 peers)" \
+	sh -c "[ \$(ip netns exec $s wg show ${SRV} peers | wc -l) -eq 3 ]"
+check "peer remove c5" $S "$VPND" peer remove c5 --iface ${SRV}
+
 # --- over the whole run: the first sessions never reset, traffic counted ---
 read -r h0 r0 t0 <<< "$first1"; read -r h1 r1 t1 <<< "$(session "$k1_pub")"
 check "c1: rx and tx grew over the whole run ($first1 -> $h1 $r1 $t1)" test "$r1" -gt "$r0" -a "$t1" -gt "$t0" -a "$h1" -ge "$h0"

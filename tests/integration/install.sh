@@ -1,7 +1,7 @@
 #!/bin/bash
 # make install DESTDIR=$tmp PREFIX=/usr: every file where it belongs with
-# its mode; the systemd unit names the installed binary and passes
-# systemd-analyze verify; the man page renders without a warning (man -l)
+# its mode; the systemd unit names the installed binary and, with
+# vpnd.target, passes systemd-analyze verify with no ordering cycle; the man page renders without a warning (man -l)
 # and documents every command, config key, JSON field, metric and drop
 # reason the code has; the example config, keys filled in, comes up. Then
 # the unit's own command lines, run as systemd would run them (no systemd
@@ -33,12 +33,16 @@ MAN=$DEST/usr/share/man/man8/vpnd.8
 EXAMPLE=$DEST/usr/share/doc/vpnd/example-server.conf
 check "the binary: /usr/bin/vpnd, 755, the one under test" \
 	sh -c "[ $(mode "$DEST/usr/bin/vpnd") = 755 ] && cmp $DEST/usr/bin/vpnd $VPND"
-check "the wrapper: /usr/bin/vpnd-daemon-wrapper, 755" [ "$(mode "$DEST/usr/bin/vpnd-daemon-wrapper")" = 755 ]
+check "the wrapper: /usr/bin/vpnd-daemon-wrapper, 755, naming the installed binary" \
+	sh -c "[ $(mode "$DEST/usr/bin/vpnd-daemon-wrapper") = 755 ] && grep -qx 'VPND=/usr/bin/vpnd' $DEST/usr/bin/vpnd-daemon-wrapper"
+check "the bash completion: /usr/share/bash-completion/completions/vpnd, 644" \
+	[ "$(mode "$DEST/usr/share/bash-completion/completions/vpnd")" = 644 ]
 check "the unit: /usr/lib/systemd/system/vpnd@.service, 644" [ "$(mode "$UNIT")" = 644 ]
+check "the target: /usr/lib/systemd/system/vpnd.target, 644" [ "$(mode "$DEST/usr/lib/systemd/system/vpnd.target")" = 644 ]
 check "the man page: /usr/share/man/man8/vpnd.8, 644" [ "$(mode "$MAN")" = 644 ]
 check "the example: /usr/share/doc/vpnd/example-server.conf, 644" [ "$(mode "$EXAMPLE")" = 644 ]
 check "nothing else is installed" \
-	sh -c "[ \$(find $DEST -type f | wc -l) -eq 5 ]"
+	sh -c "[ \$(find $DEST -type f | wc -l) -eq 7 ]"
 
 check "unit: Type=forking with PIDFile=/run/vpnd/%i.pid" \
 	sh -c "grep -qx 'Type=forking' $UNIT && grep -qx 'PIDFile=/run/vpnd/%i.pid' $UNIT"
@@ -46,13 +50,24 @@ check "unit: up, down and reload through the installed binary" \
 	sh -c "grep -qx 'ExecStart=/usr/bin/vpnd up %i' $UNIT &&
 	       grep -qx 'ExecStop=/usr/bin/vpnd down %i' $UNIT &&
 	       grep -qx 'ExecReload=/usr/bin/vpnd reload %i' $UNIT && ! grep -q /usr/local $UNIT"
-if command -v systemd-analyze > /dev/null; then
-	# An instance of the unit, its binary pointed at one that exists here.
-	sed "s|/usr/bin/vpnd|$DEST/usr/bin/vpnd|" "$UNIT" > "$WORK/vpnd@is0.service"
-	check "systemd-analyze verify: no warning at all" \
-		sh -c "out=\$(systemd-analyze verify --man=no $WORK/vpnd@is0.service 2>&1) && [ -z \"\$out\" ] ||
-		       { echo \"\$out\"; false; }"
-fi
+# deps.sh installs systemd (systemd-analyze), man-db and groff-base: a check
+# that cannot run is a failure, never a silent skip.
+need_tool() { command -v "$1" > /dev/null || { echo "FAIL: $1 missing (scripts/deps.sh installs $2)"; exit 1; }; }
+need_tool systemd-analyze systemd
+# An instance of the unit, its binary pointed at one that exists here, and a
+# boot-like target that pulls in network.target too: the old
+# Before=network.target with After=network-online.target is an ordering
+# cycle only in a transaction that has both (verifying the unit alone misses
+# it).
+sed "s|/usr/bin/vpnd|$DEST/usr/bin/vpnd|" "$UNIT" > "$WORK/vpnd@is0.service"
+cp "$DEST/usr/lib/systemd/system/vpnd.target" "$WORK/vpnd.target"
+printf '[Unit]\nDescription=boot\nWants=network.target network-online.target vpnd@is0.service vpnd.target\n' \
+	> "$WORK/vpnd-boot-test.target"
+check "systemd-analyze verify: the unit, vpnd.target and a boot with network.target: no warning, no cycle" \
+	sh -c "cd $WORK && out=\$(systemd-analyze verify --man=no vpnd@is0.service vpnd.target vpnd-boot-test.target 2>&1) &&
+	       [ -z \"\$out\" ] || { echo \"\$out\"; false; }"
+check "unit: PartOf=vpnd.target, vpnd.target wanted by multi-user.target" \
+	sh -c "grep -qx 'PartOf=vpnd.target' $UNIT && grep -qx 'WantedBy=multi-user.target' $WORK/vpnd.target"
 install_to DESTDIR="$WORK/root2" > /dev/null 2>&1
 check "the default PREFIX is /usr/local, the unit follows it" \
 	grep -qx 'ExecStart=/usr/local/bin/vpnd up %i' "$WORK/root2/usr/local/lib/systemd/system/vpnd@.service"
@@ -60,16 +75,14 @@ install_to DESTDIR="$WORK/root3" PREFIX=/usr UNITDIR=/lib/systemd/system > /dev/
 check "UNITDIR=/lib/systemd/system puts the unit there" [ -f "$WORK/root3/lib/systemd/system/vpnd@.service" ]
 
 echo "# the man page"
-if command -v man > /dev/null; then
-	check "man -l renders it without a warning" \
-		sh -c "LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l $MAN > $WORK/man.txt 2> $WORK/man.err &&
-		       [ ! -s $WORK/man.err ] && [ \$(wc -l < $WORK/man.txt) -gt 300 ] || { cat $WORK/man.err; false; }"
-elif command -v groff > /dev/null; then
-	check "groff renders it without a warning (no man here)" \
-		sh -c "groff -man -Tutf8 -ww -P-cbou $MAN > $WORK/man.txt 2> $WORK/man.err && [ ! -s $WORK/man.err ]"
-else
-	echo "     (neither man nor groff here: the page's contents are not checked)"
-fi
+need_tool man man-db
+need_tool groff groff-base
+check "man -l renders it without a warning" \
+	sh -c "LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l $MAN > $WORK/man.txt 2> $WORK/man.err &&
+	       [ ! -s $WORK/man.err ] && [ \$(wc -l < $WORK/man.txt) -gt 300 ] || { cat $WORK/man.err; false; }"
+check "groff renders it without a warning" \
+	sh -c "groff -man -Tutf8 -ww -P-cbou $MAN > /dev/null 2> $WORK/groff.err && [ ! -s $WORK/groff.err ] ||
+	       { cat $WORK/groff.err; false; }"
 if [ -s "$WORK/man.txt" ]; then
 	# Sections, then everything the code has that the page must name.
 	for s in NAME SYNOPSIS DESCRIPTION COMMANDS OPTIONS CONFIGURATION "PEER TO PEER" \
@@ -97,7 +110,7 @@ fi
 # In the page's source (its JSON section) and in the README.
 json_fields="interface public_key listen_port fwmark peer_to_peer under_load cookie_replies_sent
 	handshakes_answered drops peers endpoint allowed_ips latest_handshake rx_bytes tx_bytes
-	rx_packets tx_packets persistent_keepalive handshakes_sent handshakes_received"
+	rx_packets tx_packets persistent_keepalive handshakes_sent handshakes_received name"
 metrics=$(sed -n 's/.*"\(vpnd_[a-z_]*\)".*/\1/p' "$ROOT/vpnd/control/metrics.c" | sort -u)
 missing=""
 for f in $json_fields; do
@@ -182,16 +195,20 @@ up_logged() {
 	ip netns exec "$svc" "$VPND" down ${VB}
 }
 up_logged verbose "$VPND" --verbose
+# Not the journal: every line starts with its UTC time.
+TS='[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]\{3\}Z'
+check "not under systemd: every log line starts with a timestamp" \
+	sh -c "[ -s $WORK/verbose.log ] && ! grep -v '^$TS vpnd: ' $WORK/verbose.log"
 check "--verbose: debug lines from the monitor (worker pid, re-resolution)" \
-	sh -c "grep -q '^vpnd: debug: ${VB}: monitor pid [0-9]* (root), worker pid [0-9]* (nobody)' $WORK/verbose.log &&
-	       grep -q '^vpnd: debug: ${VB}: peer .*: localhost:51999 is ' $WORK/verbose.log"
+	sh -c "grep -q '^$TS vpnd: debug: ${VB}: monitor pid [0-9]* (root), worker pid [0-9]* (nobody)' $WORK/verbose.log &&
+	       grep -q '^$TS vpnd: debug: ${VB}: peer .*: localhost:51999 is ' $WORK/verbose.log"
 up_logged plain "$VPND"
 check "by default: info lines, no debug" \
-	sh -c "grep -q '^vpnd: info: ${VB}: down' $WORK/plain.log && ! grep -q debug: $WORK/plain.log"
+	sh -c "grep -q '^$TS vpnd: info: ${VB}: down' $WORK/plain.log && ! grep -q debug: $WORK/plain.log"
 up_logged quiet env VPND_LOG_LEVEL=warning "$VPND"
 check "VPND_LOG_LEVEL=warning: no info lines" sh -c "! grep -q 'info:' $WORK/quiet.log"
 up_logged envverbose env VPND_VERBOSE=1 "$VPND"
-check "VPND_VERBOSE=1 is --verbose" grep -q '^vpnd: debug: ' "$WORK/envverbose.log"
+check "VPND_VERBOSE=1 is --verbose" grep -q "^$TS vpnd: debug: " "$WORK/envverbose.log"
 check "an unknown VPND_LOG_LEVEL is warned about" \
 	sh -c "VPND_LOG_LEVEL=chatty $VPND help 2>&1 >/dev/null | grep -q \"VPND_LOG_LEVEL: unknown level 'chatty'\""
 check "vpnd help lists --verbose" sh -c "$VPND help | grep -q -- '-v, --verbose'"

@@ -110,7 +110,7 @@ def fail(msg):
 IFACE = {"interface": str, "public_key": str, "listen_port": int, "fwmark": int,
          "peer_to_peer": str, "under_load": bool, "cookie_replies_sent": int,
          "handshakes_answered": int, "drops": dict, "peers": list}
-PEER = {"public_key": str, "endpoint": (str, type(None)), "allowed_ips": list,
+PEER = {"public_key": str, "name": (str, type(None)), "endpoint": (str, type(None)), "allowed_ips": list,
         "latest_handshake": int, "rx_bytes": int, "tx_bytes": int, "rx_packets": int,
         "tx_packets": int, "persistent_keepalive": int, "handshakes_sent": int,
         "handshakes_received": int}

@@ -194,12 +194,12 @@ static const char WANT_JSON[] =
 	"    \"handshakes_answered\": 4,\n"
 	"    \"drops\": {\"short\": 1, \"replay\": 0, \"peer_to_peer_refused\": 7},\n"
 	"    \"peers\": [\n"
-	"      {\"public_key\": \"" B64_02 "\", \"endpoint\": \"198.18.0.2:51821\", "
+	"      {\"public_key\": \"" B64_02 "\", \"name\": \"alice\", \"endpoint\": \"198.18.0.2:51821\", "
 	"\"allowed_ips\": [\"198.19.0.2/32\", \"2001:db8::2/128\"], "
 	"\"latest_handshake\": 1700000000, \"rx_bytes\": 1000, \"tx_bytes\": 2000, "
 	"\"rx_packets\": 10, \"tx_packets\": 20, \"persistent_keepalive\": 25, "
 	"\"handshakes_sent\": 2, \"handshakes_received\": 1},\n"
-	"      {\"public_key\": \"" B64_03 "\", \"endpoint\": null, \"allowed_ips\": [], "
+	"      {\"public_key\": \"" B64_03 "\", \"name\": null, \"endpoint\": null, \"allowed_ips\": [], "
 	"\"latest_handshake\": 0, \"rx_bytes\": 0, \"tx_bytes\": 0, \"rx_packets\": 0, "
 	"\"tx_packets\": 0, \"persistent_keepalive\": 0, \"handshakes_sent\": 5, "
 	"\"handshakes_received\": 0}\n"
@@ -226,6 +226,7 @@ static void test_json(void **state)
 
 	(void)state;
 	parse_ok(&m, "mt0", GET, STATS);
+	snprintf(m.peers[0].name, sizeof(m.peers[0].name), "alice");	/* as show sets it */
 	out = capture(metrics_print_json, &m, 1);
 	snprintf(want, sizeof(want), WANT_JSON, pub01);
 	assert_string_equal(out, want);
@@ -305,6 +306,7 @@ static void test_prometheus(void **state)
 
 	(void)state;
 	parse_ok(&m, "mt0", GET, STATS);
+	snprintf(m.peers[0].name, sizeof(m.peers[0].name), "alice");	/* as show sets it */
 	out = capture(metrics_print_prometheus, &m, 1);
 	assert_no_secrets(out);
 	snprintf(want, sizeof(want),
@@ -325,7 +327,7 @@ static void test_prometheus(void **state)
 		"vpnd_cookie_replies_sent_total{interface=\"mt0\"} 3\n",
 		"# TYPE vpnd_handshakes_answered_total counter\n"
 		"vpnd_handshakes_answered_total{interface=\"mt0\"} 4\n",
-		"\nvpnd_peer_info{interface=\"mt0\",public_key=\"" B64_02 "\","
+		"\nvpnd_peer_info{interface=\"mt0\",public_key=\"" B64_02 "\",name=\"alice\","
 		"endpoint=\"198.18.0.2:51821\",allowed_ips=\"198.19.0.2/32,2001:db8::2/128\"} 1\n",
 		"# TYPE vpnd_peer_rx_bytes_total counter\n"
 		"vpnd_peer_rx_bytes_total{interface=\"mt0\",public_key=\"" B64_02 "\"} 1000\n"

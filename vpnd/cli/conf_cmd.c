@@ -21,10 +21,8 @@ int strip_main(int argc, char **argv)
 	char path[PATH_MAX], ifname[IFNAMSIZ], err[1024];
 	int ret = 1;
 
-	if (argc != 2) {
-		fprintf(stderr, "Usage: vpnd strip CONFIG|NAME\n");
-		return 1;
-	}
+	if (argc != 2)
+		return VPND_EXIT_USAGE;	/* cli/main.c checks it first */
 	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		goto out;
@@ -48,10 +46,8 @@ int showconf_main(int argc, char **argv)
 	char err[1024];
 	int ret = 1;
 
-	if (argc != 2) {
-		fprintf(stderr, "Usage: vpnd showconf IFACE\n");
-		return 1;
-	}
+	if (argc != 2)
+		return VPND_EXIT_USAGE;	/* cli/main.c checks it first */
 	if (saveconf_fetch(argv[1], &rs, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		goto out;

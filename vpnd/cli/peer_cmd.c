@@ -2,9 +2,10 @@
  * CONFIG_DIR/IFACE.d/NAME.conf.
  *
  *   vpnd peer add NAME --iface IFACE [--ip ADDR]... [--endpoint HOST[:PORT]]
+ *                 [--dns ADDRS] [--allowed-ips PREFIXES] [--keepalive SECONDS]
  *                 [--output FILE] [--qr]
- *   vpnd peer remove NAME --iface IFACE
- *   vpnd peer list --iface IFACE
+ *   vpnd peer remove NAME [--iface] IFACE
+ *   vpnd peer list [--iface] IFACE
  *
  * peer add picks the next free tunnel address in the subnet of IFACE's
  * first IPv4 Address (and of its first IPv6 one, if it has one), makes the
@@ -24,6 +25,7 @@
  * "# Endpoint = HOST[:PORT]" comment in IFACE.conf (a comment, so the file
  * stays a valid wg-quick config); a missing port is IFACE's ListenPort. */
 #include "vpnd/control/reload_apply.h"
+#include "vpnd/common/atomic_file.h"
 #include "vpnd/common/lock.h"
 
 #include <arpa/inet.h>
@@ -43,6 +45,7 @@
 
 #include "crypto/crypto.h"
 #include "vpnd/control/addrpool.h"
+#include "vpnd/control/forwarding.h"
 #include "vpnd/control/config.h"
 #include "vpnd/cli/qr.h"
 #include "vpnd/control/reload.h"
@@ -76,6 +79,15 @@ static const char *opt_value(int argc, char **argv, int *i, const char *opt, boo
 	return argv[++*i];
 }
 
+static bool iface_seen_later(int argc, char **argv, int i)
+{
+	for (i++; i < argc; i++)
+		if (!strncmp(argv[i], "--iface", 7))
+			return true;
+	return false;
+}
+
+/* 0, -1 (said) or -2: a usage error, main prints the usage. */
 static int parse_args(int argc, char **argv, struct peer_args *a, bool want_name)
 {
 	bool bad = false;
@@ -95,15 +107,23 @@ static int parse_args(int argc, char **argv, struct peer_args *a, bool want_name
 			a->endpoint = v;
 		} else if ((v = opt_value(argc, argv, &i, "--output", &bad))) {
 			a->output = v;
+		} else if ((v = opt_value(argc, argv, &i, "--dns", &bad))) {
+			a->dns = v;
+		} else if ((v = opt_value(argc, argv, &i, "--allowed-ips", &bad))) {
+			a->allowed_ips = v;
+		} else if ((v = opt_value(argc, argv, &i, "--keepalive", &bad))) {
+			a->keepalive = v;
 		} else if (bad) {
 			break;
 		} else if (!strcmp(argv[i], "--qr")) {
 			a->qr = true;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "vpnd: unknown option: '%s'\n", argv[i]);
-			return -1;
+			return -2;
 		} else if (want_name && !a->name) {
 			a->name = argv[i];
+		} else if (!a->iface && !iface_seen_later(argc, argv, i)) {
+			a->iface = argv[i];	/* peer list wg0, peer remove NAME wg0 */
 		} else {
 			fprintf(stderr, "vpnd: unexpected argument: '%s'\n", argv[i]);
 			return -1;
@@ -112,7 +132,7 @@ static int parse_args(int argc, char **argv, struct peer_args *a, bool want_name
 	if (bad)
 		return -1;
 	if (!a->iface || (want_name && !a->name))
-		return usage(), -1;
+		return -2;	/* a usage error */
 	return 0;
 }
 
@@ -347,67 +367,23 @@ static bool endpoint_hint(const char *path, char *out, size_t len)
 
 /* --- files ------------------------------------------------------------------------ */
 
+/* A new peer file, whole or not at all, never over an existing one
+ * (atomic_file.h: a hidden temporary name a glob of "*.conf" never loads,
+ * then link). */
 static int write_new_file(const char *path, const char *text)
 {
-	char tmp[PATH_MAX + NAME_MAX_LEN + 64], *slash;
-	size_t len = strlen(text);
-	int fd, ret = -1;
+	struct atomic_file af;
+	int ret = atomic_file_open(&af, path);
 
-	/* A hidden temporary name (never loaded: not "*.conf" as a glob sees
-	 * it), then link(): no half-written peer file is ever read, and an
-	 * existing one is never replaced. */
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	slash = strrchr(tmp, '/');
-	snprintf(slash + 1, sizeof(tmp) - (size_t)(slash + 1 - tmp), ".%s.%d.tmp",
-		 strrchr(path, '/') + 1, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "vpnd: cannot create %s: %s\n", tmp, strerror(errno));
-		return -1;
+	if (ret == 0) {
+		fputs(text, af.f);
+		ret = atomic_file_commit(&af, ATOMIC_NO_REPLACE);
 	}
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-		fprintf(stderr, "vpnd: cannot write %s: %s\n", tmp, strerror(errno));
-		goto out;
-	}
-	if (link(tmp, path) < 0) {
-		if (errno == EEXIST)
-			fprintf(stderr, "vpnd: peer already exists: '%s'\n", path);
-		else
-			fprintf(stderr, "vpnd: cannot create %s: %s\n", path, strerror(errno));
-		goto out;
-	}
-	ret = 0;
-out:
-	close(fd);
-	unlink(tmp);
-	return ret;
-}
-
-/* A fresh 0600 file next to path, never through a link and never an
- * existing file: *tmp_out gets its name. -1 (message printed) on failure. */
-static int create_temp_beside(const char *path, char *tmp_out, size_t len)
-{
-	char dir[PATH_MAX], *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	for (int tries = 0; tries < 16; tries++) {
-		uint8_t r[8];
-		int fd;
-
-		wg_random_bytes(r, sizeof(r));
-		snprintf(tmp_out, len, "%s/.vpnd-output.%02x%02x%02x%02x%02x%02x%02x%02x.tmp",
-			 slash ? dir : ".", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-		fd = open(tmp_out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			return fd;
-		if (errno != EEXIST)
-			break;
-	}
-	fprintf(stderr, "vpnd: cannot create a file beside %s: %s\n", path, strerror(errno));
-	return -1;
+	if (ret == -EEXIST)
+		fprintf(stderr, "vpnd: peer already exists: '%s'\n", path);
+	else if (ret < 0)
+		fprintf(stderr, "vpnd: cannot create %s: %s\n", path, strerror(-ret));
+	return ret < 0 ? -1 : 0;
 }
 
 /* --output FILE holds the client's private key: written to a new file of
@@ -417,26 +393,16 @@ static int create_temp_beside(const char *path, char *tmp_out, size_t len)
  * rewritten; in a sticky directory the kernel refuses the rename. */
 static int write_output(const char *path, const char *text)
 {
-	char tmp[PATH_MAX + 64];
-	size_t len = strlen(text);
-	int fd = create_temp_beside(path, tmp, sizeof(tmp)), ret = -1;
+	struct atomic_file af;
+	int ret = atomic_file_open(&af, path);
 
-	if (fd < 0)
-		return -1;
-	if (fchmod(fd, 0600) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-		fprintf(stderr, "vpnd: cannot write %s: %s\n", tmp, strerror(errno));
-		goto out;
+	if (ret == 0) {
+		fputs(text, af.f);
+		ret = atomic_file_commit(&af, ATOMIC_REPLACE);
 	}
-	if (rename(tmp, path) < 0) {
-		fprintf(stderr, "vpnd: cannot write %s: %s\n", path, strerror(errno));
-		goto out;
-	}
-	ret = 0;
-out:
-	close(fd);
 	if (ret < 0)
-		unlink(tmp);
-	return ret;
+		fprintf(stderr, "vpnd: cannot write %s: %s\n", path, strerror(-ret));
+	return ret < 0 ? -1 : 0;
 }
 
 /* --- peer add ----------------------------------------------------------------------- */
@@ -446,6 +412,9 @@ struct new_peer {
 	struct ip_prefix addrs[MAX_IPS];
 	size_t n_addrs;
 	char endpoint[300];
+	char dns_line[300];		/* "DNS = ...\n" or "" */
+	char allowed_ips[512];		/* the client's AllowedIPs */
+	char keepalive_line[48];	/* "PersistentKeepalive = N\n" or "" */
 	char server_file[2048];
 	char client_conf[4096];
 };
@@ -505,12 +474,67 @@ static int choose_addresses(const struct config *cfg, const struct peer_args *a,
 	return 0;
 }
 
-static void compose(struct new_peer *np, const struct config *cfg, const char *name)
+/* --dns: addresses and search domains, comma-separated (wg-quick's DNS). */
+static bool valid_dns(const char *s)
+{
+	if (!*s || strlen(s) > 250)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(".:-_, ", *s))
+			return false;
+	return true;
+}
+
+/* The client's DNS, AllowedIPs and keepalive lines; -1 (said) if bad. */
+static int client_options(struct new_peer *np, const struct config *cfg,
+			  const struct peer_args *a)
+{
+	struct ip_prefix v[16];
+	size_t n = 0;
+	char *end;
+	unsigned long ka = 25;
+
+	if (a->dns && !valid_dns(a->dns)) {
+		fprintf(stderr, "vpnd: invalid --dns (addresses and search domains, "
+			"comma-separated): '%s'\n", a->dns);
+		return -1;
+	}
+	if (a->dns)
+		snprintf(np->dns_line, sizeof(np->dns_line), "DNS = %s\n", a->dns);
+	if (a->keepalive) {
+		ka = strtoul(a->keepalive, &end, 10);
+		if (*end || !a->keepalive[0] || a->keepalive[0] == '-' || ka > 65535) {
+			fprintf(stderr, "vpnd: invalid --keepalive (0 to 65535 seconds, 0: "
+				"none): '%s'\n", a->keepalive);
+			return -1;
+		}
+	}
+	if (ka)
+		snprintf(np->keepalive_line, sizeof(np->keepalive_line),
+			 "PersistentKeepalive = %lu\n", ka);
+	if (!a->allowed_ips) {
+		n = addrpool_subnets(cfg, v, 8);
+	} else {
+		char copy[512], *tok, *save = NULL;
+
+		snprintf(copy, sizeof(copy), "%s", a->allowed_ips);
+		for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			if (n >= sizeof(v) / sizeof(v[0]) || !parse_ip_prefix(tok, &v[n])) {
+				fprintf(stderr, "vpnd: invalid --allowed-ips (prefixes, "
+					"comma-separated): '%s'\n", tok);
+				return -1;
+			}
+			n++;
+		}
+	}
+	peer_cmd_list_prefixes(np->allowed_ips, sizeof(np->allowed_ips), v, n);
+	return 0;
+}
+
+static void compose(struct new_peer *np, const char *name)
 {
 	char priv[KEY_B64_LEN + 1], pub[KEY_B64_LEN + 1], psk[KEY_B64_LEN + 1];
-	char spub[KEY_B64_LEN + 1], addrs[512], subnets_text[512], date[32];
-	struct ip_prefix subnets[8];
-	size_t n_sub = addrpool_subnets(cfg, subnets, 8);
+	char spub[KEY_B64_LEN + 1], addrs[512], date[32];
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -519,7 +543,6 @@ static void compose(struct new_peer *np, const struct config *cfg, const char *n
 	wg_key_to_base64(psk, np->psk);
 	wg_key_to_base64(spub, np->server_pub);
 	peer_cmd_list_prefixes(addrs, sizeof(addrs), np->addrs, np->n_addrs);
-	peer_cmd_list_prefixes(subnets_text, sizeof(subnets_text), subnets, n_sub);
 	strftime(date, sizeof(date), "%Y-%m-%d", gmtime_r(&now, &tm));
 	snprintf(np->server_file, sizeof(np->server_file),
 		 "# %s, added by vpnd peer add on %s\n"
@@ -531,13 +554,15 @@ static void compose(struct new_peer *np, const struct config *cfg, const char *n
 		 "[Interface]\n"
 		 "PrivateKey = %s\n"
 		 "Address = %s\n"
+		 "%s"
 		 "\n"
 		 "[Peer]\n"
 		 "PublicKey = %s\n"
 		 "PresharedKey = %s\n"
 		 "AllowedIPs = %s\n"
 		 "Endpoint = %s\n"
-		 "PersistentKeepalive = 25\n", priv, addrs, spub, psk, subnets_text, np->endpoint);
+		 "%s", priv, addrs, np->dns_line, spub, psk, np->allowed_ips, np->endpoint,
+		 np->keepalive_line);
 	wg_secure_wipe(priv, sizeof(priv));
 	wg_secure_wipe(psk, sizeof(psk));
 }
@@ -595,7 +620,7 @@ static int peer_add(const struct peer_args *a)
 			"or put '# Endpoint = HOST[:PORT]' in: '%s'\n", p.conf);
 		goto out;
 	}
-	if (choose_addresses(&cfg, a, np) < 0)
+	if (choose_addresses(&cfg, a, np) < 0 || client_options(np, &cfg, a) < 0)
 		goto out;
 	wg_key_generate_private(np->priv);
 	wg_random_bytes(np->psk, sizeof(np->psk));
@@ -604,7 +629,7 @@ static int peer_add(const struct peer_args *a)
 		fprintf(stderr, "vpnd: cannot derive a public key\n");
 		goto out;
 	}
-	compose(np, &cfg, a->name);
+	compose(np, a->name);
 	if (mkdir(p.dir, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "vpnd: cannot create %s: %s\n", p.dir, strerror(errno));
 		goto out;
@@ -617,14 +642,19 @@ static int peer_add(const struct peer_args *a)
 		unlink(p.file);
 		goto out;
 	}
+	if (forwarding_advice(&check, p.ifname, forwarding_read_host(), err, sizeof(err)))
+		fprintf(stderr, "vpnd: warning: %s\n", err);
 	config_free(&check);
 	peer_cmd_list_prefixes(addrs, sizeof(addrs), np->addrs, np->n_addrs);
 	fprintf(stderr, "vpnd: %s: added peer %s (%s) in %s\n", p.ifname, a->name, addrs, p.file);
 	if (lock_fd >= 0)
 		close(lock_fd);	/* reload_apply takes it again */
 	lock_fd = -1;
-	ret = emit_client(np, a) < 0 ? 1 : 0;
-	if (apply_live(&p) < 0)
+	/* The server's side first: a reader that stops early (`| grep -q`,
+	 * a closed pager) kills us with SIGPIPE while printing, and must not
+	 * leave the peer in the file but not in the running interface. */
+	ret = apply_live(&p) < 0 ? 1 : 0;
+	if (emit_client(np, a) < 0)
 		ret = 1;
 out:
 	if (lock_fd >= 0)
@@ -678,19 +708,21 @@ out:
 static int peer_add_main(int argc, char **argv)
 {
 	struct peer_args a;
+	int ret;
 
-	if (parse_args(argc, argv, &a, true) < 0)
-		return 1;
+	if ((ret = parse_args(argc, argv, &a, true)) < 0)
+		return ret == -2 ? VPND_EXIT_USAGE : 1;
 	return peer_add(&a);
 }
 
 static int peer_remove_main(int argc, char **argv)
 {
 	struct peer_args a;
+	int ret;
 
-	if (parse_args(argc, argv, &a, true) < 0)
-		return 1;
-	if (a.n_ips || a.endpoint || a.output || a.qr) {
+	if ((ret = parse_args(argc, argv, &a, true)) < 0)
+		return ret == -2 ? VPND_EXIT_USAGE : 1;
+	if (a.n_ips || a.endpoint || a.output || a.qr || a.dns || a.allowed_ips || a.keepalive) {
 		fprintf(stderr, "vpnd: peer remove takes only NAME and --iface\n");
 		return 1;
 	}
@@ -700,34 +732,30 @@ static int peer_remove_main(int argc, char **argv)
 static int peer_list_main(int argc, char **argv)
 {
 	struct peer_args a;
+	int ret;
 
-	if (parse_args(argc, argv, &a, false) < 0)
-		return 1;
-	if (a.n_ips || a.endpoint || a.output || a.qr) {
+	if ((ret = parse_args(argc, argv, &a, false)) < 0)
+		return ret == -2 ? VPND_EXIT_USAGE : 1;
+	if (a.n_ips || a.endpoint || a.output || a.qr || a.dns || a.allowed_ips || a.keepalive) {
 		fprintf(stderr, "vpnd: peer list takes only --iface\n");
 		return 1;
 	}
 	return peer_list(&a);
 }
 
-/* The peer subcommands, like main.c's table: usage is generated from it. */
+/* The peer subcommands; their usage lines are in main.c's table. */
 static const struct peer_command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *args;
 } peer_commands[] = {
-	{ "add", peer_add_main, "NAME --iface IFACE [--ip ADDR]... [--endpoint HOST[:PORT]] "
-				"[--output FILE] [--qr]" },
-	{ "remove", peer_remove_main, "NAME --iface IFACE" },
-	{ "list", peer_list_main, "--iface IFACE" },
+	{ "add", peer_add_main },
+	{ "remove", peer_remove_main },
+	{ "list", peer_list_main },
 };
 
 static int usage(void)
 {
-	for (size_t i = 0; i < sizeof(peer_commands) / sizeof(peer_commands[0]); i++)
-		fprintf(stderr, "%s vpnd peer %s %s\n", i ? "      " : "Usage:",
-			peer_commands[i].name, peer_commands[i].args);
-	return 1;
+	return VPND_EXIT_USAGE;
 }
 
 int peer_main(int argc, char **argv)

@@ -14,6 +14,9 @@ enum { NAME_MAX_LEN = 64, MAX_IPS = 4 };
 
 struct peer_args {
 	const char *name, *iface, *endpoint, *output;
+	/* peer add: the client's DNS line, AllowedIPs (default: the server's
+	 * subnets) and PersistentKeepalive (default 25, "0": none), as given. */
+	const char *dns, *allowed_ips, *keepalive;
 	const char *ips[MAX_IPS];
 	size_t n_ips;
 	bool qr;

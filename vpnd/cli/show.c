@@ -4,6 +4,7 @@
  * counts and, with --rate, the current transfer rate from two samples), as
  * JSON, or in the Prometheus text format. */
 #include "vpnd/cli/show.h"
+#include "vpnd/cli/peer_names.h"
 #include "vpnd/common/clock.h"
 #include "vpnd/common/ifname.h"
 
@@ -18,6 +19,7 @@
 
 #include "crypto/crypto.h"
 #include "vpnd/control/metrics.h"
+#include "vpnd/control/reload_apply.h"
 #include "vpnd/control/uapi.h"
 
 enum show_format { SHOW_HUMAN, SHOW_JSON, SHOW_PROMETHEUS };
@@ -88,6 +90,7 @@ static bool fetch(const char *ifname, struct sample *s, bool show_keys)
 		fprintf(stderr, "vpnd: %s: out of memory\n", ifname);
 		return false;
 	}
+	peer_names_fill(&s->m, ifname);
 	s->ok = true;
 	return true;
 }
@@ -162,6 +165,8 @@ static void print_peer(const struct metrics_peer *p, const struct metrics_peer *
 		       double dt, bool show_keys)
 {
 	printf("\npeer: %s\n", p->public_key);
+	if (p->name[0])
+		printf("  name: %s\n", p->name);
 	if (p->has_preshared_key)
 		printf("  preshared key: %s\n", show_keys ? "(set)" : "(hidden)");
 	if (p->endpoint[0])
@@ -261,11 +266,10 @@ static size_t list_interfaces(char ***out)
 	return n;
 }
 
+/* main prints the usage lines, from its table. */
 static int usage(void)
 {
-	fprintf(stderr, "Usage: vpnd show [NAME] [--show-keys] [--rate[=SECONDS]]\n"
-			"       vpnd show [NAME] --json | --prometheus\n");
-	return 1;
+	return VPND_EXIT_USAGE;
 }
 
 struct show_opts {
@@ -298,6 +302,8 @@ static int parse_show_args(int argc, char **argv, struct show_opts *o)
 				return usage();
 			o->rate = (unsigned)r;
 		} else if (argv[i][0] == '-' || o->name) {
+			fprintf(stderr, "vpnd: %s: '%s'\n", argv[i][0] == '-' ? "unknown option" :
+				"unexpected argument", argv[i]);
 			return usage();
 		} else if (!ifname_valid(argv[i])) {
 			fprintf(stderr, "vpnd: show: invalid interface name\n");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum log_level log_threshold = LOG_LEVEL_INFO;
@@ -58,6 +59,21 @@ void log_init(void)
 		log_threshold = LOG_LEVEL_DEBUG;
 }
 
+/* "2026-01-02T03:04:05.678Z ": the journal stamps its own entries, a
+ * terminal or a $VPND_LOG file needs it. UTC, so that the monitor's and the
+ * worker's lines compare whatever their TZ. */
+static size_t timestamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	return n + (size_t)snprintf(buf + n, len - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+}
+
 /* One write per line: the monitor and the worker share the stream. */
 void vlog(enum log_level level, const char *fmt, ...)
 {
@@ -70,6 +86,8 @@ void vlog(enum log_level level, const char *fmt, ...)
 		return;
 	if (journal)
 		n = (size_t)snprintf(line, sizeof(line), "<%d>", syslog_priority[level]);
+	else
+		n = timestamp(line, sizeof(line));
 	n += (size_t)snprintf(line + n, sizeof(line) - n, "vpnd: %s: ", names[level]);
 	va_start(ap, fmt);
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);

@@ -4,7 +4,9 @@
  * and VPND_VERBOSE=1 (or vpnd --verbose) means debug. When stderr is the
  * journal ($JOURNAL_STREAM names it) each line starts with its syslog
  * priority, "<3>" to "<7>", which journald turns into the entry's priority;
- * the daemon then keeps logging there after it detaches. */
+ * the daemon then keeps logging there after it detaches. Anywhere else (a
+ * terminal, vpnd up -f, a $VPND_LOG file) each line starts with the time,
+ * "2026-01-02T03:04:05.678Z vpnd: info: ...". */
 #ifndef VPND_LOG_H
 #define VPND_LOG_H
 

@@ -523,7 +523,10 @@ static enum config_status h_endpoint(struct parser *p, const struct key_handler 
 	case ENDPOINT_OK:
 		break;
 	case ENDPOINT_UNRESOLVED:
-		return fail(p, value, "cannot resolve %s", h->name);
+		/* Not a mistake in the file: the name may resolve later (vpnd up
+		 * retries, as wg's WG_ENDPOINT_RESOLUTION_RETRIES). */
+		fail(p, value, "cannot resolve %s", h->name);
+		return CONFIG_ERR_UNRESOLVED;
 	default:
 		return fail_invalid(p, h, value);
 	}
@@ -753,6 +756,11 @@ enum config_status parser_parse_file(struct parser *p, const char *name, const c
 	p->peers_only = peers_only;
 	p->section = SECTION_NONE;
 	p->seen = 0;
+	/* A UTF-8 byte-order mark, as Windows editors write one: not text. */
+	if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+		text += 3;
+		len -= 3;
+	}
 	st = parse_buffer(p, text, len);
 	if (st == CONFIG_OK)
 		st = finish_section(p);

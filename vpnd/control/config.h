@@ -76,6 +76,7 @@ enum config_status {
 	CONFIG_ERR_IO,		/* cannot open/read a file */
 	CONFIG_ERR_SYNTAX,	/* bad line, unknown section or key, bad value */
 	CONFIG_ERR_NOMEM,
+	CONFIG_ERR_UNRESOLVED,	/* an Endpoint host name did not resolve (yet): retry */
 };
 
 /* Loads path and every *.conf in the sibling directory "<path minus .conf>.d"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tun/netlink.h"
+#include "vpnd/common/atomic_file.h"
 #include "vpnd/common/log.h"
 #include "vpnd/control/runprog.h"
 
@@ -123,36 +124,22 @@ static void state_path(char *buf, size_t len, const char *ifname, const char *su
 
 /* --- the state file ------------------------------------------------------ */
 
-/* Written to a temporary file and renamed: a crash leaves the old state or
- * the new one, never half of one. */
+/* Replaced whole (atomic_file.h): a crash leaves the old state or the
+ * new one, never half of one. */
 static int state_write(const char *ifname, const struct ft_state *st)
 {
-	char path[128], tmp[140];
-	FILE *f;
-	int fd, ret = 0;
+	struct atomic_file af;
+	char path[128];
+	int ret;
 
 	mkdir(FULLTUNNEL_STATE_DIR, 0755);
 	state_path(path, sizeof(path), ifname, "fulltunnel");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
-		ret = -errno;
-		if (fd >= 0)
-			close(fd);
+	ret = atomic_file_open(&af, path);
+	if (ret < 0)
 		return ret;
-	}
-	fprintf(f, "table %u\nsteps %u\nsrc_valid_mark %d\nkill_switch %d\n", st->table,
+	fprintf(af.f, "table %u\nsteps %u\nsrc_valid_mark %d\nkill_switch %d\n", st->table,
 		st->steps, st->old_src_valid_mark, st->kill_switch);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		ret = -errno;
-	if (fclose(f) != 0 && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
+	return atomic_file_commit(&af, ATOMIC_REPLACE);
 }
 
 /* 1 read, 0 no file, -1 unreadable or malformed. */

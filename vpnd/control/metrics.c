@@ -270,6 +270,8 @@ static void json_peer(FILE *f, const struct metrics_peer *p)
 {
 	fputs("{\"public_key\": ", f);
 	json_string(f, p->public_key);
+	fputs(", \"name\": ", f);
+	json_string_or_null(f, p->name);
 	fputs(", \"endpoint\": ", f);
 	json_string_or_null(f, p->endpoint);
 	fputs(", \"allowed_ips\": [", f);
@@ -485,7 +487,7 @@ static void prom_peers(FILE *f, const struct metrics_interface *ifs, size_t n)
 	char aips[4096];
 
 	prom_header(f, "vpnd_peer_info", "gauge",
-		    "Always 1; labels: the peer's current endpoint and allowed IPs.");
+		    "Always 1; labels: the peer's name (\"\" if none), current endpoint and allowed IPs.");
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < ifs[i].n_peers; j++) {
 			const struct metrics_peer *p = &ifs[i].peers[j];
@@ -493,6 +495,7 @@ static void prom_peers(FILE *f, const struct metrics_interface *ifs, size_t n)
 			join_allowed_ips(aips, sizeof(aips), p);
 			fputs("vpnd_peer_info{", f);
 			prom_peer_labels(f, &ifs[i], p);
+			prom_label(f, "name", p->name, false);
 			prom_label(f, "endpoint", p->endpoint, false);
 			prom_label(f, "allowed_ips", aips, false);
 			fputs("} 1\n", f);

@@ -30,6 +30,9 @@ struct metrics_drop {
 
 struct metrics_peer {
 	char public_key[KEY_B64_LEN + 1];
+	/* "" = none. Not in the UAPI answers: vpnd show fills it from the
+	 * config (the NAME.d/ file name or a "# Name =" comment). */
+	char name[METRICS_NAME_LEN];
 	bool has_preshared_key;		/* the key itself is never kept */
 	char endpoint[96];		/* "" = none */
 	char **allowed_ips;		/* "198.18.0.0/15", ... */

@@ -325,10 +325,8 @@ int reload_main(int argc, char **argv)
 	char path[PATH_MAX], ifname[IFNAMSIZ], err[PATH_MAX + 512], line[256];
 	struct reload_report rep;
 
-	if (argc != 2) {
-		fprintf(stderr, "Usage: vpnd reload NAME|CONFIG\n");
-		return 1;
-	}
+	if (argc != 2)
+		return VPND_EXIT_USAGE;	/* cli/main.c checks it first */
 	if (!config_resolve(argv[1], path, sizeof(path), ifname, err, sizeof(err))) {
 		fprintf(stderr, "vpnd: %s\n", err);
 		return 1;

@@ -45,6 +45,9 @@ int reload_apply(const char *ifname, const char *config_path, void (*warn_fn)(co
 void reload_report_format(char *buf, size_t len, const char *ifname,
 			  const struct reload_report *rep);
 
+/* The exit code by which a command asks main (cli/main.c) to print its
+ * usage lines, which come from main's subcommand table; main exits 1. */
+#define VPND_EXIT_USAGE 64
 int reload_main(int argc, char **argv);
 int peer_main(int argc, char **argv);
 

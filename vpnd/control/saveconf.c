@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "vpnd/common/atomic_file.h"
 #include "vpnd/control/uapi.h"
 
 /* One [Peer], whatever it was read from. */
@@ -188,38 +189,15 @@ void saveconf_merged(FILE *f, const struct config *cfg, const char *main_path,
 int saveconf_write(const char *path, const struct config *cfg, const struct running_state *rs,
 		   char *err, size_t err_len)
 {
-	char tmp[PATH_MAX + 16];
-	FILE *f = NULL;
-	int fd, ret = 0;
+	struct atomic_file af;
+	int ret = atomic_file_open(&af, path);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
-		snprintf(err, err_len, "%s: path too long", path);
-		return -ENAMETOOLONG;
+	if (ret == 0) {
+		saveconf_merged(af.f, cfg, path, rs);
+		ret = atomic_file_commit(&af, ATOMIC_REPLACE);
 	}
-	/* mkstemp makes it 0600 already; in the same directory, so that the
-	 * rename is atomic. */
-	fd = mkstemp(tmp);
-	if (fd >= 0)
-		f = fdopen(fd, "w");
-	if (!f) {
-		ret = -errno;
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	saveconf_merged(f, cfg, path, rs);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		ret = -errno;
-	if (fclose(f) != 0 && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path) < 0)
-		ret = -errno;
-out:
-	if (ret) {
-		if (fd >= 0)
-			unlink(tmp);
+	if (ret < 0)
 		snprintf(err, err_len, "SaveConfig: cannot write %s: %s", path, strerror(-ret));
-	}
 	return ret;
 }
 
