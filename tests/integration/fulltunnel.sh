@@ -148,6 +148,8 @@ check "tables 51820 and 51821 in use: fwmark and table 51822 (0xca6e)" \
 	       ip -n $cli route show table 51822 | grep -q '^default dev $FC'"
 check "table 51822: ping the internet beyond the server" \
 	ip netns exec "$cli" ping -c 2 -i 0.2 -W 2 198.18.6.2
+check "vpnd reload keeps the picked fwmark 51822, not 51820" \
+	sh -c "ip netns exec $cli $VPND reload $WORK/$FC.conf && ip netns exec $cli wg show $FC fwmark | grep -qx 0xca6e"
 check "table 51820 untouched while up" \
 	sh -c "ip -n $cli route show table 51820 | cmp - $WORK/t51820.before"
 check "vpnd down" ip netns exec "$cli" "$VPND" down "$FC"
