@@ -48,8 +48,9 @@ bool fulltunnel_family(const struct config *cfg, int family);
 int fulltunnel_check(const struct config *cfg, char *err, size_t err_len);
 
 /* Installs everything for ifname (already up, its /0 allowed IPs in the
- * device) with the table fulltunnel_pick_table chose. Nothing to do: 0. On error, -errno and err; the caller then
- * closes the interface and calls fulltunnel_undo. */
+ * device) with the table fulltunnel_pick_table chose. Nothing to do: 0.
+ * On error, -errno and err; the caller then closes the interface and calls
+ * fulltunnel_undo. */
 int fulltunnel_up(struct nl *nl, const char *ifname, unsigned ifindex, const struct config *cfg,
 		  uint32_t table, char *err, size_t err_len);
 
