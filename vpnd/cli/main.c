@@ -356,6 +356,31 @@ static pid_t read_pid(const char *ifname)
 	return pid;
 }
 
+/* True if pid exists and is not a zombie (a killed monitor stays one
+ * until its parent reaps it, and kill(pid, 0) still succeeds on it). */
+static bool pid_running(pid_t pid)
+{
+	char path[64], state = 'Z';
+	FILE *f;
+
+	if (pid <= 0 || kill(pid, 0) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	/* "pid (comm) state ...": comm may hold spaces and parentheses, the
+	 * state follows the last ')'. */
+	for (int c, last = 0; (c = fgetc(f)) != EOF && c != '\n';) {
+		if (c == ')')
+			last = 1;
+		else if (last == 1 && c != ' ')
+			state = (char)c, last = 2;
+	}
+	fclose(f);
+	return state != 'Z';
+}
+
 /* A daemon killed unasked (kill -9) leaves its pid file and UAPI socket.
  * Stale only once that pid is gone and nothing answers on the socket: a
  * daemon still starting (pid alive, socket not yet listening) keeps them. */
@@ -363,7 +388,7 @@ static void remove_stale_files(const char *ifname, pid_t pid)
 {
 	char path[PATH_MAX];
 
-	if ((pid > 0 && kill(pid, 0) == 0) || uapi_alive(ifname))
+	if (pid_running(pid) || uapi_alive(ifname))
 		return;
 	snprintf(path, sizeof(path), "%s/%s.pid", PID_DIR, ifname);
 	unlink(path);
