@@ -7,13 +7,16 @@
 #   make asan       the same suite again under AddressSanitizer + UBSan
 #   make demo       install deps, build, run scripts/demo.sh
 #   make install    PREFIX=/usr/local DESTDIR= (binary, wrapper, systemd units,
-#                   man page, example config, bash completion; UNITDIR MANDIR
-#                   DOCDIR BASHCOMPDIR to move them)
+#                   sysusers.d entry, man page, example config, bash
+#                   completion; UNITDIR SYSUSERSDIR MANDIR DOCDIR BASHCOMPDIR
+#                   to move them); without DESTDIR it also creates the
+#                   worker's system user vpnd
 #   V=1             show the commands
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/vpnd
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
@@ -144,13 +147,14 @@ demo: deps
 	$(Q)VPND=$(abspath $(BUILD)/vpnd) scripts/demo.sh
 
 bench: all $(TOOL_BINS)
+	$(Q)scripts/deps.sh bench
 	$(Q)VPND=$(abspath $(BUILD)/vpnd) TOOLS=$(abspath $(BUILD)/tools) scripts/bench.sh
 
 # The unit names the binary by its installed path: /usr/local/bin in the
 # source, $(PREFIX)/bin once installed.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(DOCDIR)
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/vpnd $(DESTDIR)$(PREFIX)/bin/vpnd
 	sed 's|^VPND=$$|VPND=$(PREFIX)/bin/vpnd|' scripts/vpnd-daemon-wrapper \
 		> $(DESTDIR)$(PREFIX)/bin/vpnd-daemon-wrapper
@@ -161,6 +165,14 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/vpnd@.service
 	install -m 0644 scripts/vpnd.target $(DESTDIR)$(UNITDIR)/vpnd.target
 	install -m 0644 scripts/vpnd.8 $(DESTDIR)$(MANDIR)/man8/vpnd.8
+	install -m 0644 scripts/vpnd.sysusers $(DESTDIR)$(SYSUSERSDIR)/vpnd.conf
+	@# The worker's own user (else it falls back to the shared nobody): made
+	@# now on a real install, by systemd-sysusers at boot from the entry.
+	@if [ -z "$(DESTDIR)" ] && ! getent passwd vpnd >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/vpnd.conf 2>/dev/null || \
+		useradd --system --user-group --no-create-home --home-dir / \
+			--shell /usr/sbin/nologin vpnd; \
+	fi
 	install -m 0644 scripts/example-server.conf $(DESTDIR)$(DOCDIR)/example-server.conf
 
 clean:

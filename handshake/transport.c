@@ -63,7 +63,7 @@ enum transport_result transport_encrypt_prepare(struct keypair *kp, uint8_t *buf
 
 	if (total > cap)
 		return TRANSPORT_ERR_LENGTH;
-	if (keypair_expired(kp, now_ns))
+	if (keypair_expired(kp, now_ns) || kp->send_expired)
 		return TRANSPORT_ERR_EXPIRED;
 	if (!kp->confirmed)
 		return TRANSPORT_ERR_NOT_CONFIRMED;

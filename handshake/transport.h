@@ -30,6 +30,7 @@ struct keypair {
 	bool is_initiator;
 	bool confirmed;			/* initiator: always; responder: after the ACK */
 	bool valid;
+	bool send_expired;		/* may still receive, no longer send */
 };
 
 enum transport_result {

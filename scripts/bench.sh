@@ -1,22 +1,31 @@
 #!/bin/bash
 # make bench: throughput, packet rate, latency and CPU cost of vpnd next to
-# wireguard-go, in one topology, back to back, repeated (REPS) and summarised.
+# the userspace VPNs a user would otherwise pick (wireguard-go, fastd,
+# tinc 1.0) and plain veth, in one topology, back to back, repeated (REPS)
+# and summarised.
 #
 #   netns bn-ID-a (client side: iperf3 -c, ping)           netns bn-ID-b (server side: iperf3 -s)
 #   bnv<ID>a 198.18.0.1/24 <============ veth ============> bnv<ID>b 198.18.0.2/24     "veth": no tunnel
-#   bnw<ID>a wireguard-go 198.19.1.1/24 -- UDP :51821 -- bnw<ID>b wireguard-go 198.19.1.2/24  "wg-go<->wg-go"
-#   bnd<ID>a vpnd         198.19.2.1/24 -- UDP :51822 -- bnd<ID>b vpnd         198.19.2.2/24  "vpnd<->vpnd"
-#   bnx<ID>a vpnd         198.19.3.1/24 -- UDP :51823 -- bnx<ID>b wireguard-go 198.19.3.2/24  "vpnd<->wg-go"
-#   (every tunnel's UDP runs over the one veth; all tunnels have MTU 1420)
+#   bnw<ID>a wireguard-go 198.19.1.1/24 -- UDP :51821 -- bnw<ID>b wireguard-go 198.19.1.2/24  "wg"
+#   bnd<ID>a vpnd         198.19.2.1/24 -- UDP :51822 -- bnd<ID>b vpnd         198.19.2.2/24  "vpnd"
+#   bnx<ID>a vpnd         198.19.3.1/24 -- UDP :51823 -- bnx<ID>b wireguard-go 198.19.3.2/24  "mix"
+#   bnf<ID>a fastd        198.19.5.1/24 -- UDP :51825 -- bnf<ID>b fastd        198.19.5.2/24  "fastd"
+#   bnt<ID>a tincd        198.19.6.1/24 -- UDP :51826 -- bnt<ID>b tincd        198.19.6.2/24  "tinc"
+#   (every tunnel's UDP runs over the one veth; all tunnels have MTU 1420;
+#    fastd: salsa2012+umac, tun mode; tinc 1.0: its default cipher, router
+#    mode, tun device, its TCP meta connection on the same port)
 #
-# For each set-up, in every repetition: ping RTT (avg, max), TCP 1 stream with
-# the CPU time (utime+stime from /proc/PID/stat, child processes included)
-# both tunnel daemons used meanwhile, TCP 4 streams,
-# TCP reverse (server -> client), UDP 64-byte packets at full speed (received
-# packets/s and loss). The set-ups take turns within each repetition (a
-# different one first each time), so drift and outside load spread over
-# all of them. At the end: medians with min-max, and the ratios
-# vpnd / wireguard-go.
+# For each set-up, in every repetition: ping RTT (min, avg, max; PINGS
+# pings 5 ms apart), TCP 1 stream with the CPU time (utime+stime from
+# /proc/PID/stat, child processes included) both tunnel daemons used
+# meanwhile, TCP 4 streams, TCP reverse (server -> client), UDP 64-byte
+# packets at full speed (received packets/s and loss). The set-ups take
+# turns within each repetition (a different one first each time), so drift
+# and outside load spread over all of them. At the end: medians with
+# min-max; vpnd<->vpnd against the best of wireguard-go, fastd and tinc for
+# each metric (the ratio of the medians, and in how many repetitions vpnd
+# beat all of them); UDP 64 B delivered as a share of plain veth in the same
+# repetition; the ratios against wireguard-go.
 #
 # In the mixed pair vpnd is the client side: TCP 1 stream and UDP are vpnd
 # encrypting and wireguard-go decrypting; TCP reverse is the other way round.
@@ -26,14 +35,19 @@
 # bench_pool (AEAD batches across 1..N threads).
 #
 # Environment: VPND (binary), TOOLS, REPS (default 3), QUICK=1 (2 s tests, 20 pings:
-# about 2 minutes with REPS=1), T (seconds per iperf3 test, default 5),
+# about 3 minutes with REPS=1), T (seconds per iperf3 test, default 5),
+# PINGS (default 200), ONLY="veth vpnd ..." (measure only these set-ups),
 # KEEP=1 (keep the logs and the last iperf3 JSON of each kind in /tmp).
+# VPND_B=PATH adds a set-up "vpndB": vpnd<->vpnd again with another binary
+# (bnB<ID>a/b, 198.19.7.0/24, UDP :51827), to compare a change before and
+# after in one interleaved run.
 # The environment reaches every `vpnd up`: VPND_CRYPTO_THREADS=N sets the
-# AEAD threads of all vpnd daemons. THREADS1=1 adds a fifth set-up, "vpnd1":
+# AEAD threads of all vpnd daemons. THREADS1=1 adds a set-up, "vpnd1":
 # vpnd<->vpnd again (bne<ID>a/b, 198.19.4.0/24, UDP :51824) with
 # VPND_CRYPTO_THREADS=1, to compare the threaded and single-threaded paths
 # in one run.
-# Needs root, iperf3, wireguard-go, wg, ping, python3. Addresses: 198.18.0.0/15
+# Needs root, iperf3, wireguard-go, wg, fastd, tincd, ping, python3
+# (`scripts/deps.sh bench` installs them). Addresses: 198.18.0.0/15
 # only. Everything started is tracked by PID and stopped on exit (Ctrl-C too),
 # and the namespaces are deleted.
 set -u
@@ -42,7 +56,7 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 VPND=${VPND:-$HERE/build/vpnd}
 REPS=${REPS:-3}
 QUICK=${QUICK:-0}
-if [ "$QUICK" = 1 ]; then T=${T:-2}; PINGS=20; else T=${T:-5}; PINGS=50; fi
+if [ "$QUICK" = 1 ]; then T=${T:-2}; PINGS=${PINGS:-20}; else T=${T:-5}; PINGS=${PINGS:-200}; fi
 ID=$(printf %05d $(($$ % 100000)))
 NS_A=bn-$ID-a
 NS_B=bn-$ID-b
@@ -132,7 +146,7 @@ run() {
 # --- checks --------------------------------------------------------------
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
-for c in ip iperf3 wireguard-go wg ping ss python3 timeout; do
+for c in ip iperf3 wireguard-go wg fastd tincd ping ss python3 timeout; do
 	command -v "$c" > /dev/null || die "missing $c"
 done
 [ -x "$VPND" ] || die "no vpnd binary at $VPND (make first)"
@@ -155,8 +169,35 @@ ip -n "$NS_B" addr add 198.18.0.2/24 dev "bnv${ID}b"
 ip -n "$NS_A" link set "bnv${ID}a" up
 ip -n "$NS_B" link set "bnv${ID}b" up
 
-genkey() {	# genkey NAME: $WORK/NAME.key, prints the public key
-	(umask 077 && wg genkey > "$WORK/$1.key") && wg pubkey < "$WORK/$1.key"
+own_addr() { if [ "$1" = "$NS_A" ]; then echo 198.18.0.1; else echo 198.18.0.2; fi; }
+
+# genkey KIND NS NAME PORT: the key of a tunnel end; prints its public key.
+# wireguard-go and vpnd: $WORK/NAME.key; fastd: its own key format; tinc:
+# an RSA pair in $WORK/NAME.tinc, the public half in the hosts/ directory
+# both ends share (made before either starts, so the first connect works).
+genkey() {
+	local kind=$1 ns=$2 name=$3 port=$4 dir
+	case $kind in
+	fastd)
+		(umask 077 && fastd --generate-key --machine-readable > "$WORK/$name.key") &&
+			printf 'secret "%s";\n' "$(cat "$WORK/$name.key")" > "$WORK/$name.pubconf" &&
+			fastd --show-key --machine-readable -c "$WORK/$name.pubconf" &&
+			rm -f "$WORK/$name.pubconf"
+		;;
+	tinc)
+		dir=$WORK/$name.tinc
+		mkdir -p "$dir" "$WORK/tinc-hosts-$port"
+		ln -sfn "$WORK/tinc-hosts-$port" "$dir/hosts"
+		printf 'Name = node%s\n' "${name: -1}" > "$dir/tinc.conf"
+		printf 'Address = %s %s\n' "$(own_addr "$ns")" "$port" > "$dir/hosts/node${name: -1}"
+		tincd -c "$dir" -K 2048 < /dev/null > "$WORK/$name.keygen.log" 2>&1 ||
+			die "tincd -K failed: $(cat "$WORK/$name.keygen.log")"
+		echo unused
+		;;
+	*)
+		(umask 077 && wg genkey > "$WORK/$name.key") && wg pubkey < "$WORK/$name.key"
+		;;
+	esac
 }
 
 # wggo_up NS IFNAME ADDR PORT PEER_PUB PEER_ALLOWED PEER_ENDPOINT
@@ -193,7 +234,7 @@ vpnd_up() {
 	EOC
 	chmod 600 "$WORK/$ifn.conf"
 	# shellcheck disable=SC2086 # VPND_UP_ENV: NAME=VALUE words, or nothing
-	env ${VPND_UP_ENV:-} VPND_LOG="$WORK/$ifn.log" ip netns exec "$ns" "$VPND" up "$WORK/$ifn.conf" \
+	env ${VPND_UP_ENV:-} VPND_LOG="$WORK/$ifn.log" ip netns exec "$ns" "${VPND_BIN:-$VPND}" up "$WORK/$ifn.conf" \
 		> "$WORK/$ifn.up.log" 2>&1 ||
 		die "vpnd up $ifn failed: $(cat "$WORK/$ifn.up.log" "$WORK/$ifn.log" 2>/dev/null)"
 	pid=$(cat "/var/run/vpnd/$ifn.pid" 2>/dev/null)
@@ -202,23 +243,104 @@ vpnd_up() {
 	DPID[$ifn]=$pid
 }
 
+# wait_link NS IFNAME DAEMON_PID: until the daemon has made its interface
+wait_link() {
+	for _ in $(seq 100); do
+		ip -n "$1" link show "$2" > /dev/null 2>&1 && return 0
+		[ -e "/proc/$3" ] || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# fastd_up NS IFNAME ADDR PORT PEER_PUB PEER_ALLOWED PEER_ENDPOINT
+# (salsa2012+umac, its fastest secure method; tun mode, one peer)
+fastd_up() {
+	local ns=$1 ifn=$2 pid
+	IFNAMES+=("$ifn")
+	cat > "$WORK/$ifn.conf" <<-EOC
+	log level warn;
+	interface "$ifn";
+	mode tun;
+	method "salsa2012+umac";
+	bind $(own_addr "$ns"):$4;
+	secret "$(cat "$WORK/$ifn.key")";
+	mtu 1420;
+	peer "other" {
+		key "$5";
+		remote ${7%:*}:$4;
+	}
+	EOC
+	chmod 600 "$WORK/$ifn.conf"
+	ip netns exec "$ns" fastd -c "$WORK/$ifn.conf" > "$WORK/$ifn.log" 2>&1 &
+	pid=$!
+	TRACKED[$pid]=fastd
+	DPID[$ifn]=$pid
+	wait_link "$ns" "$ifn" "$pid" || die "fastd $ifn did not start: $(cat "$WORK/$ifn.log")"
+	ip -n "$ns" addr add "$3" dev "$ifn"
+	ip -n "$ns" link set "$ifn" mtu 1420 up || die "cannot bring $ifn up"
+}
+
+# tinc_up NS IFNAME ADDR PORT PEER_PUB PEER_ALLOWED PEER_ENDPOINT
+# (tinc 1.0 with its default cipher and digest, router mode, tun device).
+# genkey made its directory and the shared hosts/ (each node's address and
+# RSA public key); here each node adds its subnet. PEER_PUB is unused.
+tinc_up() {
+	local ns=$1 ifn=$2 dir=$WORK/$2.tinc me=${2: -1} other pid
+	if [ "$me" = a ]; then other=b; else other=a; fi
+	IFNAMES+=("$ifn")
+	cat > "$dir/tinc.conf" <<-EOC
+	Name = node$me
+	ConnectTo = node$other
+	DeviceType = tun
+	Interface = $ifn
+	AddressFamily = ipv4
+	BindToAddress = $(own_addr "$ns")
+	Port = $4
+	EOC
+	echo "Subnet = ${3%/*}/32" >> "$dir/hosts/node$me"
+	ip netns exec "$ns" tincd -c "$dir" -D --pidfile="$dir/pid" \
+		--logfile="$WORK/$ifn.log" > "$WORK/$ifn.out" 2>&1 &
+	pid=$!
+	TRACKED[$pid]=tincd
+	DPID[$ifn]=$pid
+	wait_link "$ns" "$ifn" "$pid" || die "tincd $ifn did not start: $(cat "$WORK/$ifn.log" "$WORK/$ifn.out")"
+	ip -n "$ns" addr add "$3" dev "$ifn"
+	ip -n "$ns" link set "$ifn" mtu 1420 up || die "cannot bring $ifn up"
+}
+
 # tunnel KIND_A KIND_B IFPREFIX SUBNET PORT
 tunnel() {
 	local ka=$1 kb=$2 ia="${3}${ID}a" ib="${3}${ID}b" net=$4 port=$5 pa pb
-	pa=$(genkey "$ia"); pb=$(genkey "$ib")
+	pa=$(genkey "$ka" "$NS_A" "$ia" "$port"); pb=$(genkey "$kb" "$NS_B" "$ib" "$port")
 	"${ka}_up" "$NS_A" "$ia" "$net.1/24" "$port" "$pb" "$net.2/32" "198.18.0.2:$port"
 	"${kb}_up" "$NS_B" "$ib" "$net.2/24" "$port" "$pa" "$net.1/32" "198.18.0.1:$port"
 }
 
-echo "== setting up: namespaces $NS_A, $NS_B; wireguard-go, vpnd and mixed tunnels"
+echo "== setting up: namespaces $NS_A, $NS_B; wireguard-go, vpnd, mixed, fastd and tinc tunnels"
 tunnel wggo wggo bnw 198.19.1 51821
 tunnel vpnd vpnd bnd 198.19.2 51822
 tunnel vpnd wggo bnx 198.19.3 51823
+tunnel fastd fastd bnf 198.19.5 51825
+tunnel tinc tinc bnt 198.19.6 51826
 
-CONFIGS=(veth wg vpnd mix)
-declare -A TARGET=([veth]=198.18.0.2 [wg]=198.19.1.2 [vpnd]=198.19.2.2 [mix]=198.19.3.2)
+CONFIGS=(veth wg vpnd mix fastd tinc)
+declare -A TARGET=([veth]=198.18.0.2 [wg]=198.19.1.2 [vpnd]=198.19.2.2 [mix]=198.19.3.2
+	[fastd]=198.19.5.2 [tinc]=198.19.6.2)
 declare -A DAEMONS=([veth]="" [wg]="${DPID[bnw${ID}a]} ${DPID[bnw${ID}b]}"
-	[vpnd]="${DPID[bnd${ID}a]} ${DPID[bnd${ID}b]}" [mix]="${DPID[bnx${ID}a]} ${DPID[bnx${ID}b]}")
+	[vpnd]="${DPID[bnd${ID}a]} ${DPID[bnd${ID}b]}" [mix]="${DPID[bnx${ID}a]} ${DPID[bnx${ID}b]}"
+	[fastd]="${DPID[bnf${ID}a]} ${DPID[bnf${ID}b]}" [tinc]="${DPID[bnt${ID}a]} ${DPID[bnt${ID}b]}")
+# ONLY="veth vpnd ...": measure only these set-ups (all are still set up)
+if [ -n "${ONLY:-}" ]; then
+	read -r -a CONFIGS <<< "$ONLY"
+fi
+if [ -n "${VPND_B:-}" ]; then
+	[ -x "$VPND_B" ] || die "VPND_B is not an executable: '$VPND_B'"
+	VPND_BIN=$VPND_B tunnel vpnd vpnd bnB 198.19.7 51827
+	CONFIGS+=(vpndB)
+	TARGET[vpndB]=198.19.7.2
+	DAEMONS[vpndB]="${DPID[bnB${ID}a]} ${DPID[bnB${ID}b]}"
+fi
 if [ "${THREADS1:-0}" = 1 ]; then
 	VPND_UP_ENV=VPND_CRYPTO_THREADS=1 tunnel vpnd vpnd bne 198.19.4 51824
 	CONFIGS+=(vpnd1)
@@ -319,13 +441,14 @@ iperf() {
 }
 
 measure() {	# measure CONFIG REP
-	local c=$1 rep=$2 rtt avg max t0 t1 bps bytes pps loss cpu mbcpu
+	local c=$1 rep=$2 rtt min avg max t0 t1 bps bytes pps loss cpu mbcpu
 	TARGET_IP=${TARGET[$c]}
 
-	# ping: idle RTT, 10 ms apart
-	run ip netns exec "$NS_A" ping -q -c "$PINGS" -i 0.01 -W 1 "$TARGET_IP" > "$WORK/ping.out" 2>&1
-	rtt=$(sed -n 's|.* = \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/.*|\2 \3|p' "$WORK/ping.out")
-	read -r avg max <<< "${rtt:-nan nan}"
+	# ping: idle RTT, 5 ms apart
+	run ip netns exec "$NS_A" ping -q -c "$PINGS" -i 0.005 -W 1 "$TARGET_IP" > "$WORK/ping.out" 2>&1
+	rtt=$(sed -n 's|.* = \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/.*|\1 \2 \3|p' "$WORK/ping.out")
+	read -r min avg max <<< "${rtt:-nan nan nan}"
+	record "$c" rtt_min "$rep" "$min"
 	record "$c" rtt_avg "$rep" "$avg"
 	record "$c" rtt_max "$rep" "$max"
 
@@ -363,9 +486,9 @@ measure() {	# measure CONFIG REP
 import sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
 v = {m: float(x) for c, m, r, x in rows if c == sys.argv[2] and r == sys.argv[3]}
-print(f"  {sys.argv[2]:<5} tcp1 {v['tcp1']/1e6:7.0f}  tcp4 {v['tcp4']/1e6:7.0f}  "
+print(f"  {sys.argv[2]:<6} tcp1 {v['tcp1']/1e6:7.0f}  tcp4 {v['tcp4']/1e6:7.0f}  "
       f"rev {v['tcpr']/1e6:7.0f} Mbit/s   udp64 {v['udp_pps']/1e3:6.1f} kpkt/s "
-      f"loss {v['udp_loss']:5.1f}%   rtt {v['rtt_avg']:.3f}/{v['rtt_max']:.3f} ms   "
+      f"loss {v['udp_loss']:5.1f}%   rtt {v['rtt_min']:.3f}/{v['rtt_avg']:.3f}/{v['rtt_max']:.3f} ms   "
       f"cpu {v['cpu']:.2f} s  {v['mbcpu']:.0f} MB/cpu-s")
 EOF
 }
@@ -393,17 +516,20 @@ echo "== measured in $(($(date +%s) - START)) s; load average now: $(cut -d" " -
 
 # --- summary ---------------------------------------------------------------------
 
-python3 - "$RESULTS" "$REPS" <<'EOF'
+python3 - "$RESULTS" "$REPS" "${CONFIGS[*]}" <<'EOF'
 import math, statistics, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
-data = {}
+data = {}	# (config, metric) -> {rep: value}
 for c, m, r, x in rows:
-    data.setdefault((c, m), []).append(float(x))
+    data.setdefault((c, m), {})[r] = float(x)
+measured = sys.argv[3].split()
 
-configs = [("veth", "veth (no tunnel)"), ("wg", "wg-go<->wg-go"),
-           ("vpnd", "vpnd<->vpnd"), ("mix", "vpnd<->wg-go")]
-if any(c == "vpnd1" for c, _ in data):
-    configs.append(("vpnd1", "vpnd<->vpnd 1 thread"))
+labels = {"veth": "veth (no tunnel)", "wg": "wg-go<->wg-go", "vpnd": "vpnd<->vpnd",
+          "mix": "vpnd<->wg-go", "fastd": "fastd<->fastd", "tinc": "tinc<->tinc",
+          "vpnd1": "vpnd 1 thread", "vpndB": "vpnd B<->vpnd B"}
+configs = [(c, labels[c]) for c in labels if c in measured]
+# the other userspace VPNs vpnd is held against
+PEERS = [c for c in ("wg", "fastd", "tinc") if c in measured]
 # key, label, scale, format, higher is better
 metrics = [
     ("tcp1", "TCP 1 stream Mbit/s", 1e-6, "{:.0f}", True),
@@ -411,14 +537,18 @@ metrics = [
     ("tcpr", "TCP reverse Mbit/s", 1e-6, "{:.0f}", True),
     ("udp_pps", "UDP 64 B rx kpkt/s", 1e-3, "{:.1f}", True),
     ("udp_loss", "UDP 64 B loss %", 1, "{:.1f}", False),
+    ("rtt_min", "ping RTT min ms", 1, "{:.3f}", False),
     ("rtt_avg", "ping RTT avg ms", 1, "{:.3f}", False),
     ("rtt_max", "ping RTT max ms", 1, "{:.3f}", False),
     ("cpu", "daemon CPU s, TCP 1", 1, "{:.2f}", False),
     ("mbcpu", "MB per CPU-second", 1, "{:.0f}", True),
 ]
 
+def by_rep(c, m):
+    return {r: v for r, v in data.get((c, m), {}).items() if not math.isnan(v)}
+
 def values(c, m):
-    return [v for v in data.get((c, m), []) if not math.isnan(v)]
+    return list(by_rep(c, m).values())
 
 def median(c, m):
     v = values(c, m)
@@ -433,6 +563,11 @@ def cell(c, m, scale, fmt):
         s += " (" + fmt.format(min(v)) + "-" + fmt.format(max(v)) + ")"
     return s
 
+def ratio(a, b):
+    if math.isnan(a) or math.isnan(b) or b == 0:
+        return "-"
+    return f"{a / b:.2f}"
+
 print()
 print(f"== results: median (min-max) of {sys.argv[2]} repetition(s)")
 w = [22] + [24] * len(configs)
@@ -441,27 +576,68 @@ for m, label, scale, fmt, _ in metrics:
     cells = [label] + [cell(c, m, scale, fmt) for c, _ in configs]
     print("".join(f"{x:<{w[i]}}" for i, x in enumerate(cells)))
 
-def ratio(a, b):
-    if math.isnan(a) or math.isnan(b) or b == 0:
-        return "-"
-    return f"{a / b:.2f}"
+if "vpnd" in measured and PEERS:
+    print()
+    print("== vpnd<->vpnd against the best peer (" + ", ".join(labels[p] for p in PEERS) +
+          ") of the medians; 'wins' counts the repetitions where vpnd beat every peer")
+    print(f"{'metric':<22}{'better':<8}{'vpnd':<10}{'best peer':<24}{'vpnd/best':<11}{'wins':<6}")
+    for m, label, scale, fmt, higher in metrics:
+        if m == "cpu":
+            continue
+        meds = {p: median(p, m) for p in PEERS if not math.isnan(median(p, m))}
+        if not meds:
+            continue
+        best = (max if higher else min)(meds, key=meds.get)
+        wins = 0
+        reps = by_rep("vpnd", m)
+        for r, v in reps.items():
+            others = [by_rep(p, m).get(r) for p in PEERS]
+            others = [o for o in others if o is not None]
+            if others and all((v > o) if higher else (v < o) for o in others):
+                wins += 1
+        print(f"{label:<22}{'higher' if higher else 'lower':<8}"
+              f"{fmt.format(median('vpnd', m) * scale):<10}"
+              f"{labels[best] + ' ' + fmt.format(meds[best] * scale):<24}"
+              f"{ratio(median('vpnd', m), meds[best]):<11}{wins}/{len(reps)}")
 
-print()
-print("== ratios vpnd / wireguard-go (of the medians; 1.00 = parity)")
-print(f"{'metric':<22}{'better':<9}{'vpnd<->vpnd / wg-go<->wg-go':<30}"
-      f"{'vpnd<->wg-go / wg-go<->wg-go':<30}{'wg-go<->wg-go / veth':<20}")
-for m, label, _, _, higher in metrics:
-    base = median("wg", m)
-    veth = median("veth", m)
-    print(f"{label:<22}{'higher' if higher else 'lower':<9}"
-          f"{ratio(median('vpnd', m), base):<30}{ratio(median('mix', m), base):<30}"
-          f"{ratio(base, veth):<20}")
-if any(c == "vpnd1" for c, _ in configs):
+if "veth" in measured:
+    print()
+    print("== UDP 64 B delivered as a share of plain veth (per repetition: same run)")
+    for c, label in configs:
+        if c == "veth":
+            continue
+        shares = []
+        for r, v in by_rep(c, "udp_pps").items():
+            base = by_rep("veth", "udp_pps").get(r)
+            if base:
+                shares.append(v / base)
+        if shares:
+            print(f"  {label:<22}{statistics.median(shares):.2f} (" +
+                  " ".join(f"{x:.2f}" for x in shares) + ")")
+
+if "wg" in measured:
+    print()
+    print("== ratios against wireguard-go (of the medians; 1.00 = parity)")
+    others = [c for c, _ in configs if c not in ("veth", "wg")]
+    print(f"{'metric':<22}{'better':<9}" + "".join(f"{labels[c] + ' / wg':<24}" for c in others))
+    for m, label, _, _, higher in metrics:
+        base = median("wg", m)
+        print(f"{label:<22}{'higher' if higher else 'lower':<9}" +
+              "".join(f"{ratio(median(c, m), base):<24}" for c in others))
+if "vpnd1" in measured:
     print()
     print("== vpnd threaded (VPND_CRYPTO_THREADS as set, default: online CPUs) / one thread")
     for m, label, _, _, higher in metrics:
         print(f"{label:<22}{'higher' if higher else 'lower':<9}"
               f"{ratio(median('vpnd', m), median('vpnd1', m))}")
+if "vpndB" in measured:
+    print()
+    print("== vpnd (VPND) / vpnd B (VPND_B), of the medians and per repetition")
+    for m, label, _, _, higher in metrics:
+        a, b = by_rep("vpnd", m), by_rep("vpndB", m)
+        per = " ".join(ratio(a[r], b[r]) for r in sorted(a) if r in b)
+        print(f"{label:<22}{'higher' if higher else 'lower':<9}"
+              f"{ratio(median('vpnd', m), median('vpndB', m)):<8}({per})")
 EOF
 
 # --- in-process micro-benchmarks (one core, no network) ---------------------

@@ -132,8 +132,10 @@ for t in ./*.sh; do
 	[ -n "$ONLY" ] && case "$t" in *$ONLY*) ;; *) continue ;; esac
 	echo "=== $t"
 	start=$(date +%s)
-	log="/tmp/vpnd-it-$(basename "$t").log"
 	token=$(new_token)
+	# Per run (token): two runs at once (make check and make asan, say)
+	# must not write into each other's log.
+	log="/tmp/vpnd-it-$(basename "$t" .sh)-$token.log"
 	state="$STATE_ROOT/$(basename "$t" .sh)"
 	mkdir -p "$state"
 	VPND_TEST_TOKEN=$token VPND_TEST_STATE=$state \
@@ -147,10 +149,10 @@ for t in ./*.sh; do
 	fi
 	current=""
 	if [ "$rc" -eq 0 ]; then
-		pass=$((pass + 1)); echo "PASS $t ($(( $(date +%s) - start ))s)"
+		pass=$((pass + 1)); echo "PASS $t ($(( $(date +%s) - start ))s) log: $log"
 	else
 		fail=$((fail + 1)); failed="$failed $t"
-		echo "FAIL $t; last lines of its log:"; tail -40 "$log"
+		echo "FAIL $t; last lines of its log ($log):"; tail -40 "$log"
 	fi
 done
 rm -rf "$STATE_ROOT"

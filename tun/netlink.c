@@ -644,20 +644,39 @@ int nl_watch_fd(const struct nl_watch *w)
 
 struct watch_ctx {
 	unsigned ifindex;
-	bool gone;
+	struct nl_link_state *st;
 };
+
+static int watch_mtu_cb(const struct nlattr *attr, void *data)
+{
+	unsigned *mtu = data;
+
+	if (mnl_attr_get_type(attr) == IFLA_MTU && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+		*mtu = mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
 
 static int watch_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct watch_ctx *ctx = data;
 	const struct ifinfomsg *ifi;
+	unsigned mtu = 0;
 
-	if (nlh->nlmsg_type != RTM_DELLINK ||
+	if ((nlh->nlmsg_type != RTM_DELLINK && nlh->nlmsg_type != RTM_NEWLINK) ||
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
 		return MNL_CB_OK;
 	ifi = mnl_nlmsg_get_payload(nlh);
-	if ((unsigned)ifi->ifi_index == ctx->ifindex)
-		ctx->gone = true;
+	if ((unsigned)ifi->ifi_index != ctx->ifindex)
+		return MNL_CB_OK;
+	if (nlh->nlmsg_type == RTM_DELLINK) {
+		ctx->st->gone = true;
+		return MNL_CB_OK;
+	}
+	mnl_attr_parse(nlh, sizeof(*ifi), watch_mtu_cb, &mtu);
+	ctx->st->seen = true;
+	ctx->st->up = (ifi->ifi_flags & IFF_UP) != 0;
+	if (mtu)
+		ctx->st->mtu = mtu;
 	return MNL_CB_OK;
 }
 
@@ -680,18 +699,27 @@ static void watch_drain(struct nl_watch *w, struct watch_ctx *ctx)
 	}
 }
 
-bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex)
+void nl_watch_read(struct nl_watch *w, unsigned ifindex, struct nl_link_state *st)
 {
-	struct watch_ctx ctx = { .ifindex = ifindex, .gone = false };
+	struct watch_ctx ctx = { .ifindex = ifindex, .st = st };
 	char name[IF_NAMESIZE];
 
+	memset(st, 0, sizeof(*st));
 	watch_drain(w, &ctx);
-	if (ctx.gone)
-		return true;
+	if (st->gone)
+		return;
 	/* Catches deletions whose event we missed (overrun, or the link went
 	 * before the watch was opened). Ifindexes are not reused soon, so a
 	 * missing index means our link is gone. */
-	return !if_indextoname(ifindex, name) && (errno == ENXIO || errno == ENODEV);
+	st->gone = !if_indextoname(ifindex, name) && (errno == ENXIO || errno == ENODEV);
+}
+
+bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex)
+{
+	struct nl_link_state st;
+
+	nl_watch_read(w, ifindex, &st);
+	return st.gone;
 }
 
 void nl_watch_close(struct nl_watch *w)

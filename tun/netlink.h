@@ -72,11 +72,21 @@ int nl_rule_add(struct nl *nl, const struct nl_rule *r, char *err, size_t err_le
 int nl_rule_del(struct nl *nl, const struct nl_rule *r, char *err, size_t err_len);
 
 /* A separate non-blocking socket subscribed to link events: poll its fd,
- * then call nl_watch_link_gone(), true once ifindex was deleted. */
+ * then call nl_watch_link_gone(), true once ifindex was deleted, or
+ * nl_watch_read() for the link's latest state too. */
 struct nl_watch;
 struct nl_watch *nl_watch_open(char *err, size_t err_len);
 int nl_watch_fd(const struct nl_watch *w);
 bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex);
+
+/* What the events read by one nl_watch_read() said about one link. */
+struct nl_link_state {
+	bool gone;		/* deleted */
+	bool seen;		/* an RTM_NEWLINK came: up and mtu are its latest */
+	bool up;		/* IFF_UP: administratively up */
+	unsigned mtu;		/* 0 if the event had no IFLA_MTU */
+};
+void nl_watch_read(struct nl_watch *w, unsigned ifindex, struct nl_link_state *st);
 void nl_watch_close(struct nl_watch *w);
 
 #endif

@@ -105,6 +105,8 @@ struct session {
 static struct device dev, dev_snap;
 static struct peer *peer, peer_snap;
 static struct peer *peer2, peer2_snap;	/* the other peer */
+/* The peers' handshakes live in the device's arena, outside struct peer. */
+static struct noise_handshake peer_hs_snap, peer2_hs_snap;
 static struct keypair kp_snap;
 static uint64_t now;
 
@@ -371,14 +373,18 @@ static void reset(void)
 	}
 	index_table_free(&dev.index);
 	ratelimiter_free(dev.ratelimiter);
+	ratelimiter_free(dev.cookie_limiter);
 
 	fuzz_rng_seed(2);
 	dev = dev_snap;
 	*peer = peer_snap;
 	*peer2 = peer2_snap;
+	*peer->hs = peer_hs_snap;
+	*peer2->hs = peer2_hs_snap;
 	now = now_monotonic_ns();
-	kp = malloc(sizeof(*kp));
-	if (!kp || index_table_init(&dev.index) < 0 || !(dev.ratelimiter = ratelimiter_new(64)))
+	kp = device_keypair_new(&dev);
+	if (!kp || index_table_init(&dev.index) < 0 || !(dev.ratelimiter = ratelimiter_new(64)) ||
+	    !(dev.cookie_limiter = ratelimiter_new_rate(64, COOKIE_REPLIES_PER_SECOND, 1)))
 		die("out of memory");
 	*kp = kp_snap;
 	kp->birth_ns = now;
@@ -420,7 +426,7 @@ static void setup(void)
 	peer = device_peer_create(&dev, plocal.public_key);
 	if (!peer)
 		die("cannot create the peer");
-	noise_handshake_set_psk(&peer->hs, FUZZ_PSK);
+	noise_handshake_set_psk(peer->hs, FUZZ_PSK);
 	for (size_t i = 0; i < 2; i++)
 		if (allowedips_insert(dev.aips, AF_INET, v4[i], v4_cidr[i], &peer->aips) < 0)
 			die("allowedips_insert");
@@ -476,7 +482,7 @@ static void setup(void)
 	timer_heap_remove(&dev, peer);
 	timers_init(&peer->timers, 0);
 	/* "Long ago": the flood check must not depend on when an input runs. */
-	peer->hs.last_initiation_consumption_ns = 0;
+	peer->hs->last_initiation_consumption_ns = 0;
 	memset(dev.drops, 0, sizeof(dev.drops));
 	dev.handshakes_answered = 0;
 	dev.cookie_replies_sent = 0;
@@ -484,6 +490,8 @@ static void setup(void)
 	peer->handshakes_received = peer->handshakes_sent = 0;
 	peer_snap = *peer;
 	peer2_snap = *peer2;
+	peer_hs_snap = *peer->hs;
+	peer2_hs_snap = *peer2->hs;
 	dev_snap = dev;
 	phs_snap = phs;
 	pmaker_snap = pmaker;
@@ -792,7 +800,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (dt)
 			now += 1ULL << (dt % 40);
 		if (ctl & CTL_UNDER_LOAD)
-			dev.under_load_until_ns = now + NSEC_PER_SEC;
+			dev.hsload.last_under_load = now ? now : 1;
 		if (in_batch && (!(ctl & CTL_BATCH) || (ctl & CTL_KIND) == K_EVENT ||
 				 vnet != dev.tun_vnet_hdr)) {
 			receive_batch_end(&dev, now);

@@ -39,10 +39,13 @@ check "the bash completion: /usr/share/bash-completion/completions/vpnd, 644" \
 	[ "$(mode "$DEST/usr/share/bash-completion/completions/vpnd")" = 644 ]
 check "the unit: /usr/lib/systemd/system/vpnd@.service, 644" [ "$(mode "$UNIT")" = 644 ]
 check "the target: /usr/lib/systemd/system/vpnd.target, 644" [ "$(mode "$DEST/usr/lib/systemd/system/vpnd.target")" = 644 ]
+check "the worker's user: /usr/lib/sysusers.d/vpnd.conf, 644, a system user vpnd" \
+	sh -c "[ \"\$(stat -c %a $DEST/usr/lib/sysusers.d/vpnd.conf)\" = 644 ] &&
+		grep -Eq '^u vpnd - ' $DEST/usr/lib/sysusers.d/vpnd.conf"
 check "the man page: /usr/share/man/man8/vpnd.8, 644" [ "$(mode "$MAN")" = 644 ]
 check "the example: /usr/share/doc/vpnd/example-server.conf, 644" [ "$(mode "$EXAMPLE")" = 644 ]
 check "nothing else is installed" \
-	sh -c "[ \$(find $DEST -type f | wc -l) -eq 7 ]"
+	sh -c "[ \$(find $DEST -type f | wc -l) -eq 8 ]"
 
 check "unit: Type=forking with PIDFile=/run/vpnd/%i.pid" \
 	sh -c "grep -qx 'Type=forking' $UNIT && grep -qx 'PIDFile=/run/vpnd/%i.pid' $UNIT"
@@ -200,7 +203,7 @@ TS='[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]\{3\
 check "not under systemd: every log line starts with a timestamp" \
 	sh -c "[ -s $WORK/verbose.log ] && ! grep -v '^$TS vpnd: ' $WORK/verbose.log"
 check "--verbose: debug lines from the monitor (worker pid, re-resolution)" \
-	sh -c "grep -q '^$TS vpnd: debug: ${VB}: monitor pid [0-9]* (root), worker pid [0-9]* (nobody)' $WORK/verbose.log &&
+	sh -c "grep -q '^$TS vpnd: debug: ${VB}: monitor pid [0-9]* (root), worker pid [0-9]* (\\(vpnd\\|nobody\\))' $WORK/verbose.log &&
 	       grep -q '^$TS vpnd: debug: ${VB}: peer .*: localhost:51999 is ' $WORK/verbose.log"
 up_logged plain "$VPND"
 check "by default: info lines, no debug" \

@@ -1,24 +1,45 @@
-/* Installs vpnd's seccomp allowlist in this process (as the daemon's worker
- * does) and tries what the daemon never needs: prints one line per probe,
- * "refused" or "ALLOWED", and exits 0 only if every forbidden call was
- * refused and the allowed ones still work. */
+/* Puts itself where the daemon's worker is (vpnd's user, no capability,
+ * vpnd's seccomp filter) and tries what the worker must never do: prints
+ * one line per probe, "refused (killed)", "refused (EPERM)" or "ALLOWED",
+ * and exits 0 only if every forbidden call was refused and the allowed
+ * ones still work. Each probe runs in a child of its own, since a
+ * forbidden system call ends the process. Run it inside a test's network
+ * namespace: a probe that wrongly succeeds changes that namespace only.
+ * $VPND_USER as for the daemon (default nobody). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vpnd/daemon/sandbox.h"
+
+/* <linux/netfilter_ipv4/ip_tables.h>: IPT_BASE_CTL + 0; not included, as
+ * it clashes with glibc's headers. */
+#define PROBE_IPT_SO_GET_INFO 64
+
+enum outcome { OUT_ALLOWED = 0, OUT_EPERM = 1, OUT_SETUP = 2, OUT_OTHER = 3 };
+
+/* Made before the filter, as the worker inherits its fds. */
+static int netlink_fd = -1, udp_fd = -1;
 
 static void *thread_main(void *arg)
 {
 	return arg;
 }
 
-/* The crypto threads are made under the filter: pthread_create (clone3
- * refused with ENOSYS, then clone with CLONE_THREAD) and pthread_join. */
 static int make_thread(void)
 {
 	pthread_t t;
@@ -29,42 +50,203 @@ static int make_thread(void)
 		errno = err;
 		return -1;
 	}
-	if (pthread_join(t, &ret) != 0 || ret != (void *)&make_thread)
-		return -1;
-	return 0;
+	return pthread_join(t, &ret) == 0 && ret == (void *)&make_thread ? 0 : -1;
 }
 
-static int probe(const char *what, int ret, int want_refused)
+/* RTM_NEWROUTE 198.18.255.0/24 dev lo on the inherited route socket; the
+ * kernel's answer is the ack's error. */
+static int new_route(void)
 {
-	int refused = ret < 0 && errno == EPERM;
+	struct {
+		struct nlmsghdr h;
+		struct rtmsg r;
+		struct rtattr dst_a;
+		uint8_t dst[4];
+		struct rtattr oif_a;
+		int oif;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_NEWROUTE,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL },
+		.r = { .rtm_family = AF_INET, .rtm_dst_len = 24, .rtm_table = RT_TABLE_MAIN,
+		       .rtm_protocol = RTPROT_BOOT, .rtm_scope = RT_SCOPE_LINK,
+		       .rtm_type = RTN_UNICAST },
+		.dst_a = { .rta_len = RTA_LENGTH(4), .rta_type = RTA_DST },
+		.dst = { 198, 18, 255, 0 },
+		.oif_a = { .rta_len = RTA_LENGTH(sizeof(int)), .rta_type = RTA_OIF },
+		.oif = 1,
+	};
+	char buf[512];
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	ssize_t n;
 
-	printf("%-36s %s\n", what, refused ? "refused" : "ALLOWED");
-	return refused == want_refused ? 0 : 1;
+	if (send(netlink_fd, &req, sizeof(req), 0) < 0)
+		return -1;
+	n = recv(netlink_fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return -1;
+	if (n >= (ssize_t)(sizeof(*h) + sizeof(struct nlmsgerr)) && h->nlmsg_type == NLMSG_ERROR) {
+		int e = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+
+		errno = -e;
+		return e ? -1 : 0;
+	}
+	errno = EPROTO;
+	return -1;
+}
+
+static int ipt_get_info(void)
+{
+	char info[128];
+	socklen_t len = sizeof(info);
+
+	strcpy(info, "filter");
+	return getsockopt(udp_fd, IPPROTO_IP, PROBE_IPT_SO_GET_INFO, info, &len);
+}
+
+static int ip_transparent(void)
+{
+	int one = 1;
+
+	return setsockopt(udp_fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one));
+}
+
+static int so_mark(void)
+{
+	int mark = 1;
+
+	return setsockopt(udp_fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+}
+
+static int exec_mapping(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? -1 : 0;
+}
+
+static int make_executable(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -2;	/* the allowed half failed: not a refusal */
+	return mprotect(p, 4096, PROT_READ | PROT_EXEC);
+}
+
+static int rw_mapping(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? -1 : munmap(p, 4096);
+}
+
+static int rcv_timeout(void)
+{
+	struct timeval tv = { .tv_sec = 1 };
+
+	return setsockopt(udp_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+static int pktinfo(void)
+{
+	int one = 1;
+
+	return setsockopt(udp_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+}
+
+static int make_eventfd(void)
+{
+	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+static int open_passwd(void) { return open("/etc/passwd", O_RDONLY); }
+static int do_fork(void) { return (int)fork(); }
+static int do_unlink(void) { return unlink("/tmp/vpnd-seccomp-probe"); }
+static int netlink_socket(void) { return socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE); }
+static int tcp_socket(void) { return socket(AF_INET, SOCK_STREAM, 0); }
+static int udp_socket(void) { return socket(AF_INET6, SOCK_DGRAM, 0); }
+static int get_pid(void) { return getpid() > 0 ? 0 : -1; }
+/* Signal 0 to the parent (another process of the same user as root). */
+static pid_t prober;	/* the probes' parent, known before the filter */
+static int signal_other(void) { return (int)syscall(SYS_tgkill, prober, prober, 0); }
+static int signal_self(void) { return (int)syscall(SYS_tgkill, getpid(), gettid(), 0); }
+
+static int do_exec(void)
+{
+	char *const argv[] = { "/bin/true", NULL };
+
+	return execve(argv[0], argv, NULL);
+}
+
+/* In a child: become the worker, run fn, say how it went. */
+static enum outcome in_child(int (*fn)(void))
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		char err[256];
+		int r;
+
+		if (sandbox_drop_privileges(getenv("VPND_USER"), err, sizeof(err)) != SANDBOX_OK ||
+		    sandbox_install_seccomp(err, sizeof(err)) != SANDBOX_OK) {
+			fprintf(stderr, "%s\n", err);
+			_exit(OUT_SETUP);
+		}
+		r = fn();
+		_exit(r >= 0 ? OUT_ALLOWED : r == -1 && errno == EPERM ? OUT_EPERM : OUT_OTHER);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return OUT_SETUP;
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status) == SIGSYS ? 128 + SIGSYS : OUT_OTHER;
+	return WEXITSTATUS(status);
+}
+
+static int probe(const char *what, int (*fn)(void), int want_refused)
+{
+	int out = in_child(fn), refused = out == OUT_EPERM || out == 128 + SIGSYS;
+	const char *said = out == OUT_ALLOWED ? "ALLOWED" : out == OUT_EPERM ? "refused (EPERM)" :
+			   out == 128 + SIGSYS ? "refused (killed)" :
+			   out == OUT_SETUP ? "SET-UP FAILED" : "FAILED OTHERWISE";
+
+	printf("%-44s %s\n", what, said);
+	fflush(stdout);
+	return out == OUT_SETUP ? 1 : want_refused ? !refused : out != OUT_ALLOWED;
 }
 
 int main(void)
 {
-	char err[256];
-	char *const argv[] = { "/bin/true", NULL };
 	int bad = 0;
 
-	if (sandbox_install_seccomp(err, sizeof(err)) != SANDBOX_OK) {
-		fprintf(stderr, "%s\n", err);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	prober = getpid();
+	netlink_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (netlink_fd < 0 || udp_fd < 0) {
+		perror("seccomp_probe: socket");
 		return 2;
 	}
-	bad |= probe("openat(\"/etc/passwd\")", open("/etc/passwd", O_RDONLY), 1);
-	bad |= probe("execve(\"/bin/true\")", execve(argv[0], argv, NULL), 1);
-	bad |= probe("fork()", (int)fork(), 1);
-	bad |= probe("unlink(\"/tmp/x\")", unlink("/tmp/vpnd-seccomp-probe"), 1);
-	bad |= probe("socket(AF_NETLINK, SOCK_RAW)", socket(AF_NETLINK, SOCK_RAW, 0), 1);
-	bad |= probe("socket(AF_INET, SOCK_STREAM)", socket(AF_INET, SOCK_STREAM, 0), 1);
-	bad |= probe("socket(AF_INET6, SOCK_DGRAM) (needed)",
-		     socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), 0);
-	bad |= probe("socket(AF_UNIX, SOCK_DGRAM) (needed)",
-		     socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), 0);
-	bad |= probe("getpid() (needed)", getpid() > 0 ? 0 : -1, 0);
-	bad |= probe("pthread_create() (needed)", make_thread(), 0);
-	fflush(stdout);
-	/* _exit: LeakSanitizer's exit-time scan cannot run under the filter. */
-	_exit(bad);
+	bad |= probe("openat(\"/etc/passwd\")", open_passwd, 1);
+	bad |= probe("execve(\"/bin/true\")", do_exec, 1);
+	bad |= probe("fork()", do_fork, 1);
+	bad |= probe("unlink(\"/tmp/x\")", do_unlink, 1);
+	bad |= probe("socket(AF_NETLINK, SOCK_RAW)", netlink_socket, 1);
+	bad |= probe("socket(AF_INET, SOCK_STREAM)", tcp_socket, 1);
+	bad |= probe("socket(AF_INET6, SOCK_DGRAM)", udp_socket, 1);
+	bad |= probe("RTM_NEWROUTE on an inherited netlink socket", new_route, 1);
+	bad |= probe("getsockopt(IPT_SO_GET_INFO)", ipt_get_info, 1);
+	bad |= probe("setsockopt(IP_TRANSPARENT)", ip_transparent, 1);
+	bad |= probe("setsockopt(SO_MARK)", so_mark, 1);
+	bad |= probe("mmap(PROT_EXEC)", exec_mapping, 1);
+	bad |= probe("mprotect(PROT_EXEC)", make_executable, 1);
+	bad |= probe("tgkill(another process)", signal_other, 1);
+	bad |= probe("getpid() (needed)", get_pid, 0);
+	bad |= probe("tgkill(itself) (needed)", signal_self, 0);
+	bad |= probe("mmap(PROT_READ|PROT_WRITE) (needed)", rw_mapping, 0);
+	bad |= probe("pthread_create() (needed)", make_thread, 0);
+	bad |= probe("eventfd() (needed)", make_eventfd, 0);
+	bad |= probe("setsockopt(SO_RCVTIMEO) (needed)", rcv_timeout, 0);
+	bad |= probe("setsockopt(IP_PKTINFO) (needed)", pktinfo, 0);
+	return bad;
 }

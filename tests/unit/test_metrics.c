@@ -42,6 +42,8 @@ static const char GET[] =
 	"allowed_ip=198.19.0.2/32\n"
 	"allowed_ip=2001:db8::2/128\n"
 	"public_key=" HEX03 "\n"
+	/* none: all zeros, as vpnd and wireguard-go write it */
+	"preshared_key=0000000000000000000000000000000000000000000000000000000000000000\n"
 	"protocol_version=1\n"
 	"last_handshake_time_sec=0\n"
 	"last_handshake_time_nsec=0\n"

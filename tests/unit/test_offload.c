@@ -1613,7 +1613,10 @@ static void check_merged_record(const char *what, const struct rec *r, uint8_t *
 	const uint8_t *first = segs[0], *ip = r->buf + VNET_HDR_LEN;
 	bool v6 = first[0] >> 4 == 6;
 	size_t l4 = v6 ? 40 : (size_t)(first[0] & 15) * 4;
-	size_t hdr = l4 + (size_t)(first[l4 + 12] >> 4) * 4, total = hdr, at = hdr;
+	bool udp = first[v6 ? 6 : 9] == 17;
+	size_t hdr = l4 + (udp ? 8 : (size_t)(first[l4 + 12] >> 4) * 4), total = hdr, at = hdr;
+	uint8_t want_type = udp ? VT_UDP_L4 : v6 ? VT_TCPV6 : VT_TCPV4;
+	size_t want_off = udp ? 6 : 16;
 	uint8_t head[120], *big = malloc(BIG_CAP);
 	struct gso_iter it;
 	enum gso_result res;
@@ -1625,13 +1628,13 @@ static void check_merged_record(const char *what, const struct rec *r, uint8_t *
 		fail_msg("%s: merged record of %zu bytes, want %zu", what, r->len,
 			 VNET_HDR_LEN + total);
 	/* vnet header */
-	if (r->buf[0] != VF_NEEDS_CSUM || r->buf[1] != (v6 ? VT_TCPV6 : VT_TCPV4) ||
+	if (r->buf[0] != VF_NEEDS_CSUM || r->buf[1] != want_type ||
 	    rdle16(r->buf + 2) != hdr || rdle16(r->buf + 4) != lens[0] - hdr ||
-	    rdle16(r->buf + 6) != l4 || rdle16(r->buf + 8) != 16)
+	    rdle16(r->buf + 6) != l4 || rdle16(r->buf + 8) != want_off)
 		fail_msg("%s: vnet header %02x %02x hdr_len %u gso_size %u csum_start %u csum_offset %u;"
-			 " want 01 %02x %zu %zu %zu 16", what, r->buf[0], r->buf[1],
+			 " want 01 %02x %zu %zu %zu %zu", what, r->buf[0], r->buf[1],
 			 rdle16(r->buf + 2), rdle16(r->buf + 4), rdle16(r->buf + 6),
-			 rdle16(r->buf + 8), v6 ? VT_TCPV6 : VT_TCPV4, hdr, lens[0] - hdr, l4);
+			 rdle16(r->buf + 8), want_type, hdr, lens[0] - hdr, l4, want_off);
 	/* headers */
 	memcpy(head, first, hdr);
 	if (v6) {
@@ -1641,8 +1644,13 @@ static void check_merged_record(const char *what, const struct rec *r, uint8_t *
 		wr16(head + 10, 0);
 		wr16(head + 10, (uint16_t)~ref_sum(0, head, l4));
 	}
-	head[l4 + 13] = segs[m - 1][l4 + 13];
-	wr16(head + l4 + 16, ref_pseudo(head, 6, total - l4));
+	if (udp) {
+		wr16(head + l4 + 4, (uint32_t)(total - l4));
+		wr16(head + l4 + 6, ref_pseudo(head, 17, total - l4));
+	} else {
+		head[l4 + 13] = segs[m - 1][l4 + 13];
+		wr16(head + l4 + 16, ref_pseudo(head, 6, total - l4));
+	}
 	if (memcmp(ip, head, hdr)) {
 		size_t k = 0;
 
@@ -1773,6 +1781,68 @@ static void test_write_batch_runs(void **state)
 			 runs[r].psh ? " PSH" : "");
 		batch_and_check(what, orig, olen, runs[r].n, start, 1);
 		free_all(orig, runs[r].n);
+	}
+}
+
+/* UDP datagrams of one flow merge into one UDP GSO write (what a flood of
+ * small datagrams needs: one write instead of one each); a longer datagram,
+ * another port or a broken checksum ends the run. */
+static void test_write_batch_udp(void **state)
+{
+	static const struct {
+		bool v6;
+		size_t n, seg, last;
+		int odd;	/* index of a datagram that must not merge, or -1 */
+		enum { NONE, LONGER, PORT, BADSUM } how;
+		size_t start[4], ngroups;
+	} cases[] = {
+		{ false, 20, 64, 64, -1, NONE, { 0, 20 }, 1 },		/* the bench's flood */
+		{ false, 64, 64, 64, -1, NONE, { 0, 64 }, 1 },
+		{ true, 10, 1000, 10, -1, NONE, { 0, 10 }, 1 },
+		{ false, 2, 1400, 1400, -1, NONE, { 0, 2 }, 1 },
+		/* a longer one starts its own run, which the next one ends
+		 * (every datagram but the last as long as the first) */
+		{ false, 6, 64, 64, 3, LONGER, { 0, 3, 5 }, 3 },
+		{ true, 6, 64, 64, 3, PORT, { 0, 3, 4 }, 3 },
+		{ false, 10, 64, 64, 5, BADSUM, { 0, 5, 6, 10 }, 3 },
+		{ false, 3, 64, 64, 0, BADSUM, { 0, 1, 3 }, 2 },
+	};
+	uint8_t *orig[64], pay[2000];
+	size_t olen[64];
+	char what[120];
+
+	(void)state;
+	rng_seed(0x0d90);
+	for (size_t c = 0; c < ARRAY_LEN(cases); c++) {
+		struct flow f;
+
+		flow_random(&f, cases[c].v6, true, false);
+		for (size_t i = 0; i < cases[c].n; i++) {
+			struct flow g = f;
+			size_t p = i + 1 == cases[c].n ? cases[c].last : cases[c].seg;
+
+			if ((int)i == cases[c].odd && cases[c].how == LONGER)
+				p += 36;
+			if ((int)i == cases[c].odd && cases[c].how == PORT)
+				g.dport++;
+			rng_fill(pay, p);
+			orig[i] = malloc(hdrs_len(&g) + p);
+			assert_non_null(orig[i]);
+			olen[i] = build(&g, 0, pay, p, CS_FULL, orig[i]);
+			if ((int)i == cases[c].odd && cases[c].how == BADSUM)
+				orig[i][olen[i] - 1] ^= 0x40;
+			f.id++;
+		}
+		snprintf(what, sizeof(what), "udp case %zu (%s %zu x %zu)", c + 1,
+			 cases[c].v6 ? "v6" : "v4", cases[c].n, cases[c].seg);
+		{
+			size_t start[5];
+
+			memcpy(start, cases[c].start, sizeof(cases[c].start));
+			start[cases[c].ngroups] = cases[c].n;
+			batch_and_check(what, orig, olen, cases[c].n, start, cases[c].ngroups);
+		}
+		free_all(orig, cases[c].n);
 	}
 }
 
@@ -1964,7 +2034,7 @@ static void test_write_batch_many_small(void **state)
 
 /* Random traffic against a naive grouping reference. */
 struct gen_meta {
-	int flow;		/* -1: not TCP data of a tracked flow */
+	int flow;		/* UDP_FLOW: a datagram of the UDP flow */
 	uint32_t seq, ack, tsval;
 	uint16_t win;
 	uint8_t flags;
@@ -1973,12 +2043,17 @@ struct gen_meta {
 };
 
 #define REF_MAX_SEGS 64	/* tun_write_batch's per-write segment limit */
+#define UDP_FLOW (-2)	/* gen_meta.flow of the one UDP flow's datagrams */
 
 /* The merge rule in plain words, on what the generator knows about each
  * packet rather than on its bytes. */
 static bool ref_merge(const struct gen_meta *first, const struct gen_meta *prev,
 		      const struct gen_meta *b, size_t total, size_t run)
 {
+	if (first->flow == UDP_FLOW)	/* datagrams of one flow: sizes only */
+		return run < REF_MAX_SEGS && b->flow == UDP_FLOW && first->pay > 0 &&
+		       prev->pay == first->pay && b->pay > 0 && b->pay <= first->pay &&
+		       total + b->pay <= 65535;
 	return run < REF_MAX_SEGS && first->flow >= 0 && b->flow == first->flow &&
 	       !first->frag && !b->frag && b->ack == first->ack && b->tsval == first->tsval &&
 	       b->win == first->win && (b->flags == TH_ACK || b->flags == (TH_ACK | TH_PSH)) &&
@@ -2038,7 +2113,9 @@ static void test_write_batch_random(void **state)
 				orig[i] = malloc(hdrs_len(&udp) + p);
 				rng_fill(pay, p);
 				olen[i] = build(&udp, 0, pay, p, CS_FULL, orig[i]);
-				m->flow = -1;
+				udp.id++;	/* as a sender numbers them (and the kernel re-splits) */
+				m->flow = UDP_FLOW;
+				m->pay = p;
 				m->len = olen[i];
 				continue;
 			}
@@ -2130,6 +2207,7 @@ int main(void)
 		cmocka_unit_test(test_write_batch_size_limit),
 		cmocka_unit_test(test_write_batch_many_small),
 		cmocka_unit_test(test_write_batch_random),
+		cmocka_unit_test(test_write_batch_udp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

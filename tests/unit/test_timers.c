@@ -41,6 +41,11 @@ enum op {
 	OP_NEXT,		/* want = timers_next_deadline() */
 	OP_PENDING,		/* timer, want = 0 or 1 */
 	OP_ATTEMPTS,		/* want = handshake_attempts */
+	OP_DONE,		/* at: timers_actions_done (the caller acted) */
+	OP_HS_SENT,		/* at: a handshake message left */
+	OP_HS_SENT_RESET,
+	OP_ALLOWED,		/* at, timer = is_retry; want = may initiate */
+	OP_LASTMINUTE,		/* at, jitter = birth, timer = sendable initiator; want */
 };
 
 struct step {
@@ -65,6 +70,11 @@ struct step {
 #define NEXT(d)		{ OP_NEXT, 0, 0, 0, d }
 #define PEND(id, yes)	{ OP_PENDING, 0, 0, id, yes }
 #define ATTEMPTS(n)	{ OP_ATTEMPTS, 0, 0, 0, n }
+#define DONE(t)		{ OP_DONE, t, 0, 0, 0 }
+#define HSSENT(t)	{ OP_HS_SENT, t, 0, 0, 0 }
+#define HSRESET()	{ OP_HS_SENT_RESET, 0, 0, 0, 0 }
+#define ALLOWED(t, retry, yes)	{ OP_ALLOWED, t, 0, retry, yes }
+#define LASTMIN(t, birth, ok, yes)	{ OP_LASTMINUTE, t, birth, ok, yes }
 
 /* Short names for the expected actions. */
 #define NONE	TIMER_ACTION_NONE
@@ -122,14 +132,14 @@ static const struct table_case cases[] = {
 		EXPIRE(S(60), NONE),
 	} },
 	{ "08 data received while the keepalive is armed: one more keepalive", 0, {
-		DRECV(0), DRECV(S(4)), NEXT(S(10)), EXPIRE(S(10), KA), PEND(T_KA, 1),
+		DRECV(0), DRECV(S(4)), NEXT(S(10)), EXPIRE(S(10), KA), DONE(S(10)), PEND(T_KA, 1),
 		NEXT(S(20)), EXPIRE(S(20) - 1, NONE), EXPIRE(S(20), KA), NEXT(0),
 		EXPIRE(S(40), NONE),
 	} },
 	{ "09 need_another_keepalive re-arms once however much arrives", 0, {
 		DRECV(0), DRECV(S(1)), DRECV(S(2)), DRECV(S(3)), NEXT(S(10)),
-		EXPIRE(S(10), KA), NEXT(S(20)), EXPIRE(S(20), KA), NEXT(0),
-		EXPIRE(S(30), NONE),
+		EXPIRE(S(10), KA), DONE(S(10)), NEXT(S(20)), EXPIRE(S(20), KA), DONE(S(20)),
+		NEXT(0), EXPIRE(S(30), NONE),
 	} },
 	{ "10 data received after the keepalive fired arms a fresh one", 0, {
 		DRECV(0), EXPIRE(S(10), KA), DRECV(S(12)), NEXT(S(22)),
@@ -206,6 +216,38 @@ static const struct table_case cases[] = {
 		STOP(), NEXT(0), PEND(T_RETX, 0), PEND(T_KA, 0), PEND(T_NEWHS, 0),
 		PEND(T_ZERO, 0), PEND(T_PKA, 0), EXPIRE(S(1000), NONE),
 		DRECV(S(1000)), EXPIRE(S(1010), KA), NEXT(0),
+	} },
+	/* Issue 12 point 2: as the kernel does. */
+	{ "26 the keepalive just sent does not cancel the one more keepalive", 0, {
+		/* wg_expired_send_keepalive: send, then re-arm */
+		DRECV(0), DRECV(S(4)), EXPIRE(S(10), KA), ASENT(), DONE(S(10)),
+		PEND(T_KA, 1), NEXT(S(20)), EXPIRE(S(20), KA), ASENT(), DONE(S(20)),
+		PEND(T_KA, 0), NEXT(0),
+	} },
+	{ "27 a response counts as a sent handshake for REKEY_TIMEOUT", 0, {
+		ALLOWED(0, 0, 1), HSSENT(S(1)), ALLOWED(S(1), 0, 0),
+		ALLOWED(S(6) - 1, 0, 0), ALLOWED(S(6), 0, 1),
+	} },
+	{ "28 the rate limit applies to retries too", 0, {
+		HSSENT(S(1)), ALLOWED(S(3), 1, 0), ALLOWED(S(6), 1, 1),
+	} },
+	{ "29 a new request resets the attempts even when rate limited", 0, {
+		HSINIT(0, 0), HSSENT(0), EXPIRE(S(5), RETRY), HSINIT(S(5), 0), HSSENT(S(5)),
+		ATTEMPTS(1), ALLOWED(S(7), 1, 0), ATTEMPTS(1), ALLOWED(S(7), 0, 0),
+		ATTEMPTS(0),
+	} },
+	{ "30 a reset last-sent time lets a handshake leave at once", 0, {
+		HSSENT(S(100)), ALLOWED(S(101), 0, 0), HSRESET(), ALLOWED(S(101), 0, 1),
+	} },
+	{ "31 last-minute handshake once per completed handshake", 0, {
+		/* 180 - 10 - 5 = 165 s after the current keypair's birth */
+		LASTMIN(S(164), 0, 1, 0), LASTMIN(S(165), 0, 1, 1), LASTMIN(S(166), 0, 1, 0),
+		/* deriving a new session (as responder) does not reset it */
+		DERIVED(S(167)), LASTMIN(S(168), 0, 1, 0),
+		HSDONE(), LASTMIN(S(169), 0, 1, 1),
+	} },
+	{ "32 no last-minute handshake without a sendable initiator keypair", 0, {
+		LASTMIN(S(200), 0, 0, 0), LASTMIN(S(200), 0, 1, 1),
 	} },
 	/* 0 means "not armed": no armed timer may ever hold it. */
 	{ "24 timers armed at time 0 are pending, never 0", 25, {
@@ -301,6 +343,26 @@ static void run_step(struct timers *t, const struct step *s, const char *where)
 		if (t->handshake_attempts != s->want)
 			fail_msg("%s: %u handshake attempts, want %llu", where,
 				 t->handshake_attempts, (unsigned long long)s->want);
+		break;
+	case OP_DONE:
+		timers_actions_done(t, s->at);
+		break;
+	case OP_HS_SENT:
+		timers_handshake_sent(t, s->at);
+		break;
+	case OP_HS_SENT_RESET:
+		timers_handshake_sent_reset(t);
+		break;
+	case OP_ALLOWED:
+		v = timers_initiation_allowed(t, s->at, s->timer != 0);
+		if (v != s->want)
+			fail_msg("%s: initiation allowed %d, want %d", where, (int)v, (int)s->want);
+		break;
+	case OP_LASTMINUTE:
+		v = timers_lastminute_handshake_due(t, s->timer != 0, s->jitter, s->at);
+		if (v != s->want)
+			fail_msg("%s: last-minute handshake %d, want %d", where, (int)v,
+				 (int)s->want);
 		break;
 	case OP_END:
 		break;

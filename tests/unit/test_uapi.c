@@ -260,10 +260,11 @@ static void test_set_get_full(void **state)
 	expect_line(sec, "tx_bytes=0");
 	expect_line(sec, "rx_bytes=0");
 	expect_line(sec, "persistent_keepalive_interval=0");
-	expect_no_prefix(sec, "preshared_key=");	/* none set */
-	/* public_key, protocol_version, endpoint, 2 times, 2 counters,
-	 * keepalive, 2 allowed IPs: nothing else */
-	assert_int_equal(count_prefix(sec, ""), 10);
+	/* none set: all zeros, always written, as wireguard-go */
+	expect_line(sec, "preshared_key=0000000000000000000000000000000000000000000000000000000000000000");
+	/* public_key, preshared_key, protocol_version, endpoint, 2 times,
+	 * 2 counters, keepalive, 2 allowed IPs: nothing else */
+	assert_int_equal(count_prefix(sec, ""), 11);
 	free(sec);
 	free(out);
 
@@ -433,7 +434,7 @@ static void test_private_key_of_existing_peer(void **state)
  * keypair, current, with its index in the device's table. */
 static struct keypair *fake_session(struct device *dev, struct peer *peer)
 {
-	struct keypair *kp = calloc(1, sizeof(*kp));
+	struct keypair *kp = device_keypair_new(dev);
 
 	assert_non_null(kp);
 	kp->local_index = index_table_add(&dev->index, peer, kp);
@@ -482,20 +483,113 @@ static void test_same_private_key_keeps_sessions(void **state)
 	assert_ptr_equal(peer->kp_current, kp);
 	assert_memory_equal(dev->local->public_key, me.pub, KEY_LEN);
 
-	/* a new identity ends every session */
+	/* a new identity stops the sessions sending (the kernel's
+	 * wg_noise_expire_current_peer_keypairs): they still receive what is in
+	 * flight, and the new handshake may leave at once */
 	idx = kp->local_index;
+	timers_handshake_sent(&peer->timers, now_monotonic_ns());
 	assert_int_equal(set(dev, "private_key=%s\n", other.priv_hex), 0);
-	assert_null(peer->kp_current);	/* kp is freed now */
-	assert_null(index_table_find(&dev->index, idx));
+	assert_ptr_equal(peer->kp_current, kp);
+	assert_true(kp->send_expired);
+	assert_null(peer_sendable_keypair(peer, now_monotonic_ns()));
+	assert_ptr_equal(index_table_find(&dev->index, idx)->kp, kp);
+	assert_true(timers_initiation_allowed(&peer->timers, now_monotonic_ns(), false));
 	assert_memory_equal(dev->local->public_key, other.pub, KEY_LEN);
-	assert_true(peer->hs.static_static_valid);
+	assert_true(peer->hs->static_static_valid);
 
 	/* and clearing it too */
-	idx = fake_session(dev, peer)->local_index;
+	kp = fake_session(dev, peer);
 	assert_int_equal(set(dev, "private_key=%064d\n", 0), 0);
-	assert_null(peer->kp_current);
-	assert_null(index_table_find(&dev->index, idx));
+	assert_ptr_equal(peer->kp_current, kp);
+	assert_true(kp->send_expired);
+	assert_null(peer_sendable_keypair(peer, now_monotonic_ns()));
 	assert_false(dev->local->has_identity);
+}
+
+/* Key confirmation completes a handshake only on the peer's next keypair
+ * (the kernel's wg_noise_received_with_keypair): a responder keypair that a
+ * newer handshake of ours pushed to previous is confirmed, not promoted. */
+static void test_confirm_only_next(void **state)
+{
+	struct device *dev = *state;
+	struct ident me, p;
+	struct peer *peer;
+	struct keypair *resp, *init;
+
+	ident_new(&me);
+	peer_new(&p);
+	assert_int_equal(set(dev, "private_key=%s\npublic_key=%s\n", me.priv_hex, p.pub_hex), 0);
+	peer = lookup(dev, &p);
+	resp = device_keypair_new(dev);
+	assert_non_null(resp);
+	resp->local_index = index_table_add(&dev->index, peer, resp);
+	resp->valid = true;
+	resp->birth_ns = now_monotonic_ns();
+	peer_install_keypair(peer, resp);
+	assert_ptr_equal(peer->kp_next, resp);
+	init = fake_session(dev, peer);	/* our own handshake completes */
+	assert_ptr_equal(peer->kp_previous, resp);
+	assert_false(peer_keypair_confirmed(peer, resp));
+	assert_ptr_equal(peer->kp_current, init);
+	assert_ptr_equal(peer->kp_previous, resp);
+	assert_false(peer_keypair_confirmed(peer, init));
+
+	resp = device_keypair_new(dev);
+	assert_non_null(resp);
+	resp->local_index = index_table_add(&dev->index, peer, resp);
+	resp->valid = true;
+	peer_install_keypair(peer, resp);
+	assert_true(peer_keypair_confirmed(peer, resp));
+	assert_ptr_equal(peer->kp_current, resp);
+	assert_ptr_equal(peer->kp_previous, init);
+	assert_null(peer->kp_next);
+	assert_int_equal(set(dev, "public_key=%s\nremove=true\n", p.pub_hex), 0);
+}
+
+/* Interface admin down (the kernel's wg_stop): keys, handshake, queue and
+ * timers gone, nothing sent; up (wg_open): a persistent-keepalive peer
+ * starts a handshake at once. */
+static void test_link_down_up(void **state)
+{
+	struct device *dev = *state;
+	struct ident me, p;
+	struct peer *peer;
+	uint64_t sent;
+
+	ident_new(&me);
+	peer_new(&p);
+	assert_int_equal(set(dev, "private_key=%s\npublic_key=%s\nendpoint=198.18.0.9:51820\n"
+			     "persistent_keepalive_interval=25\n", me.priv_hex, p.pub_hex), 0);
+	peer = lookup(dev, &p);
+	fake_session(dev, peer);
+	timers_data_received(&peer->timers, now_monotonic_ns());
+	timers_handshake_sent(&peer->timers, now_monotonic_ns());
+	assert_true(peer_stage(peer, (const uint8_t *)"\x45", 1));
+	assert_int_not_equal(timers_next_deadline(&peer->timers), 0);
+
+	device_link_down(dev);
+	assert_null(peer->kp_current);
+	assert_null(peer->kp_previous);
+	assert_int_equal(peer->staged_count, 0);
+	assert_int_equal(timers_next_deadline(&peer->timers), 0);
+	sent = peer->handshakes_sent;
+	send_keepalive(peer);
+	send_initiation(peer, false);
+	assert_int_equal(peer->handshakes_sent, sent);
+	assert_int_equal(timers_next_deadline(&peer->timers), 0);
+
+	device_link_up(dev);
+	assert_int_equal(peer->handshakes_sent, sent + 1);
+	assert_true(timers_pending(&peer->timers, TIMER_RETRANSMIT_HANDSHAKE));
+	device_link_up(dev);	/* already up: nothing more */
+	assert_int_equal(peer->handshakes_sent, sent + 1);
+
+	device_set_mtu(dev, 1412);
+	assert_int_equal(dev->mtu, 1412);
+	device_set_mtu(dev, 0);
+	assert_int_equal(dev->mtu, 1412);
+	device_set_mtu(dev, DEFAULT_TUNNEL_MTU);
+	assert_int_equal(set(dev, "public_key=%s\nremove=true\n", p.pub_hex), 0);
 }
 
 /* ---- peers ---- */
@@ -511,7 +605,7 @@ static void test_preshared_key(void **state)
 	wg_random_bytes(psk, sizeof(psk));
 	wg_key_to_hex(psk_hex, psk);
 	assert_int_equal(set(dev, "public_key=%s\npreshared_key=%s\n", p.pub_hex, psk_hex), 0);
-	assert_memory_equal(lookup(dev, &p)->hs.preshared_key, psk, KEY_LEN);
+	assert_memory_equal(lookup(dev, &p)->hs->preshared_key, psk, KEY_LEN);
 	out = get(dev);
 	sec = section_or_fail(out, &p);
 	snprintf(line, sizeof(line), "preshared_key=%s", psk_hex);
@@ -527,7 +621,8 @@ static void test_preshared_key(void **state)
 	assert_int_equal(set(dev, "public_key=%s\npreshared_key=%064d\n", p.pub_hex, 0), 0);
 	out = get(dev);
 	sec = section_or_fail(out, &p);
-	expect_no_prefix(sec, "preshared_key=");
+	expect_line(sec, "preshared_key=0000000000000000000000000000000000000000000000000000000000000000");
+	assert_int_equal(count_prefix(sec, "preshared_key="), 1);
 	free(sec);
 	free(out);
 }
@@ -535,7 +630,7 @@ static void test_preshared_key(void **state)
 static void test_allowed_ips_add_and_replace(void **state)
 {
 	struct device *dev = *state;
-	struct ident p;
+	struct ident p, q;
 	char *out, *sec;
 
 	peer_new(&p);
@@ -566,6 +661,20 @@ static void test_allowed_ips_add_and_replace(void **state)
 	assert_null(route(dev, "10.0.0.1"));
 	assert_null(route(dev, "fd00::1"));
 	assert_ptr_equal(route(dev, "172.16.5.5"), lookup(dev, &p));
+
+	/* allowed_ip=-PREFIX removes that one prefix (wg set ... allowed-ips
+	 * -X); one the peer does not hold, or held by another, stays */
+	peer_new(&q);
+	assert_int_equal(set(dev, "public_key=%s\nallowed_ip=10.0.0.0/24\nallowed_ip=fd00::/8\n"
+			     "public_key=%s\nallowed_ip=10.7.0.0/16\n", p.pub_hex, q.pub_hex), 0);
+	assert_int_equal(set(dev, "public_key=%s\nallowed_ip=-10.0.0.0/24\n"
+			     "allowed_ip=-fd00::/8\nallowed_ip=-10.7.0.0/16\n"
+			     "allowed_ip=-192.0.2.0/24\n", p.pub_hex), 0);
+	assert_null(route(dev, "10.0.0.1"));
+	assert_null(route(dev, "fd00::1"));
+	assert_ptr_equal(route(dev, "172.16.5.5"), lookup(dev, &p));
+	assert_ptr_equal(route(dev, "10.7.0.1"), lookup(dev, &q));
+	assert_int_equal(set(dev, "public_key=%s\nremove=true\n", q.pub_hex), 0);
 
 	/* replace with nothing: none left */
 	assert_int_equal(set(dev, "public_key=%s\nreplace_allowed_ips=true\n", p.pub_hex), 0);
@@ -805,7 +914,7 @@ static void test_persistent_keepalive_sends_at_once(void **state)
 
 	/* the handshake in flight holds an index and a timer; removing the
 	 * peer takes both away (nothing may point at the freed peer) */
-	idx = peer->hs.local_index;
+	idx = peer->hs->local_index;
 	assert_int_not_equal(idx, 0);
 	assert_ptr_equal(index_table_find(&dev->index, idx)->peer, peer);
 	assert_int_equal(dev->heap_len, 1);
@@ -870,7 +979,7 @@ static void test_invalid_lines(void **state)
 		  EINVAL },
 		{ "private_key=abcd\n", EINVAL },
 		{ "private_key=\n", EINVAL },
-		{ "listen_port\n", EINVAL },			/* missing '=' */
+		{ "listen_port\n", EPROTO },			/* missing '=' */
 		{ "listen_port=70000\n", EINVAL },
 		{ "listen_port=65536\n", EINVAL },
 		{ "listen_port=-1\n", EINVAL },
@@ -887,8 +996,20 @@ static void test_invalid_lines(void **state)
 		{ "public_key=%.63s\n", EINVAL },		/* short */
 		{ "public_key=%sff\n", EINVAL },		/* long */
 		{ "public_key=%.63sg\n", EINVAL },		/* bad hex */
-		{ "public_key=%s\nprotocol_version=2\n", EPROTONOSUPPORT },
-		{ "public_key=%s\nprotocol_version=0\n", EPROTONOSUPPORT },
+		/* errno values as wireguard-go returns them */
+		{ "public_key=%s\nprotocol_version=2\n", EINVAL },
+		{ "public_key=%s\nprotocol_version=0\n", EINVAL },
+		{ "public_key=%s\nallowed_ip=-10.0.0.0/33\n", EINVAL },
+		{ "public_key=%s\nallowed_ip=--10.0.0.0/8\n", EINVAL },
+		/* lines after remove are checked all the same */
+		{ "public_key=%s\nremove=true\npreshared_key=xyz\n", EINVAL },
+		{ "public_key=%s\nremove=true\nendpoint=198.18.0.1\n", EINVAL },
+		{ "public_key=%s\nremove=true\nallowed_ip=10.0.0\n", EINVAL },
+		{ "public_key=%s\nremove=true\npersistent_keepalive_interval=x\n", EINVAL },
+		{ "public_key=%s\nremove=true\nreplace_allowed_ips=1\n", EINVAL },
+		{ "public_key=%s\nremove=true\nprotocol_version=2\n", EINVAL },
+		{ "public_key=%s\nremove=true\nbogus=1\n", EINVAL },
+		{ "public_key=%s\nremove=true\nremove=maybe\n", EINVAL },
 		{ "public_key=%s\npreshared_key=xyz\n", EINVAL },
 		{ "public_key=%s\nendpoint=198.18.0.1\n", EINVAL },	/* no port */
 		{ "public_key=%s\nendpoint=198.18.0.1:70000\n", EINVAL },
@@ -905,7 +1026,7 @@ static void test_invalid_lines(void **state)
 		{ "public_key=%s\nreplace_allowed_ips=1\n", EINVAL },
 		{ "public_key=%s\nlisten_port=1\n", EINVAL },	/* device key after a peer */
 		{ "public_key=%s\nbogus=1\n", EINVAL },
-		{ "public_key=%s\nallowed_ip\n", EINVAL },	/* missing '=' */
+		{ "public_key=%s\nallowed_ip\n", EPROTO },	/* missing '=' */
 	};
 	struct device *dev = *state;
 	struct ident p;
@@ -1049,6 +1170,8 @@ int main(void)
 		T(test_own_public_key_ignored),
 		T(test_private_key_of_existing_peer),
 		T(test_same_private_key_keeps_sessions),
+		T(test_confirm_only_next),
+		T(test_link_down_up),
 		T(test_preshared_key),
 		T(test_allowed_ips_add_and_replace),
 		T(test_remove_peer),

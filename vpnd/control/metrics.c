@@ -109,7 +109,8 @@ static int get_line(struct metrics_interface *m, struct metrics_peer **cur, cons
 	} else if (!p) {
 		return 0;	/* unknown interface key */
 	} else if (!strcmp(k, "preshared_key")) {
-		p->has_preshared_key = true;
+		/* written always, all zeros for none (as wireguard-go) */
+		p->has_preshared_key = v[strspn(v, "0")] != '\0';
 	} else if (!strcmp(k, "endpoint")) {
 		set_endpoint(p, v);
 	} else if (!strcmp(k, "last_handshake_time_sec")) {

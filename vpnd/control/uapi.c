@@ -76,8 +76,8 @@ static void walk_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t 
 static void get_peer(struct strbuf *b, struct peer *p)
 {
 	sb_key(b, "public_key", p->public_key);
-	if (!wg_ct_is_zero(p->hs.preshared_key, KEY_LEN))
-		sb_key(b, "preshared_key", p->hs.preshared_key);
+	/* Always, all zeros for none, as wireguard-go writes it. */
+	sb_key(b, "preshared_key", p->hs->preshared_key);
 	sb_printf(b, "protocol_version=1\n");
 	if (p->has_endpoint) {
 		char ep[INET6_ADDRSTRLEN + 16];
@@ -120,11 +120,11 @@ char *uapi_get_stats(struct device *dev)
 
 	for (int i = 0; i < DROP_COUNT; i++)
 		sb_printf(&b, "drop_%s=%llu\n", drop_reason_name((enum drop_reason)i),
-			  (unsigned long long)dev->drops[i]);
+			  (unsigned long long)device_drops(dev, (enum drop_reason)i));
 	sb_printf(&b, "cookie_replies_sent=%llu\nhandshakes_answered=%llu\n",
 		  (unsigned long long)dev->cookie_replies_sent,
 		  (unsigned long long)dev->handshakes_answered);
-	sb_printf(&b, "under_load=%d\n", now_monotonic_ns() < dev->under_load_until_ns);
+	sb_printf(&b, "under_load=%d\n", device_load_peek(dev, now_monotonic_ns()));
 	sb_printf(&b, "peer_to_peer=%s\n", p2p_mode_name(dev->peer_to_peer));
 	for (struct peer *p = dev->peers_first; p; p = p->next) {
 		sb_key(&b, "public_key", p->public_key);
@@ -179,11 +179,12 @@ static int set_device_key(struct set_state *st, const char *key, const char *val
 		if (n != dev->bound_port || dev->udp_fd < 0)
 			ret = -device_bind(dev, (uint16_t)n);
 		if (ret)
-			return ret == EADDRINUSE ? EADDRINUSE : EIO;
+			return EADDRINUSE;	/* whatever failed, as wireguard-go */
 	} else if (!strcmp(key, "fwmark")) {
 		if (!parse_uint(value, UINT32_MAX, &n))
 			return EINVAL;
-		device_set_fwmark(dev, (uint32_t)n);
+		if (device_set_fwmark(dev, (uint32_t)n) < 0)
+			return EIO;
 	} else if (!strcmp(key, "peer_to_peer")) {
 		/* vpnd's own key ([Interface] PeerToPeer); wg never sends it. */
 		if (!p2p_mode_parse(value, &dev->peer_to_peer))
@@ -221,22 +222,35 @@ static int start_peer(struct set_state *st, const char *value)
 	return 0;
 }
 
+/* Each peer line is checked even when it will not be applied (peer NULL:
+ * after remove, update_only of a new peer, or our own public key), as
+ * wireguard-go checks the lines of its placeholder peer. */
 static int set_peer_endpoint(struct peer *peer, const char *value)
 {
 	union sockaddr_any ep;
 
 	if (!parse_endpoint_numeric(value, &ep))
 		return EINVAL;
-	peer_set_endpoint(peer, &ep);
+	if (peer)
+		peer_set_endpoint(peer, &ep);
 	return 0;
 }
 
+/* "PREFIX" adds, "-PREFIX" removes that one prefix if the peer holds it
+ * (wg set ... allowed-ips -X, as wireguard-go takes it). */
 static int set_peer_allowed_ip(struct peer *peer, const char *value)
 {
+	bool remove = value[0] == '-';
 	struct ip_prefix p;
 
-	if (!parse_ip_prefix(value, &p))
+	if (!parse_ip_prefix(value + remove, &p))
 		return EINVAL;
+	if (!peer)
+		return 0;
+	if (remove) {
+		(void)allowedips_remove(peer->dev->aips, p.family, p.addr, p.cidr, &peer->aips);
+		return 0;
+	}
 	return allowedips_insert(peer->dev->aips, p.family, p.addr, p.cidr, &peer->aips) < 0 ?
 	       ENOMEM : 0;
 }
@@ -244,10 +258,13 @@ static int set_peer_allowed_ip(struct peer *peer, const char *value)
 static int set_peer_keepalive(struct peer *peer, const char *value)
 {
 	unsigned long n;
-	bool was_off = !peer->timers.persistent_keepalive_interval;
+	bool was_off;
 
 	if (!parse_uint(value, 65535, &n))
 		return EINVAL;
+	if (!peer)
+		return 0;
+	was_off = !peer->timers.persistent_keepalive_interval;
 	peer_set_persistent_keepalive(peer, (uint16_t)n);
 	/* Turning it on sends one at once, so a NAT opens without waiting. */
 	if (n && was_off && peer->dev->local->has_identity && peer->has_endpoint) {
@@ -274,18 +291,20 @@ static int set_peer_key(struct set_state *st, const char *key, const char *value
 		return 0;
 	}
 	if (st->skip_peer)
-		return 0;
+		peer = NULL;	/* checked, not applied */
 	if (!strcmp(key, "remove")) {
 		if (strcmp(value, "true"))
 			return EINVAL;
-		device_peer_remove(st->dev, peer);
+		if (peer)
+			device_peer_remove(st->dev, peer);
 		st->peer = NULL;
 		st->skip_peer = true;
 		st->peer_is_new = false;	/* an update_only after this: peer is gone */
 	} else if (!strcmp(key, "preshared_key")) {
 		if (!wg_key_from_hex(k, value))
 			return EINVAL;
-		noise_handshake_set_psk(&peer->hs, k);
+		if (peer)
+			noise_handshake_set_psk(peer->hs, k);
 		wg_secure_wipe(k, sizeof(k));
 	} else if (!strcmp(key, "endpoint")) {
 		return set_peer_endpoint(peer, value);
@@ -294,11 +313,12 @@ static int set_peer_key(struct set_state *st, const char *key, const char *value
 	} else if (!strcmp(key, "replace_allowed_ips")) {
 		if (strcmp(value, "true"))
 			return EINVAL;
-		allowedips_remove_owner(st->dev->aips, &peer->aips);
+		if (peer)
+			allowedips_remove_owner(st->dev->aips, &peer->aips);
 	} else if (!strcmp(key, "allowed_ip")) {
 		return set_peer_allowed_ip(peer, value);
 	} else if (!strcmp(key, "protocol_version")) {
-		return strcmp(value, "1") ? EPROTONOSUPPORT : 0;
+		return strcmp(value, "1") ? EINVAL : 0;	/* as wireguard-go */
 	} else {
 		return EINVAL;
 	}
@@ -315,7 +335,7 @@ int uapi_set(struct device *dev, char *body)
 		int ret;
 
 		if (!eq)
-			return EINVAL;
+			return EPROTO;	/* as wireguard-go: a protocol error */
 		*eq = '\0';
 		if (!strcmp(line, "public_key"))
 			ret = start_peer(&st, eq + 1);

@@ -24,6 +24,7 @@
 #include "tun/offload.h"
 #include "tun/tun.h"
 #include "vpnd/datapath/crypto_pool.h"
+#include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/device.h"
 #include "vpnd/datapath/packet_io.h"
 #include "vpnd/datapath/peer.h"
@@ -37,6 +38,7 @@
 #include "vpnd/common/log.h"
 #include "vpnd/control/resolve.h"
 #include "vpnd/control/routes.h"
+#include "vpnd/daemon/broker.h"
 #include "vpnd/daemon/hooks.h"
 #include "vpnd/daemon/sandbox.h"
 #include "vpnd/control/interface.h"
@@ -49,14 +51,17 @@
 
 /* epoll's data.u32: a loop event, or EV_UAPI_CONN + the slot of a UAPI
  * connection (uapi_server.h). */
-enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL, EV_UAPI_CONN = 16 };
+enum loop_event { EV_TUN = 1, EV_UDP, EV_UAPI, EV_WATCH, EV_SIGNAL, EV_HSQ, EV_UAPI_CONN = 16 };
 
 struct daemon {
 	struct device dev;
 	const struct daemon_opts *opts;
 	struct nl *nl;
-	struct nl_watch *watch;
 	int epoll_fd, uapi_fd, signal_fd, registered_udp_fd;
+	/* The monitor <-> worker channel (broker.h): [0] the monitor's end,
+	 * [1] the worker's; each process closes the other's after the fork. */
+	int chan[2];
+	int events[2];		/* link events, monitor -> worker (broker.h) */
 	struct uapi_server uapi;
 	bool running;
 	bool owns_ifname;	/* past the "already up" check: its state is ours */
@@ -140,6 +145,24 @@ static int loop_timeout_ms(struct daemon *d, uint64_t now)
 	return (int)((next - now + MSEC_NS - 1) / MSEC_NS);
 }
 
+/* Link events, relayed by the monitor (broker.h; the worker has no
+ * netlink socket): admin down/up and MTU changes go to the device as the
+ * kernel's wg_stop/wg_open and padding do. Deletion is the monitor's: it
+ * stops the worker. */
+static void watch_event(struct daemon *d)
+{
+	bool up;
+	unsigned mtu;
+
+	while (broker_read_link(d->events[1], &up, &mtu)) {
+		device_set_mtu(&d->dev, mtu);
+		if (up)
+			device_link_up(&d->dev);
+		else
+			device_link_down(&d->dev);
+	}
+}
+
 static void run_loop(struct daemon *d)
 {
 	struct epoll_event evs[8];
@@ -160,11 +183,9 @@ static void run_loop(struct daemon *d)
 				break;
 			case EV_UDP: packet_io_udp_readable(&d->dev, now); break;
 			case EV_UAPI: handle_uapi(d, now); break;
-			case EV_WATCH:
-				if (nl_watch_link_gone(d->watch, d->dev.ifindex))
-					d->running = false;
-				break;
+			case EV_WATCH: watch_event(d); break;
 			case EV_SIGNAL: handle_signal(d); break;
+			case EV_HSQ: hs_queue_drain(&d->dev, now); break;
 			default:
 				if (evs[i].data.u32 >= EV_UAPI_CONN &&
 				    evs[i].data.u32 < EV_UAPI_CONN + UAPI_CONN_MAX)
@@ -178,7 +199,7 @@ static void run_loop(struct daemon *d)
 
 /* --- start and stop ------------------------------------------------------ */
 
-static int open_loop_fds(struct daemon *d, char *err, size_t err_len)
+static int open_loop_fds(struct daemon *d)
 {
 	sigset_t mask;
 
@@ -190,13 +211,13 @@ static int open_loop_fds(struct daemon *d, char *err, size_t err_len)
 	signal(SIGPIPE, SIG_IGN);
 	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	d->watch = nl_watch_open(err, err_len);
-	if (d->signal_fd < 0 || d->epoll_fd < 0 || !d->watch)
+	if (d->signal_fd < 0 || d->epoll_fd < 0)
 		return -1;
 	epoll_add(d->epoll_fd, d->dev.tun_fd, EV_TUN);
 	epoll_add(d->epoll_fd, d->uapi_fd, EV_UAPI);
-	epoll_add(d->epoll_fd, nl_watch_fd(d->watch), EV_WATCH);
 	epoll_add(d->epoll_fd, d->signal_fd, EV_SIGNAL);
+	if (d->events[1] >= 0)
+		epoll_add(d->epoll_fd, d->events[1], EV_WATCH);
 	sync_udp_registration(d);
 	return 0;
 }
@@ -215,8 +236,8 @@ static void write_pid_file(struct daemon *d, pid_t pid)
 }
 
 /* Detach: the parent returns at once (everything is already up) and the
- * child carries on as the monitor. stdio goes to /dev/null, or to $VPND_LOG
- * if set; stdout and stderr stay where they are if they are the journal. */
+ * child carries on as the monitor. stdout and stderr go to /dev/null, or to
+ * $VPND_LOG if set; stdout and stderr stay where they are if they are the journal. */
 static bool daemonize(struct daemon *d)
 {
 	const char *log = getenv("VPND_LOG");
@@ -237,7 +258,7 @@ static bool daemonize(struct daemon *d)
 		/* Under systemd, stdout and stderr are the journal: kept. */
 		bool keep = !log && log_stderr_is_journal();
 
-		dup2(fd, STDIN_FILENO);
+		/* stdin is already /dev/null (sandbox_close_inherited). */
 		if (!keep) {
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
@@ -260,15 +281,16 @@ static void close_everything(struct daemon *d)
 	d->uapi_fd = d->dev.tun_fd = -1;
 	if (d->dev.peer_buckets)
 		device_destroy(&d->dev);
-	if (d->watch)
-		nl_watch_close(d->watch);
+	for (int i = 0; i < 2; i++)
+		if (d->chan[i] >= 0)
+			close(d->chan[i]);
+	d->chan[0] = d->chan[1] = -1;
 	if (d->nl)
 		nl_close(d->nl);
 	if (d->epoll_fd >= 0)
 		close(d->epoll_fd);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
-	d->watch = NULL;
 	d->nl = NULL;
 	d->epoll_fd = d->signal_fd = -1;
 }
@@ -296,6 +318,27 @@ static void worker_leak_check(struct daemon *d)
 #endif
 }
 
+/* The handshake queue and its thread (hs_queue.h), under the filter like
+ * the crypto pool; without it, handshakes are done on the loop. */
+static void start_handshake_thread(struct daemon *d)
+{
+	d->dev.hsq = hs_queue_start(&d->dev);
+	if (!d->dev.hsq) {
+		log_warn("%s: cannot start the handshake thread (%s): handshakes on the event loop",
+			 d->dev.ifname, strerror(errno));
+		return;
+	}
+	if (epoll_add(d->epoll_fd, hs_queue_fd(d->dev.hsq), EV_HSQ) < 0) {
+		hs_queue_stop(d->dev.hsq);
+		d->dev.hsq = NULL;
+		log_warn("%s: cannot poll the handshake queue: handshakes on the event loop",
+			 d->dev.ifname);
+		return;
+	}
+	log_info("%s: handshakes gated on their own thread (queue of %d, nice 19)",
+		 d->dev.ifname, HS_QUEUE_CAPACITY);
+}
+
 /* The packet-handling process: unprivileged, sandboxed, runs the loop. */
 static int worker_main(struct daemon *d, pid_t monitor)
 {
@@ -306,12 +349,21 @@ static int worker_main(struct daemon *d, pid_t monitor)
 	char err[512] = "";
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);	/* never outlive the monitor */
-	/* Set-up is over: the worker keeps no route-netlink socket. */
+	/* fork() does not carry memory locks over: lock the secrets again
+	 * while still root (no RLIMIT_MEMLOCK). */
+	wg_arena_relock(d->dev.secrets);
+	/* Set-up is over: the worker keeps no route-netlink socket (the
+	 * monitor watches the link) and asks the monitor for UDP sockets. */
 	nl_close(d->nl);
 	d->nl = NULL;
+	close(d->chan[0]);
+	close(d->events[0]);
+	d->chan[0] = d->events[0] = -1;
+	d->dev.udp_ops = &broker_udp_ops;
+	d->dev.udp_ops_ctx = &d->chan[1];
 	/* A signalfd polled through epoll wakes only the process that made it:
 	 * the loop's fds are opened here, after the fork. */
-	if (open_loop_fds(d, err, sizeof(err)) < 0 ||
+	if (open_loop_fds(d) < 0 ||
 	    sandbox_drop_privileges(user, err, sizeof(err)) != SANDBOX_OK)
 		goto fail;
 	/* Changing uid clears the parent-death signal (the kernel's
@@ -319,6 +371,7 @@ static int worker_main(struct daemon *d, pid_t monitor)
 	 * before that, or a kill -9 of the monitor would leave the worker,
 	 * the interface and the socket running with a dead pid file. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sandbox_no_core();	/* the uid change made it dumpable again */
 	if (getppid() != monitor) {
 		snprintf(err, sizeof(err), "monitor gone");
 		goto fail;
@@ -336,6 +389,7 @@ static int worker_main(struct daemon *d, pid_t monitor)
 		log_warn("%s: cannot start %u crypto threads: AEAD on the event loop only",
 			 d->dev.ifname, threads - 1);
 	log_info("%s: AEAD on %u thread(s)", d->dev.ifname, crypto_pool_threads(d->dev.pool));
+	start_handshake_thread(d);
 	run_loop(d);
 	close_everything(d);
 	worker_leak_check(d);
@@ -424,14 +478,24 @@ static void save_config(struct daemon *d, const struct config *cfg)
 
 /* Waits for the worker; SIGTERM/SIGINT run PreDown while the interface is
  * still there, then stop the worker; SIGHUP reloads. */
-static int monitor_main(struct daemon *d, pid_t worker)
+static int monitor_main(struct daemon *d, pid_t worker, int chan, int events)
 {
 	const struct config *cfg = d->opts->cfg;
 	struct config reloaded = { 0 };
+	struct broker broker = { .fd = -1, .events_fd = -1 };
 	struct resolver res;
 	sigset_t mask;
 	int status = 0, sig;
 	bool asked = false;	/* stopped by a signal, not a crash */
+	char err[512];
+
+	/* Without it the worker has no way to a new socket and nobody sees
+	 * the link go: stop. */
+	if (broker_start(&broker, chan, events, d->dev.ifname, d->dev.ifindex, worker, err,
+			 sizeof(err)) < 0) {
+		log_error("%s: %s", d->dev.ifname, err);
+		kill(worker, SIGTERM);
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -468,6 +532,7 @@ static int monitor_main(struct daemon *d, pid_t worker)
 		kill(worker, SIGTERM);
 	}
 	resolver_free(&res);
+	broker_stop(&broker);
 	full_tunnel_down(d->dev.ifname, !asked);
 	if (cfg)
 		run_hooks(cfg->post_down, cfg->n_post_down, d->dev.ifname);
@@ -557,12 +622,16 @@ static void abort_up(struct daemon *d)
 int daemon_run(const struct daemon_opts *o)
 {
 	struct daemon d = { .opts = o, .epoll_fd = -1, .uapi_fd = -1, .signal_fd = -1,
-			    .registered_udp_fd = -1 };
+			    .registered_udp_fd = -1, .chan = { -1, -1 },
+			    .events = { -1, -1 } };
 	char err[512] = "";
 	sigset_t mask;
 	pid_t worker, monitor;
+	int chan, events;
 
 	d.dev.tun_fd = d.dev.udp_fd = -1;
+	sandbox_close_inherited();
+	sandbox_no_core();	/* the monitor holds every key during a reload */
 	uapi_server_init(&d.uapi);
 	/* Blocked from the start: a signal during set-up waits for the
 	 * monitor, which then runs PreDown/PostDown and removes the files. */
@@ -590,17 +659,31 @@ int daemon_run(const struct daemon_opts *o)
 	if (o->foreground)
 		write_pid_file(&d, getpid());
 	monitor = getpid();
+	if (broker_channel(d.chan) < 0 || broker_channel(d.events) < 0) {
+		log_error("%s: socketpair: %s", d.dev.ifname, strerror(errno));
+		remove_files(&d);
+		close_everything(&d);
+		return 1;
+	}
 	worker = fork();
 	if (worker == 0)
 		_exit(worker_main(&d, monitor));
 	/* The monitor keeps no fd of the device: the interface must die with
-	 * the worker. */
+	 * the worker. It keeps its end of the channel. */
+	chan = d.chan[0];
+	events = d.events[0];
+	d.chan[0] = d.events[0] = -1;
+	if (d.events[1] >= 0)
+		close(d.events[1]);
+	d.events[1] = -1;
 	close_everything(&d);
 	if (worker < 0) {
+		close(chan);
+		close(events);
 		remove_files(&d);
 		return 1;
 	}
 	log_debug("%s: monitor pid %d (root), worker pid %d (%s)", d.dev.ifname, (int)monitor,
-		  (int)worker, getenv("VPND_USER") ? getenv("VPND_USER") : SANDBOX_DEFAULT_USER);
-	return monitor_main(&d, worker);
+		  (int)worker, sandbox_worker_user(false));
+	return monitor_main(&d, worker, chan, events);
 }

@@ -187,6 +187,7 @@ struct crypto_pool *crypto_pool_new(unsigned threads)
 	pthread_attr_setstacksize(&attr, HELPER_STACK);
 	/* Helpers take no signal: the event loop reads them from its signalfd. */
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);	/* the seccomp filter's: names the call */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (; p->n_helpers < want; p->n_helpers++)
 		if (pthread_create(&p->threads[p->n_helpers], &attr, helper_main, p) != 0)

@@ -11,6 +11,7 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/packet_io.h"
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
@@ -22,6 +23,9 @@ static const char *const drop_names[DROP_COUNT] = {
 	[DROP_MAC1] = "bad_mac1",
 	[DROP_COOKIE_SENT] = "cookie_sent",
 	[DROP_RATELIMIT] = "ratelimited",
+	[DROP_COOKIE_RATELIMIT] = "cookie_ratelimited",
+	[DROP_DH_BUDGET] = "dh_budget",
+	[DROP_HS_QUEUE_FULL] = "hs_queue_full",
 	[DROP_HANDSHAKE] = "bad_handshake",
 	[DROP_UNKNOWN_INDEX] = "unknown_index",
 	[DROP_DECRYPT] = "bad_decrypt",
@@ -56,12 +60,18 @@ int device_init(struct device *dev, const char *ifname)
 	dev->peer_buckets = calloc(dev->n_buckets, sizeof(*dev->peer_buckets));
 	dev->aips = allowedips_new();
 	dev->ratelimiter = ratelimiter_new(0);
+	dev->cookie_limiter = ratelimiter_new_rate(0, COOKIE_REPLIES_PER_SECOND, 1);
+	hs_budget_init(&dev->dh_budget, 0);
 	dev->rx_bufs = malloc(BATCH_MAX * sizeof(*dev->rx_bufs));
 	dev->tx_bufs = malloc(BATCH_MAX * sizeof(*dev->tx_bufs));
 	dev->tun_read_buf = malloc(PACKET_BUF_LEN);
 	dev->rx_run = calloc(RX_RUN_MAX, sizeof(*dev->rx_run));
 	dev->local = wg_secure_alloc(sizeof(*dev->local));
-	if (!dev->peer_buckets || !dev->aips || !dev->ratelimiter || !dev->rx_bufs ||
+	/* One arena for both kinds of secret object: slots of the larger. */
+	dev->secrets = wg_arena_new(sizeof(struct keypair) > sizeof(struct peer_handshake) ?
+				    sizeof(struct keypair) : sizeof(struct peer_handshake));
+	if (!dev->secrets || !dev->peer_buckets || !dev->aips || !dev->ratelimiter ||
+	    !dev->cookie_limiter || !dev->rx_bufs ||
 	    !dev->tx_bufs || !dev->tun_read_buf || !dev->rx_run || !dev->local ||
 	    index_table_init(&dev->index) < 0) {
 		device_destroy(dev);
@@ -70,8 +80,23 @@ int device_init(struct device *dev, const char *ifname)
 	return 0;
 }
 
+struct keypair *device_keypair_new(struct device *dev)
+{
+	return wg_arena_alloc(dev->secrets);
+}
+
+void device_keypair_free(struct device *dev, struct keypair *kp)
+{
+	if (kp)
+		keypair_wipe(kp);
+	wg_arena_free(dev->secrets, kp);
+}
+
 void device_destroy(struct device *dev)
 {
+	/* First: the handshake thread uses the limiters and the checker. */
+	hs_queue_stop(dev->hsq);
+	dev->hsq = NULL;
 	crypto_pool_free(dev->pool);
 	dev->pool = NULL;
 	device_peers_remove_all(dev);
@@ -79,6 +104,7 @@ void device_destroy(struct device *dev)
 		close(dev->udp_fd);
 	allowedips_free(dev->aips);
 	ratelimiter_free(dev->ratelimiter);
+	ratelimiter_free(dev->cookie_limiter);
 	index_table_free(&dev->index);
 	free(dev->peer_buckets);
 	free(dev->heap);
@@ -94,6 +120,9 @@ void device_destroy(struct device *dev)
 		noise_local_clear(dev->local);
 	wg_secure_free(dev->local);
 	dev->local = NULL;
+	/* After the peers: every keypair is back in it (and wiped). */
+	wg_arena_destroy(dev->secrets);
+	dev->secrets = NULL;
 	cookie_checker_wipe(&dev->cookie_checker);
 	dev->peer_buckets = NULL;
 	dev->udp_fd = -1;
@@ -118,10 +147,13 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 		return true;
 	ok = noise_local_set(dev->local, key);
 
+	/* The handshake thread reads the checker: not while it changes. */
+	hs_queue_lock(dev->hsq);
 	if (dev->local->has_identity)
 		cookie_checker_init(&dev->cookie_checker, dev->local->public_key);
 	else
 		cookie_checker_wipe(&dev->cookie_checker);
+	hs_queue_unlock(dev->hsq);
 	/* A new identity invalidates every session and handshake; a peer with
 	 * our own public key would be talking to itself: drop it. */
 	for (struct peer *p = dev->peers_first, *n; p; p = n) {
@@ -131,8 +163,8 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 			device_peer_remove(dev, p);
 			continue;
 		}
-		peer_zero_keys(p);
-		noise_handshake_set_local(&p->hs, dev->local);
+		peer_expire_sending_keys(p);
+		noise_handshake_set_local(p->hs, dev->local);
 	}
 	return ok;
 }
@@ -187,17 +219,29 @@ static int open_udp(int family, uint16_t port, uint32_t fwmark)
 	return fd;
 }
 
+int device_open_udp(uint16_t port, uint32_t fwmark, int *family)
+{
+	int fd;
+
+	*family = AF_INET6;
+	fd = open_udp(*family, port, fwmark);
+	if (fd == -EAFNOSUPPORT) {	/* no IPv6 in this kernel: IPv4 only */
+		*family = AF_INET;
+		fd = open_udp(*family, port, fwmark);
+	}
+	return fd;
+}
+
 int device_bind(struct device *dev, uint16_t port)
 {
 	union sockaddr_any a;
 	socklen_t alen = sizeof(a);
-	int family = AF_INET6, fd;
+	int family, fd;
 
-	fd = open_udp(family, port, dev->fwmark);
-	if (fd == -EAFNOSUPPORT) {	/* no IPv6 in this kernel: IPv4 only */
-		family = AF_INET;
-		fd = open_udp(family, port, dev->fwmark);
-	}
+	if (dev->udp_ops)
+		fd = dev->udp_ops->open(dev->udp_ops_ctx, port, dev->fwmark, &family);
+	else
+		fd = device_open_udp(port, dev->fwmark, &family);
 	if (fd < 0)
 		return fd;
 	if (dev->udp_fd >= 0)
@@ -212,11 +256,18 @@ int device_bind(struct device *dev, uint16_t port)
 	return 0;
 }
 
-void device_set_fwmark(struct device *dev, uint32_t fwmark)
+int device_set_fwmark(struct device *dev, uint32_t fwmark)
 {
-	dev->fwmark = fwmark;
-	if (dev->udp_fd >= 0)
-		setsockopt(dev->udp_fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+	int ret = 0;
+
+	if (dev->udp_fd >= 0 && dev->udp_ops)
+		ret = dev->udp_ops->set_mark(dev->udp_ops_ctx, dev->udp_fd, fwmark);
+	else if (dev->udp_fd >= 0 &&
+		 setsockopt(dev->udp_fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
+		ret = -errno;
+	if (!ret)
+		dev->fwmark = fwmark;
+	return ret;
 }
 
 static size_t bucket_of(const struct device *dev, const uint8_t pub[KEY_LEN])
@@ -256,6 +307,7 @@ static void rehash(struct device *dev)
 
 struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
 {
+	struct peer_handshake *ph;
 	struct peer *peer;
 	size_t i;
 
@@ -264,9 +316,16 @@ struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
 	peer = calloc(1, sizeof(*peer));
 	if (!peer)
 		return NULL;
+	ph = wg_arena_alloc(dev->secrets);
+	if (!ph) {
+		free(peer);
+		return NULL;
+	}
+	ph->peer = peer;
+	peer->hs = &ph->hs;
 	peer->dev = dev;
 	memcpy(peer->public_key, pub, KEY_LEN);
-	noise_handshake_init(&peer->hs, dev->local, pub, NULL);
+	noise_handshake_init(peer->hs, dev->local, pub, NULL);
 	cookie_maker_init(&peer->cookie, pub);
 	timers_init(&peer->timers, 0);
 
@@ -308,6 +367,7 @@ void device_peer_remove(struct device *dev, struct peer *peer)
 	peer_zero_keys(peer);
 	peer_staged_clear(peer);
 	cookie_maker_wipe(&peer->cookie);
+	wg_arena_free(dev->secrets, peer->hs);	/* wiped */
 	wg_secure_wipe(peer, sizeof(*peer));
 	free(peer);
 }
@@ -318,15 +378,53 @@ void device_peers_remove_all(struct device *dev)
 		device_peer_remove(dev, dev->peers_first);
 }
 
-/* Under load when more than UNDER_LOAD_THRESHOLD handshake messages arrive
- * in one second; stays so for a second after, so a flood cannot flap it. */
-bool device_under_load(struct device *dev, uint64_t now)
+bool device_under_load(const struct device *dev, uint64_t now)
 {
-	if (now - dev->load_window_start_ns >= NSEC_PER_SEC) {
-		dev->load_window_start_ns = now;
-		dev->load_window_count = 0;
-	}
-	if (++dev->load_window_count > UNDER_LOAD_THRESHOLD)
-		dev->under_load_until_ns = now + NSEC_PER_SEC;
 	return now < dev->under_load_until_ns;
+}
+
+void device_link_down(struct device *dev)
+{
+	dev->link_down = true;
+	for (struct peer *p = dev->peers_first; p; p = p->next) {
+		peer_staged_clear(p);
+		timers_stop_all(&p->timers);
+		peer_zero_keys(p);
+		timers_handshake_sent_reset(&p->timers);
+		peer_timers_changed(p);
+	}
+}
+
+void device_link_up(struct device *dev)
+{
+	if (!dev->link_down)
+		return;
+	dev->link_down = false;
+	for (struct peer *p = dev->peers_first; p; p = p->next) {
+		if (p->staged_count)
+			send_staged(p);
+		if (p->timers.persistent_keepalive_interval)
+			send_keepalive(p);
+	}
+	send_flush(dev);
+}
+
+void device_set_mtu(struct device *dev, unsigned mtu)
+{
+	/* The TUN gives us nothing larger than its MTU; a value past
+	 * MTU_MAX could only come from a confused event. */
+	if (mtu && mtu <= MTU_MAX)
+		dev->mtu = mtu;
+}
+
+bool device_load_peek(const struct device *dev, uint64_t now)
+{
+	if (dev->hsq)
+		return hs_queue_under_load(dev->hsq, now);
+	return now < dev->under_load_until_ns;
+}
+
+uint64_t device_drops(const struct device *dev, enum drop_reason r)
+{
+	return dev->drops[r] + (dev->hsq ? hs_queue_drops(dev->hsq, r) : 0);
 }

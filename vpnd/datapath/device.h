@@ -17,7 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/arena.h"
 #include "handshake/cookie.h"
+#include "handshake/hsbudget.h"
 #include "handshake/noise.h"
 #include "handshake/ratelimit.h"
 #include "handshake/transport.h"
@@ -34,9 +36,10 @@
 #define TUN_OUT_MAX     1024
 #define TX_BUF_LEN      (MTU_MAX + 64)	/* one transport message */
 #define MTU_MAX         65535
-#define UNDER_LOAD_THRESHOLD 512	/* handshake messages per second */
+#define COOKIE_REPLIES_PER_SECOND 4	/* per source: one per 250 ms */
 
 struct crypto_pool;
+struct hs_queue;
 struct peer;
 
 /* Why a packet was dropped; counted per device, shown by vpnd show. */
@@ -46,6 +49,9 @@ enum drop_reason {
 	DROP_MAC1,		/* handshake with a wrong mac1 */
 	DROP_COOKIE_SENT,	/* under load without mac2: answered with a cookie */
 	DROP_RATELIMIT,		/* handshake over the per-source rate */
+	DROP_COOKIE_RATELIMIT,	/* cookie reply owed, but one went to that source just now */
+	DROP_DH_BUDGET,		/* handshake over the global DH budget per second */
+	DROP_HS_QUEUE_FULL,	/* handshake message, handshake queue full */
 	DROP_HANDSHAKE,		/* handshake that failed Noise checks */
 	DROP_UNKNOWN_INDEX,	/* no session for the receiver index */
 	DROP_DECRYPT,		/* transport AEAD failed */
@@ -73,6 +79,10 @@ struct device {
 	struct cookie_checker cookie_checker;
 	struct ratelimiter *ratelimiter;
 	uint64_t ratelimiter_gc_ns;	/* last ratelimiter_gc (about once a second) */
+	/* At most one cookie reply per source (IPv4 address, IPv6 /64) per
+	 * COOKIE_REPLY_INTERVAL: the server must not be a reflector. */
+	struct ratelimiter *cookie_limiter;
+	struct hs_budget dh_budget;	/* DHs per second, all sources together */
 	uint16_t listen_port;		/* configured; 0 = random */
 	uint16_t bound_port;		/* actual */
 	uint32_t fwmark;
@@ -87,15 +97,26 @@ struct device {
 	struct peer **heap;		/* timer heap, 1-based */
 	size_t heap_len, heap_cap;
 
+	/* Keypairs live here (arena.h: never dumped, locked where allowed,
+	 * wiped per object): device_keypair_new/_free. */
+	struct wg_arena *secrets;
 	int tun_fd, udp_fd, udp_family;
+	bool link_down;			/* administratively down: no I/O, no timers */
+	/* Who makes UDP sockets and sets their mark (both need CAP_NET_ADMIN):
+	 * NULL: this process (root, before the fork; unit tests); in the
+	 * worker, the root monitor (vpnd/daemon/broker), which passes the
+	 * socket over. */
+	const struct udp_socket_ops *udp_ops;
+	void *udp_ops_ctx;
 	bool tun_vnet_hdr;		/* TUN packets carry a virtio_net_hdr */
+	unsigned tun_last_reads;	/* packets the last TUN wake-up brought */
 	bool udp_gso;			/* UDP_SEGMENT works on udp_fd */
 	bool udp_gro;			/* UDP_GRO enabled on udp_fd */
 	uint8_t *tun_read_buf;		/* one TUN super-packet (vnet_hdr mode) */
 
-	/* Under-load detection: handshake messages in the current second. */
-	uint64_t load_window_start_ns;
-	unsigned load_window_count;
+	/* Under load before this time (monotonic ns): set for HSLOAD_HOLD_NS
+	 * when the DH budget runs out (receive_handshake_gate); the queue's
+	 * own rule (hs_queue.h) adds to it. */
 	uint64_t under_load_until_ns;
 
 	uint64_t drops[DROP_COUNT];
@@ -117,6 +138,12 @@ struct device {
 	/* AEAD threads (crypto_pool.h); NULL: everything on the event loop,
 	 * each message encrypted when queued and decrypted when received. */
 	struct crypto_pool *pool;
+	/* The handshake queue and thread (hs_queue.h); NULL: handshakes on
+	 * the event loop. The thread uses cookie_checker, ratelimiter,
+	 * cookie_limiter, dh_budget, ratelimiter_gc_ns and the load window
+	 * (device_under_load) under the queue's gate lock; nothing else of
+	 * the device. */
+	struct hs_queue *hsq;
 	struct rx_job *rx_run;		/* RX_RUN_MAX entries */
 	size_t rx_run_len, rx_run_bytes;
 
@@ -126,17 +153,50 @@ struct device {
 	size_t tun_out_count;
 };
 
+/* How the device gets its UDP socket. open: a bound, non-blocking socket
+ * (IPv6 dual-stack, else IPv4; family set) or -errno. set_mark: SO_MARK on
+ * fd, 0 or -errno. */
+struct udp_socket_ops {
+	int (*open)(void *ctx, uint16_t port, uint32_t fwmark, int *family);
+	int (*set_mark)(void *ctx, int fd, uint32_t fwmark);
+};
+
+/* The UDP socket as the device wants it (buffers, mark, GRO, dual-stack),
+ * bound to port: an fd, or -errno. Needs CAP_NET_ADMIN (buffers, mark):
+ * the monitor calls it for the worker. */
+int device_open_udp(uint16_t port, uint32_t fwmark, int *family);
+
 int device_init(struct device *dev, const char *ifname);
+/* A zeroed keypair from the device's secret arena, or NULL; freed (wiped)
+ * with device_keypair_free, which takes NULL. */
+struct keypair *device_keypair_new(struct device *dev);
+void device_keypair_free(struct device *dev, struct keypair *kp);
 void device_destroy(struct device *dev);
 bool device_set_private_key(struct device *dev, const uint8_t *key);	/* NULL clears */
 /* Binds (or rebinds) the UDP socket to port (0 = random). -errno. */
 int device_bind(struct device *dev, uint16_t port);
-void device_set_fwmark(struct device *dev, uint32_t fwmark);
+/* Sets the mark on the UDP socket (through udp_ops if set): 0 or -errno. */
+int device_set_fwmark(struct device *dev, uint32_t fwmark);
 struct peer *device_peer_lookup(struct device *dev, const uint8_t pub[KEY_LEN]);
 struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN]);
 void device_peer_remove(struct device *dev, struct peer *peer);
 void device_peers_remove_all(struct device *dev);
-bool device_under_load(struct device *dev, uint64_t now);
+/* Under load by the DH-budget rule (see under_load_until_ns). */
+bool device_under_load(const struct device *dev, uint64_t now);
+/* The interface went administratively down (the kernel's wg_stop): queued
+ * packets, timers, handshakes and keys of every peer are dropped, and
+ * nothing is sent or received until device_link_up (the kernel closes
+ * its sockets). */
+void device_link_down(struct device *dev);
+/* Up again (the kernel's wg_open): queued packets go out, and peers with a
+ * persistent keepalive send one (which starts a handshake). */
+void device_link_up(struct device *dev);
+/* The tunnel MTU changed: padding follows it (0 or absurd: ignored). */
+void device_set_mtu(struct device *dev, unsigned mtu);
+/* The same decision without counting a message. */
+bool device_load_peek(const struct device *dev, uint64_t now);
+/* A drop counter: the loop's plus the handshake thread's. */
+uint64_t device_drops(const struct device *dev, enum drop_reason r);
 void device_count_drop(struct device *dev, enum drop_reason r);
 
 #endif

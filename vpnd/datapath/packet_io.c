@@ -14,6 +14,7 @@
 #include "handshake/wire.h"
 #include "tun/offload.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/receive.h"
 #include "vpnd/datapath/send.h"
 
@@ -41,7 +42,7 @@ static void tun_read_one(struct device *dev, size_t n, uint64_t now)
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 {
 	enum io_result res = IO_OK;
-
+	unsigned reads = 0;
 
 	/* Bounded rounds so the UDP side and the timers get their turn. */
 	for (int round = 0; round < 2 * BATCH_MAX; round++) {
@@ -59,7 +60,15 @@ enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 			tun_read_one(dev, (size_t)n, now);
 		else
 			send_from_tun(dev, slot, (size_t)n, now);
+		/* When traffic is sparse (the last wake-up brought one packet),
+		 * the first packet leaves now, not after the read that finds
+		 * the queue empty: a lone packet (a ping) never waits for a
+		 * batch. Under a flood every packet is batched, as before. */
+		if (round == 0 && dev->tun_last_reads <= 1)
+			send_flush(dev);
+		reads++;
 	}
+	dev->tun_last_reads = reads;
 	send_flush(dev);
 	return res;
 }
@@ -191,6 +200,7 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 		}
 		if (dev->pool)
 			receive_batch_end(dev, now);
+		hs_queue_kick(dev->hsq);	/* once a batch, not once a message */
 		receive_flush(dev);	/* before rx_bufs are reused */
 		send_flush(dev);
 		if (n < BATCH_MAX)

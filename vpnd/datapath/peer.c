@@ -43,8 +43,7 @@ static void keypair_drop(struct peer *peer, struct keypair **slot)
 	if (!kp)
 		return;
 	index_table_remove(&peer->dev->index, kp->local_index);
-	keypair_wipe(kp);
-	free(kp);
+	device_keypair_free(peer->dev, kp);
 	*slot = NULL;
 }
 
@@ -69,27 +68,27 @@ void peer_install_keypair(struct peer *peer, struct keypair *kp)
 		peer->kp_next = kp;
 	}
 	index_table_set(&peer->dev->index, kp->local_index, kp);
-	peer->sent_lastminute_handshake = false;
 }
 
-void peer_keypair_confirmed(struct peer *peer, struct keypair *kp)
+bool peer_keypair_confirmed(struct peer *peer, struct keypair *kp)
 {
-	if (peer->kp_next != kp)
-		return;
+	if (!kp || peer->kp_next != kp)
+		return false;
 	keypair_drop(peer, &peer->kp_previous);
 	peer->kp_previous = peer->kp_current;
 	peer->kp_current = kp;
 	peer->kp_next = NULL;
+	return true;
 }
 
 /* Forgets the index of a handshake in flight (not one a keypair took). */
 void peer_drop_handshake_index(struct peer *peer)
 {
-	struct index_entry *e = index_table_find(&peer->dev->index, peer->hs.local_index);
+	struct index_entry *e = index_table_find(&peer->dev->index, peer->hs->local_index);
 
 	if (e && e->peer == peer && !e->kp)
-		index_table_remove(&peer->dev->index, peer->hs.local_index);
-	peer->hs.local_index = 0;
+		index_table_remove(&peer->dev->index, peer->hs->local_index);
+	peer->hs->local_index = 0;
 }
 
 void peer_zero_keys(struct peer *peer)
@@ -98,7 +97,18 @@ void peer_zero_keys(struct peer *peer)
 	keypair_drop(peer, &peer->kp_current);
 	keypair_drop(peer, &peer->kp_next);
 	peer_drop_handshake_index(peer);
-	noise_handshake_clear(&peer->hs);
+	noise_handshake_clear(peer->hs);
+}
+
+void peer_expire_sending_keys(struct peer *peer)
+{
+	peer_drop_handshake_index(peer);
+	noise_handshake_clear(peer->hs);
+	timers_handshake_sent_reset(&peer->timers);
+	if (peer->kp_current)
+		peer->kp_current->send_expired = true;
+	if (peer->kp_next)
+		peer->kp_next->send_expired = true;
 }
 
 /* Frees the oldest staged packet, wiping it first: it is plaintext. */
@@ -179,7 +189,7 @@ struct keypair *peer_sendable_keypair(struct peer *peer, uint64_t now)
 {
 	struct keypair *kp = peer->kp_current;
 
-	if (!kp || !kp->valid || !kp->confirmed || now - kp->birth_ns >= REJECT_AFTER_TIME ||
+	if (!kp || !kp->valid || kp->send_expired || !kp->confirmed || now - kp->birth_ns >= REJECT_AFTER_TIME ||
 	    kp->send_counter >= REJECT_AFTER_MESSAGES)
 		return NULL;
 	return kp;

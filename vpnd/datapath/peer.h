@@ -20,11 +20,21 @@
 #define STAGED_DEVICE_BYTES (32u * 1024 * 1024)	/* ... and for all peers */
 
 struct device;
+struct peer;
+
+/* A peer's handshake as it lives in the device's secret arena, with the
+ * way back to its peer (the handshake code hands back only the hs). */
+struct peer_handshake {
+	struct noise_handshake hs;	/* first: &ph->hs == (void *)ph */
+	struct peer *peer;
+};
 
 struct peer {
 	struct device *dev;
 	uint8_t public_key[KEY_LEN];
-	struct noise_handshake hs;
+	/* In the device's secret arena (device.h): PSK, static-static DH,
+	 * chaining key and ephemeral are never dumped, locked where allowed. */
+	struct noise_handshake *hs;
 	struct cookie_maker cookie;
 	struct keypair *kp_previous, *kp_current, *kp_next;
 
@@ -36,8 +46,6 @@ struct peer {
 	size_t heap_pos;		/* in the device's timer heap; 0 = absent */
 	uint64_t heap_deadline;
 
-	uint64_t last_initiation_sent_ns;	/* monotonic; 0 = never */
-	bool sent_lastminute_handshake;
 	uint64_t last_handshake_wall_ns;	/* for wg show; 0 = never */
 	uint64_t rx_bytes, tx_bytes;
 	uint64_t rx_packets, tx_packets;
@@ -65,9 +73,16 @@ void peer_update_endpoint(struct peer *peer, const struct endpoint *from);
 void peer_clear_endpoint_source(struct peer *peer);
 /* Installs a keypair freshly derived from a handshake (peer takes kp). */
 void peer_install_keypair(struct peer *peer, struct keypair *kp);
-/* kp (the peer's next) was confirmed by its first packet: promote it. */
-void peer_keypair_confirmed(struct peer *peer, struct keypair *kp);
+/* A packet arrived on kp: if kp is the peer's next, it is confirmed and
+ * promoted to current, and true says a handshake completed (the kernel's
+ * wg_noise_received_with_keypair); any other keypair: false. */
+bool peer_keypair_confirmed(struct peer *peer, struct keypair *kp);
 void peer_zero_keys(struct peer *peer);
+/* Our identity changed (the kernel's wg_noise_expire_current_peer_keypairs):
+ * the handshake in flight is dropped, current and next may no longer send,
+ * but still receive, so packets in flight are not lost; and a new handshake
+ * may leave at once. */
+void peer_expire_sending_keys(struct peer *peer);
 void peer_drop_handshake_index(struct peer *peer);
 /* The current keypair if it may send now, else NULL. */
 struct keypair *peer_sendable_keypair(struct peer *peer, uint64_t now);

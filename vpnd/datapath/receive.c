@@ -10,22 +10,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "handshake/hsload.h"
 #include "tun/offload.h"
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/receive.h"
 #include "vpnd/datapath/peer.h"
 #include "vpnd/datapath/timer_heap.h"
 #include "vpnd/common/clock.h"
 
-#define PEER_OF_HS(hs) ((struct peer *)((char *)(hs) - offsetof(struct peer, hs)))
+#define PEER_OF_HS(h) (((struct peer_handshake *)(void *)(h))->peer)
 #define PEER_OF_AIPS(o) ((struct peer *)((char *)(o) - offsetof(struct peer, aips)))
 
 static struct noise_handshake *lookup_by_public_key(void *ctx, const uint8_t pub[KEY_LEN])
 {
 	struct peer *peer = device_peer_lookup(ctx, pub);
 
-	return peer ? &peer->hs : NULL;
+	return peer ? peer->hs : NULL;
 }
 
 static size_t source_bytes(const union sockaddr_any *src, uint8_t out[COOKIE_SOURCE_MAX],
@@ -49,12 +51,12 @@ static void handshake_done_timers(struct peer *peer, uint64_t now)
 
 static void derive_and_install(struct peer *peer, uint64_t now)
 {
-	struct keypair *kp = malloc(sizeof(*kp));
+	struct keypair *kp = device_keypair_new(peer->dev);
 
 	if (!kp)
 		return;
-	if (noise_derive_keypair(&peer->hs, kp, now) != NOISE_OK) {
-		free(kp);
+	if (noise_derive_keypair(peer->hs, kp, now) != NOISE_OK) {
+		device_keypair_free(peer->dev, kp);
 		return;
 	}
 	peer_install_keypair(peer, kp);
@@ -70,15 +72,18 @@ static void answer_initiation(struct device *dev, struct peer *peer, uint64_t no
 	index = index_table_add(&dev->index, peer, NULL);
 	if (!index)
 		return;
-	if (noise_create_response(&peer->hs, dev->local, &msg, index) != NOISE_OK) {
+	if (noise_create_response(peer->hs, dev->local, &msg, index) != NOISE_OK) {
 		index_table_remove(&dev->index, index);
-		peer->hs.local_index = 0;
+		peer->hs->local_index = 0;
 		return;
 	}
 	cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof(msg), now);
 	derive_and_install(peer, now);
 	timers_any_authenticated_packet_traversal(&peer->timers, now);
 	timers_any_authenticated_packet_sent(&peer->timers);
+	/* A response counts as a sent handshake for the REKEY_TIMEOUT limit:
+	 * our own initiation right after would replace this session. */
+	timers_handshake_sent(&peer->timers, now);
 	send_handshake_message(peer, &msg, sizeof(msg));
 	peer->tx_bytes += sizeof(msg);
 	dev->handshakes_answered++;
@@ -112,7 +117,7 @@ static void receive_response(struct device *dev, const uint8_t *buf,
 	struct index_entry *e = index_table_find(&dev->index, le32_to_host(msg->receiver_index));
 	struct peer *peer;
 
-	if (!e || e->kp || noise_consume_response(&e->peer->hs, dev->local, msg) != NOISE_OK) {
+	if (!e || e->kp || noise_consume_response(e->peer->hs, dev->local, msg) != NOISE_OK) {
 		device_count_drop(dev, DROP_HANDSHAKE);
 		return;
 	}
@@ -138,53 +143,128 @@ static void receive_cookie_reply(struct device *dev, const uint8_t *buf, uint64_
 		device_count_drop(dev, DROP_HANDSHAKE);
 }
 
-static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
-			      const struct endpoint *src, uint64_t now)
+/* The limiters' tables have a fixed number of entries and evict the least
+ * recently used when full; gc returns idle ones about once a second so
+ * that eviction only hits sources still sending under a wide flood. */
+static void limiters_gc(struct device *dev, uint64_t now)
+{
+	if (now - dev->ratelimiter_gc_ns < NSEC_PER_SEC)
+		return;
+	ratelimiter_gc(dev->ratelimiter, now);
+	ratelimiter_gc(dev->cookie_limiter, now);
+	dev->ratelimiter_gc_ns = now;
+}
+
+/* Under load without a valid mac2: a cookie reply, at most one per source
+ * per 1/COOKIE_REPLIES_PER_SECOND s (an attacker spoofing a victim's
+ * address must not turn us into a reflector). */
+static enum hs_verdict cookie_verdict(struct device *dev, const uint8_t *buf, size_t len,
+				      const uint8_t *srcb, size_t srcb_len, const uint8_t *ip,
+				      size_t ip_len, uint64_t now, struct msg_cookie_reply *reply,
+				      enum drop_reason *why)
+{
+	/* sender_index sits at the same offset in both messages */
+	uint32_t sender = le32_to_host(((const struct msg_initiation *)buf)->sender_index);
+
+	if (!ratelimiter_allow(dev->cookie_limiter, ip, ip_len, now)) {
+		*why = DROP_COOKIE_RATELIMIT;
+		return HS_DROP;
+	}
+	cookie_create_reply(&dev->cookie_checker, reply, buf, len, sender, srcb, srcb_len, now);
+	return HS_COOKIE;
+}
+
+enum hs_verdict receive_handshake_gate(struct device *dev, const uint8_t *buf, size_t len,
+				       const struct endpoint *src, bool under_load, uint64_t now,
+				       struct msg_cookie_reply *reply, enum drop_reason *why)
 {
 	uint8_t srcb[COOKIE_SOURCE_MAX];
 	const uint8_t *ip;
 	size_t ip_len, srcb_len = source_bytes(&src->addr, srcb, &ip, &ip_len);
 	enum cookie_mac_state mac;
-	bool under_load;
 
-	mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len, false, now);
-	if (mac == COOKIE_MAC_INVALID) {
-		device_count_drop(dev, DROP_MAC1);
-		return;
-	}
-	/* Only messages with a valid mac1 count towards load: junk that costs
-	 * nothing to send must not push honest peers onto the cookie path. */
-	under_load = device_under_load(dev, now);
-	if (under_load)
-		mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len, true, now);
-	if (under_load && mac != COOKIE_MAC2_VALID) {
-		struct msg_cookie_reply reply;
-		/* sender_index sits at the same offset in both messages */
-		uint32_t sender = le32_to_host(((const struct msg_initiation *)buf)->sender_index);
-
-		cookie_create_reply(&dev->cookie_checker, &reply, buf, len, sender, srcb, srcb_len,
-				    now);
-		/* Batched: under a flood one sendmmsg carries many replies. */
-		send_queue_raw(dev, src, &reply, sizeof(reply));
-		dev->cookie_replies_sent++;
-		device_count_drop(dev, DROP_COOKIE_SENT);
-		return;
-	}
-	/* The table has a fixed number of entries: without collecting idle
-	 * ones, the first 8192 sources seen under load would hold them for
-	 * good and every new source (an honest client) would be refused. */
-	if (under_load && now - dev->ratelimiter_gc_ns >= NSEC_PER_SEC) {
-		ratelimiter_gc(dev->ratelimiter, now);
-		dev->ratelimiter_gc_ns = now;
-	}
+	/* under_load is the queue's rule (hsload.h: at least 1/8 full, held
+	 * 1 s, as the kernel's); the DH budget's adds to it: once the budget
+	 * of the second ran out, held 1 s. The DHs are the loop's, and a
+	 * thread that keeps up with the cheap checks never fills its queue:
+	 * running out of DHs is this design's backlog. An honest burst (a hub
+	 * of 600 peers restarting) stays within the budget and off the
+	 * cookie path. */
+	under_load = under_load || device_under_load(dev, now);
+	limiters_gc(dev, now);
+	ratelimiter_set_coarse(dev->ratelimiter, under_load);
 	if (under_load && !ratelimiter_allow(dev->ratelimiter, ip, ip_len, now)) {
-		device_count_drop(dev, DROP_RATELIMIT);
-		return;
+		*why = DROP_RATELIMIT;
+		return HS_DROP;
 	}
+	mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len, under_load, now);
+	if (mac == COOKIE_MAC_INVALID) {
+		*why = DROP_MAC1;
+		return HS_DROP;
+	}
+	if (under_load && mac != COOKIE_MAC2_VALID)
+		return cookie_verdict(dev, buf, len, srcb, srcb_len, ip, ip_len, now, reply, why);
+	/* Only messages with a valid mac1 reach the budget: junk that costs
+	 * nothing to send cannot push honest peers onto the cookie path. */
+	if (!hs_budget_take(&dev->dh_budget, now)) {
+		dev->under_load_until_ns = now + HSLOAD_HOLD_NS;
+		*why = DROP_DH_BUDGET;
+		return HS_DROP;
+	}
+	return HS_PASS;
+}
+
+void receive_handshake_pass(struct device *dev, const uint8_t *buf, const struct endpoint *src,
+			    uint64_t now)
+{
 	if (buf[0] == MSG_INITIATION)
 		receive_initiation(dev, buf, src, now);
 	else
 		receive_response(dev, buf, src, now);
+}
+
+void receive_cookie_sent(struct device *dev, const struct endpoint *src,
+			 const struct msg_cookie_reply *reply)
+{
+	/* Batched: under a flood one sendmmsg carries many replies. */
+	send_queue_raw(dev, src, reply, sizeof(*reply));
+	dev->cookie_replies_sent++;
+	device_count_drop(dev, DROP_COOKIE_SENT);
+}
+
+/* Without a handshake queue (tests, fuzzing): the gate on the loop, load
+ * by the rate rule only. */
+static void receive_handshake(struct device *dev, uint8_t *buf, size_t len,
+			      const struct endpoint *src, uint64_t now)
+{
+	struct msg_cookie_reply reply;
+	enum drop_reason why = DROP_HANDSHAKE;
+
+	switch (receive_handshake_gate(dev, buf, len, src, false, now, &reply, &why)) {
+	case HS_DROP:
+		device_count_drop(dev, why);
+		return;
+	case HS_COOKIE:
+		receive_cookie_sent(dev, src, &reply);
+		return;
+	case HS_PASS:
+		receive_handshake_pass(dev, buf, src, now);
+		return;
+	}
+}
+
+/* With a handshake queue the loop only copies the message into it (the
+ * SYN queue: bounded, full means dropped and counted); everything else
+ * happens on the handshake thread (hs_queue.h). */
+static void receive_handshake_or_queue(struct device *dev, uint8_t *buf, size_t len,
+				       const struct endpoint *src, uint64_t now)
+{
+	if (dev->hsq) {
+		if (!hs_queue_push(dev->hsq, buf, len, src))
+			device_count_drop(dev, DROP_HS_QUEUE_FULL);
+		return;
+	}
+	receive_handshake(dev, buf, len, src, now);
 }
 
 /* Inner source address of a decrypted packet; false if not valid IP or if
@@ -224,22 +304,27 @@ static enum drop_reason transport_drop_reason(enum transport_result r)
 static void after_transport_authenticated(struct peer *peer, struct keypair *kp,
 					  enum transport_result r, uint64_t now)
 {
-	if (r == TRANSPORT_OK_CONFIRMED) {
-		/* The ACK: the responder's next keypair becomes current. */
-		peer_keypair_confirmed(peer, kp);
+	struct keypair *cur;
+
+	/* Only the first packet on the peer's next keypair completes a
+	 * handshake; a responder keypair already pushed out of next by a
+	 * newer handshake is only confirmed for sending. */
+	if (r == TRANSPORT_OK_CONFIRMED && peer_keypair_confirmed(peer, kp)) {
 		timers_handshake_complete(&peer->timers);
 		peer->last_handshake_wall_ns = wg_wall_clock_ns();
 		send_staged(peer);
 	}
 	timers_any_authenticated_packet_received(&peer->timers);
 	timers_any_authenticated_packet_traversal(&peer->timers, now);
-	/* Keys near REJECT_AFTER_TIME on the receiving side: the initiator
-	 * starts a new handshake once, before they die. */
-	if (kp == peer->kp_current && kp->is_initiator && !peer->sent_lastminute_handshake &&
-	    now - kp->birth_ns > REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT) {
-		peer->sent_lastminute_handshake = true;
+	/* Keys near REJECT_AFTER_TIME: the initiator starts a new handshake
+	 * once, before they die. The current keypair is the one that ages,
+	 * whichever keypair this packet came on. */
+	cur = peer->kp_current;
+	if (timers_lastminute_handshake_due(&peer->timers,
+					    cur && cur->valid && !cur->send_expired &&
+					    cur->is_initiator,
+					    cur ? cur->birth_ns : 0, now))
 		send_initiation(peer, false);
-	}
 }
 
 /* PeerToPeer = direct or refuse: true if the packet's inner destination is
@@ -333,6 +418,8 @@ void receive_packet(struct device *dev, uint8_t *buf, size_t len,
 {
 	uint32_t type;
 
+	if (dev->link_down)
+		return;	/* the kernel has no socket open while down */
 	if (len < 4) {
 		device_count_drop(dev, DROP_SHORT);
 		return;
@@ -342,12 +429,12 @@ void receive_packet(struct device *dev, uint8_t *buf, size_t len,
 	case MSG_INITIATION:
 		if (len != sizeof(struct msg_initiation))
 			break;
-		receive_handshake(dev, buf, len, src, now);
+		receive_handshake_or_queue(dev, buf, len, src, now);
 		return;
 	case MSG_RESPONSE:
 		if (len != sizeof(struct msg_response))
 			break;
-		receive_handshake(dev, buf, len, src, now);
+		receive_handshake_or_queue(dev, buf, len, src, now);
 		return;
 	case MSG_COOKIE_REPLY:
 		if (len != sizeof(struct msg_cookie_reply))
@@ -441,6 +528,8 @@ void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
 	uint32_t type;
 	uint64_t counter;
 
+	if (dev->link_down)
+		return;
 	if (len >= 4) {
 		memcpy(&type, buf, 4);	/* type byte and 3 zero bytes */
 		type = le32_to_host(type);

@@ -30,6 +30,7 @@ struct rx_job {
 void receive_packet(struct device *dev, uint8_t *buf, size_t len,
 		    const struct endpoint *src, uint64_t now);
 void receive_flush(struct device *dev);
+
 /* With a crypto pool: the messages of one recvmmsg batch go in order
  * through receive_batch_add, then receive_batch_end. Runs of transport
  * messages are checked here, decrypted in parallel, and delivered in

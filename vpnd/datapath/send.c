@@ -24,9 +24,21 @@
 #define UDP_GSO_MAX_SEGS  64
 #define UDP_GSO_MAX_BYTES 65000
 
+/* The handshake timers' jitter, drawn from a pool of random words
+ * refilled 64 at a time: a ping-pong flow arms the new-handshake timer on
+ * every packet it sends, and one getrandom() per packet was a system call
+ * on the path of a lone packet. The pool is the event loop's alone; the
+ * jitter needs no secrecy, and the modulo's bias (2^32 mod 334) is nil. */
 static uint64_t jitter_ns(void)
 {
-	return (uint64_t)wg_random_uniform(REKEY_TIMEOUT_JITTER_MS) * MSEC_NS;
+	static uint32_t pool[64];
+	static unsigned left;
+
+	if (!left) {
+		wg_random_bytes(pool, sizeof(pool));
+		left = 64;
+	}
+	return (uint64_t)(pool[--left] % REKEY_TIMEOUT_JITTER_MS) * MSEC_NS;
 }
 
 /* The socket is dual-stack IPv6 when it can be: IPv4 endpoints are sent
@@ -362,26 +374,22 @@ void send_initiation(struct peer *peer, bool is_retry)
 	uint64_t now = now_monotonic_ns();
 	uint32_t index;
 
-	if (!is_retry) {
-		if (peer->last_initiation_sent_ns &&
-		    now - peer->last_initiation_sent_ns < REKEY_TIMEOUT)
-			return;
-		timers_handshake_attempts_reset(&peer->timers);
-	}
+	if (!timers_initiation_allowed(&peer->timers, now, is_retry) || dev->link_down)
+		return;
 	if (!dev->local->has_identity || !peer->has_endpoint)
 		return;
 	peer_drop_handshake_index(peer);
 	index = index_table_add(&dev->index, peer, NULL);
 	if (!index)
 		return;
-	if (noise_create_initiation(&peer->hs, dev->local, &msg, index, wg_wall_clock_ns()) !=
+	if (noise_create_initiation(peer->hs, dev->local, &msg, index, wg_wall_clock_ns()) !=
 	    NOISE_OK) {
 		index_table_remove(&dev->index, index);
-		peer->hs.local_index = 0;
+		peer->hs->local_index = 0;
 		return;
 	}
 	cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof(msg), now);
-	peer->last_initiation_sent_ns = now;
+	timers_handshake_sent(&peer->timers, now);
 	peer->handshakes_sent++;
 	timers_any_authenticated_packet_traversal(&peer->timers, now);
 	timers_any_authenticated_packet_sent(&peer->timers);
@@ -462,6 +470,8 @@ void send_keepalive(struct peer *peer)
 	struct keypair *kp;
 	uint64_t now = now_monotonic_ns();
 
+	if (peer->dev->link_down)
+		return;
 	if (peer->staged_count) {
 		send_staged(peer);
 		return;

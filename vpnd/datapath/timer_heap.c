@@ -114,5 +114,6 @@ void peer_run_timers(struct peer *peer, uint64_t now)
 		send_initiation(peer, false);
 	if (actions & TIMER_ACTION_SEND_KEEPALIVE)
 		send_keepalive(peer);
+	timers_actions_done(&peer->timers, now);
 	send_flush(peer->dev);
 }

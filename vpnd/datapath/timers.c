@@ -15,6 +15,7 @@ void timers_stop_all(struct timers *t)
 {
 	memset(t->deadline, 0, sizeof(t->deadline));
 	t->need_another_keepalive = false;
+	t->keepalive_rearm_due = false;
 }
 
 bool timers_pending(const struct timers *t, enum timer_id id)
@@ -83,6 +84,7 @@ void timers_handshake_complete(struct timers *t)
 {
 	t->deadline[TIMER_RETRANSMIT_HANDSHAKE] = 0;
 	t->handshake_attempts = 0;
+	t->sent_lastminute_handshake = false;
 }
 
 void timers_session_derived(struct timers *t, uint64_t now)
@@ -93,6 +95,33 @@ void timers_session_derived(struct timers *t, uint64_t now)
 void timers_handshake_attempts_reset(struct timers *t)
 {
 	t->handshake_attempts = 0;
+}
+
+bool timers_initiation_allowed(struct timers *t, uint64_t now, bool is_retry)
+{
+	if (!is_retry)
+		t->handshake_attempts = 0;
+	return !t->last_sent_handshake || now - t->last_sent_handshake >= REKEY_TIMEOUT;
+}
+
+void timers_handshake_sent(struct timers *t, uint64_t now)
+{
+	t->last_sent_handshake = now ? now : 1;	/* 0 means never */
+}
+
+void timers_handshake_sent_reset(struct timers *t)
+{
+	t->last_sent_handshake = 0;
+}
+
+bool timers_lastminute_handshake_due(struct timers *t, bool current_sendable_initiator,
+				     uint64_t current_birth, uint64_t now)
+{
+	if (t->sent_lastminute_handshake || !current_sendable_initiator ||
+	    now - current_birth < REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT)
+		return false;
+	t->sent_lastminute_handshake = true;
+	return true;
 }
 
 static unsigned expire_retransmit(struct timers *t, uint64_t now)
@@ -109,11 +138,11 @@ static unsigned expire_retransmit(struct timers *t, uint64_t now)
 	return TIMER_ACTION_RETRY_INITIATION;
 }
 
-static unsigned expire_send_keepalive(struct timers *t, uint64_t now)
+static unsigned expire_send_keepalive(struct timers *t)
 {
 	if (t->need_another_keepalive) {
 		t->need_another_keepalive = false;
-		arm(t, TIMER_SEND_KEEPALIVE, now + KEEPALIVE_TIMEOUT);
+		t->keepalive_rearm_due = true;	/* after the send: timers_actions_done */
 	}
 	return TIMER_ACTION_SEND_KEEPALIVE;
 }
@@ -124,7 +153,7 @@ static unsigned expire_one(struct timers *t, enum timer_id id, uint64_t now)
 	case TIMER_RETRANSMIT_HANDSHAKE:
 		return expire_retransmit(t, now);
 	case TIMER_SEND_KEEPALIVE:
-		return expire_send_keepalive(t, now);
+		return expire_send_keepalive(t);
 	case TIMER_NEW_HANDSHAKE:
 		return TIMER_ACTION_SEND_INITIATION;
 	case TIMER_ZERO_KEY_MATERIAL:
@@ -148,4 +177,12 @@ unsigned timers_expire(struct timers *t, uint64_t now)
 		actions |= expire_one(t, (enum timer_id)i, now);
 	}
 	return actions;
+}
+
+void timers_actions_done(struct timers *t, uint64_t now)
+{
+	if (t->keepalive_rearm_due) {
+		t->keepalive_rearm_due = false;
+		arm(t, TIMER_SEND_KEEPALIVE, now + KEEPALIVE_TIMEOUT);
+	}
 }

@@ -32,6 +32,9 @@ struct timers {
 	uint64_t deadline[TIMER_COUNT];
 	unsigned handshake_attempts;
 	bool need_another_keepalive;
+	bool keepalive_rearm_due;	/* set by an expiry, done by timers_actions_done */
+	bool sent_lastminute_handshake;	/* until the next completed handshake */
+	uint64_t last_sent_handshake;	/* initiation or response; 0 = never */
 	uint16_t persistent_keepalive_interval;	/* seconds, 0 = off */
 };
 
@@ -53,7 +56,29 @@ void timers_session_derived(struct timers *t, uint64_t now);
 /* A new (non-retry) initiation resets the retransmission count. */
 void timers_handshake_attempts_reset(struct timers *t);
 
+/* The kernel's wg_packet_send_queued_handshake_initiation: a new request
+ * (not a retry) resets the retransmission count first, whatever follows;
+ * then one handshake message (initiation or response) per REKEY_TIMEOUT.
+ * True: the caller may send an initiation now. */
+bool timers_initiation_allowed(struct timers *t, uint64_t now, bool is_retry);
+/* A handshake message (initiation or response) left at now. */
+void timers_handshake_sent(struct timers *t, uint64_t now);
+/* Forget when the last handshake was sent: the next may leave at once
+ * (the kernel's wg_noise_reset_last_sent_handshake). */
+void timers_handshake_sent_reset(struct timers *t);
+/* Receive side keep-key-fresh (the kernel's receive.c keep_key_fresh):
+ * true once per completed handshake when the current keypair, ours as
+ * initiator and still valid for sending, is born at least
+ * REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT ago. */
+bool timers_lastminute_handshake_due(struct timers *t, bool current_sendable_initiator,
+				     uint64_t current_birth, uint64_t now);
+
 /* Fires every timer whose deadline is <= now; returns the actions. */
 unsigned timers_expire(struct timers *t, uint64_t now);
+/* After the caller has carried out timers_expire's actions: re-arms what
+ * must outlive them (the send-keepalive timer with need_another_keepalive:
+ * the keepalive just sent would have disarmed it, as any packet sent does;
+ * the kernel re-arms after wg_packet_send_keepalive). */
+void timers_actions_done(struct timers *t, uint64_t now);
 
 #endif
