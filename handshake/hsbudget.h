@@ -19,6 +19,7 @@
 struct hs_budget {
 	uint64_t window_start_ns;
 	uint32_t used;		/* DHs granted in the current window */
+	uint32_t demand;	/* messages that asked for one, this window */
 	uint32_t per_second;
 	uint64_t granted, refused;	/* since init, for vpnd show */
 	bool started;
@@ -29,5 +30,10 @@ void hs_budget_init(struct hs_budget *b, uint32_t per_second);
 /* True: one more DH may be done now (and is counted). False: over budget,
  * drop the message (counted). */
 bool hs_budget_take(struct hs_budget *b, uint64_t now_ns);
+
+/* Counts one message that asks for a DH (a valid mac1), granted or not.
+ * True once this window's demand is over per_second: a backlog of DH work,
+ * which is what puts the device under load (receive.c). */
+bool hs_budget_demand(struct hs_budget *b, uint64_t now_ns);
 
 #endif

@@ -9,6 +9,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
+#include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -204,6 +205,73 @@ int nl_link_set_mtu(struct nl *nl, unsigned ifindex, unsigned mtu, char *err, si
 		set_err(err, err_len, "set mtu %u on %s: %s", mtu,
 			ifname_of(ifindex, name), strerror(-ret));
 	return ret;
+}
+
+int nl_link_set_netns(struct nl *nl, unsigned ifindex, int netns_fd, const char *netns_name,
+		      char *err, size_t err_len)
+{
+	NL_BUF(buf);
+	char name[NAME_LEN];
+	struct nlmsghdr *nlh;
+	int ret;
+
+	ifname_of(ifindex, name);	/* named before it leaves this namespace */
+	nlh = put_link_hdr(buf, RTM_NEWLINK, ifindex, 0, 0);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
+	ret = nl_talk(nl, nlh);
+	if (ret < 0)
+		set_err(err, err_len, "move %s into network namespace %s: %s", name, netns_name,
+			strerror(-ret));
+	return ret;
+}
+
+static int nsid_attr_cb(const struct nlattr *attr, void *data)
+{
+	int *nsid = data;
+
+	if (mnl_attr_get_type(attr) == NETNSA_NSID && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+		*nsid = (int)mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+static int nsid_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_type == RTM_NEWNSID)
+		mnl_attr_parse(nlh, sizeof(struct rtgenmsg), nsid_attr_cb, data);
+	return MNL_CB_OK;
+}
+
+int nl_netns_id(struct nl *nl, int netns_fd)
+{
+	NL_BUF(buf);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtgenmsg *g;
+	unsigned int seq;
+	int nsid = -1, ret;
+	ssize_t n;
+
+	nlh->nlmsg_type = RTM_GETNSID;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq = ++nl->seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)netns_fd);
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	/* The RTM_NEWNSID answer, then the ACK. */
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, n, seq, nl->portid, nsid_cb, &nsid);
+		if (ret < 0)
+			return errno ? -errno : -EIO;
+		if (ret == MNL_CB_STOP)
+			break;
+	}
+	return nsid >= 0 ? nsid : -ENOENT;
 }
 
 int nl_link_set_up(struct nl *nl, unsigned ifindex, bool up, char *err, size_t err_len)
@@ -611,7 +679,7 @@ int nl_table_in_use(struct nl *nl, uint32_t table, char *err, size_t err_len)
 struct nl_watch *nl_watch_open(char *err, size_t err_len)
 {
 	struct nl_watch *w;
-	int e;
+	int e, one = 1;
 
 	w = calloc(1, sizeof(*w));
 	if (!w) {
@@ -625,6 +693,11 @@ struct nl_watch *nl_watch_open(char *err, size_t err_len)
 		goto fail;
 	if (mnl_socket_bind(w->sock, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0)
 		goto fail;
+	/* Events of the namespaces that have an id here too (one gets one
+	 * when our link moves into it): the link is followed over there.
+	 * Without it (old kernel) only the TUN fd tells a deletion there. */
+	setsockopt(mnl_socket_get_fd(w->sock), SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &one,
+		   sizeof(one));
 	return w;
 
 fail:
@@ -643,41 +716,140 @@ int nl_watch_fd(const struct nl_watch *w)
 }
 
 struct watch_ctx {
-	unsigned ifindex;
-	struct nl_link_state *st;
+	struct nl_link *link;
+	int msg_nsid;	/* the message's namespace: NL_NSID_HERE, or its id */
+	bool overrun;	/* the kernel dropped events (ENOBUFS) */
 };
 
-static int watch_mtu_cb(const struct nlattr *attr, void *data)
-{
-	unsigned *mtu = data;
+/* The attributes of a link message that the watch reads. */
+struct link_attrs {
+	const char *ifname;
+	bool moved;		/* IFLA_NEW_NETNSID: a move, not a deletion */
+	int new_nsid;		/* ... into this namespace (as the sender sees it) */
+	unsigned new_ifindex;	/* IFLA_NEW_IFINDEX: its index over there, or 0 */
+	unsigned mtu;		/* IFLA_MTU, or 0 */
+};
 
-	if (mnl_attr_get_type(attr) == IFLA_MTU && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
-		*mtu = mnl_attr_get_u32(attr);
+static int link_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct link_attrs *a = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case IFLA_IFNAME:
+		if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
+			a->ifname = mnl_attr_get_str(attr);
+		break;
+	case IFLA_NEW_NETNSID:
+		a->moved = true;
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+			a->new_nsid = (int)mnl_attr_get_u32(attr);
+		break;
+	case IFLA_NEW_IFINDEX:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+			a->new_ifindex = mnl_attr_get_u32(attr);
+		break;
+	case IFLA_MTU:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+			a->mtu = mnl_attr_get_u32(attr);
+		break;
+	}
 	return MNL_CB_OK;
+}
+
+/* Our link, where it is now (here, or in namespace l->nsid), deleted or
+ * moved: a move's RTM_DELLINK carries IFLA_NEW_NETNSID (the kernel's
+ * __dev_change_net_namespace), a deletion's does not. A move from here
+ * says where to (an id of ours); a move from over there says it in that
+ * namespace's ids, which mean nothing here: the link is then away,
+ * whereabouts unknown. RTM_NEWLINK of our link may rename it. */
+static void note_state(struct nl_link *l, const struct ifinfomsg *ifi,
+		       const struct link_attrs *a)
+{
+	l->seen = true;
+	l->up = (ifi->ifi_flags & IFF_UP) != 0;
+	if (a->mtu)
+		l->mtu = a->mtu;
+	if (a->ifname)
+		snprintf(l->ifname, sizeof(l->ifname), "%s", a->ifname);
+}
+
+static void watch_own_link(struct nl_link *l, const struct nlmsghdr *nlh, int msg_nsid,
+			   const struct link_attrs *a)
+{
+	if (nlh->nlmsg_type == RTM_NEWLINK) {
+		note_state(l, mnl_nlmsg_get_payload(nlh), a);
+		return;
+	}
+	if (!a->moved) {
+		l->where = LINK_GONE;	/* for good: later messages are ignored */
+		return;
+	}
+	l->nsid = msg_nsid == NL_NSID_HERE ? a->new_nsid : NL_NSID_UNKNOWN;
+	l->ifindex = a->new_ifindex;
+	l->where = LINK_MOVED;
+}
+
+/* Away: an RTM_NEWLINK here with our name is the link coming back, with
+ * whatever index the kernel gave it. */
+void nl_link_event(struct nl_link *l, const struct nlmsghdr *nlh, int msg_nsid)
+{
+	struct link_attrs a = { .new_nsid = NL_NSID_UNKNOWN };
+	const struct ifinfomsg *ifi;
+	int where_nsid = l->where == LINK_PRESENT ? NL_NSID_HERE : l->nsid;
+
+	if ((nlh->nlmsg_type != RTM_DELLINK && nlh->nlmsg_type != RTM_NEWLINK) ||
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)) || l->where == LINK_GONE)
+		return;
+	ifi = mnl_nlmsg_get_payload(nlh);
+	mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, &a);
+	if (where_nsid != NL_NSID_UNKNOWN && msg_nsid == where_nsid &&
+	    (unsigned)ifi->ifi_index == l->ifindex) {
+		watch_own_link(l, nlh, msg_nsid, &a);
+	} else if (l->where == LINK_MOVED && msg_nsid == NL_NSID_HERE &&
+		   nlh->nlmsg_type == RTM_NEWLINK && a.ifname && !strcmp(a.ifname, l->ifname)) {
+		l->where = LINK_PRESENT;
+		l->nsid = NL_NSID_HERE;
+		l->ifindex = (unsigned)ifi->ifi_index;
+		note_state(l, ifi, &a);
+	}
 }
 
 static int watch_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct watch_ctx *ctx = data;
-	const struct ifinfomsg *ifi;
-	unsigned mtu = 0;
 
-	if ((nlh->nlmsg_type != RTM_DELLINK && nlh->nlmsg_type != RTM_NEWLINK) ||
-	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
-		return MNL_CB_OK;
-	ifi = mnl_nlmsg_get_payload(nlh);
-	if ((unsigned)ifi->ifi_index != ctx->ifindex)
-		return MNL_CB_OK;
-	if (nlh->nlmsg_type == RTM_DELLINK) {
-		ctx->st->gone = true;
-		return MNL_CB_OK;
-	}
-	mnl_attr_parse(nlh, sizeof(*ifi), watch_mtu_cb, &mtu);
-	ctx->st->seen = true;
-	ctx->st->up = (ifi->ifi_flags & IFF_UP) != 0;
-	if (mtu)
-		ctx->st->mtu = mtu;
+	nl_link_event(ctx->link, nlh, ctx->msg_nsid);
 	return MNL_CB_OK;
+}
+
+/* One datagram and the namespace it comes from (NETLINK_LISTEN_ALL_NSID
+ * puts the sender's id in a control message). -1 with errno when none. */
+static ssize_t watch_recv(struct nl_watch *w, int *nsid)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct iovec iov = { .iov_base = w->buf, .iov_len = sizeof(w->buf) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+			    .msg_controllen = sizeof(c.buf) };
+	struct cmsghdr *h;
+	ssize_t n = recvmsg(mnl_socket_get_fd(w->sock), &m, 0);
+
+	*nsid = NL_NSID_HERE;
+	if (n < 0)
+		return n;
+	if (m.msg_flags & MSG_TRUNC) {
+		errno = ENOBUFS;	/* a lost event, as an overrun */
+		return -1;
+	}
+	for (h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+		if (h->cmsg_level == SOL_NETLINK && h->cmsg_type == NETLINK_LISTEN_ALL_NSID &&
+		    h->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(nsid, CMSG_DATA(h), sizeof(int));
+	if (*nsid < 0)
+		*nsid = NL_NSID_HERE;	/* our own namespace has no id in itself */
+	return n;
 }
 
 /* Reads until the socket is empty. Notifications carry seq 0 and port 0,
@@ -687,39 +859,47 @@ static void watch_drain(struct nl_watch *w, struct watch_ctx *ctx)
 	ssize_t n;
 
 	for (;;) {
-		n = mnl_socket_recvfrom(w->sock, w->buf, sizeof(w->buf));
+		n = watch_recv(w, &ctx->msg_nsid);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			/* EAGAIN: drained. ENOBUFS/ENOSPC: events were lost;
-			 * the existence check in the caller covers for them. */
-			return;
+			/* EAGAIN: drained. ENOBUFS: events were lost; the
+			 * existence check in the caller covers for them,
+			 * reading on past the loss. */
+			if (errno != ENOBUFS)
+				return;
+			ctx->overrun = true;
+			continue;
 		}
 		mnl_cb_run(w->buf, n, 0, 0, watch_cb, ctx);
 	}
 }
 
-void nl_watch_read(struct nl_watch *w, unsigned ifindex, struct nl_link_state *st)
+enum nl_link_where nl_watch_link(struct nl_watch *w, struct nl_link *l)
 {
-	struct watch_ctx ctx = { .ifindex = ifindex, .st = st };
+	struct watch_ctx ctx = { .link = l };
 	char name[IF_NAMESIZE];
 
-	memset(st, 0, sizeof(*st));
+	l->seen = false;
 	watch_drain(w, &ctx);
-	if (st->gone)
-		return;
-	/* Catches deletions whose event we missed (overrun, or the link went
-	 * before the watch was opened). Ifindexes are not reused soon, so a
-	 * missing index means our link is gone. */
-	st->gone = !if_indextoname(ifindex, name) && (errno == ENXIO || errno == ENODEV);
+	if (l->where != LINK_PRESENT)
+		return l->where;
+	/* Events lost: is the link still here? Not only after the events: a
+	 * link being moved leaves the namespace's list well before the kernel
+	 * sends its RTM_DELLINK, so a missing index alone cannot tell a move
+	 * from a deletion. Gone from here is reported as moved; the owner of
+	 * a TUN learns of a deletion from its fd (EPOLLERR, EBADFD). */
+	if (ctx.overrun && !if_indextoname(l->ifindex, name) &&
+	    (errno == ENXIO || errno == ENODEV))
+		l->where = LINK_MOVED, l->nsid = NL_NSID_UNKNOWN;
+	return l->where;
 }
 
 bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex)
 {
-	struct nl_link_state st;
+	struct nl_link l = { .ifindex = ifindex, .nsid = NL_NSID_HERE, .where = LINK_PRESENT };
 
-	nl_watch_read(w, ifindex, &st);
-	return st.gone;
+	return nl_watch_link(w, &l) == LINK_GONE;
 }
 
 void nl_watch_close(struct nl_watch *w)

@@ -20,6 +20,14 @@ unsigned nl_ifindex(const char *ifname);
 
 int nl_link_set_mtu(struct nl *nl, unsigned ifindex, unsigned mtu, char *err, size_t err_len);
 int nl_link_set_up(struct nl *nl, unsigned ifindex, bool up, char *err, size_t err_len);
+/* Moves the link into the network namespace netns_fd (an fd of
+ * /var/run/netns/NAME; netns_name for the message). The kernel takes it
+ * down and drops its addresses and routes: set them again there. */
+int nl_link_set_netns(struct nl *nl, unsigned ifindex, int netns_fd, const char *netns_name,
+		      char *err, size_t err_len);
+/* The id the namespace netns_fd has in ours (one is given when a link
+ * moves there), or -errno (-ENOENT: none). */
+int nl_netns_id(struct nl *nl, int netns_fd);
 int nl_link_delete(struct nl *nl, unsigned ifindex, char *err, size_t err_len);
 /* family AF_INET / AF_INET6; addr 4 or 16 bytes. */
 int nl_addr_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr,
@@ -72,21 +80,47 @@ int nl_rule_add(struct nl *nl, const struct nl_rule *r, char *err, size_t err_le
 int nl_rule_del(struct nl *nl, const struct nl_rule *r, char *err, size_t err_len);
 
 /* A separate non-blocking socket subscribed to link events: poll its fd,
- * then call nl_watch_link_gone(), true once ifindex was deleted, or
- * nl_watch_read() for the link's latest state too. */
+ * then call nl_watch_link() to learn where the link is now and its latest
+ * state (admin up/down, MTU). */
 struct nl_watch;
 struct nl_watch *nl_watch_open(char *err, size_t err_len);
 int nl_watch_fd(const struct nl_watch *w);
-bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex);
 
-/* What the events read by one nl_watch_read() said about one link. */
-struct nl_link_state {
-	bool gone;		/* deleted */
-	bool seen;		/* an RTM_NEWLINK came: up and mtu are its latest */
-	bool up;		/* IFF_UP: administratively up */
-	unsigned mtu;		/* 0 if the event had no IFLA_MTU */
+/* Where a watched link is, seen from the watch's network namespace. */
+enum nl_link_where {
+	LINK_PRESENT,	/* here, as ifindex (which changes if it came back) */
+	LINK_MOVED,	/* moved to another namespace: alive, but not seen from here */
+	LINK_GONE,	/* deleted: stop */
 };
-void nl_watch_read(struct nl_watch *w, unsigned ifindex, struct nl_link_state *st);
+/* The caller's record of its link, updated by nl_watch_link(). Start it
+ * with the link's index and name, nsid NL_NSID_HERE and LINK_PRESENT, or
+ * LINK_MOVED with NL_NSID_UNKNOWN if it was moved away before the watch
+ * opened. The watch follows a moved link into a namespace that has an id
+ * here (NETLINK_LISTEN_ALL_NSID): ifindex and nsid are then its index and
+ * namespace over there, and a deletion there is LINK_GONE. A link away is
+ * recognised by its name (the last one seen) when it comes back.
+ * seen/up/mtu: its state from RTM_NEWLINK, wherever it was followed. */
+#define NL_NSID_HERE	(-1)
+#define NL_NSID_UNKNOWN	(-2)
+struct nl_link {
+	unsigned ifindex;
+	int nsid;
+	char ifname[16];	/* IFNAMSIZ */
+	enum nl_link_where where;
+	bool seen;		/* an RTM_NEWLINK in the last nl_watch_link(): up, mtu */
+	bool up;		/* IFF_UP: administratively up */
+	unsigned mtu;		/* 0 if no event said it */
+};
+enum nl_link_where nl_watch_link(struct nl_watch *w, struct nl_link *l);
+/* What one link message (RTM_NEWLINK/RTM_DELLINK) from namespace msg_nsid
+ * (NL_NSID_HERE or that namespace's id here) tells of l; the watch's
+ * decision, exposed for tests. Once LINK_GONE, l never changes again. */
+struct nlmsghdr;
+void nl_link_event(struct nl_link *l, const struct nlmsghdr *nlh, int msg_nsid);
+/* Stateless: true once ifindex was deleted; a move (or a link missing
+ * after lost events) is not a deletion. Who holds the TUN fd learns of a
+ * deletion after a move from that fd. */
+bool nl_watch_link_gone(struct nl_watch *w, unsigned ifindex);
 void nl_watch_close(struct nl_watch *w);
 
 #endif

@@ -58,6 +58,28 @@ static void test_clock_back_gives_nothing(void **state)
 	assert_int_equal(take_n(&b, T0 + NSEC_PER_SEC, 3), 3);
 }
 
+/* Demand (messages asking for a DH, granted or not) over the budget in a
+ * window is the backlog that puts the device under load: an honest burst
+ * within the budget is not (a hub of 600 peers restarting), demand past it
+ * is, and a new window starts again from nothing. */
+static void test_demand_over_budget(void **state)
+{
+	struct hs_budget b;
+	unsigned over = 0;
+
+	(void)state;
+	hs_budget_init(&b, 1000);
+	for (int i = 0; i < 600; i++)
+		over += hs_budget_demand(&b, T0 + (uint64_t)i * 1000000);
+	assert_int_equal(over, 0);
+	for (int i = 0; i < 400; i++)
+		over += hs_budget_demand(&b, T0 + 600000000);
+	assert_int_equal(over, 0);		/* exactly the budget: still fine */
+	assert_true(hs_budget_demand(&b, T0 + 700000000));
+	assert_int_equal(take_n(&b, T0 + 700000000, 5), 5);	/* grants apart */
+	assert_false(hs_budget_demand(&b, T0 + NSEC_PER_SEC));	/* a new window */
+}
+
 static void test_default(void **state)
 {
 	struct hs_budget b;
@@ -74,6 +96,7 @@ int main(void)
 		cmocka_unit_test(test_ceiling_per_second),
 		cmocka_unit_test(test_spread_over_the_second),
 		cmocka_unit_test(test_clock_back_gives_nothing),
+		cmocka_unit_test(test_demand_over_budget),
 		cmocka_unit_test(test_default),
 	};
 

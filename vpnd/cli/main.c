@@ -57,8 +57,9 @@ static const struct subcommand {
 	bool own_options, needs_root;
 	int min_args, max_args;
 } subcommands[] = {
-	{ "up", up_main, { "[-f|--foreground] [-v|--verbose] CONFIG|NAME" },
-	  "create the interface from a config and start the daemon", true, true, 0, 0 },
+	{ "up", up_main, { "[-f|--foreground] [-v|--verbose] [--netns NAME] CONFIG|NAME" },
+	  "create the interface from a config and start the daemon (--netns: then move the "
+	  "interface into that network namespace)", true, true, 0, 0 },
 	{ "down", down_main, { "NAME" }, "stop the daemon and remove its interface",
 	  false, true, 1, 1 },
 	{ "reload", reload_main, { "NAME|CONFIG" },
@@ -293,6 +294,13 @@ static int parse_up_args(int argc, char **argv, struct daemon_opts *o, const cha
 		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			log_threshold = LOG_LEVEL_DEBUG;
 			setenv("VPND_VERBOSE", "1", 1);	/* the same for what we start */
+		} else if (!strcmp(argv[i], "--netns")) {
+			/* The interface is moved into that namespace. */
+			if (i + 1 >= argc) {
+				fprintf(stderr, "vpnd: --netns needs a namespace name\n");
+				return VPND_EXIT_USAGE;
+			}
+			o->netns = argv[++i];
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			fprintf(stderr, "vpnd: unknown option: '%s'\n", argv[i]);
 			return VPND_EXIT_USAGE;

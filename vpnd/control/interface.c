@@ -285,3 +285,52 @@ int interface_configure(struct nl *nl, struct device *dev, const struct config *
 		return ret;
 	return add_routes(nl, dev, cfg, err, err_len);
 }
+
+/* The /0 entries as plain routes in the main table: in a namespace whose
+ * only way out is the tunnel, no policy routing is needed (the UDP socket
+ * lives in the namespace where the interface was made). */
+static int add_default_routes(struct nl *nl, const struct device *dev, const struct config *cfg,
+			      char *err, size_t err_len)
+{
+	if (cfg->table_mode != TABLE_AUTO)
+		return 0;
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++) {
+			const struct ip_prefix *p = &cfg->peers[i].allowed_ips[j];
+			int ret;
+
+			if (p->cidr != 0 || listed_before(cfg, i, j))
+				continue;
+			ret = add_route(nl, dev, ROUTE_TABLE_MAIN, &cfg->peers[i], p, err, err_len);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+int interface_configure_link(struct nl *nl, struct device *dev, const struct config *cfg,
+			     char *err, size_t err_len)
+{
+	unsigned mtu = cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
+	int ret;
+
+	ret = nl_link_set_mtu(nl, dev->ifindex, mtu, err, err_len);
+	if (ret < 0)
+		return ret;
+	dev->mtu = mtu;
+	for (size_t i = 0; i < cfg->n_addresses; i++) {
+		const struct ip_prefix *a = &cfg->addresses[i];
+
+		ret = nl_addr_add(nl, dev->ifindex, a->family, a->addr, a->cidr, err, err_len);
+		if (ret < 0)
+			return ret;
+	}
+	ret = nl_link_set_up(nl, dev->ifindex, true, err, err_len);
+	if (ret < 0)
+		return ret;
+	ret = add_routes(nl, dev, cfg, err, err_len);
+	if (ret < 0)
+		return ret;
+	return add_default_routes(nl, dev, cfg, err, err_len);
+}

@@ -16,5 +16,11 @@ int device_apply_config(struct device *dev, const struct config *cfg, char *err,
  * daemon): the MTU only. -errno, err says what failed. */
 int interface_configure(struct nl *nl, struct device *dev, const struct config *cfg, char *err,
 			size_t err_len);
+/* vpnd up --netns, in the target namespace (nl opened there, dev->ifindex
+ * the index there), after device_apply_config: MTU, addresses, link up,
+ * routes, and a /0 as a plain route in the main table (no full-tunnel
+ * rules: the namespace's only way out is the tunnel). */
+int interface_configure_link(struct nl *nl, struct device *dev, const struct config *cfg,
+			     char *err, size_t err_len);
 
 #endif

@@ -259,13 +259,18 @@ int reload_apply(const char *ifname, const char *config_path, void (*warn_fn)(co
 	if (stats)
 		running_state_parse_stats(&rs, stats);
 	uapi_answer_free(stats);
-	ifindex = nl_ifindex(ifname);
-	if (!ifindex) {
-		snprintf(err, err_len, "%s: no such interface in this network namespace", ifname);
-		goto out;
-	}
 	if (reload_plan_make(&plan, &cfg, &rs) < 0) {
 		snprintf(err, err_len, "%s: out of memory", ifname);
+		goto out;
+	}
+	/* The daemon answers but the link is elsewhere (moved into another
+	 * network namespace): keys and peers go over the UAPI as ever; routes
+	 * can only be changed where the link is. */
+	ifindex = nl_ifindex(ifname);
+	if (!ifindex && (plan.n_route_add || plan.n_route_del)) {
+		snprintf(err, err_len, "%s: reload refused, nothing changed: its routes would "
+			 "change, but it is not in this network namespace (moved? run vpnd "
+			 "reload in its namespace: ip netns exec NAME vpnd reload ...)", ifname);
 		goto out;
 	}
 	rep->peers_added = plan.peers_added;

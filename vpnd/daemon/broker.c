@@ -135,25 +135,45 @@ static int serve_one(struct broker *b)
 	return ret < 0 ? -1 : 1;
 }
 
+static void send_link(struct broker *b, bool up, unsigned mtu)
+{
+	struct broker_link ev = { .up = up, .mtu = mtu };
+
+	(void)send(b->events_fd, &ev, sizeof(ev), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Moves are logged; the worker goes on (its TUN fd and UDP socket keep
+ * working wherever the link is). */
+static void log_where(struct broker *b, enum nl_link_where was)
+{
+	if (b->link.where == LINK_MOVED && was != LINK_MOVED)
+		log_info("%s: moved to another network namespace (%s); its UDP socket "
+			 "stays in this one", b->ifname,
+			 b->link.nsid >= 0 ? "followed there" : "not seen from here");
+	else if (b->link.where == LINK_PRESENT && was != LINK_PRESENT)
+		log_info("%s: back in this network namespace as ifindex %u", b->ifname,
+			 b->link.ifindex);
+}
+
 /* Deletion stops the worker; any other news of the link goes to it. A
  * full events socket drops the record: the worker is behind on events it
- * will catch up with at the next one (each carries the whole state). */
+ * will catch up with at the next one (each carries the whole state). A
+ * link moved where the watch cannot follow it counts as up: the move
+ * closed it (the kernel does), and nothing here would ever open it. */
 static void link_event(struct broker *b)
 {
-	struct nl_link_state st;
-	struct broker_link ev;
+	enum nl_link_where was = b->link.where;
 
-	nl_watch_read(b->watch, b->ifindex, &st);
-	if (st.gone) {
+	if (nl_watch_link(b->watch, &b->link) == LINK_GONE) {
 		log_info("%s: interface deleted, stopping", b->ifname);
 		kill(b->worker, SIGTERM);
 		return;
 	}
-	if (!st.seen)
-		return;
-	ev.up = st.up;
-	ev.mtu = st.mtu;
-	(void)send(b->events_fd, &ev, sizeof(ev), MSG_DONTWAIT | MSG_NOSIGNAL);
+	log_where(b, was);
+	if (b->link.where == LINK_MOVED && b->link.nsid < 0)
+		send_link(b, true, 0);
+	else if (b->link.seen)
+		send_link(b, b->link.up, b->link.mtu);
 }
 
 static void *serve(void *arg)
@@ -177,13 +197,13 @@ static void *serve(void *arg)
 }
 
 int broker_start(struct broker *b, int fd, int events_fd, const char *ifname,
-		 unsigned ifindex, pid_t worker, char *err, size_t err_len)
+		 const struct nl_link *link, pid_t worker, char *err, size_t err_len)
 {
 	int ret;
 
 	b->fd = fd;
 	b->events_fd = events_fd;
-	b->ifindex = ifindex;
+	b->link = *link;
 	b->worker = worker;
 	snprintf(b->ifname, sizeof(b->ifname), "%s", ifname);
 	b->watch = nl_watch_open(err, err_len);

@@ -17,13 +17,13 @@
 
 #include "vpnd/datapath/device.h"
 
-struct nl_watch;
+#include "tun/netlink.h"
 
 /* The monitor's side: a thread serving the channel and the link watch. */
 struct broker {
 	int fd;			/* monitor's end of the channel */
 	int events_fd;		/* monitor's end of the link events (one way) */
-	unsigned ifindex;
+	struct nl_link link;	/* where the interface is: it may move (netns) */
 	pid_t worker;
 	struct nl_watch *watch;
 	pthread_t thread;
@@ -44,9 +44,11 @@ int broker_channel(int sv[2]);
  * Link events other than deletion (administratively up or down, a new
  * MTU: the kernel's wg_open/wg_stop and padding) go to the worker as
  * records on events_fd, a second, one-way socketpair (broker_channel),
- * so that they never mix with the answers to the worker's requests. */
+ * so that they never mix with the answers to the worker's requests.
+ * A move into another network namespace is not a deletion: the watch
+ * follows the link (nl_watch_link), and the worker goes on. */
 int broker_start(struct broker *b, int fd, int events_fd, const char *ifname,
-		 unsigned ifindex, pid_t worker, char *err, size_t err_len);
+		 const struct nl_link *link, pid_t worker, char *err, size_t err_len);
 /* Waits for the thread (call once the worker is reaped) and closes all. */
 void broker_stop(struct broker *b);
 

@@ -40,6 +40,7 @@
 #include "vpnd/control/routes.h"
 #include "vpnd/daemon/broker.h"
 #include "vpnd/daemon/hooks.h"
+#include "vpnd/daemon/netns.h"
 #include "vpnd/daemon/sandbox.h"
 #include "vpnd/control/interface.h"
 
@@ -57,6 +58,9 @@ struct daemon {
 	struct device dev;
 	const struct daemon_opts *opts;
 	struct nl *nl;
+	/* Where the interface is (it may move: netns); the monitor's watch
+	 * (broker.h) starts from it. */
+	struct nl_link link;
 	int epoll_fd, uapi_fd, signal_fd, registered_udp_fd;
 	/* The monitor <-> worker channel (broker.h): [0] the monitor's end,
 	 * [1] the worker's; each process closes the other's after the fork. */
@@ -176,10 +180,14 @@ static void run_loop(struct daemon *d)
 		for (int i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case EV_TUN:
-				if (evs[i].events & (EPOLLERR | EPOLLHUP))
+				/* The interface deleted, wherever it is now
+				 * (EPOLLERR: the kernel detached the TUN). */
+				if ((evs[i].events & (EPOLLERR | EPOLLHUP)) ||
+				    packet_io_tun_readable(&d->dev, now) == IO_LINK_GONE) {
+					log_info("%s: TUN closed by the kernel (interface "
+						 "deleted), shutting down", d->dev.ifname);
 					d->running = false;
-				else if (packet_io_tun_readable(&d->dev, now) == IO_LINK_GONE)
-					d->running = false;
+				}
 				break;
 			case EV_UDP: packet_io_udp_readable(&d->dev, now); break;
 			case EV_UAPI: handle_uapi(d, now); break;
@@ -491,7 +499,7 @@ static int monitor_main(struct daemon *d, pid_t worker, int chan, int events)
 
 	/* Without it the worker has no way to a new socket and nobody sees
 	 * the link go: stop. */
-	if (broker_start(&broker, chan, events, d->dev.ifname, d->dev.ifindex, worker, err,
+	if (broker_start(&broker, chan, events, d->dev.ifname, &d->link, worker, err,
 			 sizeof(err)) < 0) {
 		log_error("%s: %s", d->dev.ifname, err);
 		kill(worker, SIGTERM);
@@ -542,6 +550,49 @@ static int monitor_main(struct daemon *d, pid_t worker, int chan, int events)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* vpnd up --netns: keys, peers and the UDP socket here, then the link
+ * moves and gets its MTU, addresses, state and routes over there through
+ * a netlink socket opened there. No full-tunnel rules and no DNS: the
+ * namespace's only way out is the tunnel, and its resolv.conf is the
+ * operator's (/etc/netns/NAME/resolv.conf). PostUp runs here. */
+static int start_in_netns(struct daemon *d, char *err, size_t err_len)
+{
+	const struct config *cfg = d->opts->cfg;
+	struct nl *there = NULL;
+	int nsfd, ret;
+
+	nsfd = netns_open(d->opts->netns, err, err_len);
+	if (nsfd < 0)
+		return nsfd;
+	ret = device_apply_config(&d->dev, cfg, err, err_len);
+	if (ret < 0)
+		goto out;
+	ret = nl_link_set_netns(d->nl, d->dev.ifindex, nsfd, d->opts->netns, err, err_len);
+	if (ret < 0)
+		goto out;
+	/* Followed there by the watch: the namespace's id here (given by
+	 * the move) and the link's index there. */
+	d->link.where = LINK_MOVED;
+	d->link.nsid = nl_netns_id(d->nl, nsfd);
+	if (d->link.nsid < 0)
+		d->link.nsid = NL_NSID_UNKNOWN;
+	ret = netns_nl_open(nsfd, d->opts->netns, d->dev.ifname, &there, &d->dev.ifindex, err,
+			    err_len);
+	if (ret < 0)
+		goto out;
+	d->link.ifindex = d->dev.ifindex;
+	ret = interface_configure_link(there, &d->dev, cfg, err, err_len);
+	if (ret < 0)
+		goto out;
+	log_info("%s: moved into network namespace %s; UDP socket stays here", d->dev.ifname,
+		 d->opts->netns);
+	ret = run_up_hooks("PostUp", cfg->post_up, cfg->n_post_up, d->dev.ifname, err, err_len);
+out:
+	nl_close(there);
+	close(nsfd);
+	return ret;
+}
+
 static int start(struct daemon *d, char *err, size_t err_len)
 {
 	const struct config *cfg = d->opts->cfg;
@@ -552,7 +603,16 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		snprintf(err, err_len, "%s is already up", d->opts->ifname);
 		return -EEXIST;
 	}
-	if (cfg && fulltunnel_check(cfg, err, err_len) < 0)
+	if (cfg && d->opts->netns && cfg->n_dns + cfg->n_dns_search) {
+		snprintf(err, err_len, "%s: DNS = with --netns: write the servers into "
+			 "/etc/netns/%s/resolv.conf instead", d->opts->config_path,
+			 d->opts->netns);
+		return -EINVAL;
+	}
+	if (cfg && d->opts->netns && cfg->kill_switch)
+		log_warn("%s: KillSwitch does nothing with --netns: the namespace's only way "
+			 "out is the tunnel", d->opts->ifname);
+	if (cfg && !d->opts->netns && fulltunnel_check(cfg, err, err_len) < 0)
 		return -EINVAL;
 	/* What a crashed earlier run left (its kill switch included). */
 	d->owns_ifname = true;
@@ -581,9 +641,14 @@ static int start(struct daemon *d, char *err, size_t err_len)
 			log_warn("%s: no TUN offloads: one packet per read", name);
 	}
 	d->dev.ifindex = nl_ifindex(name);
+	d->link = (struct nl_link){ .ifindex = d->dev.ifindex, .nsid = NL_NSID_HERE,
+				    .where = LINK_PRESENT };
+	snprintf(d->link.ifname, sizeof(d->link.ifname), "%s", name);
 	d->uapi_fd = uapi_listen(name, err, err_len);
 	if (d->uapi_fd < 0)
 		return -EIO;
+	if (cfg && d->opts->netns)
+		return start_in_netns(d, err, err_len);
 	if (!cfg && device_bind(&d->dev, 0) < 0) {
 		snprintf(err, err_len, "cannot bind a UDP socket");
 		return -EIO;

@@ -15,6 +15,9 @@ struct daemon_opts {
 	 * applied: neither process keeps them outside the device. */
 	struct config *cfg;
 	const char *config_path;	/* vpnd up: what SIGHUP reloads; else NULL */
+	/* vpnd up --netns NAME: the link moves into NAME once configured,
+	 * the UDP socket stays here; NULL: the link stays here. */
+	const char *netns;
 };
 
 /* Sets everything up, daemonizes unless foreground (the parent returns 0

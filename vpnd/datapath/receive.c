@@ -184,12 +184,12 @@ enum hs_verdict receive_handshake_gate(struct device *dev, const uint8_t *buf, s
 	enum cookie_mac_state mac;
 
 	/* under_load is the queue's rule (hsload.h: at least 1/8 full, held
-	 * 1 s, as the kernel's); the DH budget's adds to it: once the budget
-	 * of the second ran out, held 1 s. The DHs are the loop's, and a
-	 * thread that keeps up with the cheap checks never fills its queue:
-	 * running out of DHs is this design's backlog. An honest burst (a hub
-	 * of 600 peers restarting) stays within the budget and off the
-	 * cookie path. */
+	 * 1 s, as the kernel's); the DH budget's adds to it (below): more
+	 * messages asking for a DH in a second than the budget grants, held
+	 * 1 s. The DHs are the loop's, and a thread that keeps up with the
+	 * cheap checks never fills its queue: DH work beyond what we allow is
+	 * this design's backlog. An honest burst (a hub of 600 peers
+	 * restarting) stays within the budget and off the cookie path. */
 	under_load = under_load || device_under_load(dev, now);
 	limiters_gc(dev, now);
 	ratelimiter_set_coarse(dev->ratelimiter, under_load);
@@ -202,10 +202,19 @@ enum hs_verdict receive_handshake_gate(struct device *dev, const uint8_t *buf, s
 		*why = DROP_MAC1;
 		return HS_DROP;
 	}
+	/* Only messages with a valid mac1 count as DH demand: junk that
+	 * costs nothing to send cannot push honest peers onto the cookie
+	 * path. More demand in a second than the budget is the backlog. */
+	if (hs_budget_demand(&dev->dh_budget, now)) {
+		dev->under_load_until_ns = now + HSLOAD_HOLD_NS;
+		if (!under_load) {
+			under_load = true;
+			mac = cookie_validate(&dev->cookie_checker, buf, len, srcb, srcb_len,
+					      true, now);
+		}
+	}
 	if (under_load && mac != COOKIE_MAC2_VALID)
 		return cookie_verdict(dev, buf, len, srcb, srcb_len, ip, ip_len, now, reply, why);
-	/* Only messages with a valid mac1 reach the budget: junk that costs
-	 * nothing to send cannot push honest peers onto the cookie path. */
 	if (!hs_budget_take(&dev->dh_budget, now)) {
 		dev->under_load_until_ns = now + HSLOAD_HOLD_NS;
 		*why = DROP_DH_BUDGET;
