@@ -4,9 +4,9 @@
 # names, as in an operator's shell that stays open between steps (the
 # working directory and umask 077 carry over). Only three things differ,
 # by substitution: /etc/vpnd is a scratch directory per machine
-# (VPND_CONFIG_DIR too), and the interfaces "wg0" and "laptop" are
-# "wg0-<token>" and "laptop-<token>" (/var/run/vpnd and /var/run/wireguard
-# are shared by all tests and runs). The public keys the README says to send
+# (VPND_CONFIG_DIR too), and the interfaces "wg0", "laptop" and "box" (and
+# the namespace "box") are "wg0-<token>", ... (/var/run/vpnd,
+# /var/run/wireguard and namespace names are shared by all tests and runs). The public keys the README says to send
 # are copied from one directory to the other between steps. Besides the
 # steps' own output, the test counts what leaves the laptop outside the
 # tunnel and what the internet receives from the server.
@@ -18,10 +18,12 @@
 #   laptop 198.19.5.2/24,            wg0 198.19.5.1/24, 2001:db8:5::1/64
 #          2001:db8:5::2/64            udp 51820, forwarding, masquerade on eth1
 #   AllowedIPs 0.0.0.0/0, ::/0, DNS, KillSwitch
+#   [ns box] (step 7, made by the step) "box" 198.19.5.2/24: the laptop's tunnel,
+#   moved there, its UDP socket staying in ns lap
 set -e
 . "$(dirname "$0")/lib.sh"
 README=$(cd "$(dirname "$0")/../.." && pwd)/README.md
-WG=$(ifname wg0) LT=$(ifname laptop)
+WG=$(ifname wg0) LT=$(ifname laptop) BOX=$(ifname box)
 
 ns_new lap; ns_new srv; ns_new net
 # /etc/netns/NAME is ours to remove (ip netns del leaves it).
@@ -73,6 +75,7 @@ step() {
 	m=$(step_machine "$1")
 	[ -n "${NS[$m]}" ] || { echo "step $1: no 'on the laptop|server' line"; return 1; }
 	text=$(step_text "$1" | sed -e "s/\bwg0\b/$WG/g" -e "s/\blaptop\b/$LT/g" \
+		-e "s/\bbox\b/$BOX/g" \
 		-e "s|/etc/vpnd|${DIR[$m]}|g")
 	ip netns exec "${NS[$m]}" env VPND_CONFIG_DIR="${DIR[$m]}" PATH="$BIN:$PATH" \
 		VPND_LOG="$WORK/$m.log" bash -e -c "if [ -d ${DIR[$m]} ]; then cd ${DIR[$m]}; fi; umask 077
@@ -80,8 +83,8 @@ $text" \
 		> "$WORK/step$1.out" 2>&1 || { tail -20 "$WORK/step$1.out"; return 1; }
 }
 out() { grep -q -- "$2" "$WORK/step$1.out"; }
-check "README: six steps, each on the laptop or the server" \
-	sh -c "[ \$(grep -c '^# [0-9]*\. on the \(laptop\|server\):' $WORK/walk.sh) = 6 ]"
+check "README: seven steps, each on the laptop or the server" \
+	sh -c "[ \$(grep -c '^# [0-9]*\. on the \(laptop\|server\):' $WORK/walk.sh) = 7 ]"
 
 # 1. the laptop's keys
 check "1. laptop: keys" step 1
@@ -130,6 +133,15 @@ check "6. links, nftables and src_valid_mark as before too" \
 	sh -c "$(declare -f snap); lap=$lap; snap 2>&1 | diff -u $WORK/lap.before -"
 nothing_left() { ! ls /var/run/vpnd /var/run/wireguard | grep -F "$LT."; }
 check "6. nothing of the laptop's left in /var/run/vpnd, /var/run/wireguard" nothing_left
+
+# 7. a container's only network
+NAMESPACES+=("$BOX")	# made by the step; deleted at exit should the step fail
+check "7. laptop: vpnd up --netns, ping from the container, down" step 7
+[ -f "/var/run/vpnd/$BOX.pid" ] && cp "/var/run/vpnd/$BOX.pid" "$WORK/$BOX.pidfile"
+check "7. the container's only route is the tunnel" out 7 "^default dev $BOX"
+check "7. the container reached the internet" out 7 " 2 received"
+check "7. nothing left the laptop outside the tunnel" test "$(leaks)" = 0
+check "7. the container's namespace is gone" test ! -e "/var/run/netns/$BOX"
 check "the server is still up" ip netns exec "$srv" wg show "$WG"
 cd /
 finish
