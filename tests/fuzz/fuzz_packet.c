@@ -32,6 +32,8 @@
  *      1 send_keepalive, 2 a TUN packet (send_from_tun), 3 a TUN read with
  *      virtio_net_hdr (split as the daemon does), 4 timer_heap_run,
  *      5 PeerToPeer (over the UAPI) = kernel, direct or refuse (data[0] % 3)
+ * Every datagram's outer DS field (TOS; its ECN field reaches the inner
+ * packet of a transport message) is the record's last byte.
  * ctl bit 3: from [2001:db8::1]:51821 instead of 192.0.2.1:51820
  * ctl bit 4: the device is under load (mac2 or a cookie reply; rate limit)
  * ctl bit 5: kinds 2 and 6 use the newest session, if there is one
@@ -466,7 +468,7 @@ static void setup(void)
 	    NOISE_OK)
 		die("noise_create_initiation");
 	cookie_add_macs(&pmaker, (uint8_t *)&m, sizeof(m), now);
-	receive_packet(&dev, (uint8_t *)&m, sizeof(m), &src_a, now);
+	receive_packet(&dev, (uint8_t *)&m, sizeof(m), &src_a, 0, now);
 	send_flush(&dev);
 	process_captures();
 	if (!s_newest.valid || !peer->kp_next)
@@ -788,12 +790,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct session *session =
 			ctl & CTL_NEWEST && s_newest.valid ? &s_newest : &s_setup;
 		const uint8_t *rec = data + 4;
-		uint8_t *b = NULL;
+		uint8_t *b = NULL, ds;
 		bool vnet = ctl & CTL_VNET;
 
 		size -= 4;
 		if (len > size)
 			len = blen = size;
+		ds = len ? rec[len - 1] : 0;
 		data += 4 + len;
 		size -= len;
 
@@ -852,10 +855,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* Kept until the end: queued TUN packets point into it. */
 			bufs[n_bufs++] = b;
 			if ((ctl & CTL_BATCH) && (ctl & CTL_KIND) != K_EVENT) {
-				receive_batch_add(&dev, b, blen, src, now);
+				receive_batch_add(&dev, b, blen, src, ds, now);
 				in_batch = true;
 			} else {
-				receive_packet(&dev, b, blen, src, now);
+				receive_packet(&dev, b, blen, src, ds, now);
 			}
 		}
 		if (!in_batch) {

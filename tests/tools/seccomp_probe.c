@@ -154,6 +154,13 @@ static int pktinfo(void)
 	return setsockopt(udp_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 }
 
+static int recvtos(void)
+{
+	int one = 1;
+
+	return setsockopt(udp_fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
+}
+
 static int make_eventfd(void)
 {
 	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -248,5 +255,6 @@ int main(void)
 	bad |= probe("eventfd() (needed)", make_eventfd, 0);
 	bad |= probe("setsockopt(SO_RCVTIMEO) (needed)", rcv_timeout, 0);
 	bad |= probe("setsockopt(IP_PKTINFO) (needed)", pktinfo, 0);
+	bad |= probe("setsockopt(IP_RECVTOS) (needed: ECN)", recvtos, 0);
 	return bad;
 }

@@ -121,12 +121,14 @@ static const int allowed[] = {
 
 /* setsockopt(fd, level, name) pairs the worker may set: the UAPI
  * connection's timeouts, UDP segmentation offload, and the packet-info
- * options (the source address of a received datagram). Nothing reaches
- * netfilter (IPT_SO_*), the mark, IP_TRANSPARENT or forced buffer sizes. */
+ * options (the source address of a received datagram, its outer TOS /
+ * traffic class for ECN). Nothing reaches netfilter (IPT_SO_*), the mark,
+ * IP_TRANSPARENT or forced buffer sizes. */
 static const int setsockopts[][2] = {
 	{ SOL_SOCKET, SO_RCVTIMEO }, { SOL_SOCKET, SO_SNDTIMEO },
 	{ SOL_UDP, UDP_SEGMENT }, { SOL_UDP, UDP_GRO },
 	{ IPPROTO_IP, IP_PKTINFO }, { IPPROTO_IPV6, IPV6_RECVPKTINFO },
+	{ IPPROTO_IP, IP_RECVTOS }, { IPPROTO_IPV6, IPV6_RECVTCLASS },
 };
 static const int getsockopts[][2] = {
 	{ SOL_SOCKET, SO_ERROR }, { SOL_SOCKET, SO_TYPE },

@@ -132,6 +132,7 @@ struct device {
 	uint8_t (*tx_bufs)[TX_BUF_LEN];
 	size_t tx_lens[BATCH_MAX];
 	struct endpoint tx_dst[BATCH_MAX];	/* and the source to send from */
+	uint8_t tx_tos[BATCH_MAX];		/* outer TOS/traffic class (ecn.h) */
 	size_t tx_count;
 	struct tx_seal tx_seal[BATCH_MAX];
 

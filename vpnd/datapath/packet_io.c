@@ -5,6 +5,7 @@
 #include "vpnd/datapath/packet_io.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
@@ -77,10 +78,12 @@ int udp_enable_pktinfo(int fd, int family)
 {
 	int one = 1;
 
-	if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
+	if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one)) < 0)
 		return -errno;
 	if (family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+	    (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0))
 		return -errno;
 	return 0;
 }
@@ -99,18 +102,18 @@ static void normalise_source(union sockaddr_any *a)
 /* With UDP GRO one datagram may hold several WireGuard messages of
  * seg bytes each (the last may be shorter): each is handled on its own. */
 static void receive_datagram(struct device *dev, uint8_t *buf, size_t len, size_t seg,
-			     const struct endpoint *src, uint64_t now)
+			     const struct endpoint *src, uint8_t ds, uint64_t now)
 {
 	/* With a crypto pool the batch is taken whole (receive_batch_add). */
-	void (*receive)(struct device *, uint8_t *, size_t, const struct endpoint *,
+	void (*receive)(struct device *, uint8_t *, size_t, const struct endpoint *, uint8_t,
 			uint64_t) = dev->pool ? receive_batch_add : receive_packet;
 
 	if (!seg || seg >= len) {
-		receive(dev, buf, len, src, now);
+		receive(dev, buf, len, src, ds, now);
 		return;
 	}
 	for (size_t off = 0; off < len; off += seg)
-		receive(dev, buf + off, len - off < seg ? len - off : seg, src, now);
+		receive(dev, buf + off, len - off < seg ? len - off : seg, src, ds, now);
 }
 
 /* Our address the datagram was sent to, from IP_PKTINFO (its header
@@ -142,20 +145,43 @@ static void local_source_from_pktinfo(const struct cmsghdr *cm, struct local_sou
 	}
 }
 
+/* The outer DS field (TOS, traffic class) of a datagram, from IP_TOS (one
+ * byte, IPv4, also on our IPv6 socket) or IPV6_TCLASS (an int). */
+static bool ds_from_cmsg(const struct cmsghdr *cm, uint8_t *ds)
+{
+	if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TOS &&
+	    cm->cmsg_len >= CMSG_LEN(1)) {
+		*ds = *CMSG_DATA(cm);
+		return true;
+	}
+	if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_TCLASS &&
+	    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+		int tclass;
+
+		memcpy(&tclass, CMSG_DATA(cm), sizeof(tclass));
+		*ds = (uint8_t)tclass;
+		return true;
+	}
+	return false;
+}
+
 /* The cmsgs of one received datagram: its GRO segment size (0: not
- * coalesced) and our address it was sent to (family 0 if not told). */
-static size_t parse_cmsgs(struct msghdr *h, struct local_source *dst)
+ * coalesced; coalesced datagrams share one DS field, the kernel's GRO
+ * merges no others), our address it was sent to (family 0 if not told)
+ * and its outer DS field (0 if not told). */
+static size_t parse_cmsgs(struct msghdr *h, struct local_source *dst, uint8_t *ds)
 {
 	size_t seg_size = 0;
 
 	memset(dst, 0, sizeof(*dst));
+	*ds = 0;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
 		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
 			int seg;
 
 			memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
 			seg_size = seg > 0 ? (size_t)seg : 0;
-		} else {
+		} else if (!ds_from_cmsg(cm, ds)) {
 			local_source_from_pktinfo(cm, dst);
 		}
 	}
@@ -168,10 +194,11 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 	static struct iovec iov[BATCH_MAX];
 	static struct endpoint from[BATCH_MAX];
 	/* UDP_GRO, IPV6_PKTINFO, and IP_PKTINFO: an IPv6 socket gives both
-	 * for an IPv4 datagram. Too small, and the kernel cuts them. */
+	 * for an IPv4 datagram; IP_TOS or IPV6_TCLASS. Too small, and the
+	 * kernel cuts them. */
 	static union {
 		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) +
-			 CMSG_SPACE(sizeof(struct in_pktinfo))];
+			 CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cmsg[BATCH_MAX];
 
@@ -193,10 +220,12 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++) {
-			size_t seg = parse_cmsgs(&msgs[i].msg_hdr, &from[i].src);
+			uint8_t ds;
+			size_t seg = parse_cmsgs(&msgs[i].msg_hdr, &from[i].src, &ds);
 
 			normalise_source(&from[i].addr);
-			receive_datagram(dev, dev->rx_bufs[i], msgs[i].msg_len, seg, &from[i], now);
+			receive_datagram(dev, dev->rx_bufs[i], msgs[i].msg_len, seg, &from[i], ds,
+					 now);
 		}
 		if (dev->pool)
 			receive_batch_end(dev, now);

@@ -15,8 +15,10 @@ enum io_result {
 
 /* Asks the kernel to tell, with each datagram received on the UDP socket
  * fd (of family), our address it was sent to (IP_PKTINFO, and
- * IPV6_RECVPKTINFO on an IPv6 socket), so that replies leave from it.
- * Whoever creates the socket calls it. -errno. */
+ * IPV6_RECVPKTINFO on an IPv6 socket), so that replies leave from it, and
+ * its outer TOS / traffic class (IP_RECVTOS, IPV6_RECVTCLASS), whose ECN
+ * field reaches the inner packet (ecn.h). Whoever creates the socket
+ * calls it. -errno. */
 int udp_enable_pktinfo(int fd, int family);
 
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now);

@@ -14,6 +14,7 @@
 #include "tun/offload.h"
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/ecn.h"
 #include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/receive.h"
 #include "vpnd/datapath/peer.h"
@@ -357,10 +358,12 @@ static bool peer_to_peer(struct device *dev, struct peer *from, const uint8_t *p
 
 /* What follows a transport message's successful decryption (r is
  * TRANSPORT_OK or TRANSPORT_OK_CONFIRMED): roaming, counters, timers, the
- * inner-source check, and the way to the TUN or to another peer. */
+ * inner-source check, the outer ECN (ds: the datagram's DS field) into the
+ * inner header, and the way to the TUN or to another peer. */
 static void transport_deliver(struct device *dev, struct peer *peer, struct keypair *kp,
 			      enum transport_result r, uint8_t *buf, size_t len,
-			      size_t plain_len, const struct endpoint *src, uint64_t now)
+			      size_t plain_len, const struct endpoint *src, uint8_t ds,
+			      uint64_t now)
 {
 	struct allowedips_owner *owner;
 	const uint8_t *inner_src;
@@ -386,6 +389,8 @@ static void transport_deliver(struct device *dev, struct peer *peer, struct keyp
 		device_count_drop(dev, DROP_INNER_SOURCE);
 		return;
 	}
+	/* Before the TUN batch: segments GRO merges have equal DS fields. */
+	ecn_decapsulate(inner, plain_len, ds);
 	if (dev->peer_to_peer != P2P_KERNEL &&
 	    peer_to_peer(dev, peer, inner, plain_len, family, now))
 		return;
@@ -402,7 +407,7 @@ static void transport_deliver(struct device *dev, struct peer *peer, struct keyp
 }
 
 static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
-			      const struct endpoint *src, uint64_t now)
+			      const struct endpoint *src, uint8_t ds, uint64_t now)
 {
 	struct index_entry *e = index_table_find(&dev->index, transport_receiver_index(buf));
 	enum transport_result r;
@@ -417,13 +422,13 @@ static void receive_transport(struct device *dev, uint8_t *buf, size_t len,
 		device_count_drop(dev, transport_drop_reason(r));
 		return;
 	}
-	transport_deliver(dev, e->peer, e->kp, r, buf, len, plain_len, src, now);
+	transport_deliver(dev, e->peer, e->kp, r, buf, len, plain_len, src, ds, now);
 }
 
 /* src: the peer's address (normalised: v4-mapped IPv6 becomes AF_INET)
- * and ours it wrote to. */
+ * and ours it wrote to; ds: the datagram's outer DS field. */
 void receive_packet(struct device *dev, uint8_t *buf, size_t len,
-		    const struct endpoint *src, uint64_t now)
+		    const struct endpoint *src, uint8_t ds, uint64_t now)
 {
 	uint32_t type;
 
@@ -453,7 +458,7 @@ void receive_packet(struct device *dev, uint8_t *buf, size_t len,
 	case MSG_TRANSPORT:
 		if (len < (size_t)MSG_TRANSPORT_MIN_LEN)
 			break;
-		receive_transport(dev, buf, len, src, now);
+		receive_transport(dev, buf, len, src, ds, now);
 		return;
 	default:
 		device_count_drop(dev, DROP_BAD_TYPE);
@@ -522,14 +527,14 @@ static void run_flush(struct device *dev, uint64_t now)
 				device_count_drop(dev, transport_drop_reason(r));
 			else
 				transport_deliver(dev, e->peer, e->kp, r, j->buf, j->len,
-						  plain_len, j->src, now);
+						  plain_len, j->src, j->ds, now);
 		}
 		wg_secure_wipe(j->key, KEY_LEN);
 	}
 }
 
 void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
-		       const struct endpoint *src, uint64_t now)
+		       const struct endpoint *src, uint8_t ds, uint64_t now)
 {
 	struct index_entry *e;
 	enum transport_result r;
@@ -547,7 +552,7 @@ void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
 	}
 	if (type != MSG_TRANSPORT) {
 		run_flush(dev, now);
-		receive_packet(dev, buf, len, src, now);
+		receive_packet(dev, buf, len, src, ds, now);
 		return;
 	}
 	if (len < (size_t)MSG_TRANSPORT_MIN_LEN) {
@@ -569,6 +574,7 @@ void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
 	j->len = len;
 	j->counter = counter;
 	j->src = src;
+	j->ds = ds;
 	j->index = transport_receiver_index(buf);
 	j->opened = false;
 	memcpy(j->key, e->kp->recv_key, KEY_LEN);

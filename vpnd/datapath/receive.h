@@ -21,14 +21,17 @@ struct rx_job {
 	size_t len;
 	uint64_t counter;
 	const struct endpoint *src;
+	uint8_t ds;			/* the datagram's outer DS field (ecn.h) */
 	uint32_t index;			/* receiver index: the keypair is found again */
 	bool opened;			/* the AEAD verified */
 	uint8_t key[KEY_LEN];
 };
 #define RX_RUN_MAX 256			/* transport messages per parallel run */
 
+/* One message of a datagram from src, whose outer TOS / traffic class was
+ * ds (its ECN field reaches a transport message's inner packet). */
 void receive_packet(struct device *dev, uint8_t *buf, size_t len,
-		    const struct endpoint *src, uint64_t now);
+		    const struct endpoint *src, uint8_t ds, uint64_t now);
 void receive_flush(struct device *dev);
 
 /* With a crypto pool: the messages of one recvmmsg batch go in order
@@ -37,7 +40,7 @@ void receive_flush(struct device *dev);
  * order; any other message ends the run and is handled on its own as
  * receive_packet does. */
 void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
-		       const struct endpoint *src, uint64_t now);
+		       const struct endpoint *src, uint8_t ds, uint64_t now);
 void receive_batch_end(struct device *dev, uint64_t now);
 
 #endif

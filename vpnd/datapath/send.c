@@ -15,6 +15,7 @@
 
 #include "vpnd/datapath/crypto_pool.h"
 #include "vpnd/datapath/device.h"
+#include "vpnd/datapath/ecn.h"
 #include "vpnd/datapath/icmp.h"
 #include "vpnd/datapath/send.h"
 #include "vpnd/datapath/peer.h"
@@ -183,8 +184,9 @@ static bool same_endpoint(const struct endpoint *a, const struct endpoint *b)
 }
 
 /* Length of the run of queued messages from i that one UDP GSO send can
- * carry: same destination, all the size of the first except a shorter
- * last one, at most UDP_GSO_MAX_SEGS and 64 KiB. */
+ * carry: same destination and outer TOS (one cmsg for all), all the size
+ * of the first except a shorter last one, at most UDP_GSO_MAX_SEGS and
+ * 64 KiB. */
 static size_t gso_run(const struct device *dev, size_t i)
 {
 	size_t n = 1, total = dev->tx_lens[i];
@@ -193,7 +195,7 @@ static size_t gso_run(const struct device *dev, size_t i)
 		return 1;
 	while (i + n < dev->tx_count && n < UDP_GSO_MAX_SEGS &&
 	       total + dev->tx_lens[i + n] <= UDP_GSO_MAX_BYTES &&
-	       dev->tx_lens[i + n] <= dev->tx_lens[i] &&
+	       dev->tx_lens[i + n] <= dev->tx_lens[i] && dev->tx_tos[i + n] == dev->tx_tos[i] &&
 	       same_endpoint(&dev->tx_dst[i], &dev->tx_dst[i + n])) {
 		total += dev->tx_lens[i + n];
 		n++;
@@ -208,8 +210,9 @@ struct flush_ctx {
 	size_t first_pkt[BATCH_MAX];	/* the queued packet each message starts at */
 	struct iovec iov[BATCH_MAX];
 	union sockaddr_any addrs[BATCH_MAX];
-	union {	/* UDP_SEGMENT and a source */
-		char buf[CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	union {	/* UDP_SEGMENT, a source and a TOS */
+		char buf[CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+			 CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cmsg[BATCH_MAX];
 };
@@ -232,7 +235,11 @@ static size_t build_cmsgs(char *buf, const struct device *dev, size_t i, size_t 
 
 	if (n > 1)
 		used += put_segment_cmsg((struct cmsghdr *)buf, (uint16_t)dev->tx_lens[i]);
-	return used + put_source_cmsg((struct cmsghdr *)(buf + used), &dev->tx_dst[i].src);
+	used += put_source_cmsg((struct cmsghdr *)(buf + used), &dev->tx_dst[i].src);
+	if (dev->tx_tos[i])	/* 0 is the socket's own */
+		used += put_tos_cmsg((struct cmsghdr *)(buf + used), &dev->tx_dst[i].addr,
+				     dev->tx_tos[i]);
+	return used;
 }
 
 /* Builds one mmsghdr per GSO run (or per message without GSO), for the
@@ -362,6 +369,7 @@ void send_queue_raw(struct device *dev, const struct endpoint *dst, const void *
 	memcpy(dev->tx_bufs[slot], buf, len);
 	dev->tx_lens[slot] = len;
 	dev->tx_dst[slot] = *dst;
+	dev->tx_tos[slot] = 0;
 	dev->tx_seal[slot].pending = false;	/* already complete */
 	if (++dev->tx_count == BATCH_MAX)
 		send_flush(dev);
@@ -407,6 +415,9 @@ static void queue_encrypted(struct peer *peer, struct keypair *kp, size_t len, u
 {
 	struct device *dev = peer->dev;
 	size_t slot = dev->tx_count, out_len;
+	/* Read before the packet is encrypted in place; a keepalive (len 0)
+	 * gets 0, as the kernel's (no inner header). */
+	uint8_t tos = ecn_encapsulate(dev->tx_bufs[slot] + MSG_TRANSPORT_HEADER_LEN, len);
 
 	if (dev->pool) {
 		struct tx_seal *t = &dev->tx_seal[slot];
@@ -422,6 +433,7 @@ static void queue_encrypted(struct peer *peer, struct keypair *kp, size_t len, u
 	}
 	dev->tx_lens[slot] = out_len;
 	dev->tx_dst[slot] = peer->endpoint;
+	dev->tx_tos[slot] = tos;
 	dev->tx_count++;
 	peer->tx_bytes += out_len;
 	peer->tx_packets++;
