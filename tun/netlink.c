@@ -454,6 +454,7 @@ struct route_find {
 	int family;
 	uint8_t net[16];
 	uint8_t prefix_len;
+	uint32_t table;		/* the table looked in */
 	unsigned ifindex;	/* ours: routes out of it are not in the way */
 	char *what;
 	size_t what_len;
@@ -517,22 +518,27 @@ static int route_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-/* One route of the dump: in the way if it is the main table's route for
- * exactly our prefix and does not leave through our interface. */
+/* A route's table: RTA_TABLE when present (tables above 255), else the
+ * header's. */
+static uint32_t route_table(const struct rtmsg *rtm, struct nlattr *tb[RTA_MAX + 1])
+{
+	return tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+}
+
+/* One route of the dump: in the way if it is f->table's route for exactly
+ * our prefix and does not leave through our interface. */
 static int route_find_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct route_find *f = data;
 	struct nlattr *tb[RTA_MAX + 1] = { 0 };
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	uint32_t table;
 
 	if (f->found || nlh->nlmsg_type != RTM_NEWROUTE ||
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rtm)) || rtm->rtm_family != f->family ||
 	    rtm->rtm_dst_len != f->prefix_len || (rtm->rtm_flags & RTM_F_CLONED))
 		return MNL_CB_OK;
 	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
-	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
-	if (table != RT_TABLE_MAIN || !tb[RTA_DST] ||
+	if (route_table(rtm, tb) != f->table || !tb[RTA_DST] ||
 	    mnl_attr_get_payload_len(tb[RTA_DST]) != family_len(f->family) ||
 	    memcmp(mnl_attr_get_payload(tb[RTA_DST]), f->net, family_len(f->family)))
 		return MNL_CB_OK;
@@ -544,9 +550,11 @@ static int route_find_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* Dumps the family's routes through cb; reads to the end of the dump so
- * the socket stays in step for the next request. */
-static int route_dump(struct nl *nl, int family, mnl_cb_t cb, void *data)
+/* Dumps the family's routes (type RTM_GETROUTE) or rules (RTM_GETRULE)
+ * through cb; reads to the end of the dump so the socket stays in step for
+ * the next request. Both requests are the 12-byte header whose first byte
+ * is the family (struct rtmsg, struct fib_rule_hdr). */
+static int nl_dump(struct nl *nl, uint16_t type, int family, mnl_cb_t cb, void *data)
 {
 	char buf[NL_WATCH_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -555,7 +563,8 @@ static int route_dump(struct nl *nl, int family, mnl_cb_t cb, void *data)
 	ssize_t n;
 	int ret;
 
-	nlh->nlmsg_type = RTM_GETROUTE;
+	_Static_assert(sizeof(struct rtmsg) == sizeof(struct fib_rule_hdr), "dump header");
+	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = seq = ++nl->seq;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
@@ -576,11 +585,12 @@ static int route_dump(struct nl *nl, int family, mnl_cb_t cb, void *data)
 	}
 }
 
-int nl_route_in_the_way(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
-			uint8_t prefix_len, char *what, size_t what_len, char *err, size_t err_len)
+int nl_route_in_the_way(struct nl *nl, unsigned ifindex, uint32_t table, int family,
+			const uint8_t *dst, uint8_t prefix_len, char *what, size_t what_len,
+			char *err, size_t err_len)
 {
-	struct route_find f = { .family = family, .prefix_len = prefix_len, .ifindex = ifindex,
-				.what = what, .what_len = what_len };
+	struct route_find f = { .family = family, .prefix_len = prefix_len, .table = table,
+				.ifindex = ifindex, .what = what, .what_len = what_len };
 	char pfx[PFX_LEN];
 	int ret = check_prefix(family, dst, prefix_len);
 
@@ -590,13 +600,80 @@ int nl_route_in_the_way(struct nl *nl, unsigned ifindex, int family, const uint8
 		return ret;
 	}
 	mask_prefix(f.net, dst, family_len(family), prefix_len);
-	ret = route_dump(nl, family, route_find_cb, &f);
+	ret = nl_dump(nl, RTM_GETROUTE, family, route_find_cb, &f);
 	if (ret < 0) {
 		set_err(err, err_len, "look up routes for %s: %s",
 			prefix_str(family, f.net, prefix_len, pfx), strerror(-ret));
 		return ret;
 	}
 	return f.found ? 1 : 0;
+}
+
+/* --- a table in use ------------------------------------------------------ */
+
+struct table_use {
+	uint32_t table;
+	bool used;
+};
+
+static int table_route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct table_use *u = data;
+	struct nlattr *tb[RTA_MAX + 1] = { 0 };
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rtm)) ||
+	    (rtm->rtm_flags & RTM_F_CLONED))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	u->used |= route_table(rtm, tb) == u->table;
+	return MNL_CB_OK;
+}
+
+static int rule_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, FRA_MAX) > 0)
+		tb[type] = (struct nlattr *)attr;
+	return MNL_CB_OK;
+}
+
+/* A rule uses the table if it looks it up, or matches its number as fwmark
+ * (a full tunnel's mark is its table). */
+static int table_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct table_use *u = data;
+	struct nlattr *tb[FRA_MAX + 1] = { 0 };
+	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+	uint32_t table;
+
+	if (nlh->nlmsg_type != RTM_NEWRULE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*frh)))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*frh), rule_attr_cb, tb);
+	table = tb[FRA_TABLE] ? mnl_attr_get_u32(tb[FRA_TABLE]) : frh->table;
+	u->used |= table == u->table ||
+		   (tb[FRA_FWMARK] && mnl_attr_get_u32(tb[FRA_FWMARK]) == u->table);
+	return MNL_CB_OK;
+}
+
+int nl_table_in_use(struct nl *nl, uint32_t table, char *err, size_t err_len)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct table_use u = { .table = table };
+	int ret = 0;
+
+	for (size_t i = 0; i < 2 && ret == 0 && !u.used; i++) {
+		ret = nl_dump(nl, RTM_GETROUTE, families[i], table_route_cb, &u);
+		if (ret == 0 && !u.used)
+			ret = nl_dump(nl, RTM_GETRULE, families[i], table_rule_cb, &u);
+	}
+	if (ret < 0) {
+		set_err(err, err_len, "look up table %u: %s", table, strerror(-ret));
+		return ret;
+	}
+	return u.used ? 1 : 0;
 }
 
 struct nl_watch *nl_watch_open(char *err, size_t err_len)

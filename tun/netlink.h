@@ -39,12 +39,14 @@ int nl_addr_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *addr
  * metric is -EEXIST, never replaced. */
 int nl_route_add(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
 		 uint8_t prefix_len, char *err, size_t err_len);
-/* Whether the main table already routes exactly dst/prefix_len other than
- * through ifindex (another device, a gateway, a blackhole; any metric):
- * 1 with that route described into what ("198.18.5.0/24 dev eth0 proto
- * kernel"), 0 if not, -errno (err set) if the table cannot be read. */
-int nl_route_in_the_way(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
-			uint8_t prefix_len, char *what, size_t what_len, char *err, size_t err_len);
+/* Whether table (RT_TABLE_MAIN = 254, or a Table = N) already routes
+ * exactly dst/prefix_len other than through ifindex (another device, a
+ * gateway, a blackhole; any metric): 1 with that route described into what
+ * ("198.18.5.0/24 dev eth0 proto kernel"), 0 if not, -errno (err set) if
+ * the routes cannot be read. */
+int nl_route_in_the_way(struct nl *nl, unsigned ifindex, uint32_t table, int family,
+			const uint8_t *dst, uint8_t prefix_len, char *what, size_t what_len,
+			char *err, size_t err_len);
 int nl_route_del(struct nl *nl, unsigned ifindex, int family, const uint8_t *dst,
 		 uint8_t prefix_len, char *err, size_t err_len);
 
@@ -60,6 +62,10 @@ int nl_route_add_table(struct nl *nl, unsigned ifindex, int family, const uint8_
  * (a kill switch: it stays when the interface goes). */
 int nl_route_unreachable(struct nl *nl, bool add, int family, uint32_t table, uint32_t metric,
 			 char *err, size_t err_len);
+/* Whether anything uses table: a route in it (IPv4 or IPv6), or a rule
+ * that looks it up or matches its number as fwmark. 1, 0, or -errno (err
+ * set). A full tunnel takes the first table not in use, as wg-quick. */
+int nl_table_in_use(struct nl *nl, uint32_t table, char *err, size_t err_len);
 /* A rule "[not] fwmark MARK lookup TABLE" (mark != 0), or with mark 0 and
  * suppress_prefixlen >= 0 "lookup TABLE suppress_prefixlength N". The
  * kernel picks the priority (just above the main table's rule) on add. */

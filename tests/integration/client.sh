@@ -58,6 +58,23 @@ ip netns exec "$a" "$VPND" down "$CL"
 routes > "$WORK/routes.after"
 check "down: routes as before" diff -u "$WORK/routes.before" "$WORK/routes.after"
 
+# --- Table = 1234 that already routes an allowed IP elsewhere: refused, as in main ------
+# Another metric than vpnd's (0), so NLM_F_EXCL alone would let both in.
+ip -n "$a" route add 198.19.8.0/24 via 198.18.7.2 metric 7 table 1234
+ip -n "$a" route show table 1234 > "$WORK/t1234.before"
+ip -n "$a" link > "$WORK/links.before"
+conf "Table = 1234" "198.19.8.0/24"
+check "Table = 1234 routing 198.19.8.0/24 elsewhere: up refused" \
+	sh -c "! VPND_LOG=$WORK/t1234.log ip netns exec $a $VPND up $CONF 2> $WORK/t1234.err"
+# Should it come up after all, its daemon is ours to stop at exit.
+[ -f "/var/run/vpnd/$CL.pid" ] && cp "/var/run/vpnd/$CL.pid" "$WORK/t1234.pidfile"
+check "the refusal names the table and the route in the way" \
+	grep -q "AllowedIPs 198.19.8.0/24: table 1234 already routes it, not replacing its route: '198.19.8.0/24 via 198.18.7.2 dev veth0 proto boot metric 7'" "$WORK/t1234.err"
+check "table 1234 byte for byte as before" \
+	sh -c "ip -n $a route show table 1234 | cmp - $WORK/t1234.before"
+check "no interface left" sh -c "ip -n $a link | diff -u $WORK/links.before -"
+ip -n "$a" route del 198.19.8.0/24 via 198.18.7.2 metric 7 table 1234
+
 # --- strip, showconf, wg syncconf ---------------------------------------------------
 conf "SaveConfig = true
 KillSwitch = false

@@ -136,12 +136,25 @@ check "worker killed: the monitor removes everything" \
 	sh -c "$(declare -f gone); gone $monitor"
 check "... exactly as before" same_as "$WORK/before"
 
-# --- a failed up (something in the way) changes nothing -----------------------------
+# --- table 51820 in use (someone's route), 51821 too (a rule): the next free one, as wg-quick
 ip -n "$cli" route add blackhole default table 51820
+ip -n "$cli" rule add from 198.18.99.1 lookup 51821
 snap "$WORK/blocked"
-check "up refused: table 51820 already has a default route" \
-	sh -c "! VPND_LOG=$WORK/fail.log ip netns exec $cli $VPND up $WORK/$FC.conf"
-check "the failed up left everything as it was" same_as "$WORK/blocked"
+ip -n "$cli" route show table 51820 > "$WORK/t51820.before"
+vpnd_up "$cli" "$WORK/$FC.conf"
+check "tables 51820 and 51821 in use: fwmark and table 51822 (0xca6e)" \
+	sh -c "ip netns exec $cli wg show $FC fwmark | grep -qx 0xca6e &&
+	       ip -n $cli rule | grep -q 'not from all fwmark 0xca6e lookup 51822' &&
+	       ip -n $cli route show table 51822 | grep -q '^default dev $FC'"
+check "table 51822: ping the internet beyond the server" \
+	ip netns exec "$cli" ping -c 2 -i 0.2 -W 2 198.18.6.2
+check "vpnd reload keeps the picked fwmark 51822, not 51820" \
+	sh -c "ip netns exec $cli $VPND reload $WORK/$FC.conf && ip netns exec $cli wg show $FC fwmark | grep -qx 0xca6e"
+check "table 51820 untouched while up" \
+	sh -c "ip -n $cli route show table 51820 | cmp - $WORK/t51820.before"
+check "vpnd down" ip netns exec "$cli" "$VPND" down "$FC"
+check "... exactly as before (the other tables' route and rule kept)" same_as "$WORK/blocked"
+ip -n "$cli" rule del from 198.18.99.1 lookup 51821
 ip -n "$cli" route del blackhole default table 51820
 
 # --- KillSwitch: the daemon dies, nothing leaks, down removes it -----------------------

@@ -67,7 +67,8 @@ check "failing PostUp: PreDown and PostDown ran, later PostUp did not" \
 ip -n "$a" route add blackhole 198.19.10.0/24 table 1234
 conf "198.19.10.0/24" "Table = 1234" "${hooks[@]}"
 up_fails "route in the way (Table = 1234)"
-check "route in the way: the message names it" grep -q "198.19.10.0/24.*table 1234: File exists" "$WORK/up.err"
+check "route in the way: the message names it" \
+	grep -q "198.19.10.0/24: table 1234 already routes it, not replacing its route: .blackhole 198.19.10.0/24" "$WORK/up.err"
 ip -n "$a" route del blackhole 198.19.10.0/24 table 1234
 
 # A socket without SO_REUSEADDR holds the port (IPv4 and IPv6).

@@ -364,13 +364,54 @@ static pid_t read_pid(const char *ifname)
 	return pid;
 }
 
+/* True if pid exists and is not a zombie (a killed monitor stays one
+ * until its parent reaps it, and kill(pid, 0) still succeeds on it). */
+static bool pid_running(pid_t pid)
+{
+	char path[64], state = 'Z';
+	FILE *f;
+
+	if (pid <= 0 || kill(pid, 0) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	/* "pid (comm) state ...": comm may hold spaces and parentheses, the
+	 * state follows the last ')'. */
+	for (int c, last = 0; (c = fgetc(f)) != EOF && c != '\n';) {
+		if (c == ')')
+			last = 1;
+		else if (last == 1 && c != ' ')
+			state = (char)c, last = 2;
+	}
+	fclose(f);
+	return state != 'Z';
+}
+
+/* A daemon killed unasked (kill -9) leaves its pid file and UAPI socket.
+ * Stale only once that pid is gone and nothing answers on the socket: a
+ * daemon still starting (pid alive, socket not yet listening) keeps them. */
+static void remove_stale_files(const char *ifname, pid_t pid)
+{
+	char path[PATH_MAX];
+
+	if (pid_running(pid) || uapi_alive(ifname))
+		return;
+	snprintf(path, sizeof(path), "%s/%s.pid", PID_DIR, ifname);
+	unlink(path);
+	uapi_unlink(ifname);
+}
+
 /* The daemon is gone (crashed, killed): what it left of a full tunnel
- * (a kill switch, or everything if the monitor itself died) is removed. */
-static int down_leftovers(const char *ifname)
+ * (a kill switch, or everything if the monitor itself died), its DNS and
+ * its stale files are removed. */
+static int down_leftovers(const char *ifname, pid_t pid)
 {
 	char err[512] = "";
 	bool dns = dns_undo(ifname);
 
+	remove_stale_files(ifname, pid);
 	switch (fulltunnel_undo(ifname, false, err, sizeof(err))) {
 	case FULLTUNNEL_UNDONE:
 		fprintf(stderr, "vpnd: %s: daemon not running; removed its full-tunnel rules "
@@ -401,7 +442,7 @@ static int down_main(int argc, char **argv)
 	}
 	pid = read_pid(ifname);
 	if (pid <= 0 || kill(pid, 0) < 0 || !uapi_alive(ifname))
-		return down_leftovers(ifname);
+		return down_leftovers(ifname, pid);
 	if (kill(pid, SIGTERM) < 0) {
 		fprintf(stderr, "vpnd: %s: cannot stop pid %d: %s\n", ifname, (int)pid,
 			strerror(errno));

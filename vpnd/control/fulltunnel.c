@@ -59,11 +59,41 @@ static bool fulltunnel_any(const struct config *cfg)
 	return fulltunnel_family(cfg, AF_INET) || fulltunnel_family(cfg, AF_INET6);
 }
 
-uint32_t fulltunnel_fwmark(const struct config *cfg)
+uint32_t fulltunnel_fwmark(const struct config *cfg, uint32_t picked)
 {
 	if (cfg->fwmark || !fulltunnel_any(cfg))
 		return cfg->fwmark;
-	return FULLTUNNEL_TABLE;
+	return picked ? picked : FULLTUNNEL_TABLE;
+}
+
+/* wg-quick's add_default: FwMark if set (then it is the table, used or
+ * not: the operator chose it), else the first table from 51820 up that no
+ * route and no rule uses. */
+int fulltunnel_pick_table(struct nl *nl, const struct config *cfg, uint32_t *table, char *err,
+			  size_t err_len)
+{
+	uint32_t t = FULLTUNNEL_TABLE;
+	int used;
+
+	*table = 0;
+	if (!fulltunnel_any(cfg))
+		return 0;
+	if (cfg->fwmark) {
+		*table = cfg->fwmark;
+		return 0;
+	}
+	for (unsigned tries = 0; tries < FULLTUNNEL_TABLE_TRIES; tries++, t++) {
+		used = nl_table_in_use(nl, t, err, err_len);
+		if (used < 0)
+			return used;
+		if (!used) {
+			*table = t;
+			return 0;
+		}
+	}
+	snprintf(err, err_len, "full tunnel: tables %u to %u are all in use", FULLTUNNEL_TABLE,
+		 t - 1);
+	return -EBUSY;
 }
 
 int fulltunnel_check(const struct config *cfg, char *err, size_t err_len)
@@ -312,7 +342,7 @@ static int sysctl_up(struct ft_run *r, char *err, size_t err_len)
 }
 
 int fulltunnel_up(struct nl *nl, const char *ifname, unsigned ifindex, const struct config *cfg,
-		  char *err, size_t err_len)
+		  uint32_t table, char *err, size_t err_len)
 {
 	struct ft_run r = { .nl = nl, .ifname = ifname };
 	int ret;
@@ -323,7 +353,7 @@ int fulltunnel_up(struct nl *nl, const char *ifname, unsigned ifindex, const str
 		snprintf(err, err_len, "full tunnel: interface name not usable: '%s'", ifname);
 		return -EINVAL;
 	}
-	r.st.table = fulltunnel_fwmark(cfg);
+	r.st.table = fulltunnel_fwmark(cfg, table);
 	r.st.kill_switch = cfg->kill_switch;
 	ret = state_write(ifname, &r.st);
 	if (ret < 0) {

@@ -1,7 +1,8 @@
 /* Full tunnel (the road-warrior client), as wg-quick does it, per address
  * family whose AllowedIPs hold a /0 under Table = auto:
- *   - the UDP socket carries FwMark (default 51820 = the table);
- *   - the /0 route goes to table T (T = FwMark, or 51820), never to main;
+ *   - the UDP socket carries FwMark (default: the table T);
+ *   - the /0 route goes to table T, never to main: T = FwMark if set, else
+ *     the first of 51820, 51821, ... that no route or rule uses (wg-quick);
  *   - rules "not fwmark T lookup T" and "lookup main suppress_prefixlength 0";
  *   - net.ipv4.conf.all.src_valid_mark=1 (old value restored on down);
  *   - nftables table "inet vpnd-IFNAME": the anti-spoof drop of packets for
@@ -23,13 +24,21 @@
 #include "vpnd/control/config.h"
 
 #define FULLTUNNEL_TABLE 51820
+#define FULLTUNNEL_TABLE_TRIES 1000	/* 51820..52819, then a refusal */
 #define FULLTUNNEL_STATE_DIR "/var/run/vpnd"
 
 struct nl;
 
 /* The fwmark for the UDP socket: FwMark if set, else the full-tunnel table
- * when a /0 needs one, else 0 (none). The one place that decides it. */
-uint32_t fulltunnel_fwmark(const struct config *cfg);
+ * when a /0 needs one (picked: the one fulltunnel_pick_table chose at up,
+ * or the running fwmark on reload; 0: FULLTUNNEL_TABLE), else 0 (none).
+ * The one place that decides it. */
+uint32_t fulltunnel_fwmark(const struct config *cfg, uint32_t picked);
+
+/* At up, before the socket is marked: the table of a full tunnel into
+ * *table (0 without one). 0, or -errno with err set. */
+int fulltunnel_pick_table(struct nl *nl, const struct config *cfg, uint32_t *table, char *err,
+			  size_t err_len);
 
 /* True if cfg routes a /0 of family through the policy-routing table. */
 bool fulltunnel_family(const struct config *cfg, int family);
@@ -39,10 +48,11 @@ bool fulltunnel_family(const struct config *cfg, int family);
 int fulltunnel_check(const struct config *cfg, char *err, size_t err_len);
 
 /* Installs everything for ifname (already up, its /0 allowed IPs in the
- * device). Nothing to do: 0. On error, -errno and err; the caller then
- * closes the interface and calls fulltunnel_undo. */
+ * device) with the table fulltunnel_pick_table chose. Nothing to do: 0.
+ * On error, -errno and err; the caller then closes the interface and calls
+ * fulltunnel_undo. */
 int fulltunnel_up(struct nl *nl, const char *ifname, unsigned ifindex, const struct config *cfg,
-		  char *err, size_t err_len);
+		  uint32_t table, char *err, size_t err_len);
 
 enum fulltunnel_undo {
 	FULLTUNNEL_NOTHING,	/* no state file */

@@ -136,8 +136,9 @@ int device_apply_config(struct device *dev, const struct config *cfg, char *err,
 		snprintf(err, err_len, "invalid private key");
 		return -EINVAL;
 	}
-	if (fulltunnel_fwmark(cfg))
-		device_set_fwmark(dev, fulltunnel_fwmark(cfg));
+	/* dev->fwmark: the full tunnel's table picked at up (0: the default). */
+	if (fulltunnel_fwmark(cfg, dev->fwmark))
+		device_set_fwmark(dev, fulltunnel_fwmark(cfg, dev->fwmark));
 	ret = device_bind(dev, cfg->has_listen_port ? cfg->listen_port : 0);
 	if (ret == -EADDRINUSE) {
 		char owner[96];
@@ -163,16 +164,18 @@ int device_apply_config(struct device *dev, const struct config *cfg, char *err,
 	return 0;
 }
 
-/* One AllowedIPs route, unless the host already routes that prefix
- * elsewhere: then vpnd up fails (its caller deletes the interface, and the
- * routes made so far with it) and the host's route stays as it was. */
-static int add_route(struct nl *nl, const struct device *dev, const struct config_peer *cp,
-		     const struct ip_prefix *p, char *err, size_t err_len)
+/* One AllowedIPs route in table (main, or Table = N), unless that table
+ * already routes the prefix elsewhere: then vpnd up fails (its caller
+ * deletes the interface, and the routes made so far with it) and the
+ * host's route stays as it was. */
+static int add_route(struct nl *nl, const struct device *dev, uint32_t table,
+		     const struct config_peer *cp, const struct ip_prefix *p, char *err,
+		     size_t err_len)
 {
 	char why[512];
 	int ret;
 
-	switch (route_check_free(nl, dev->ifindex, p, why, sizeof(why))) {
+	switch (route_check_free(nl, dev->ifindex, table, p, why, sizeof(why))) {
 	case ROUTE_FREE:
 		break;
 	case ROUTE_IN_THE_WAY:
@@ -180,7 +183,10 @@ static int add_route(struct nl *nl, const struct device *dev, const struct confi
 		snprintf(err, err_len, "%s:%d: %s", cp->file, cp->line, why);
 		return -EEXIST;
 	}
-	ret = nl_route_add(nl, dev->ifindex, p->family, p->addr, p->cidr, err, err_len);
+	ret = table == ROUTE_TABLE_MAIN ?
+		nl_route_add(nl, dev->ifindex, p->family, p->addr, p->cidr, err, err_len) :
+		nl_route_add_table(nl, dev->ifindex, p->family, p->addr, p->cidr, table, err,
+				   err_len);
 	/* Nothing of the host's is there (checked): EEXIST is our own route,
 	 * a prefix listed twice. */
 	return ret == -EEXIST ? 0 : ret;
@@ -206,7 +212,8 @@ static bool listed_before(const struct config *cfg, size_t pi, size_t pj)
 }
 
 /* Table = N (wg-quick): every allowed IP, /0 included, in table N, and no
- * rules: steering traffic there is the operator's. */
+ * rules: steering traffic there is the operator's. A route of someone
+ * else's for the same prefix in table N is a refusal, as in main. */
 static int add_table_routes(struct nl *nl, const struct device *dev, const struct config *cfg,
 			    char *err, size_t err_len)
 {
@@ -217,8 +224,7 @@ static int add_table_routes(struct nl *nl, const struct device *dev, const struc
 
 			if (listed_before(cfg, i, j))
 				continue;
-			ret = nl_route_add_table(nl, dev->ifindex, p->family, p->addr, p->cidr,
-						 cfg->table, err, err_len);
+			ret = add_route(nl, dev, cfg->table, &cfg->peers[i], p, err, err_len);
 			if (ret < 0)
 				return ret;
 		}
@@ -240,7 +246,8 @@ static int add_routes(struct nl *nl, const struct device *dev, const struct conf
 
 			if (!route_wanted(cfg, p))
 				continue;
-			ret = add_route(nl, dev, &cfg->peers[i], p, err, err_len);
+			ret = add_route(nl, dev, ROUTE_TABLE_MAIN, &cfg->peers[i], p, err,
+					err_len);
 			if (ret < 0)
 				return ret;
 		}
@@ -252,6 +259,7 @@ int interface_configure(struct nl *nl, struct device *dev, const struct config *
 			size_t err_len)
 {
 	unsigned mtu = cfg && cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
+	uint32_t table;
 	int ret;
 
 	ret = nl_link_set_mtu(nl, dev->ifindex, mtu, err, err_len);
@@ -265,6 +273,10 @@ int interface_configure(struct nl *nl, struct device *dev, const struct config *
 		if (ret < 0)
 			return ret;
 	}
+	ret = fulltunnel_pick_table(nl, cfg, &table, err, err_len);
+	if (ret < 0)
+		return ret;
+	device_set_fwmark(dev, table);	/* no socket yet: device_apply_config marks it */
 	ret = device_apply_config(dev, cfg, err, err_len);
 	if (ret < 0)
 		return ret;
@@ -289,7 +301,7 @@ static int add_default_routes(struct nl *nl, const struct device *dev, const str
 
 			if (p->cidr != 0 || listed_before(cfg, i, j))
 				continue;
-			ret = add_route(nl, dev, &cfg->peers[i], p, err, err_len);
+			ret = add_route(nl, dev, ROUTE_TABLE_MAIN, &cfg->peers[i], p, err, err_len);
 			if (ret < 0)
 				return ret;
 		}

@@ -9,7 +9,8 @@
 struct device;
 struct nl;
 
-/* The device's identity, port, fwmark, MTU and peers from cfg (no netlink). */
+/* The device's identity, port, fwmark, MTU and peers from cfg (no netlink);
+ * dev->fwmark on entry: the full tunnel's table picked at up, or 0. */
 int device_apply_config(struct device *dev, const struct config *cfg, char *err, size_t err_len);
 /* MTU, addresses, device_apply_config, link up, routes. cfg NULL (vpnd
  * daemon): the MTU only. -errno, err says what failed. */

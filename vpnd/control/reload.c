@@ -407,8 +407,9 @@ static void plan_interface(struct reload_plan *plan, struct text *t, const struc
 		text_add(t, "listen_port=%u\n", cfg->listen_port);
 		plan->interface_changed = true;
 	}
-	if (fulltunnel_fwmark(cfg) != rs->fwmark) {
-		text_add(t, "fwmark=%u\n", fulltunnel_fwmark(cfg));
+	/* A full tunnel keeps the table up picked (the running fwmark). */
+	if (fulltunnel_fwmark(cfg, rs->fwmark) != rs->fwmark) {
+		text_add(t, "fwmark=%u\n", fulltunnel_fwmark(cfg, rs->fwmark));
 		plan->interface_changed = true;
 	}
 	if (rs->has_peer_to_peer && cfg->peer_to_peer != rs->peer_to_peer) {

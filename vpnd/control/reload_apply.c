@@ -190,7 +190,8 @@ static int check_routes(const char *ifname, unsigned ifindex, const struct reloa
 	for (size_t i = 0; i < plan->n_route_add && !ret; i++) {
 		char e[512];
 
-		if (route_check_free(nl, ifindex, &plan->route_add[i], e, sizeof(e)) != ROUTE_FREE)
+		if (route_check_free(nl, ifindex, ROUTE_TABLE_MAIN, &plan->route_add[i], e,
+				     sizeof(e)) != ROUTE_FREE)
 			ret = -1, snprintf(err, err_len, "%s: reload refused, nothing changed: %s",
 					   ifname, e);
 	}

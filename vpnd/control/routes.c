@@ -38,11 +38,11 @@ bool route_wanted(const struct config *cfg, const struct ip_prefix *p)
 	       !route_covered_by_address(cfg, p);
 }
 
-enum route_check route_check_free(struct nl *nl, unsigned ifindex, const struct ip_prefix *p,
-				  char *err, size_t err_len)
+enum route_check route_check_free(struct nl *nl, unsigned ifindex, uint32_t table,
+				  const struct ip_prefix *p, char *err, size_t err_len)
 {
-	char what[256], pfx[64];
-	int ret = nl_route_in_the_way(nl, ifindex, p->family, p->addr, p->cidr, what,
+	char what[256], pfx[64], where[32] = "the host";
+	int ret = nl_route_in_the_way(nl, ifindex, table, p->family, p->addr, p->cidr, what,
 				      sizeof(what), err, err_len);
 
 	if (ret < 0)
@@ -50,7 +50,9 @@ enum route_check route_check_free(struct nl *nl, unsigned ifindex, const struct 
 	if (ret == 0)
 		return ROUTE_FREE;
 	format_prefix(pfx, sizeof(pfx), p);
-	snprintf(err, err_len, "AllowedIPs %s: the host already routes it, not replacing its "
-		 "route: '%s'", pfx, what);
+	if (table != ROUTE_TABLE_MAIN)
+		snprintf(where, sizeof(where), "table %u", table);
+	snprintf(err, err_len, "AllowedIPs %s: %s already routes it, not replacing its "
+		 "route: '%s'", pfx, where, what);
 	return ROUTE_IN_THE_WAY;
 }

@@ -25,11 +25,13 @@ enum route_check {
 	ROUTE_IN_THE_WAY,	/* the host routes p elsewhere: refuse, err says which */
 	ROUTE_CHECK_FAILED,	/* the table could not be read: refuse, err says why */
 };
-/* Whether a route for p through ifindex would take the place of one of the
- * host's (its LAN's connected route, a static route via a gateway, any
- * metric). vpnd adds routes with NLM_F_EXCL and never replaces: a clash is
- * a refusal, checked before anything changes. */
-enum route_check route_check_free(struct nl *nl, unsigned ifindex, const struct ip_prefix *p,
-				  char *err, size_t err_len);
+#define ROUTE_TABLE_MAIN 254
+/* Whether a route for p through ifindex in table (ROUTE_TABLE_MAIN, or
+ * Table = N) would take the place of one of the host's (its LAN's
+ * connected route, a static route via a gateway, any metric). vpnd adds
+ * routes with NLM_F_EXCL and never replaces: a clash is a refusal, checked
+ * before anything changes. */
+enum route_check route_check_free(struct nl *nl, unsigned ifindex, uint32_t table,
+				  const struct ip_prefix *p, char *err, size_t err_len);
 
 #endif

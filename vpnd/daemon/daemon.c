@@ -655,7 +655,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	}
 	if (interface_configure(d->nl, &d->dev, d->opts->cfg, err, err_len) < 0)
 		return -EIO;
-	if (cfg && fulltunnel_up(d->nl, name, d->dev.ifindex, cfg, err, err_len) < 0)
+	if (cfg && fulltunnel_up(d->nl, name, d->dev.ifindex, cfg, d->dev.fwmark, err, err_len) < 0)
 		return -EIO;
 	if (cfg && dns_up(name, cfg, err, err_len) < 0)
 		return -EIO;
