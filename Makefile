@@ -80,6 +80,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ARCHIVES)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS) $(LDLIBS)
 
+# test_staging checks that staged plaintext is wiped before it is freed:
+# it sees every free() of the data path (ld --wrap).
+$(BUILD)/tests/test_staging: LDFLAGS += -Wl,--wrap=free
+
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(ARCHIVES)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")

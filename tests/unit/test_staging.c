@@ -20,6 +20,33 @@
 static uint8_t pkt[MTU_MAX];
 static uint8_t out[MTU_MAX];
 
+/* Every free() of the binary comes here (the Makefile links this test with
+ * -Wl,--wrap=free): a watched block is checked for being all zero, i.e.
+ * wiped, at the moment it is freed. */
+void __real_free(void *p);
+static const uint8_t *watched;
+static size_t watched_len;
+static int watched_wiped = -1;	/* -1: not freed yet */
+
+void __wrap_free(void *p)
+{
+	if (p && p == watched) {
+		watched_wiped = 1;
+		for (size_t i = 0; i < watched_len; i++)
+			if (watched[i])
+				watched_wiped = 0;
+		watched = NULL;
+	}
+	__real_free(p);
+}
+
+static void watch_oldest(struct peer *peer)
+{
+	watched = peer->staged[peer->staged_head];
+	watched_len = peer->staged_len[peer->staged_head];
+	watched_wiped = -1;
+}
+
 static int setup(void **state)
 {
 	struct device *dev = malloc(sizeof(*dev));
@@ -169,6 +196,28 @@ static void test_forward_larger_than_mtu(void **state)
 	peer->has_endpoint = false;
 }
 
+/* 7. Staged packets are plaintext: wiped before they are freed, whether
+ * sent (pop), pushed out by newer ones (the cap) or cleared. */
+static void test_staged_wiped_when_freed(void **state)
+{
+	struct device *dev = *state;
+	struct peer *peer = new_peer(dev);
+
+	memset(pkt, 0xab, 1000);
+	stage_n(peer, 3, 1000);
+	watch_oldest(peer);
+	peer_staged_pop(peer, out);
+	assert_int_equal(watched_wiped, 1);
+	watch_oldest(peer);
+	peer_staged_clear(peer);
+	assert_int_equal(watched_wiped, 1);
+	stage_n(peer, STAGED_MAX, 100);
+	watch_oldest(peer);
+	stage_n(peer, 1, 100);			/* pushes the oldest out */
+	assert_int_equal(watched_wiped, 1);
+	peer_staged_clear(peer);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -184,6 +233,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clear_and_remove_account, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forward_larger_than_mtu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staged_wiped_when_freed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
