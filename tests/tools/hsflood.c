@@ -3,7 +3,7 @@
  *
  *   hsflood -t SERVER_IP:PORT -k SERVER_PUBLIC_KEY_BASE64 -a FIRST_SOURCE
  *           [-n ADDRESSES] [-s SOCKETS_PER_ADDRESS] [-r RATE] [-d SECONDS]
- *           [-c MAX_COUNT] [-m] [-v]
+ *           [-c MAX_COUNT] [-p PREFIX_LEN] [-m] [-v]
  *
  * The attacker knows the server's public key but is no configured peer. Each
  * message is a 148-byte initiation with a random ephemeral, random
@@ -15,9 +15,13 @@
  *
  * Sources: ADDRESSES consecutive addresses from FIRST_SOURCE (IPv4, or IPv6
  * counting in the last 32 bits), each with SOCKETS_PER_ADDRESS UDP sockets
- * bound to random ports (10000-60999). They must be local addresses (the
- * test adds them to the attacker's interface): cookie replies come back to
- * them. Messages go round-robin over all sockets at RATE per second
+ * bound to random ports (10000-60999). With -p PREFIX_LEN (IPv6 only, 1-128,
+ * default 128) the addresses count at that prefix length instead:
+ * -a 2001:db8:100::1 -n 1000 -p 64 is ::1 in each of 1000 consecutive /64s
+ * (2001:db8:100:0::1, 2001:db8:100:1::1, ...), which a server that limits
+ * per /64 sees as 1000 senders. They must be local addresses (the test adds
+ * them to the attacker's interface, or a local route makes a range ours):
+ * cookie replies come back to them. Messages go round-robin over all sockets at RATE per second
  * (default 20000) for SECONDS (default 10, at most 300), at most MAX_COUNT
  * messages (default RATE * SECONDS); then it waits 300 ms for late replies,
  * prints its counters and exits. It always stops by itself.
@@ -105,7 +109,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: hsflood -t SERVER_IP:PORT -k SERVER_PUBKEY_B64 -a FIRST_SOURCE\n"
 		"               [-n ADDRESSES=1] [-s SOCKETS_PER_ADDRESS=4] [-r RATE=20000]\n"
-		"               [-d SECONDS=10] [-c MAX_COUNT] [-m] [-v]\n");
+		"               [-d SECONDS=10] [-c MAX_COUNT] [-p PREFIX_LEN=128] [-m] [-v]\n");
 	return 2;
 }
 
@@ -155,16 +159,22 @@ static bool parse_target(const char *s, struct sockaddr_storage *ss, socklen_t *
 	return inet_pton(AF_INET, host, &a->sin_addr) == 1;
 }
 
-/* The i-th source address: FIRST + i (IPv4), or + i in the last 32 bits. */
-static void nth_address(int family, const uint8_t first[16], uint32_t i, uint8_t out[16])
+/* The i-th source address: FIRST + i (IPv4), or FIRST + i * 2^(128 -
+ * prefix_len) (IPv6; the default 128 counts in the last bits). Big-endian
+ * addition with carry from the prefix's last byte towards the first. */
+static void nth_address(int family, const uint8_t first[16], uint32_t i, unsigned prefix_len,
+			uint8_t out[16])
 {
 	size_t alen = family == AF_INET ? 4 : 16;
-	uint32_t tail;
+	unsigned shift = family == AF_INET ? 0 : 128 - prefix_len;
+	uint64_t carry = (uint64_t)i << (shift % 8);
 
 	memcpy(out, first, alen);
-	memcpy(&tail, out + alen - 4, 4);
-	tail = htonl(ntohl(tail) + i);
-	memcpy(out + alen - 4, &tail, 4);
+	for (size_t b = alen - shift / 8; b-- > 0 && carry;) {
+		carry += out[b];
+		out[b] = (uint8_t)carry;
+		carry >>= 8;
+	}
 }
 
 /* A UDP socket bound to addr and a random free port; -1 on failure. */
@@ -335,6 +345,7 @@ int main(int argc, char **argv)
 {
 	const char *target = NULL, *key = NULL, *first = NULL;
 	uint64_t n_addr = 1, per_addr = 4, rate = 20000, seconds = 10, max_count = 0;
+	uint64_t prefix_len = 128;
 	struct sockaddr_storage dst;
 	socklen_t dst_len;
 	uint8_t server_pub[KEY_LEN], first_addr[16];
@@ -343,7 +354,7 @@ int main(int argc, char **argv)
 	uint64_t start, end, now, next_report;
 	uint32_t salt;
 
-	while ((opt = getopt(argc, argv, "t:k:a:n:s:r:d:c:mvh")) != -1) {
+	while ((opt = getopt(argc, argv, "t:k:a:n:s:r:d:c:p:mvh")) != -1) {
 		switch (opt) {
 		case 't': target = optarg; break;
 		case 'k': key = optarg; break;
@@ -356,6 +367,7 @@ int main(int argc, char **argv)
 			if (!parse_u64(optarg, 1, MAX_COUNT_LIMIT, &max_count))
 				return usage();
 			break;
+		case 'p': if (!parse_u64(optarg, 1, 128, &prefix_len)) return usage(); break;
 		case 'm': use_cookies = true; break;
 		case 'v': verbose = true; break;
 		default: return usage();
@@ -377,6 +389,10 @@ int main(int argc, char **argv)
 	memset(first_addr, 0, sizeof(first_addr));
 	if (inet_pton(family, first, first_addr) != 1) {
 		fprintf(stderr, "hsflood: bad source %s (same family as the target)\n", first);
+		return 2;
+	}
+	if (family == AF_INET && prefix_len != 128) {
+		fprintf(stderr, "hsflood: -p is for IPv6 sources only\n");
 		return 2;
 	}
 	if (!wg_crypto_init()) {
@@ -408,7 +424,7 @@ int main(int argc, char **argv)
 	for (uint32_t a = 0; a < n_addr; a++) {
 		uint8_t addr[16];
 
-		nth_address(family, first_addr, a, addr);
+		nth_address(family, first_addr, a, (unsigned)prefix_len, addr);
 		for (uint32_t p = 0; p < per_addr; p++) {
 			struct source *s = &sources[n_sources];
 
