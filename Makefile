@@ -57,7 +57,7 @@ TOOL_BINS  = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 # The binary is build/vpnd: ./vpnd is the daemon's source folder.
 all: $(BUILD)/vpnd
 
-.PHONY: all check unit integration asan demo deps install clean fuzz bench layers
+.PHONY: all check unit integration asan demo deps install clean fuzz bench bench-flood layers
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -153,6 +153,12 @@ demo: deps
 bench: all $(TOOL_BINS)
 	$(Q)scripts/deps.sh bench
 	$(Q)VPND=$(abspath $(BUILD)/vpnd) TOOLS=$(abspath $(BUILD)/tools) scripts/bench.sh
+
+# Handshake floods against an established tunnel, vpnd and wireguard-go
+# (REPS, DUR, RATE: see the script's header). Not part of make check.
+bench-flood: all $(TOOL_BINS)
+	$(Q)scripts/deps.sh bench
+	$(Q)VPND=$(abspath $(BUILD)/vpnd) TOOLS=$(abspath $(BUILD)/tools) scripts/bench_flood.sh
 
 # The unit names the binary by its installed path: /usr/local/bin in the
 # source, $(PREFIX)/bin once installed.

@@ -3,13 +3,14 @@
 # Only what is missing, and without recommends (wireguard-tools recommends a
 # kernel image). systemd for systemd-analyze (install.sh verifies the units),
 # man-db and groff-base to render the man page. Safe to run as often as you like; a no-op when all is there.
-# `deps.sh bench` adds what only `make bench` uses: the other VPNs it is
-# measured against (fastd, tinc 1.0) and perf for profiles.
+# `deps.sh bench` adds what only `make bench` and `make bench-flood` use: the
+# other VPNs vpnd is measured against (fastd, tinc 1.0) and perf for profiles.
+# jq reads iperf3's JSON (flood.sh, bench_flood.sh).
 set -e
 PKGS="build-essential pkg-config libsodium-dev libmnl-dev libcmocka-dev libb2-dev libcap-ng-dev
       clang libclang-rt-14-dev libseccomp-dev
       iproute2 iputils-ping iperf3 wireguard-tools wireguard-go nftables ncat
-      procps python3 python3-cryptography bc libqrencode-dev zbar-tools openresolv
+      procps python3 python3-cryptography bc jq libqrencode-dev zbar-tools openresolv
       systemd man-db groff-base"
 if [ "${1:-}" = bench ]; then
     PKGS="$PKGS fastd tinc linux-perf"
