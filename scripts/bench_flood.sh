@@ -213,7 +213,9 @@ vpnd_conf() {
 	} > "$f"
 	chmod 600 "$f"
 }
-# vpnd_start NS NAME: vpnd up $WORK/NAME.conf in NS, tracked
+# vpnd_start NS NAME: vpnd up $WORK/NAME.conf in NS, tracked; the
+# monitor's pid in STARTED_PID (not printed: a $(...) subshell would lose
+# the tracking)
 vpnd_start() {
 	local pid
 	IFNAMES+=("$2")
@@ -223,7 +225,7 @@ vpnd_start() {
 	pid=$(cat "/var/run/vpnd/$2.pid" 2>/dev/null)
 	if [ -z "$pid" ] || [ ! -e "/proc/$pid" ]; then die "vpnd $2: no daemon pid"; fi
 	TRACKED[$pid]=vpnd
-	echo "$pid"
+	STARTED_PID=$pid
 }
 vpnd_stop() {
 	local pid
@@ -236,7 +238,8 @@ vpnd_stop() {
 echo "== setting up: namespaces bf-$ID-{srv,c1,c2,atk}; $NSRC IPv4 sources and $NSRC IPv6 /64s"
 vpnd_conf "$SRV_IF" srv 198.19.61.1/24 51820 \
 	"$(pub c1)" 198.19.61.11/32 "" "$(pub c2)" 198.19.61.12/32 ""
-SRV_MON=$(vpnd_start "$NS_SRV" "$SRV_IF")
+vpnd_start "$NS_SRV" "$SRV_IF"
+SRV_MON=$STARTED_PID
 for _ in $(seq 50); do pgrep -P "$SRV_MON" > /dev/null && break; sleep 0.1; done
 SRV_WORKER=$(pgrep -P "$SRV_MON" | head -1)
 [ -n "$SRV_WORKER" ] || die "vpnd server: no worker under the monitor $SRV_MON"
@@ -256,7 +259,7 @@ ip -n "$NS_SRV" link set "$WSRV_IF" mtu 1420 up
 for s in vpnd wggo; do
 	vpnd_conf "${C1_IF[$s]}" "${C1_KEY[$s]}" "${TUN_NET[$s]}.11/24" "" \
 		"$(pub "${SRV_KEY[$s]}")" "${TUN_NET[$s]}.0/24" "198.18.61.1:${PORT[$s]}"
-	vpnd_start "$NS_C1" "${C1_IF[$s]}" > /dev/null
+	vpnd_start "$NS_C1" "${C1_IF[$s]}"
 	vpnd_conf "${C2_IF[$s]}" "${C2_KEY[$s]}" "${TUN_NET[$s]}.12/24" "" \
 		"$(pub "${SRV_KEY[$s]}")" "${TUN_NET[$s]}.0/24" "198.18.62.1:${PORT[$s]}"
 	ok=0
@@ -289,13 +292,17 @@ thread_ticks() {
 		echo "${t##*/} ${17} $((${12} + ${13}))"
 	done
 }
-# cpu_split BEFORE AFTER SECONDS: per thread "nice N: P%", busiest first
+# cpu_split BEFORE AFTER SECONDS [total]: "total P%", then unless "total"
+# per thread "nice N: P%", busiest first (% of one core)
 cpu_split() {
 	local hz
 	hz=$(getconf CLK_TCK)
 	awk -v hz="$hz" -v secs="$3" 'NR == FNR { b[$1] = $3; next }
-		{ d = $3 - b[$1]; if (d > 0) printf "%d %s\n", d, "nice " $2 ": " int(100 * d / hz / secs) "%" }' \
-		"$1" "$2" | sort -rn | cut -d' ' -f2- | paste -sd, - | sed 's/,/, /g'
+		{ d = $3 - b[$1]; t += d
+		  if (d > 0) printf "%d nice %s: %d%%\n", d, $2, 100 * d / hz / secs }
+		END { printf "999999999 total %d%%\n", 100 * t / hz / secs }' "$1" "$2" |
+		sort -rn | cut -d' ' -f2- | { if [ "${4:-}" = total ]; then head -1; else cat; fi; } |
+		paste -sd, - | sed 's/,/, /g'
 }
 # flood KIND SERVER NAME: both hsflood processes, in the background
 flood() {
@@ -317,7 +324,7 @@ flood_sum() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" "$WORK/$1.f4" "$WORK/$1.f6" | a
 # is answered (or "none" within the flood) into $WORK/NAME.c2
 new_client() {
 	local s=$1 ifn=${C2_IF[$1]} t0 deadline
-	vpnd_start "$NS_C2" "$ifn" > /dev/null
+	vpnd_start "$NS_C2" "$ifn"	# tracked by its pid file (IFNAMES)
 	t0=$(date +%s.%N)
 	deadline=$(( $(date +%s) + FLOOD_SECS - 2 ))
 	echo none > "$WORK/$2.c2"
@@ -371,7 +378,7 @@ run() {
 		dh=$(( answered + $(d drop_bad_handshake) )); rl=$(d drop_ratelimited)
 		budget=$(d drop_dh_budget); qfull=$(d drop_hs_queue_full)
 	fi
-	cpu=$(cpu_split "$WORK/$name.t0" "$WORK/$name.t1" "$DUR")
+	cpu=$(cpu_split "$WORK/$name.t0" "$WORK/$name.t1" "$DUR" "$([ "$s" = vpnd ] || echo total)")
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$k" "$rep" \
 		"$bps" "$c2" "$sent" "$cookies_atk" "$valid" "$mac2" "$cookies_srv" "$dh" "$answered" \
 		"$rl" "$budget" "$qfull" "$cpu" >> "$RESULTS"
@@ -379,7 +386,7 @@ run() {
 		"$s" "$k" "$rep" "$(echo "$bps / 1000000" | bc -l)" "$c2" "$sent" "$mac2" "$cookies_atk" "$valid"
 	[ "$s" = vpnd ] && printf '; server: %s cookie replies, %s DHs (%s answered), %s ratelimited, %s dh_budget, %s hs_queue_full' \
 		"$cookies_srv" "$dh" "$answered" "$rl" "$budget" "$qfull"
-	printf '\n        server CPU by thread over the iperf3 window: %s\n' "${cpu:-idle}"
+	printf '\n        server CPU (%% of a core) over the iperf3 window: %s\n' "$cpu"
 	if [ -f "$WORK/$name.perf" ]; then
 		echo "        perf (worker, no children, >= 2%):"
 		perf report -i "$WORK/$name.perf" --stdio --no-children --sort comm,dso,sym \
