@@ -281,25 +281,35 @@ stats() {
 	printf 'get=stats\n\n' | ip netns exec "$NS_SRV" ncat -U "/var/run/wireguard/$SRV_IF.sock"
 }
 stat_of() { sed -n "s/^$2=//p" "$1" | head -1; }
-# thread_ticks PID: "tid nice utime+stime" per thread
+# thread_ticks PID: "tid role utime+stime" per thread; role: loop (the
+# main thread, vpnd's event loop), handshake (vpnd's: 10 or more nicer
+# than the loop), helper
 thread_ticks() {
-	local t f
-	for t in /proc/"$1"/task/*; do
+	local pid=$1 t f role base
+	f=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
+	f=${f##*) }
+	# shellcheck disable=SC2086 # split the fields
+	set -- $f
+	base=${17}
+	for t in /proc/"$pid"/task/*; do
 		f=$(cat "$t/stat" 2>/dev/null) || continue
 		f=${f##*) }
-		# shellcheck disable=SC2086 # split the fields
+		# shellcheck disable=SC2086
 		set -- $f
-		echo "${t##*/} ${17} $((${12} + ${13}))"
+		role=helper
+		[ "${17}" -ge $((base + 10)) ] && role=handshake
+		[ "${t##*/}" = "$pid" ] && role=loop
+		echo "${t##*/} $role $((${12} + ${13}))"
 	done
 }
 # cpu_split BEFORE AFTER SECONDS [total]: "total P%", then unless "total"
-# per thread "nice N: P%", busiest first (% of one core)
+# per thread "ROLE: P%", busiest first (% of one core)
 cpu_split() {
 	local hz
 	hz=$(getconf CLK_TCK)
 	awk -v hz="$hz" -v secs="$3" 'NR == FNR { b[$1] = $3; next }
 		{ d = $3 - b[$1]; t += d
-		  if (d > 0) printf "%d nice %s: %d%%\n", d, $2, 100 * d / hz / secs }
+		  if (d > 0) printf "%d %s: %d%%\n", d, $2, 100 * d / hz / secs }
 		END { printf "999999999 total %d%%\n", 100 * t / hz / secs }' "$1" "$2" |
 		sort -rn | cut -d' ' -f2- | { if [ "${4:-}" = total ]; then head -1; else cat; fi; } |
 		paste -sd, - | sed 's/,/, /g'
