@@ -144,36 +144,44 @@ unsigned nl_ifindex(const char *ifname)
 	return if_nametoindex(ifname);
 }
 
-/* Sends one request and waits for its ACK. mnl_cb_run() turns an NLMSG_ERROR
- * carrying a non-zero code into -1 with errno set to the kernel's code, and a
- * zero one (the ACK) into MNL_CB_STOP; a reply whose sequence or port does
- * not match fails with EPROTO/ESRCH, so a stray message never passes for our
- * ack. */
-static int nl_talk(struct nl *nl, struct nlmsghdr *nlh)
+/* Sends nlh (its flags set by the caller; the sequence number is set here)
+ * and reads the answers into buf with cb until the ACK or the end of a
+ * dump. mnl_cb_run() turns an NLMSG_ERROR carrying a non-zero code into -1
+ * with errno set to the kernel's code, and a zero one (the ACK) or
+ * NLMSG_DONE into MNL_CB_STOP; a reply whose sequence or port does not
+ * match fails with EPROTO/ESRCH, so a stray message never passes for ours.
+ * buf may be the request's own buffer: it is sent before buf is reused. */
+static int nl_exchange(struct nl *nl, struct nlmsghdr *nlh, char *buf, size_t buf_len,
+		       mnl_cb_t cb, void *data)
 {
-	NL_BUF(buf);
-	unsigned int seq;
+	unsigned int seq = ++nl->seq;
 	ssize_t n;
 	int ret;
 
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq = ++nl->seq;
+	nlh->nlmsg_seq = seq;
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
-
 	for (;;) {
-		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		n = mnl_socket_recvfrom(nl->sock, buf, buf_len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
-		ret = mnl_cb_run(buf, n, seq, nl->portid, NULL, NULL);
+		ret = mnl_cb_run(buf, n, seq, nl->portid, cb, data);
 		if (ret < 0)
 			return errno ? -errno : -EIO;
 		if (ret == MNL_CB_STOP)
-			break;
+			return 0;
 	}
-	return 0;
+}
+
+/* Sends one request and waits for its ACK. */
+static int nl_talk(struct nl *nl, struct nlmsghdr *nlh)
+{
+	NL_BUF(buf);
+
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	return nl_exchange(nl, nlh, buf, sizeof(buf), NULL, NULL);
 }
 
 static struct nlmsghdr *put_link_hdr(char *buf, uint16_t type, unsigned ifindex,
@@ -246,31 +254,17 @@ int nl_netns_id(struct nl *nl, int netns_fd)
 	NL_BUF(buf);
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtgenmsg *g;
-	unsigned int seq;
 	int nsid = -1, ret;
-	ssize_t n;
 
 	nlh->nlmsg_type = RTM_GETNSID;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq = ++nl->seq;
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->rtgen_family = AF_UNSPEC;
 	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)netns_fd);
-	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
 	/* The RTM_NEWNSID answer, then the ACK. */
-	for (;;) {
-		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		ret = mnl_cb_run(buf, n, seq, nl->portid, nsid_cb, &nsid);
-		if (ret < 0)
-			return errno ? -errno : -EIO;
-		if (ret == MNL_CB_STOP)
-			break;
-	}
+	ret = nl_exchange(nl, nlh, buf, sizeof(buf), nsid_cb, &nsid);
+	if (ret < 0)
+		return ret;
 	return nsid >= 0 ? nsid : -ENOENT;
 }
 
@@ -559,30 +553,13 @@ static int nl_dump(struct nl *nl, uint16_t type, int family, mnl_cb_t cb, void *
 	char buf[NL_WATCH_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rtm;
-	unsigned int seq;
-	ssize_t n;
-	int ret;
 
 	_Static_assert(sizeof(struct rtmsg) == sizeof(struct fib_rule_hdr), "dump header");
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq = ++nl->seq;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)family;
-	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		ret = mnl_cb_run(buf, n, seq, nl->portid, cb, data);
-		if (ret < 0)
-			return errno ? -errno : -EIO;
-		if (ret == MNL_CB_STOP)
-			return 0;
-	}
+	return nl_exchange(nl, nlh, buf, sizeof(buf), cb, data);
 }
 
 int nl_route_in_the_way(struct nl *nl, unsigned ifindex, uint32_t table, int family,

@@ -255,24 +255,36 @@ static int add_routes(struct nl *nl, const struct device *dev, const struct conf
 	return 0;
 }
 
-int interface_configure(struct nl *nl, struct device *dev, const struct config *cfg, char *err,
-			size_t err_len)
+/* The MTU (the config's, or the default without one) and, with a config,
+ * its addresses. */
+static int set_mtu_and_addresses(struct nl *nl, struct device *dev, const struct config *cfg,
+				 char *err, size_t err_len)
 {
 	unsigned mtu = cfg && cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
-	uint32_t table;
-	int ret;
+	int ret = nl_link_set_mtu(nl, dev->ifindex, mtu, err, err_len);
 
-	ret = nl_link_set_mtu(nl, dev->ifindex, mtu, err, err_len);
-	if (ret < 0 || !cfg)
+	if (ret < 0)
 		return ret;
-	dev->mtu = mtu;
-	for (size_t i = 0; i < cfg->n_addresses; i++) {
+	dev->mtu = mtu;		/* padding follows it (and later changes) */
+	for (size_t i = 0; cfg && i < cfg->n_addresses; i++) {
 		const struct ip_prefix *a = &cfg->addresses[i];
 
 		ret = nl_addr_add(nl, dev->ifindex, a->family, a->addr, a->cidr, err, err_len);
 		if (ret < 0)
 			return ret;
 	}
+	return 0;
+}
+
+int interface_configure(struct nl *nl, struct device *dev, const struct config *cfg, char *err,
+			size_t err_len)
+{
+	uint32_t table;
+	int ret;
+
+	ret = set_mtu_and_addresses(nl, dev, cfg, err, err_len);
+	if (ret < 0 || !cfg)
+		return ret;
 	ret = fulltunnel_pick_table(nl, cfg, &table, err, err_len);
 	if (ret < 0)
 		return ret;
@@ -312,20 +324,10 @@ static int add_default_routes(struct nl *nl, const struct device *dev, const str
 int interface_configure_link(struct nl *nl, struct device *dev, const struct config *cfg,
 			     char *err, size_t err_len)
 {
-	unsigned mtu = cfg->mtu ? cfg->mtu : CONFIG_DEFAULT_MTU;
-	int ret;
+	int ret = set_mtu_and_addresses(nl, dev, cfg, err, err_len);
 
-	ret = nl_link_set_mtu(nl, dev->ifindex, mtu, err, err_len);
 	if (ret < 0)
 		return ret;
-	dev->mtu = mtu;
-	for (size_t i = 0; i < cfg->n_addresses; i++) {
-		const struct ip_prefix *a = &cfg->addresses[i];
-
-		ret = nl_addr_add(nl, dev->ifindex, a->family, a->addr, a->cidr, err, err_len);
-		if (ret < 0)
-			return ret;
-	}
 	ret = nl_link_set_up(nl, dev->ifindex, true, err, err_len);
 	if (ret < 0)
 		return ret;
