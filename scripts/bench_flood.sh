@@ -42,7 +42,9 @@
 #
 # Environment: VPND (binary), TOOLS (hsflood's directory), REPS (default 2),
 # DUR (seconds of iperf3 per run, default 10), RATE (attack packets per
-# second, both families together, default 40000), ONLY="vpnd" or "wggo"
+# second, both families together, default 40000), FLOOD_SECS (how long each
+# flood runs, default DUR + 2 and at least 14: the new client waits up to
+# FLOOD_SECS - 2 s), ONLY="vpnd" or "wggo"
 # (one server), PERF=1 (perf record -g on vpnd's worker during (b) and (c)
 # of the first repetition: the top symbols are printed), KEEP=1 (keep logs).
 # Needs root, iperf3, wireguard-go, wg, ncat, jq, python3. Addresses:
