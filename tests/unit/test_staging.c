@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/device_fixture.h"
+
 #include "crypto/crypto.h"
 #include "vpnd/datapath/device.h"
 #include "vpnd/datapath/peer.h"
@@ -45,27 +47,6 @@ static void watch_oldest(struct peer *peer)
 	watched = peer->staged[peer->staged_head];
 	watched_len = peer->staged_len[peer->staged_head];
 	watched_wiped = -1;
-}
-
-static int setup(void **state)
-{
-	struct device *dev = malloc(sizeof(*dev));
-
-	if (!dev || device_init(dev, "stage0") < 0) {
-		free(dev);
-		return -1;
-	}
-	*state = dev;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct device *dev = *state;
-
-	device_destroy(dev);
-	free(dev);
-	return 0;
 }
 
 static struct peer *new_peer(struct device *dev)
@@ -216,12 +197,6 @@ static void test_staged_wiped_when_freed(void **state)
 	stage_n(peer, 1, 100);			/* pushes the oldest out */
 	assert_int_equal(watched_wiped, 1);
 	peer_staged_clear(peer);
-}
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return wg_crypto_init() ? 0 : -1;
 }
 
 int main(void)

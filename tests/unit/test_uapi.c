@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/device_fixture.h"
+
 #include "crypto/crypto.h"
 #include "handshake/wire.h"
 #include "vpnd/datapath/device.h"
@@ -47,32 +49,6 @@ static void peer_new(struct ident *id)
 	memset(id->priv_hex, 0, sizeof(id->priv_hex));
 }
 
-static int setup(void **state)
-{
-	struct device *dev = malloc(sizeof(*dev));
-
-	if (!dev || device_init(dev, "test0") < 0) {
-		free(dev);
-		return -1;
-	}
-	*state = dev;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct device *dev = *state;
-
-	device_destroy(dev);
-	free(dev);
-	return 0;
-}
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return wg_crypto_init() ? 0 : -1;
-}
 
 /* uapi_set on a private, writable copy (it cuts its buffer into lines). */
 static int set(struct device *dev, const char *fmt, ...)

@@ -195,6 +195,11 @@ enum hs_verdict receive_handshake_gate(struct device *dev, const uint8_t *buf, s
 	limiters_gc(dev, now);
 	ratelimiter_set_coarse(dev->ratelimiter, under_load);
 	if (under_load && !ratelimiter_allow(dev->ratelimiter, ip, ip_len, now)) {
+		/* Still demand (as the kernel's backlog holds every handshake
+		 * message): a flood from few sources, cut down here, must
+		 * keep the device under load rather than let it lapse. */
+		if (hs_budget_demand(&dev->dh_budget, now))
+			dev->under_load_until_ns = now + HSLOAD_HOLD_NS;
 		*why = DROP_RATELIMIT;
 		return HS_DROP;
 	}
