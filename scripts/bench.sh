@@ -72,63 +72,9 @@ WGGO_ENV=(env WG_PROCESS_FOREGROUND=1 WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KM
 
 die() { echo "bench: $*" >&2; exit 1; }
 
-# Kills a tracked pid, but only while it is still the process we started
-# (our child, or a process of the expected name: vpnd daemonises away).
-kill_pid() {
-	local pid=$1 sig=$2 comm ppid
-	comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 0
-	ppid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
-	if [ "$comm" = "${TRACKED[$pid]}" ] || [ "$ppid" = $$ ]; then
-		kill "-$sig" "$pid" 2>/dev/null
-	fi
-}
-
-# fds 3 and 4: the script's own stdout and stderr, for the traps, which may
-# fire inside a function whose output is redirected to a file.
-exec 3>&1 4>&2
-
-cleanup() {
-	local pid ppid alive name
-	set +e
-	trap '' INT TERM
-	exec 1>&3 2>&4
-	# a vpnd that `vpnd up` started just before an interrupt: its pid file
-	for name in "${IFNAMES[@]}"; do
-		pid=$(cat "/var/run/vpnd/$name.pid" 2>/dev/null) && [ -n "$pid" ] && TRACKED[$pid]=vpnd
-	done
-	# and the children of what we track (vpnd's worker under its monitor)
-	while read -r pid ppid name; do
-		[ -n "${TRACKED[$ppid]:-}" ] && [ -z "${TRACKED[$pid]:-}" ] && TRACKED[$pid]=$name
-	done < <(ps -eo pid=,ppid=,comm=)
-	for pid in "${!TRACKED[@]}"; do kill_pid "$pid" TERM; done
-	for _ in $(seq 30); do
-		alive=0
-		for pid in "${!TRACKED[@]}"; do [ -e "/proc/$pid" ] && alive=1; done
-		[ "$alive" = 0 ] && break
-		sleep 0.1
-	done
-	for pid in "${!TRACKED[@]}"; do kill_pid "$pid" KILL; done
-	for pid in "${!TRACKED[@]}"; do wait "$pid" 2>/dev/null; done
-	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	for name in "${IFNAMES[@]}"; do
-		rm -f "/var/run/wireguard/$name.sock" "/var/run/vpnd/$name.pid"
-	done
-	if [ "${KEEP:-0}" = 1 ]; then
-		rm -f "$WORK"/*.key "$WORK"/*.conf
-		echo "bench: logs and iperf3 JSON kept in $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-	for ns in "${NAMESPACES[@]}"; do
-		ip netns list | grep -qw "$ns" && echo "bench: WARNING: namespace $ns is still there" >&2
-	done
-	for pid in "${!TRACKED[@]}"; do
-		[ -e "/proc/$pid" ] && echo "bench: WARNING: pid $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) is still running" >&2
-	done
-}
-trap cleanup EXIT
-trap 'printf "\nbench: interrupted, cleaning up\n" >&4; exit 130' INT
-trap 'exit 143' TERM
+BENCH_NAME=bench
+. "$(dirname "$0")/bench_lib.sh"
+bench_traps
 
 # Runs a command in the background, tracked, and waits for it: a signal to
 # this script is then handled at once rather than after the command.
