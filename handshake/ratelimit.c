@@ -98,12 +98,22 @@ static void free_list_init(struct ratelimiter *rl)
 
 struct ratelimiter *ratelimiter_new_rate(size_t max_entries, unsigned per_second, unsigned burst)
 {
+	if (per_second == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return ratelimiter_new_interval(max_entries, NSEC_PER_SEC / per_second, burst);
+}
+
+struct ratelimiter *ratelimiter_new_interval(size_t max_entries, uint64_t interval_ns,
+					     unsigned burst)
+{
 	struct ratelimiter *rl;
 	size_t nheads;
 
 	if (max_entries == 0)
 		max_entries = DEFAULT_MAX_ENTRIES;
-	if (max_entries > MAX_MAX_ENTRIES || per_second == 0 || burst == 0) {
+	if (max_entries > MAX_MAX_ENTRIES || interval_ns == 0 || burst == 0) {
 		errno = max_entries > MAX_MAX_ENTRIES ? ENOMEM : EINVAL;
 		return NULL;
 	}
@@ -117,7 +127,7 @@ struct ratelimiter *ratelimiter_new_rate(size_t max_entries, unsigned per_second
 		goto err;
 	rl->head_mask = (uint32_t)(nheads - 1);
 	rl->max_entries = max_entries;
-	rl->packet_cost = NSEC_PER_SEC / per_second;
+	rl->packet_cost = interval_ns;
 	rl->token_max = rl->packet_cost * burst;
 	rl->idle_ns = rl->token_max > NSEC_PER_SEC ? rl->token_max : NSEC_PER_SEC;
 	wg_random_bytes(rl->key, sizeof(rl->key));

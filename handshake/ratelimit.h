@@ -24,6 +24,9 @@ struct ratelimiter *ratelimiter_new(size_t max_entries);
 /* The same with another rate: per_second packets a second (>= 1), at most
  * burst (>= 1) at once. */
 struct ratelimiter *ratelimiter_new_rate(size_t max_entries, unsigned per_second, unsigned burst);
+/* The same with one packet per interval_ns (> 0): rates under one a second. */
+struct ratelimiter *ratelimiter_new_interval(size_t max_entries, uint64_t interval_ns,
+					     unsigned burst);
 void ratelimiter_free(struct ratelimiter *rl);
 /* ip is 4 bytes (IPv4) or 16 (IPv6, only the /64 counts, or the /48 in
  * coarse mode). True: allowed. */

@@ -376,6 +376,7 @@ static void reset(void)
 	index_table_free(&dev.index);
 	ratelimiter_free(dev.ratelimiter);
 	ratelimiter_free(dev.cookie_limiter);
+	ratelimiter_free(dev.dh_limiter);
 
 	fuzz_rng_seed(2);
 	dev = dev_snap;
@@ -386,7 +387,8 @@ static void reset(void)
 	now = now_monotonic_ns();
 	kp = device_keypair_new(&dev);
 	if (!kp || index_table_init(&dev.index) < 0 || !(dev.ratelimiter = ratelimiter_new(64)) ||
-	    !(dev.cookie_limiter = ratelimiter_new_rate(64, COOKIE_REPLIES_PER_SECOND, 1)))
+	    !(dev.cookie_limiter = ratelimiter_new_rate(64, COOKIE_REPLIES_PER_SECOND, 1)) ||
+	    !(dev.dh_limiter = ratelimiter_new_interval(64, REKEY_TIMEOUT, 2)))
 		die("out of memory");
 	*kp = kp_snap;
 	kp->birth_ns = now;

@@ -298,6 +298,25 @@ static void test_other_rate(void **state)
 	ratelimiter_free(rl);
 }
 
+/* Slower than one a second (the DH limiter under load: one per
+ * REKEY_TIMEOUT, burst 2), and its idle entries live as long as their
+ * bucket takes to refill (gc must not hand a fresh burst back early). */
+static void test_interval_rate(void **state)
+{
+	struct ratelimiter *rl = ratelimiter_new_interval(16, 5 * NSEC_PER_SEC, 2);
+
+	(void)state;
+	assert_non_null(rl);
+	assert_int_equal(drain(rl, ip4_a, 4, T0, 10), 2);
+	assert_false(ratelimiter_allow(rl, ip4_a, 4, T0 + 4999 * MSEC_NS));
+	ratelimiter_gc(rl, T0 + 3 * NSEC_PER_SEC);
+	assert_int_equal(ratelimiter_entries(rl), 1);	/* still refilling */
+	assert_true(ratelimiter_allow(rl, ip4_a, 4, T0 + 5 * NSEC_PER_SEC));
+	assert_true(ratelimiter_allow(rl, ip4_b, 4, T0 + 5 * NSEC_PER_SEC));
+	assert_null(ratelimiter_new_interval(16, 0, 1));
+	ratelimiter_free(rl);
+}
+
 static void test_gc_frees_only_idle(void **state)
 {
 	struct ratelimiter *rl = *state;
@@ -399,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_held_table_admits_newcomer, setup, teardown),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_other_rate),
+		cmocka_unit_test(test_interval_rate),
 		cmocka_unit_test_setup_teardown(test_gc_frees_only_idle, setup, teardown),
 		cmocka_unit_test(test_flood_is_bounded),
 		cmocka_unit_test_setup_teardown(test_default_size, setup, teardown),

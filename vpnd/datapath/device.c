@@ -61,6 +61,7 @@ int device_init(struct device *dev, const char *ifname)
 	dev->aips = allowedips_new();
 	dev->ratelimiter = ratelimiter_new(0);
 	dev->cookie_limiter = ratelimiter_new_rate(0, COOKIE_REPLIES_PER_SECOND, 1);
+	dev->dh_limiter = ratelimiter_new_interval(0, REKEY_TIMEOUT, 2);
 	hs_budget_init(&dev->dh_budget, 0);
 	dev->rx_bufs = malloc(BATCH_MAX * sizeof(*dev->rx_bufs));
 	dev->tx_bufs = malloc(BATCH_MAX * sizeof(*dev->tx_bufs));
@@ -71,7 +72,7 @@ int device_init(struct device *dev, const char *ifname)
 	dev->secrets = wg_arena_new(sizeof(struct keypair) > sizeof(struct peer_handshake) ?
 				    sizeof(struct keypair) : sizeof(struct peer_handshake));
 	if (!dev->secrets || !dev->peer_buckets || !dev->aips || !dev->ratelimiter ||
-	    !dev->cookie_limiter || !dev->rx_bufs ||
+	    !dev->cookie_limiter || !dev->dh_limiter || !dev->rx_bufs ||
 	    !dev->tx_bufs || !dev->tun_read_buf || !dev->rx_run || !dev->local ||
 	    index_table_init(&dev->index) < 0) {
 		device_destroy(dev);
@@ -105,6 +106,7 @@ void device_destroy(struct device *dev)
 	allowedips_free(dev->aips);
 	ratelimiter_free(dev->ratelimiter);
 	ratelimiter_free(dev->cookie_limiter);
+	ratelimiter_free(dev->dh_limiter);
 	index_table_free(&dev->index);
 	free(dev->peer_buckets);
 	free(dev->heap);

@@ -82,6 +82,8 @@ struct device {
 	/* At most one cookie reply per source (IPv4 address, IPv6 /64) per
 	 * COOKIE_REPLY_INTERVAL: the server must not be a reflector. */
 	struct ratelimiter *cookie_limiter;
+	/* Under load: one DH per source per REKEY_TIMEOUT (burst 2). */
+	struct ratelimiter *dh_limiter;
 	struct hs_budget dh_budget;	/* DHs per second, all sources together */
 	uint16_t listen_port;		/* configured; 0 = random */
 	uint16_t bound_port;		/* actual */
@@ -141,7 +143,7 @@ struct device {
 	struct crypto_pool *pool;
 	/* The handshake queue and thread (hs_queue.h); NULL: handshakes on
 	 * the event loop. The thread uses cookie_checker, ratelimiter,
-	 * cookie_limiter, dh_budget, ratelimiter_gc_ns and the load window
+	 * cookie_limiter, dh_limiter, dh_budget, ratelimiter_gc_ns and the load window
 	 * (device_under_load) under the queue's gate lock; nothing else of
 	 * the device. */
 	struct hs_queue *hsq;

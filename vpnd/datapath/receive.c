@@ -153,6 +153,7 @@ static void limiters_gc(struct device *dev, uint64_t now)
 		return;
 	ratelimiter_gc(dev->ratelimiter, now);
 	ratelimiter_gc(dev->cookie_limiter, now);
+	ratelimiter_gc(dev->dh_limiter, now);
 	dev->ratelimiter_gc_ns = now;
 }
 
@@ -221,6 +222,14 @@ enum hs_verdict receive_handshake_gate(struct device *dev, const uint8_t *buf, s
 	}
 	if (under_load && mac != COOKIE_MAC2_VALID)
 		return cookie_verdict(dev, buf, len, srcb, srcb_len, ip, ip_len, now, reply, why);
+	/* Under load, one DH per source per REKEY_TIMEOUT (burst 2): an honest
+	 * initiator never retries faster, so a flood with valid cookies from
+	 * many sources leaves budget for a new client instead of taking all
+	 * of it first come (2048 sources: about 400 DHs a second of 1000). */
+	if (under_load && !ratelimiter_allow(dev->dh_limiter, ip, ip_len, now)) {
+		*why = DROP_RATELIMIT;
+		return HS_DROP;
+	}
 	if (!hs_budget_take(&dev->dh_budget, now)) {
 		dev->under_load_until_ns = now + HSLOAD_HOLD_NS;
 		*why = DROP_DH_BUDGET;
