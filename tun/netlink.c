@@ -481,6 +481,27 @@ static const char *route_proto_name(uint8_t proto, char buf[8])
 	}
 }
 
+/* Attributes of a dumped route or rule by type, up to max. */
+struct attr_index {
+	struct nlattr **tb;
+	uint16_t max;
+};
+
+static int index_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct attr_index *ix = data;
+
+	if (mnl_attr_type_valid(attr, ix->max) > 0)
+		ix->tb[mnl_attr_get_type(attr)] = (struct nlattr *)attr;
+	return MNL_CB_OK;
+}
+
+/* A u32 attribute, its length checked first; dflt when absent or short. */
+static uint32_t attr_u32(const struct nlattr *a, uint32_t dflt)
+{
+	return a && mnl_attr_validate(a, MNL_TYPE_U32) >= 0 ? mnl_attr_get_u32(a) : dflt;
+}
+
 /* The route in the words of `ip route show`, for the refusal message. */
 static void route_describe(const struct route_find *f, const struct rtmsg *rtm,
 			   struct nlattr *tb[RTA_MAX + 1])
@@ -491,32 +512,22 @@ static void route_describe(const struct route_find *f, const struct rtmsg *rtm,
 	if (tb[RTA_GATEWAY] && mnl_attr_get_payload_len(tb[RTA_GATEWAY]) == family_len(f->family) &&
 	    inet_ntop(f->family, mnl_attr_get_payload(tb[RTA_GATEWAY]), a, sizeof(a)))
 		snprintf(via, sizeof(via), " via %s", a);
-	if (tb[RTA_OIF])
-		snprintf(dev, sizeof(dev), " dev %s", ifname_of(mnl_attr_get_u32(tb[RTA_OIF]), name));
+	if (attr_u32(tb[RTA_OIF], 0))
+		snprintf(dev, sizeof(dev), " dev %s", ifname_of(attr_u32(tb[RTA_OIF], 0), name));
 	else if (tb[RTA_MULTIPATH])
 		snprintf(dev, sizeof(dev), " (multipath)");
 	if (tb[RTA_PRIORITY])
-		snprintf(metric, sizeof(metric), " metric %u", mnl_attr_get_u32(tb[RTA_PRIORITY]));
+		snprintf(metric, sizeof(metric), " metric %u", attr_u32(tb[RTA_PRIORITY], 0));
 	snprintf(f->what, f->what_len, "%s%s%s%s proto %s%s", route_type_name(rtm->rtm_type),
 		 prefix_str(f->family, f->net, f->prefix_len, pfx), via, dev,
 		 route_proto_name(rtm->rtm_protocol, proto), metric);
-}
-
-static int route_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (mnl_attr_type_valid(attr, RTA_MAX) > 0)
-		tb[type] = (struct nlattr *)attr;
-	return MNL_CB_OK;
 }
 
 /* A route's table: RTA_TABLE when present (tables above 255), else the
  * header's. */
 static uint32_t route_table(const struct rtmsg *rtm, struct nlattr *tb[RTA_MAX + 1])
 {
-	return tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	return attr_u32(tb[RTA_TABLE], rtm->rtm_table);
 }
 
 /* One route of the dump: in the way if it is f->table's route for exactly
@@ -531,13 +542,13 @@ static int route_find_cb(const struct nlmsghdr *nlh, void *data)
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rtm)) || rtm->rtm_family != f->family ||
 	    rtm->rtm_dst_len != f->prefix_len || (rtm->rtm_flags & RTM_F_CLONED))
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	mnl_attr_parse(nlh, sizeof(*rtm), index_attr_cb, &(struct attr_index){ tb, RTA_MAX });
 	if (route_table(rtm, tb) != f->table || !tb[RTA_DST] ||
 	    mnl_attr_get_payload_len(tb[RTA_DST]) != family_len(f->family) ||
 	    memcmp(mnl_attr_get_payload(tb[RTA_DST]), f->net, family_len(f->family)))
 		return MNL_CB_OK;
-	if (rtm->rtm_type == RTN_UNICAST && tb[RTA_OIF] && !tb[RTA_GATEWAY] &&
-	    mnl_attr_get_u32(tb[RTA_OIF]) == f->ifindex)
+	if (rtm->rtm_type == RTN_UNICAST && !tb[RTA_GATEWAY] &&
+	    attr_u32(tb[RTA_OIF], 0) == f->ifindex)
 		return MNL_CB_OK;	/* ours (or the kernel's for our address) */
 	route_describe(f, rtm, tb);
 	f->found = true;
@@ -602,18 +613,8 @@ static int table_route_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rtm)) ||
 	    (rtm->rtm_flags & RTM_F_CLONED))
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	mnl_attr_parse(nlh, sizeof(*rtm), index_attr_cb, &(struct attr_index){ tb, RTA_MAX });
 	u->used |= route_table(rtm, tb) == u->table;
-	return MNL_CB_OK;
-}
-
-static int rule_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (mnl_attr_type_valid(attr, FRA_MAX) > 0)
-		tb[type] = (struct nlattr *)attr;
 	return MNL_CB_OK;
 }
 
@@ -628,10 +629,9 @@ static int table_rule_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_type != RTM_NEWRULE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*frh)))
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*frh), rule_attr_cb, tb);
-	table = tb[FRA_TABLE] ? mnl_attr_get_u32(tb[FRA_TABLE]) : frh->table;
-	u->used |= table == u->table ||
-		   (tb[FRA_FWMARK] && mnl_attr_get_u32(tb[FRA_FWMARK]) == u->table);
+	mnl_attr_parse(nlh, sizeof(*frh), index_attr_cb, &(struct attr_index){ tb, FRA_MAX });
+	table = attr_u32(tb[FRA_TABLE], frh->table);
+	u->used |= table == u->table || attr_u32(tb[FRA_FWMARK], 0) == u->table;
 	return MNL_CB_OK;
 }
 
