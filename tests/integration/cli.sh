@@ -53,7 +53,7 @@ check "  ... show --bogus" refused show --bogus
 check "  ... daemon --bogus" refused daemon --bogus x
 check "  ... peer list --bogus" refused peer list --bogus x
 check "  ... genkey --bogus, genkey extra" sh -c "$(declare -f refused); VPND=$VPND WORK=$WORK; refused genkey --bogus && refused genkey extra"
-check "  ... a global --bogus" sh -c "! $VPND --bogus 2>&1 | grep -q \"unknown option: '--bogus'\"; ! $VPND --bogus 2>/dev/null"
+check "  ... a global --bogus" sh -c "$VPND --bogus 2>&1 | grep -q \"unknown option: '--bogus'\" && ! $VPND --bogus 2>/dev/null"
 
 echo "# not root"
 for c in "up $C0" "down $C0" "show" "show $C0"; do

@@ -1,4 +1,5 @@
 /* DNS = through resolvconf or systemd-resolved; see dns.h. */
+#include "vpnd/common/atomic_file.h"
 #include "vpnd/control/dns.h"
 
 #include <arpa/inet.h>
@@ -25,18 +26,21 @@ static void state_path(char *buf, size_t len, const char *ifname)
 	snprintf(buf, len, "%s/%s.dns", FULLTUNNEL_STATE_DIR, ifname);
 }
 
+/* Replaced whole (atomic_file.h): a crash never leaves an empty state
+ * that would read as "nothing to undo". */
 static int state_write(const char *ifname, enum dns_method m)
 {
+	struct atomic_file af;
 	char path[128];
-	FILE *f;
+	int ret;
 
 	mkdir(FULLTUNNEL_STATE_DIR, 0755);
 	state_path(path, sizeof(path), ifname);
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "%s\n", method_names[m]);
-	return fclose(f) == 0 ? 0 : -errno;
+	ret = atomic_file_open(&af, path);
+	if (ret < 0)
+		return ret;
+	fprintf(af.f, "%s\n", method_names[m]);
+	return atomic_file_commit(&af, ATOMIC_REPLACE);
 }
 
 static enum dns_method state_read(const char *ifname)

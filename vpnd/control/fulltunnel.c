@@ -210,22 +210,21 @@ static void nft_write_rules(FILE *f, const char *ifname, const struct config *cf
 static int nft_load(const char *ifname, const struct config *cfg, uint32_t mark, char *err,
 		    size_t err_len)
 {
+	struct atomic_file af;
 	char path[128];
 	char *argv[] = { "nft", "-f", path, NULL };
-	FILE *f;
-	int fd, ret;
+	int ret;
 
+	/* A file of ours (atomic_file: O_EXCL|O_NOFOLLOW, then rename), never
+	 * one a link planted at that name points to. */
 	state_path(path, sizeof(path), ifname, "nft");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
-		if (fd >= 0)
-			close(fd);
-		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+	ret = atomic_file_open(&af, path);
+	if (ret < 0) {
+		snprintf(err, err_len, "%s: %s", path, strerror(-ret));
 		return -EIO;
 	}
-	nft_write_rules(f, ifname, cfg, mark);
-	ret = fclose(f) == 0 ? run_nft(argv, false) : -EIO;
+	nft_write_rules(af.f, ifname, cfg, mark);
+	ret = atomic_file_commit(&af, ATOMIC_REPLACE) == 0 ? run_nft(argv, false) : -EIO;
 	if (ret < 0)
 		snprintf(err, err_len, "nft -f %s: cannot load table inet vpnd-%s", path, ifname);
 	unlink(path);

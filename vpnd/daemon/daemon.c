@@ -709,16 +709,19 @@ int daemon_run(const struct daemon_opts *o)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if (start(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vpnd: %s\n", err);
+		if (o->cfg)
+			config_wipe_secrets(o->cfg);
 		abort_up(&d);
 		return 1;
 	}
 	if (o->cfg)
 		config_wipe_secrets(o->cfg);	/* the device holds them now */
 	log_info("%s: up, listening on UDP port %u", d.dev.ifname, d.dev.bound_port);
+	/* From here a failure undoes what start() did to the host too (full
+	 * tunnel, DNS, hooks), not only the files. */
 	if (!o->foreground && !daemonize(&d)) {
 		fprintf(stderr, "vpnd: fork: %s\n", strerror(errno));
-		remove_files(&d);
-		close_everything(&d);
+		abort_up(&d);
 		return 1;
 	}
 	if (o->foreground)
@@ -726,8 +729,7 @@ int daemon_run(const struct daemon_opts *o)
 	monitor = getpid();
 	if (broker_channel(d.chan) < 0 || broker_channel(d.events) < 0) {
 		log_error("%s: socketpair: %s", d.dev.ifname, strerror(errno));
-		remove_files(&d);
-		close_everything(&d);
+		abort_up(&d);
 		return 1;
 	}
 	worker = fork();
@@ -746,6 +748,10 @@ int daemon_run(const struct daemon_opts *o)
 		close(chan);
 		close(events);
 		remove_files(&d);
+		/* The interface went with close_everything: no PreDown. */
+		full_tunnel_down(o->ifname, false);
+		if (o->cfg)
+			run_hooks(o->cfg->post_down, o->cfg->n_post_down, o->ifname);
 		return 1;
 	}
 	log_debug("%s: monitor pid %d (root), worker pid %d (%s)", d.dev.ifname, (int)monitor,

@@ -146,8 +146,9 @@ size_t icmp_build_unreachable(const uint8_t *pkt, size_t len, uint8_t *out)
 	return 0;
 }
 
-/* Token bucket: ICMP_RATE tokens a second, at most ICMP_BURST. */
-static bool icmp_allowed(struct device *dev, uint64_t now)
+/* Token bucket: ICMP_RATE tokens a second, at most ICMP_BURST. True if
+ * one is there (refilled first); icmp_send_unreachable spends it. */
+static bool icmp_token_ready(struct device *dev, uint64_t now)
 {
 	uint64_t per_token = 1000000000ull / ICMP_RATE;
 	uint64_t earned = (now - dev->icmp_last_ns) / per_token;
@@ -157,19 +158,22 @@ static bool icmp_allowed(struct device *dev, uint64_t now)
 				   ICMP_BURST : dev->icmp_tokens + (unsigned)earned;
 		dev->icmp_last_ns = now;
 	}
-	if (!dev->icmp_tokens)
-		return false;
-	dev->icmp_tokens--;
-	return true;
+	return dev->icmp_tokens > 0;
 }
 
 void icmp_send_unreachable(struct device *dev, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	uint8_t buf[VNET_HDR_LEN + ICMP_ERR_MAX];
-	size_t n = icmp_build_unreachable(pkt, len, buf + VNET_HDR_LEN);
+	size_t n;
 
-	if (!n || dev->tun_fd < 0 || !icmp_allowed(dev, now))
+	/* The rate first: under a flood of unroutable packets almost all of
+	 * them find no token, and nothing is built for them. */
+	if (dev->tun_fd < 0 || !icmp_token_ready(dev, now))
 		return;
+	n = icmp_build_unreachable(pkt, len, buf + VNET_HDR_LEN);
+	if (!n)
+		return;
+	dev->icmp_tokens--;
 	/* In vnet_hdr mode every write starts with a header: all zero means
 	 * "no offload, checksum done". */
 	memset(buf, 0, VNET_HDR_LEN);
