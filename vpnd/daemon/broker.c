@@ -48,7 +48,7 @@ static ssize_t recv_with_fd(int ch, void *buf, size_t len, int *fd_out)
 {
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(4 * sizeof(int))];
 	} c;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
@@ -60,10 +60,25 @@ static ssize_t recv_with_fd(int ch, void *buf, size_t len, int *fd_out)
 	do
 		n = recvmsg(ch, &m, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	h = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL;
-	if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-	    h->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(fd_out, CMSG_DATA(h), sizeof(int));
+	/* The other side is not trusted (the monitor reads the worker): every
+	 * descriptor that came is closed unless it is the one expected, so
+	 * that extra ones cannot pile up in the monitor. */
+	for (h = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h)) {
+		size_t nfd;
+
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (*fd_out < 0 && nfd == 1 && !(m.msg_flags & MSG_CTRUNC))
+				*fd_out = fd;
+			else
+				close(fd);
+		}
+	}
 	return n;
 }
 
