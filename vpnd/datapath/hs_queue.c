@@ -270,7 +270,11 @@ void hs_queue_drain(struct device *dev, uint64_t now)
 		return;
 	(void)!read(q->out_efd, &n, sizeof(n));
 	while ((it = ring_peek(&q->out))) {
-		if (it->kind == ITEM_COOKIE)
+		/* Administratively down (wg_stop): what was queued before is
+		 * dropped, not answered; nothing leaves until up. */
+		if (dev->link_down)
+			;
+		else if (it->kind == ITEM_COOKIE)
 			receive_cookie_sent(dev, &it->src, (const struct msg_cookie_reply *)it->buf);
 		else
 			receive_handshake_pass(dev, it->buf, &it->src, now);
