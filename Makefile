@@ -22,7 +22,7 @@ DOCDIR  ?= $(PREFIX)/share/doc/vpnd
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 BUILD   ?= build
 CC      ?= cc
-PKGS     = libsodium libmnl libb2 libcap-ng libseccomp libqrencode
+PKGS     = libsodium libmnl libb2 libcap-ng libseccomp libqrencode liburing
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE

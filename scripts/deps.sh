@@ -8,7 +8,7 @@
 # jq reads iperf3's JSON (flood.sh, bench_flood.sh).
 set -e
 PKGS="build-essential pkg-config libsodium-dev libmnl-dev libcmocka-dev libb2-dev libcap-ng-dev
-      clang libclang-rt-14-dev libseccomp-dev
+      clang libclang-rt-14-dev libseccomp-dev liburing-dev
       iproute2 iputils-ping iperf3 wireguard-tools wireguard-go nftables ncat
       procps python3 python3-cryptography bc jq libqrencode-dev zbar-tools openresolv
       systemd man-db groff-base"
