@@ -39,8 +39,9 @@ enum tun_ring_result {
 struct tun_ring *tun_ring_open(int fd, size_t buf_len, unsigned nbufs, char *err,
 			       size_t err_len);
 
-/* Readable (EPOLLIN) when reads or completions wait: poll it in the loop
- * instead of the TUN fd. */
+/* An eventfd signalled each time reads start to wait: poll it in the loop
+ * instead of the TUN fd, edge-triggered (EPOLLIN | EPOLLET), and never read
+ * it (its count only grows; each signal is a new edge). */
 int tun_ring_fd(const struct tun_ring *r);
 
 /* Runs what the kernel has pending (one io_uring_enter) and calls fn for

@@ -122,7 +122,8 @@ check "worker's keys and handshakes in a locked, never-dumped 64 KiB arena" \
 	/proc/$worker/smaps
 check "monitor's stdin is /dev/null" test "$(readlink /proc/$monitor/fd/0)" = /dev/null
 # Every descriptor the worker holds, by kind: no netlink socket, nothing
-# unexpected (a file, a raw socket, another process's pipe).
+# unexpected (a file, a raw socket, another process's pipe). The io_uring is
+# the TUN's batched reads, locked down to reading the TUN (seccomp_probe).
 worker_fds_ok() {
 	local fd target inode
 	for fd in /proc/$worker/fd/*; do
@@ -130,6 +131,7 @@ worker_fds_ok() {
 		case $target in
 		/dev/null|/dev/net/tun|"$WORK/${IFA}.log") ;;
 		anon_inode:\[eventpoll\]|anon_inode:\[signalfd\]|anon_inode:\[eventfd\]) ;;
+		anon_inode:\[io_uring\]) ;;
 		socket:\[*\])
 			inode=${target#socket:[}; inode=${inode%]}
 			if awk -v i="$inode" 'NR > 1 && $NF == i { f = 1 } END { exit !f }' \

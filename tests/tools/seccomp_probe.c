@@ -1,13 +1,19 @@
 /* Puts itself where the daemon's worker is (vpnd's user, no capability,
  * vpnd's seccomp filter) and tries what the worker must never do: prints
- * one line per probe, "refused (killed)", "refused (EPERM)" or "ALLOWED",
- * and exits 0 only if every forbidden call was refused and the allowed
- * ones still work. Each probe runs in a child of its own, since a
+ * one line per probe, "refused (killed)", "refused (EPERM)",
+ * "refused (EACCES)" or "ALLOWED", and exits 0 only if every forbidden call
+ * was refused and the allowed ones still work. The io_uring probes get a
+ * ring made as the worker makes its TUN ring (tun/tun_ring.h: after the
+ * privileges are dropped, before the filter, locked down), on a packet
+ * socket pair standing in for the TUN: the filter lets io_uring_enter
+ * through, so what an SQE may do is the ring's restrictions' to refuse
+ * (EACCES); where this kernel has no such io_uring they say "skipped". Each probe runs in a child of its own, since a
  * forbidden system call ends the process. Run it inside a test's network
  * namespace: a probe that wrongly succeeds changes that namespace only.
  * $VPND_USER as for the daemon (default nobody). */
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
@@ -16,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -24,13 +31,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tun/tun_ring.h"
 #include "vpnd/daemon/sandbox.h"
 
 /* <linux/netfilter_ipv4/ip_tables.h>: IPT_BASE_CTL + 0; not included, as
  * it clashes with glibc's headers. */
 #define PROBE_IPT_SO_GET_INFO 64
 
-enum outcome { OUT_ALLOWED = 0, OUT_EPERM = 1, OUT_SETUP = 2, OUT_OTHER = 3 };
+enum outcome { OUT_ALLOWED = 0, OUT_EPERM = 1, OUT_SETUP = 2, OUT_OTHER = 3, OUT_EACCES = 4,
+	       OUT_SKIPPED = 5 };
 
 /* Made before the filter, as the worker inherits its fds. */
 static int netlink_fd = -1, udp_fd = -1;
@@ -178,12 +187,123 @@ static pid_t prober;	/* the probes' parent, known before the filter */
 static int signal_other(void) { return (int)syscall(SYS_tgkill, prober, prober, 0); }
 static int signal_self(void) { return (int)syscall(SYS_tgkill, getpid(), gettid(), 0); }
 
+/* --- io_uring ------------------------------------------------------------ */
+
+static int ring_pair[2] = { -1, -1 };	/* [0] read through the ring */
+static struct tun_ring *ring;
+static int ring_epoll = -1;	/* the loop's epoll, made before the filter */
+
+/* The worker's order: privileges dropped, ring made, then the filter.
+ * 0, or OUT_SKIPPED where this kernel or its policy gives no such ring. */
+static int make_ring(void)
+{
+	char err[256];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ring_pair) < 0)
+		return OUT_SETUP;
+	ring_epoll = epoll_create1(EPOLL_CLOEXEC);
+	if (ring_epoll < 0)
+		return OUT_SETUP;
+	ring = tun_ring_open(ring_pair[0], 2048, 8, err, sizeof(err));
+	if (ring)
+		return 0;
+	return errno == ENOSYS || errno == EPERM || errno == EOPNOTSUPP || errno == EINVAL ?
+	       OUT_SKIPPED : OUT_SETUP;
+}
+
+/* One SQE on the worker's ring; its completion's result as -1/errno. */
+static int ring_sqe(void (*prep)(struct io_uring_sqe *))
+{
+	struct io_uring *u = tun_ring_raw(ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(u);
+	struct io_uring_cqe *cqe;
+	int res;
+
+	if (!sqe)
+		return -2;
+	prep(sqe);
+	io_uring_sqe_set_data64(sqe, 0x5ec);
+	if (io_uring_submit(u) != 1 || io_uring_wait_cqe(u, &cqe) < 0)
+		return -2;
+	res = cqe->res;
+	io_uring_cqe_seen(u, cqe);
+	if (res >= 0)
+		return 0;
+	errno = -res;
+	return -1;
+}
+
+static void prep_openat(struct io_uring_sqe *sqe)
+{
+	io_uring_prep_openat(sqe, AT_FDCWD, "/etc/passwd", O_RDONLY, 0);
+}
+
+static void prep_socket(struct io_uring_sqe *sqe)
+{
+	io_uring_prep_socket(sqe, AF_INET, SOCK_DGRAM, 0, 0);
+}
+
+static void prep_fixed_openat(struct io_uring_sqe *sqe)
+{
+	prep_openat(sqe);
+	sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+static int ring_openat(void) { return ring_sqe(prep_openat); }
+static int ring_fixed_openat(void) { return ring_sqe(prep_fixed_openat); }
+static int ring_socket(void) { return ring_sqe(prep_socket); }
+
+static int new_ring(void)
+{
+	struct io_uring_params p;
+
+	memset(&p, 0, sizeof(p));
+	return (int)syscall(SYS_io_uring_setup, 4, &p);
+}
+
+static int ring_register_files(void)
+{
+	return (int)syscall(SYS_io_uring_register, ((struct io_uring *)tun_ring_raw(ring))->ring_fd,
+			    IORING_REGISTER_FILES, &ring_pair[1], 1);
+}
+
+static int got_packets;
+
+static void count_packet(void *ctx, uint8_t *pkt, size_t len)
+{
+	(void)ctx;
+	(void)pkt;
+	(void)len;
+	got_packets++;
+}
+
+/* What the worker does with it: a packet in, woken by the eventfd, reaped,
+ * then the ring closed (its file unregistered) as at stop. */
+static int ring_read(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	int ep = ring_epoll;
+
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, tun_ring_fd(ring), &ev) < 0 ||
+	    write(ring_pair[1], "packet", 6) != 6)
+		return -2;
+	while (!got_packets)
+		if (epoll_wait(ep, &ev, 1, 2000) != 1 ||
+		    tun_ring_reap(ring, count_packet, NULL) != TUN_RING_OK)
+			return -2;
+	tun_ring_close(ring);
+	ring = NULL;
+	return 0;
+}
+
 static int do_exec(void)
 {
 	char *const argv[] = { "/bin/true", NULL };
 
 	return execve(argv[0], argv, NULL);
 }
+
+static int (*prepare)(void);	/* run between the two, as make_ring */
 
 /* In a child: become the worker, run fn, say how it went. */
 static enum outcome in_child(int (*fn)(void))
@@ -195,13 +315,20 @@ static enum outcome in_child(int (*fn)(void))
 		char err[256];
 		int r;
 
-		if (sandbox_drop_privileges(getenv("VPND_USER"), err, sizeof(err)) != SANDBOX_OK ||
-		    sandbox_install_seccomp(err, sizeof(err)) != SANDBOX_OK) {
+		if (sandbox_drop_privileges(getenv("VPND_USER"), err, sizeof(err)) != SANDBOX_OK) {
+			fprintf(stderr, "%s\n", err);
+			_exit(OUT_SETUP);
+		}
+		r = prepare ? prepare() : 0;
+		if (r)
+			_exit(r);
+		if (sandbox_install_seccomp(err, sizeof(err)) != SANDBOX_OK) {
 			fprintf(stderr, "%s\n", err);
 			_exit(OUT_SETUP);
 		}
 		r = fn();
-		_exit(r >= 0 ? OUT_ALLOWED : r == -1 && errno == EPERM ? OUT_EPERM : OUT_OTHER);
+		_exit(r >= 0 ? OUT_ALLOWED : r == -1 && errno == EPERM ? OUT_EPERM :
+		      r == -1 && errno == EACCES ? OUT_EACCES : OUT_OTHER);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid)
 		return OUT_SETUP;
@@ -212,13 +339,18 @@ static enum outcome in_child(int (*fn)(void))
 
 static int probe(const char *what, int (*fn)(void), int want_refused)
 {
-	int out = in_child(fn), refused = out == OUT_EPERM || out == 128 + SIGSYS;
+	int out = in_child(fn);
+	int refused = out == OUT_EPERM || out == OUT_EACCES || out == 128 + SIGSYS;
 	const char *said = out == OUT_ALLOWED ? "ALLOWED" : out == OUT_EPERM ? "refused (EPERM)" :
+			   out == OUT_EACCES ? "refused (EACCES)" :
 			   out == 128 + SIGSYS ? "refused (killed)" :
+			   out == OUT_SKIPPED ? "skipped (no io_uring with multishot read)" :
 			   out == OUT_SETUP ? "SET-UP FAILED" : "FAILED OTHERWISE";
 
-	printf("%-44s %s\n", what, said);
+	printf("%-52s %s\n", what, said);
 	fflush(stdout);
+	if (out == OUT_SKIPPED)
+		return 0;
 	return out == OUT_SETUP ? 1 : want_refused ? !refused : out != OUT_ALLOWED;
 }
 
@@ -256,5 +388,13 @@ int main(void)
 	bad |= probe("setsockopt(SO_RCVTIMEO) (needed)", rcv_timeout, 0);
 	bad |= probe("setsockopt(IP_PKTINFO) (needed)", pktinfo, 0);
 	bad |= probe("setsockopt(IP_RECVTOS) (needed: ECN)", recvtos, 0);
+	bad |= probe("io_uring_setup() (a new, unrestricted ring)", new_ring, 1);
+	prepare = make_ring;
+	bad |= probe("io_uring SQE openat on the worker's ring", ring_openat, 1);
+	bad |= probe("io_uring SQE openat, IOSQE_FIXED_FILE, on it", ring_fixed_openat, 1);
+	bad |= probe("io_uring SQE socket on the worker's ring", ring_socket, 1);
+	bad |= probe("io_uring_register(FILES) on the worker's ring", ring_register_files, 1);
+	bad |= probe("io_uring read of the TUN, then close (needed)", ring_read, 0);
+	prepare = NULL;
 	return bad;
 }

@@ -35,12 +35,14 @@
 #define PACKET_BUF_LEN  (65536 + 64)
 #define TUN_OUT_MAX     1024
 #define TX_BUF_LEN      (MTU_MAX + 64)	/* one transport message */
+#define TUN_RING_BUFS   64	/* io_uring TUN read buffers (tun_ring.h) */
 #define MTU_MAX         65535
 #define COOKIE_REPLIES_PER_SECOND 4	/* per source: one per 250 ms */
 
 struct crypto_pool;
 struct hs_queue;
 struct peer;
+struct tun_ring;
 
 /* Why a packet was dropped; counted per device, shown by vpnd show. */
 enum drop_reason {
@@ -115,6 +117,10 @@ struct device {
 	bool udp_gso;			/* UDP_SEGMENT works on udp_fd */
 	bool udp_gro;			/* UDP_GRO enabled on udp_fd */
 	uint8_t *tun_read_buf;		/* one TUN super-packet (vnet_hdr mode) */
+	/* Batched TUN reads (tun/tun_ring.h), or NULL: one read() per
+	 * packet. Opened and closed by the daemon's worker (before its
+	 * seccomp filter, and before the TUN fd is closed). */
+	struct tun_ring *tun_ring;
 
 	/* Under load before this time (monotonic ns): set for HSLOAD_HOLD_NS
 	 * when the DH budget runs out (receive_handshake_gate); the queue's

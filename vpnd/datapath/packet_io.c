@@ -1,7 +1,8 @@
 /* Packet I/O of the event loop: TUN reads (one packet, or a TSO/USO
- * super-packet split into the send batch) and UDP reads (recvmmsg batches,
- * GRO-coalesced datagrams cut into messages), each handed to send.c or
- * receive.c, then the batches flushed. */
+ * super-packet split into the send batch; a batch of them per
+ * io_uring_enter with a tun_ring, else one read() each) and UDP reads
+ * (recvmmsg batches, GRO-coalesced datagrams cut into messages), each
+ * handed to send.c or receive.c, then the batches flushed. */
 #include "vpnd/datapath/packet_io.h"
 
 #include <errno.h>
@@ -14,19 +15,20 @@
 
 #include "handshake/wire.h"
 #include "tun/offload.h"
+#include "tun/tun_ring.h"
 #include "vpnd/datapath/device.h"
 #include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/receive.h"
 #include "vpnd/datapath/send.h"
 
-/* One read gives one packet, or with offloads a super-packet that is split
- * into MTU-sized packets straight into the send batch. */
-static void tun_read_one(struct device *dev, size_t n, uint64_t now)
+/* One read gives one packet, or with offloads a super-packet (at buf) that
+ * is split into MTU-sized packets straight into the send batch. */
+static void tun_read_one(struct device *dev, uint8_t *buf, size_t n, uint64_t now)
 {
 	struct gso_iter it;
 	size_t len;
 
-	if (gso_begin(&it, dev->tun_read_buf, n) != GSO_OK) {
+	if (gso_begin(&it, buf, n) != GSO_OK) {
 		device_count_drop(dev, DROP_INNER_INVALID);
 		return;
 	}
@@ -40,10 +42,46 @@ static void tun_read_one(struct device *dev, size_t n, uint64_t now)
 	}
 }
 
+struct ring_turn {
+	struct device *dev;
+	uint64_t now;
+};
+
+/* A packet in a ring buffer: split from there (vnet_hdr), or copied into
+ * the send batch's slot (where send_from_tun encrypts in place). */
+static void ring_packet(void *ctx, uint8_t *pkt, size_t n)
+{
+	struct ring_turn *t = ctx;
+	struct device *dev = t->dev;
+	uint8_t *slot;
+
+	if (dev->tun_vnet_hdr) {
+		tun_read_one(dev, pkt, n, t->now);
+		return;
+	}
+	slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
+	memcpy(slot, pkt, n);	/* n <= the ring's buffers: TX_BUF_LEN - 64 */
+	send_from_tun(dev, slot, n, t->now);
+}
+
+/* Everything the ring read since the last turn, in order, then one flush:
+ * a lone packet leaves in this turn (the ring holds nothing back). */
+static enum io_result tun_ring_readable(struct device *dev, uint64_t now)
+{
+	struct ring_turn t = { .dev = dev, .now = now };
+	enum tun_ring_result res = tun_ring_reap(dev->tun_ring, ring_packet, &t);
+
+	send_flush(dev);
+	return res == TUN_RING_GONE ? IO_LINK_GONE : res == TUN_RING_FAILED ? IO_RING_FAILED : IO_OK;
+}
+
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 {
 	enum io_result res = IO_OK;
 	unsigned reads = 0;
+
+	if (dev->tun_ring)
+		return tun_ring_readable(dev, now);
 
 	/* Bounded rounds so the UDP side and the timers get their turn. */
 	for (int round = 0; round < 2 * BATCH_MAX; round++) {
@@ -58,7 +96,7 @@ enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 			break;
 		}
 		if (dev->tun_vnet_hdr)
-			tun_read_one(dev, (size_t)n, now);
+			tun_read_one(dev, dev->tun_read_buf, (size_t)n, now);
 		else
 			send_from_tun(dev, slot, (size_t)n, now);
 		/* When traffic is sparse (the last wake-up brought one packet),

@@ -11,6 +11,8 @@ struct device;
 enum io_result {
 	IO_OK,
 	IO_LINK_GONE,	/* the TUN says the interface was deleted: stop */
+	IO_RING_FAILED,	/* the io_uring read cannot go on: close the ring,
+			 * poll the TUN fd and read() from now on */
 };
 
 /* Asks the kernel to tell, with each datagram received on the UDP socket
@@ -21,6 +23,7 @@ enum io_result {
  * calls it. -errno. */
 int udp_enable_pktinfo(int fd, int family);
 
+/* The TUN (or, with dev->tun_ring, the ring's fd) is readable. */
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now);
 void packet_io_udp_readable(struct device *dev, uint64_t now);
 
