@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,7 +26,6 @@ struct tun_ring {
 	bool ring_up;			/* io_uring_queue_init succeeded */
 	bool armed;			/* the multishot read is in the kernel */
 	bool files_registered;
-	int evfd;			/* signalled when reads wait (tun_ring_fd) */
 	struct io_uring_buf_ring *br;	/* page-aligned, nbufs entries */
 	uint8_t *bufs;			/* nbufs * buf_len bytes */
 	size_t buf_len;
@@ -40,16 +38,20 @@ static void say(char *err, size_t err_len, const char *what, int e)
 	snprintf(err, err_len, "io_uring: %s: %s", what, strerror(e));
 }
 
-/* Disabled until locked down; the reads run only in our io_uring_enter
- * (DEFER_TASKRUN), so no interrupt-time work and no task_work signal, and
- * IORING_SQ_TASKRUN tells, without a system call, whether any wait
- * (TASKRUN_FLAG). The CQ holds a completion per buffer and room for the
- * cancel. */
+/* Disabled until locked down. The reads run as task work of the thread
+ * that opened the ring, when it next leaves the kernel (COOP_TASKRUN: no
+ * interrupt to a running loop; a loop asleep in epoll_wait is woken, and
+ * its epoll_wait may return EINTR once), and IORING_SQ_TASKRUN tells,
+ * without a system call, whether any wait (TASKRUN_FLAG). DEFER_TASKRUN
+ * would keep them for io_uring_enter alone, but then nothing wakes an
+ * epoll_wait on time (measured here, kernel 6.18: a lone packet waited
+ * ~15 ms, through the ring's fd or a registered eventfd alike). The CQ
+ * holds a completion per buffer and room for the cancel. */
 static int ring_init(struct tun_ring *r)
 {
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER |
-			 IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+			 IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
 			 IORING_SETUP_CQSIZE,
 		.cq_entries = 2 * r->nbufs,
 	};
@@ -145,18 +147,6 @@ static int arm(struct tun_ring *r)
 	return 0;
 }
 
-/* With DEFER_TASKRUN the ring's own fd does not wake epoll when reads
- * become ready (the kernel queues them for our next io_uring_enter and
- * wakes only a task waiting in it); it signals a registered eventfd, once
- * each time the queue of pending work stops being empty. */
-static int ring_eventfd(struct tun_ring *r)
-{
-	r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (r->evfd < 0)
-		return -errno;
-	return io_uring_register_eventfd(&r->ring, r->evfd);
-}
-
 /* The steps in order, each a reason on failure: a ring locked down before
  * it runs anything, then the read armed. */
 static int ring_setup(struct tun_ring *r, int fd, char *err, size_t err_len)
@@ -175,8 +165,6 @@ static int ring_setup(struct tun_ring *r, int fd, char *err, size_t err_len)
 	r->files_registered = ret == 0;
 	if (ret == 0)
 		ret = ring_buffers(r);
-	if (ret == 0)
-		ret = ring_eventfd(r);
 	if (ret == 0)
 		ret = ring_restrict(r);
 	if (ret == 0)
@@ -210,7 +198,6 @@ struct tun_ring *tun_ring_open(int fd, size_t buf_len, unsigned nbufs, char *err
 	}
 	r->buf_len = buf_len;
 	r->nbufs = nbufs;
-	r->evfd = -1;
 	ret = ring_setup(r, fd, err, err_len);
 	if (ret < 0) {
 		r->armed = false;	/* nothing was submitted */
@@ -223,7 +210,7 @@ struct tun_ring *tun_ring_open(int fd, size_t buf_len, unsigned nbufs, char *err
 
 int tun_ring_fd(const struct tun_ring *r)
 {
-	return r->evfd;
+	return r->ring.ring_fd;
 }
 
 uint64_t tun_ring_packets(const struct tun_ring *r)
@@ -283,8 +270,9 @@ static enum tun_ring_result drain_cq(struct tun_ring *r, tun_ring_packet_fn fn, 
 	return res;
 }
 
-/* Reads the kernel has queued for our next io_uring_enter (it runs a
- * bounded number per call): IORING_SQ_TASKRUN, shared memory. */
+/* Reads the kernel has queued for this thread, not run yet (they run on
+ * its next way out of the kernel, or in io_uring_enter):
+ * IORING_SQ_TASKRUN, in shared memory. */
 static bool work_waits(const struct tun_ring *r)
 {
 	return IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN;
@@ -293,33 +281,29 @@ static bool work_waits(const struct tun_ring *r)
 /* Two rounds at most: under a flood the read stops when every buffer is
  * in use; the second round re-arms it (the re-arm's submit runs it at
  * once) and takes what came meanwhile, then the caller's other work gets
- * its turn. What is left is not forgotten: an edge on our own eventfd
- * brings the loop back. */
+ * its turn (what is left makes the ring's fd readable again). A system
+ * call only when reads wait or the read is re-armed: completions already
+ * posted are taken from shared memory. */
 enum tun_ring_result tun_ring_reap(struct tun_ring *r, tun_ring_packet_fn fn, void *ctx)
 {
 	enum tun_ring_result res = TUN_RING_OK;
 	bool rearm = !r->armed;
 
-	/* A wake-up for completions taken already (the eventfd is also
-	 * signalled when our own io_uring_enter posts them): no system call. */
-	if (!rearm && !work_waits(r) && !io_uring_cq_ready(&r->ring))
-		return TUN_RING_OK;
 	for (int round = 0; round < 2 && res == TUN_RING_OK; round++) {
 		if (rearm && arm(r) < 0)
 			return TUN_RING_FAILED;
-		rearm = false;
-		if (io_uring_submit_and_get_events(&r->ring) < 0 && !r->armed)
+		if ((rearm || work_waits(r)) && io_uring_submit_and_get_events(&r->ring) < 0 &&
+		    !r->armed)
 			return TUN_RING_FAILED;
+		rearm = false;
+		if (!io_uring_cq_ready(&r->ring))
+			break;
 		res = drain_cq(r, fn, ctx, &rearm);
 		if (!rearm && !work_waits(r))
 			break;
 	}
-	if (res != TUN_RING_OK)
-		return res;
-	if (rearm && (arm(r) < 0 || io_uring_submit(&r->ring) != 1))
+	if (res == TUN_RING_OK && rearm && (arm(r) < 0 || io_uring_submit(&r->ring) != 1))
 		return TUN_RING_FAILED;
-	if (work_waits(r) || io_uring_cq_ready(&r->ring))
-		eventfd_write(r->evfd, 1);
 	return res;
 }
 
@@ -366,8 +350,7 @@ void tun_ring_close(struct tun_ring *r)
 			io_uring_unregister_files(&r->ring);
 		io_uring_queue_exit(&r->ring);
 	}
-	if (r->evfd >= 0)
-		close(r->evfd);
+
 	/* A read the kernel would not give back may still fill the buffers:
 	 * leaked on purpose rather than reused (never seen in practice). */
 	if (!r->armed) {

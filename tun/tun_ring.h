@@ -10,8 +10,8 @@
  * another descriptor: the kernel answers -EACCES.
  *
  * Owned by one thread: the one that opened it submits and reaps
- * (IORING_SETUP_SINGLE_ISSUER, DEFER_TASKRUN: the reads run inside that
- * thread's io_uring_enter, not from interrupts or another thread). */
+ * (IORING_SETUP_SINGLE_ISSUER; the reads run as that thread's task work,
+ * COOP_TASKRUN, never in interrupts or another thread). */
 #ifndef VPND_TUN_RING_H
 #define VPND_TUN_RING_H
 
@@ -39,15 +39,17 @@ enum tun_ring_result {
 struct tun_ring *tun_ring_open(int fd, size_t buf_len, unsigned nbufs, char *err,
 			       size_t err_len);
 
-/* An eventfd signalled each time reads start to wait: poll it in the loop
- * instead of the TUN fd, edge-triggered (EPOLLIN | EPOLLET), and never read
- * it (its count only grows; each signal is a new edge). */
+/* The ring's fd: readable (EPOLLIN, level-triggered) while completions
+ * wait; poll it in the loop instead of the TUN fd. An epoll_wait asleep
+ * when a packet comes may return EINTR first (the read runs as task work
+ * of the thread on its way out of the kernel): just go round. */
 int tun_ring_fd(const struct tun_ring *r);
 
-/* Runs what the kernel has pending (one io_uring_enter) and calls fn for
- * each packet read, at most the number of buffers per call; re-arms the
- * read if it stopped for lack of buffers. A lone packet is handed over at
- * once: nothing waits for a batch to fill. */
+/* Calls fn for each packet read, at most twice the number of buffers per
+ * call (one io_uring_enter when reads wait or the read must be re-armed
+ * after running out of buffers; none when their completions are posted
+ * already). A lone packet is handed over at once: nothing waits for a
+ * batch to fill. */
 enum tun_ring_result tun_ring_reap(struct tun_ring *r, tun_ring_packet_fn fn, void *ctx);
 
 /* Packets handed over since open (for tests and counters). */

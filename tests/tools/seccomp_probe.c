@@ -281,16 +281,20 @@ static void count_packet(void *ctx, uint8_t *pkt, size_t len)
  * then the ring closed (its file unregistered) as at stop. */
 static int ring_read(void)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	struct epoll_event ev = { .events = EPOLLIN };
 	int ep = ring_epoll;
 
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, tun_ring_fd(ring), &ev) < 0 ||
 	    write(ring_pair[1], "packet", 6) != 6)
 		return -2;
-	while (!got_packets)
-		if (epoll_wait(ep, &ev, 1, 2000) != 1 ||
-		    tun_ring_reap(ring, count_packet, NULL) != TUN_RING_OK)
+	while (!got_packets) {
+		int n = epoll_wait(ep, &ev, 1, 2000);
+
+		if (n < 0 && errno == EINTR)	/* the ring's task work */
+			continue;
+		if (n != 1 || tun_ring_reap(ring, count_packet, NULL) != TUN_RING_OK)
 			return -2;
+	}
 	tun_ring_close(ring);
 	ring = NULL;
 	return 0;

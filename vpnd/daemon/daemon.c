@@ -177,8 +177,7 @@ static void watch_event(struct daemon *d)
 static void start_tun_ring(struct daemon *d)
 {
 	struct epoll_event errors_only = { .events = 0, .data.u32 = EV_TUN };
-	/* Edge-triggered, never read (tun_ring.h): no read() per wake-up. */
-	struct epoll_event ring = { .events = EPOLLIN | EPOLLET, .data.u32 = EV_TUN_RING };
+	struct epoll_event ring = { .events = EPOLLIN, .data.u32 = EV_TUN_RING };
 	size_t buf_len = d->dev.tun_vnet_hdr ? PACKET_BUF_LEN : TX_BUF_LEN - 64;
 	char err[256];
 
