@@ -175,9 +175,9 @@ static void watch_event(struct daemon *d)
  * up before the seccomp filter, which allows io_uring_enter but neither
  * io_uring_setup nor registering; decided once, here, and said. Off by
  * default: on the 2-core PVM guest it was measured on, it takes the
- * sender's system calls per packet from 1.25 to 0.45 and its CPU per
- * packet down by ~9 %, but delivers no more 64-byte packets nor TCP
- * (README.md, Performance). */
+ * sender's system calls per packet from ~1.25 to ~0.3, but delivers fewer
+ * 64-byte packets and less TCP (README.md, Performance: the worker is
+ * woken more often, and the sender pays for it). */
 static void start_tun_ring(struct daemon *d)
 {
 	const char *want = getenv("VPND_IO_URING");
