@@ -454,7 +454,8 @@ static int worker_main(struct daemon *d, pid_t monitor)
 	}
 	start_tun_ring(d);
 #ifndef VPND_SANITIZED	/* the sanitizers' runtime needs more system calls */
-	if (!getenv("VPND_NO_SECCOMP") && sandbox_install_seccomp(err, sizeof(err)) != SANDBOX_OK)
+	if (!getenv("VPND_NO_SECCOMP") &&
+	    sandbox_install_seccomp(d->dev.tun_ring != NULL, err, sizeof(err)) != SANDBOX_OK)
 		goto fail;
 #endif
 	/* Made here, under the filter (which they inherit) and without

@@ -117,11 +117,6 @@ static const int allowed[] = {
 	SCMP_SYS(futex), SCMP_SYS(sched_yield),
 	/* the handshake thread: its eventfds and its nice value */
 	SCMP_SYS(eventfd2), SCMP_SYS(setpriority),
-	/* the TUN's io_uring (tun/tun_ring.h), made and locked down before the
-	 * filter: its SQEs are limited by the ring's own restrictions (only
-	 * its read and cancel, only on the TUN), which the kernel checks
-	 * where seccomp cannot see. No io_uring_setup: no new ring. */
-	SCMP_SYS(io_uring_enter),
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(exit), SCMP_SYS(exit_group),
 };
 
@@ -219,7 +214,23 @@ static int trap_forbidden(void)
 	return -pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 }
 
-enum sandbox_result sandbox_install_seccomp(char *err, size_t err_len)
+/* The TUN's io_uring (tun/tun_ring.h), made and locked down before the
+ * filter: its SQEs are limited by the ring's own restrictions (only its
+ * read and cancel, only on the TUN), which the kernel checks where
+ * seccomp cannot see. Of io_uring_register, only dropping the ring's
+ * files (at stop, so that closing the TUN deletes the interface at once).
+ * No io_uring_setup: no new ring. */
+static int allow_io_uring(scmp_filter_ctx ctx)
+{
+	int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 0);
+
+	if (!rc)
+		rc = allow_if(ctx, SCMP_SYS(io_uring_register), 1, SCMP_CMP_EQ,
+			      IORING_UNREGISTER_FILES, 0);
+	return rc;
+}
+
+enum sandbox_result sandbox_install_seccomp(bool io_uring, char *err, size_t err_len)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	enum sandbox_result ret = SANDBOX_ERR_SECCOMP;
@@ -252,11 +263,8 @@ enum sandbox_result sandbox_install_seccomp(char *err, size_t err_len)
 			      CLONE_THREAD);
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-	/* Of io_uring_register, only dropping the ring's files (at stop, so
-	 * that closing the TUN deletes the interface at once). */
-	if (!rc)
-		rc = allow_if(ctx, SCMP_SYS(io_uring_register), 1, SCMP_CMP_EQ,
-			      IORING_UNREGISTER_FILES, 0);
+	if (!rc && io_uring)
+		rc = allow_io_uring(ctx);
 	if (!rc)
 		rc = seccomp_load(ctx);
 	if (!rc)

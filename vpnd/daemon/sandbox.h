@@ -36,7 +36,9 @@ const char *sandbox_worker_user(bool say);
 enum sandbox_result sandbox_drop_privileges(const char *user, char *err, size_t err_len);
 /* Installs the allowlist (and a SIGSYS handler): any other system call is
  * not run and ends the process after a line on stderr naming it; an
- * executable mapping fails with EPERM. */
-enum sandbox_result sandbox_install_seccomp(char *err, size_t err_len);
+ * executable mapping fails with EPERM. io_uring: the worker holds a
+ * restricted ring (tun/tun_ring.h), so io_uring_enter, and
+ * io_uring_register to unregister its files, are allowed too. */
+enum sandbox_result sandbox_install_seccomp(bool io_uring, char *err, size_t err_len);
 
 #endif
