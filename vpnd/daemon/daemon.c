@@ -639,6 +639,10 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		d->dev.tun_vnet_hdr = true;
 		if (tun_enable_offload(fd, &offloads) < 0)
 			log_warn("%s: no TUN offloads: one packet per read", name);
+		else if (!(offloads & TUN_OFF_USO4))
+			log_debug("%s: no TUN USO (kernel before 6.2): UDP datagrams written one by one",
+				  name);
+		d->dev.tun_offloads = offloads;
 	}
 	d->dev.ifindex = nl_ifindex(name);
 	d->link = (struct nl_link){ .ifindex = d->dev.ifindex, .nsid = NL_NSID_HERE,

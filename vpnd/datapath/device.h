@@ -111,6 +111,7 @@ struct device {
 	const struct udp_socket_ops *udp_ops;
 	void *udp_ops_ctx;
 	bool tun_vnet_hdr;		/* TUN packets carry a virtio_net_hdr */
+	unsigned tun_offloads;		/* TUN_OFF_* the kernel accepted (GSO writes) */
 	unsigned tun_last_reads;	/* packets the last TUN wake-up brought */
 	bool udp_gso;			/* UDP_SEGMENT works on udp_fd */
 	bool udp_gro;			/* UDP_GRO enabled on udp_fd */

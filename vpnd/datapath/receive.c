@@ -409,8 +409,9 @@ static void transport_deliver(struct device *dev, struct peer *peer, struct keyp
 	    peer_to_peer(dev, peer, inner, plain_len, family, now))
 		return;
 	if (dev->tun_vnet_hdr) {
-		/* Queued: receive_flush merges TCP runs into super-packets. The
-		 * vnet header goes over the transport header, no longer needed. */
+		/* Queued: receive_flush merges each flow's segments into
+		 * super-packets (tun_write_batch). The vnet header goes over
+		 * the transport header, no longer needed. */
 		dev->tun_out[dev->tun_out_count].data = inner;
 		dev->tun_out[dev->tun_out_count].len = plain_len;
 		if (++dev->tun_out_count == TUN_OUT_MAX)
@@ -485,7 +486,7 @@ void receive_flush(struct device *dev)
 {
 	if (!dev->tun_out_count)
 		return;
-	tun_write_batch(dev->tun_fd, dev->tun_out, dev->tun_out_count);
+	tun_write_batch(dev->tun_fd, dev->tun_out, dev->tun_out_count, dev->tun_offloads);
 	dev->tun_out_count = 0;
 }
 
