@@ -73,7 +73,9 @@ struct tun_pkt {
 /* True if b continues the TCP flow whose segments start with first and end
  * with prev: same addresses, ports, header fields and options, contiguous
  * sequence numbers, plain ACK segments, prev full-sized, and the merged
- * packet (merged_len + b's payload) still under 64 KiB. */
+ * packet (merged_len + b's payload) still under 64 KiB. For UDP: same
+ * addresses, ports and header fields, prev as long as the first, b no
+ * longer. Either way every segment's own checksums must be valid. */
 bool gro_can_merge(const uint8_t *first, size_t first_len, const uint8_t *prev, size_t prev_len,
 		   const uint8_t *b, size_t b_len, size_t merged_len);
 
