@@ -275,8 +275,8 @@ enum hs_verdict receive_handshake_gate(struct device *dev, const uint8_t *buf, s
 	/* under_load is the queue's rule (hsload.h: at least 1/8 full, held
 	 * 1 s, as the kernel's); the DH budget's adds to it (below): more
 	 * messages asking for a DH in a second than the budget grants, held
-	 * 1 s. The DHs are the loop's, and a thread that keeps up with the
-	 * cheap checks never fills its queue: DH work beyond what we allow is
+	 * 1 s. A thread that keeps up with the cheap checks never fills its
+	 * queue: DH work beyond what we allow is
 	 * this design's backlog. An honest burst (a hub of 600 peers
 	 * restarting) stays within the budget and off the cookie path. */
 	under_load = under_load || device_under_load(dev, now);
