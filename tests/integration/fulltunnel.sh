@@ -193,6 +193,58 @@ check "kill switch after a worker crash: nothing leaked" test "$(leaks)" = "$bef
 check "vpnd down removes it" ip netns exec "$cli" "$VPND" down "$FC"
 check "... exactly as before" same_as "$WORK/before"
 
+# --- two full tunnels at once: src_valid_mark stays 1 until the last one goes -----------
+FC2=$(ifname ft-d)
+keypair kd
+cat > "$WORK/$FC2.conf" <<EOC
+[Interface]
+PrivateKey = $kd_priv
+Address = 198.19.7.2/24
+
+[Peer]
+PublicKey = $ks_pub
+AllowedIPs = 0.0.0.0/0
+Endpoint = 198.18.5.1:51820
+EOC
+chmod 600 "$WORK/$FC2.conf"
+client_conf
+vpnd_up "$cli" "$WORK/$FC.conf"
+vpnd_up "$cli" "$WORK/$FC2.conf"
+check "second full tunnel: its own table (51821)" \
+	sh -c "ip netns exec $cli wg show $FC2 fwmark | grep -qx 0xca6d"
+check "vpnd down of the first" ip netns exec "$cli" "$VPND" down "$FC"
+check "src_valid_mark still 1: the second full tunnel needs it" \
+	test "$(ip netns exec "$cli" sysctl -n net.ipv4.conf.all.src_valid_mark)" = 1
+check "the second still reaches the server's uplink through its rules" \
+	sh -c "ip -n $cli rule | grep -q 'not from all fwmark 0xca6d lookup 51821'"
+check "vpnd down of the second" ip netns exec "$cli" "$VPND" down "$FC2"
+check "... exactly as before (src_valid_mark back to its old value)" same_as "$WORK/before"
+
+# --- a full tunnel whose name cannot name an nftables table: refused before anything
+BADN="f=$TOKEN"
+cp "$WORK/$FC.conf" "$WORK/$BADN.conf"
+check "full tunnel on '$BADN' refused, naming the name" \
+	sh -c "! ip netns exec $cli $VPND up $WORK/$BADN.conf 2> $WORK/badn.err &&
+	       grep -qF \"nftables table): '$BADN'\" $WORK/badn.err || { cat $WORK/badn.err; exit 1; }"
+check "... nothing touched" same_as "$WORK/before"
+# --- nft cannot delete the table at down: said, and the next down retries
+mkdir -p "$WORK/fakebin"
+cat > "$WORK/fakebin/nft" <<'EOS'
+#!/bin/sh
+[ "$1" = delete ] && exit 1
+exec /usr/sbin/nft "$@"
+EOS
+chmod 755 "$WORK/fakebin/nft"
+PATH="$WORK/fakebin:$PATH" vpnd_up "$cli" "$WORK/$FC.conf"
+check "vpnd down with an nft that fails to delete" ip netns exec "$cli" "$VPND" down "$FC"
+check "the failure is logged, naming the table" \
+	grep -q "nft delete table inet vpnd-$FC failed: the table is still there" "$WORK/$FC.log"
+check "the state stays for a retry" test -e "/var/run/vpnd/$FC.fulltunnel"
+check "vpnd down again (nft works now) removes what is left" \
+	ip netns exec "$cli" "$VPND" down "$FC"
+check "... exactly as before" same_as "$WORK/before"
+client_conf "KillSwitch = true"
+
 # --- KillSwitch, the next up replaces what the dead daemon left -----------------------
 vpnd_up "$cli" "$WORK/$FC.conf"
 kill -9 "$(cat "/var/run/vpnd/$FC.pid")"

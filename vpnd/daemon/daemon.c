@@ -634,7 +634,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	if (cfg && d->opts->netns && cfg->kill_switch)
 		log_warn("%s: KillSwitch does nothing with --netns: the namespace's only way "
 			 "out is the tunnel", d->opts->ifname);
-	if (cfg && !d->opts->netns && fulltunnel_check(cfg, err, err_len) < 0)
+	if (cfg && !d->opts->netns && fulltunnel_check(d->opts->ifname, cfg, err, err_len) < 0)
 		return -EINVAL;
 	/* What a crashed earlier run left (its kill switch included). */
 	d->owns_ifname = true;
