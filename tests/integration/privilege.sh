@@ -167,6 +167,22 @@ check "reload (SIGHUP) with a new ListenPort: the monitor rebinds for the worker
 check "the socket on 51822 is the worker's; the config's (no) FwMark cleared the mark" \
 	sh -c "ip netns exec $a ss -Hulnpe | grep ':51822 ' | grep 'pid=$worker,' | grep -vq fwmark"
 check "tunnel works after the reload" ip netns exec "$a" ping -c 2 -W 2 198.19.8.2
+# A privileged port the config does not name: the root monitor refuses to
+# bind it on the worker's word (a taken-over worker could not impersonate
+# a host service on port 53); the config's own privileged port is bound.
+check "UAPI listen-port 53 (privileged, not the config's) refused" \
+	sh -c "! ip netns exec $a wg set ${IFA} listen-port 53"
+check "the refusal is logged with the port" \
+	grep -q "refused the worker a socket on privileged port 53" "$WORK/${IFA}.log"
+check "nothing bound on 53; still on 51822" \
+	sh -c "! ip netns exec $a ss -Huln | grep -q ':53 ' && ip netns exec $a wg show ${IFA} listen-port | grep -qx 51822"
+sed -i 's/^ListenPort = 51822$/ListenPort = 500/' "$WORK/${IFA}.conf"
+check "reload with ListenPort = 500 (the config's privileged port): bound" \
+	sh -c "kill -HUP $monitor; for i in \$(seq 50); do
+		ip netns exec $a wg show ${IFA} listen-port | grep -qx 500 && exit 0; sleep 0.1
+	done; exit 1"
+check "the socket on 500 is the worker's" \
+	sh -c "ip netns exec $a ss -Hulnp | grep ':500 ' | grep -q 'pid=$worker,'"
 check "the worker never tripped the filter" \
 	sh -c "! grep -q 'forbidden system call' $WORK/${IFA}.log"
 check "the worker is still running" test -d "/proc/$worker"

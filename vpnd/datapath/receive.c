@@ -634,6 +634,11 @@ static void run_flush(struct device *dev, uint64_t now)
 	}
 }
 
+static bool handshake_queued(const struct device *dev, uint32_t type)
+{
+	return dev->hsq && (type == MSG_INITIATION || type == MSG_RESPONSE);
+}
+
 void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
 		       const struct endpoint *src, uint8_t ds, uint64_t now)
 {
@@ -652,7 +657,13 @@ void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
 		type = 0;
 	}
 	if (type != MSG_TRANSPORT) {
-		run_flush(dev, now);
+		/* A message for the handshake queue is only copied there, and
+		 * nothing in the run depends on it (a responder sends no data
+		 * before the initiator's ACK): the run goes on, so that a flood
+		 * of initiations mixed into the data cannot cut every batch
+		 * into runs too small for the crypto pool. */
+		if (!handshake_queued(dev, type))
+			run_flush(dev, now);
 		receive_packet(dev, buf, len, src, ds, now);
 		return;
 	}
