@@ -23,7 +23,7 @@
 
 #define HS_NICE      19	/* lowest priority: the data path wins the CPU */
 #define OUT_CAPACITY 1024	/* results: bounded by the DH budget and cookie limiter */
-#define OUT_WAKE_EVERY 64	/* results between wakes of the loop, for latency */
+#define OUT_WAKE_EVERY 64	/* cookie replies between wakes of the loop */
 
 /* loop -> thread: a message as it came. */
 struct in_item {
@@ -163,15 +163,19 @@ static bool pass_one(struct hs_queue *q, const struct in_item *in, uint64_t loca
 	return ok;
 }
 
-/* Thread: one message through the gate; what it passes goes out. */
-static bool gate_one(struct hs_queue *q, const struct in_item *in, uint64_t now)
+/* Thread: one message through the gate; what it passes goes out. Returns
+ * how much it adds towards waking the loop: 0 (nothing out), 1 (cheap
+ * results are batched), OUT_WAKE_EVERY (a computed initiation: its
+ * initiator waits, and one more wake is nothing beside its DHs). */
+static unsigned gate_one(struct hs_queue *q, const struct in_item *in, uint64_t now)
 {
 	struct msg_cookie_reply reply;
 	enum drop_reason why = DROP_HANDSHAKE;
 	enum hs_verdict v;
 	struct out_item *out;
 	uint64_t local_gen = 0;
-	bool under_load, ok = false;
+	unsigned weight = 0;
+	bool under_load;
 
 	/* Under load by the queue (the thread falls behind; the message
 	 * itself still counts as queued: +1); the gate adds the rate rule. */
@@ -203,11 +207,12 @@ static bool gate_one(struct hs_queue *q, const struct in_item *in, uint64_t now)
 	} else if (!pass_one(q, in, local_gen, now, out)) {
 		goto out;
 	}
+	/* Before the commit: then the slot is the loop's. */
+	weight = out->kind == OUT_INITIATION ? OUT_WAKE_EVERY : 1;
 	ring_commit(&q->out);
-	ok = true;
 out:
 	wg_secure_wipe(q->local, sizeof(*q->local));
-	return ok;
+	return weight;
 }
 
 static void *thread_main(void *arg)
@@ -226,7 +231,7 @@ static void *thread_main(void *arg)
 		while ((in = ring_peek(&q->in))) {
 			since_wake += gate_one(q, in, now_monotonic_ns());
 			ring_release(&q->in);
-			if (since_wake == OUT_WAKE_EVERY) {
+			if (since_wake >= OUT_WAKE_EVERY) {
 				wake(q->out_efd);
 				since_wake = 0;
 			}
