@@ -124,7 +124,9 @@ measure() {
 
 for bin in "$VPND" ${VPND_B:+"$VPND_B"}; do
 	[ -x "$bin" ] || die "not an executable: '$bin'"
-	echo "== receiver $bin, sender ${WGGO:+wireguard-go}${WGGO:-vpnd (the same binary)}"
+	sender="vpnd (the same binary)"
+	[ -z "${WGGO:-}" ] || sender=wireguard-go
+	echo "== receiver $bin, sender $sender"
 	tunnel "$bin"
 	measure "TCP 1 x $BYTES" -n "$BYTES"
 	measure "TCP 4 x $BYTES" -n "$BYTES" -P 4
