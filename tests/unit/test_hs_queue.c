@@ -7,6 +7,7 @@
  * changed, or computed under an older private key, is dropped and counted
  * (hs_stale) with no index taken and no state changed; the same PSK set
  * again keeps it; a replay of a committed initiation is refused. */
+#include <arpa/inet.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 
 #include "device_fixture.h"
 #include "hs_fixture.h"
+#include "handshake/ratelimit.h"
 #include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/peer.h"
 
@@ -237,6 +239,47 @@ static void test_private_key_change(void **state)
 	noise_local_clear(&in.local);
 }
 
+/* The result ring full (the loop does not drain): what comes next is
+ * dropped as hs_queue_full before the gate, so it spends nothing there (no
+ * cookie allowance, no DH budget) on results that would be thrown away.
+ * Under load, one valid-mac1 initiation from many sources: each gets a
+ * cookie reply until the ring is full. */
+#define OUT_RING 1024	/* hs_queue.c's OUT_CAPACITY */
+#define EXTRA 76
+
+static void test_full_ring_spends_nothing(void **state)
+{
+	struct device *dev = *state;
+	static struct initiator in;
+	struct msg_initiation m;
+	struct endpoint ep = src_ep;
+	int polls;
+
+	device_identity(dev);
+	initiator_init(&in, dev);
+	initiation(&in, FIX_WALL_START, &m);
+	dev->under_load_until_ns = UINT64_MAX;
+	dev->hsq = hs_queue_start(dev);
+	assert_non_null(dev->hsq);
+	for (uint32_t i = 0; i < OUT_RING + EXTRA; i++) {
+		ep.addr.in.sin_addr.s_addr = htonl(0xc6120000 | (i + 1));	/* 198.18.x.y */
+		assert_true(hs_queue_push(dev->hsq, (uint8_t *)&m, sizeof(m), &ep));
+	}
+	hs_queue_kick(dev->hsq);
+	for (polls = 0; polls < 100 && hs_queue_drops(dev->hsq, DROP_HS_QUEUE_FULL) < EXTRA;
+	     polls++)
+		poll(NULL, 0, 20);
+	assert_int_equal(hs_queue_drops(dev->hsq, DROP_HS_QUEUE_FULL), EXTRA);
+	/* The cookie limiter saw only the sources that got a result. */
+	assert_int_equal(ratelimiter_entries(dev->cookie_limiter), OUT_RING);
+	hs_queue_drain(dev, FIX_NOW_START);
+	assert_int_equal(dev->cookie_replies_sent, OUT_RING);
+	hs_queue_stop(dev->hsq);
+	dev->hsq = NULL;
+	noise_local_clear(&in.local);
+	wg_secure_wipe(&in.hs, sizeof(in.hs));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +287,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_after_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_after_psk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_key_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_ring_spends_nothing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

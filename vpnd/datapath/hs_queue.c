@@ -180,6 +180,15 @@ static unsigned gate_one(struct hs_queue *q, const struct in_item *in, uint64_t 
 	/* Under load by the queue (the thread falls behind; the message
 	 * itself still counts as queued: +1); the gate adds the rate rule. */
 	under_load = hs_load_update(&q->load, ring_count(&q->in) + 1, q->in.mask + 1, now);
+	/* Room for the result first (this thread is the ring's only
+	 * producer, so it stays): a loop that does not drain must not make
+	 * the gate spend DH budget and cookie allowance on results that
+	 * would be thrown away. */
+	out = ring_slot(&q->out);
+	if (!out) {
+		count(q, DROP_HS_QUEUE_FULL);
+		return 0;
+	}
 	pthread_mutex_lock(&q->gate_lock);
 	v = receive_handshake_gate(q->dev, in->buf, in->len, &in->src, under_load, now, &reply,
 				   &why);
@@ -193,11 +202,6 @@ static unsigned gate_one(struct hs_queue *q, const struct in_item *in, uint64_t 
 	pthread_mutex_unlock(&q->gate_lock);
 	if (v == HS_DROP) {
 		count(q, why);
-		goto out;
-	}
-	out = ring_slot(&q->out);
-	if (!out) {
-		count(q, DROP_HS_QUEUE_FULL);
 		goto out;
 	}
 	out->src = in->src;
