@@ -33,6 +33,9 @@ void wg_key_clamp(uint8_t key[KEY_LEN]);
 /* out = X25519(priv, pub). Returns false (and zeroes out) when the result is
  * all zero, i.e. pub is of low order: the caller must reject the message. */
 bool wg_dh(uint8_t out[KEY_LEN], const uint8_t priv[KEY_LEN], const uint8_t pub[KEY_LEN]);
+/* X25519 operations (wg_dh and wg_key_public_from_private) the calling
+ * thread has done: shows which thread pays for handshakes (hs_queue.h). */
+uint64_t wg_x25519_count(void);
 
 /* --- AEAD ------------------------------------------------------------ */
 /* ChaCha20-Poly1305 IETF with WireGuard's nonce: 4 zero bytes || le64(ctr).

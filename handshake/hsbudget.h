@@ -10,10 +10,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Default: the DHs run on the event loop (hs_queue.h), so the budget is
- * what a flood with valid cookies can take from the data path: 1000 a
- * second is about 15% of a core (bench_handshake: ~7000/s on one), and
- * still twelve times the rekeying of 10,000 peers (one each 2 minutes). */
+/* Default: 1000 a second is about 15% of a core (bench_handshake: ~7000/s
+ * on one), and still twelve times the rekeying of 10,000 peers (one each 2
+ * minutes). The responder's DHs run on the handshake thread at nice 19
+ * (hs_queue.h), so this is what a flood with valid cookies can take from
+ * the machine, not from the data path. */
 #define HSBUDGET_DEFAULT_PER_SECOND 1000
 
 struct hs_budget {

@@ -188,29 +188,42 @@ out:
 
 /* Replay and flood checks on an authenticated initiation. TAI64N is
  * big-endian, so byte order is time order; the timestamp is not secret. */
-static enum noise_result check_initiation_freshness(const struct noise_handshake *hs,
-						    const uint8_t ts[TAI64N_LEN],
-						    uint64_t now_ns)
+static enum noise_result check_freshness(const uint8_t latest[TAI64N_LEN], uint64_t last_ns,
+					 const uint8_t ts[TAI64N_LEN], uint64_t now_ns)
 {
-	if (memcmp(ts, hs->latest_timestamp, TAI64N_LEN) <= 0)
+	if (memcmp(ts, latest, TAI64N_LEN) <= 0)
 		return NOISE_ERR_REPLAY;
-	if (hs->last_initiation_consumption_ns &&
-	    now_ns - hs->last_initiation_consumption_ns < NSEC_PER_SEC / INITIATIONS_PER_SECOND)
+	if (last_ns && now_ns - last_ns < NSEC_PER_SEC / INITIATIONS_PER_SECOND)
 		return NOISE_ERR_FLOOD;
 	return NOISE_OK;
 }
 
-enum noise_result noise_consume_initiation(const struct noise_local *local,
+enum noise_result noise_peer_view_get(const struct noise_handshake *hs,
+				      struct noise_peer_view *view)
+{
+	if (!hs->static_static_valid) {
+		wg_secure_wipe(view, sizeof(*view));
+		return NOISE_ERR_LOW_ORDER;
+	}
+	memcpy(view->remote_static, hs->remote_static, KEY_LEN);
+	memcpy(view->static_static, hs->precomputed_static_static, KEY_LEN);
+	memcpy(view->preshared_key, hs->preshared_key, KEY_LEN);
+	memcpy(view->latest_timestamp, hs->latest_timestamp, TAI64N_LEN);
+	view->last_initiation_consumption_ns = hs->last_initiation_consumption_ns;
+	return NOISE_OK;
+}
+
+enum noise_result noise_initiation_compute(const struct noise_local *local,
 					   const struct msg_initiation *msg,
-					   const struct noise_lookup *lookup, uint64_t now_ns,
-					   struct noise_handshake **out)
+					   const struct noise_view_lookup *lookup,
+					   uint64_t now_ns, struct noise_initiation *out)
 {
 	uint8_t ck[HASH_LEN], h[HASH_LEN], key[KEY_LEN], shared[KEY_LEN];
-	uint8_t remote_static[KEY_LEN], timestamp[TAI64N_LEN];
-	struct noise_handshake *hs = NULL;
+	struct noise_peer_view view;
 	enum noise_result ret = NOISE_ERR_NO_IDENTITY;
 
-	*out = NULL;
+	memset(&view, 0, sizeof(view));
+	memset(out, 0, sizeof(*out));
 	if (!local->has_identity)
 		goto out;
 	memcpy(ck, initial_chaining_key, HASH_LEN);
@@ -228,49 +241,106 @@ enum noise_result noise_consume_initiation(const struct noise_local *local,
 
 	/* s */
 	ret = NOISE_ERR_DECRYPT;
-	if (!wg_aead_decrypt(remote_static, msg->encrypted_static, sizeof(msg->encrypted_static),
-			  h, HASH_LEN, 0, key))
+	if (!wg_aead_decrypt(out->remote_static, msg->encrypted_static,
+			     sizeof(msg->encrypted_static), h, HASH_LEN, 0, key))
 		goto out;
 	mix_hash(h, msg->encrypted_static, sizeof(msg->encrypted_static));
 
-	ret = NOISE_ERR_UNKNOWN_PEER;
-	hs = lookup->by_public_key(lookup->ctx, remote_static);
-	if (!hs)
-		goto out;
-	ret = NOISE_ERR_LOW_ORDER;
-	if (!hs->static_static_valid)
-		goto out;
-
-	/* ss */
-	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, KEY_LEN);
-
-	/* {t} */
-	ret = NOISE_ERR_DECRYPT;
-	if (!wg_aead_decrypt(timestamp, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp),
-			  h, HASH_LEN, 0, key))
-		goto out;
-	mix_hash(h, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp));
-
-	ret = check_initiation_freshness(hs, timestamp, now_ns);
+	ret = lookup->view(lookup->ctx, out->remote_static, &view);
 	if (ret != NOISE_OK)
 		goto out;
 
-	/* Authenticated and fresh: only now may the peer's state change. */
-	noise_handshake_clear(hs);
-	memcpy(hs->remote_ephemeral, msg->ephemeral, KEY_LEN);
-	memcpy(hs->latest_timestamp, timestamp, TAI64N_LEN);
-	hs->last_initiation_consumption_ns = now_ns;
-	memcpy(hs->chaining_key, ck, HASH_LEN);
-	memcpy(hs->hash, h, HASH_LEN);
-	hs->remote_index = le32_to_host(msg->sender_index);
-	hs->state = NOISE_CONSUMED_INITIATION;
-	*out = hs;
+	/* ss */
+	wg_kdf(ck, key, NULL, ck, view.static_static, KEY_LEN);
+
+	/* {t} */
+	ret = NOISE_ERR_DECRYPT;
+	if (!wg_aead_decrypt(out->timestamp, msg->encrypted_timestamp,
+			     sizeof(msg->encrypted_timestamp), h, HASH_LEN, 0, key))
+		goto out;
+	mix_hash(h, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp));
+
+	ret = check_freshness(view.latest_timestamp, view.last_initiation_consumption_ns,
+			      out->timestamp, now_ns);
+	if (ret != NOISE_OK)
+		goto out;
+	memcpy(out->remote_ephemeral, msg->ephemeral, KEY_LEN);
+	memcpy(out->chaining_key, ck, HASH_LEN);
+	memcpy(out->hash, h, HASH_LEN);
+	memcpy(out->preshared_key, view.preshared_key, KEY_LEN);
+	out->remote_index = le32_to_host(msg->sender_index);
 out:
+	if (ret != NOISE_OK)
+		wg_secure_wipe(out, sizeof(*out));
 	wg_secure_wipe(ck, sizeof(ck));
 	wg_secure_wipe(h, sizeof(h));
 	wg_secure_wipe(key, sizeof(key));
 	wg_secure_wipe(shared, sizeof(shared));
-	wg_secure_wipe(remote_static, sizeof(remote_static));
+	wg_secure_wipe(&view, sizeof(view));
+	return ret;
+}
+
+enum noise_result noise_initiation_commit(struct noise_handshake *hs,
+					  const struct noise_initiation *ini, uint64_t now_ns)
+{
+	enum noise_result ret;
+
+	if (!wg_ct_equal(hs->remote_static, ini->remote_static, KEY_LEN))
+		return NOISE_ERR_UNKNOWN_PEER;
+	if (!hs->static_static_valid)
+		return NOISE_ERR_LOW_ORDER;
+	ret = check_freshness(hs->latest_timestamp, hs->last_initiation_consumption_ns,
+			      ini->timestamp, now_ns);
+	if (ret != NOISE_OK)
+		return ret;
+
+	/* Authenticated and fresh: only now may the peer's state change. */
+	noise_handshake_clear(hs);
+	memcpy(hs->remote_ephemeral, ini->remote_ephemeral, KEY_LEN);
+	memcpy(hs->latest_timestamp, ini->timestamp, TAI64N_LEN);
+	hs->last_initiation_consumption_ns = now_ns;
+	memcpy(hs->chaining_key, ini->chaining_key, HASH_LEN);
+	memcpy(hs->hash, ini->hash, HASH_LEN);
+	hs->remote_index = ini->remote_index;
+	hs->state = NOISE_CONSUMED_INITIATION;
+	return NOISE_OK;
+}
+
+/* noise_consume_initiation's lookup, as a view: the handshake found is
+ * kept for the commit. */
+struct hs_lookup_ctx {
+	const struct noise_lookup *lookup;
+	struct noise_handshake *hs;
+};
+
+static enum noise_result view_from_handshake(void *ctx, const uint8_t pub[KEY_LEN],
+					     struct noise_peer_view *view)
+{
+	struct hs_lookup_ctx *c = ctx;
+
+	c->hs = c->lookup->by_public_key(c->lookup->ctx, pub);
+	if (!c->hs)
+		return NOISE_ERR_UNKNOWN_PEER;
+	return noise_peer_view_get(c->hs, view);
+}
+
+enum noise_result noise_consume_initiation(const struct noise_local *local,
+					   const struct msg_initiation *msg,
+					   const struct noise_lookup *lookup, uint64_t now_ns,
+					   struct noise_handshake **out)
+{
+	struct hs_lookup_ctx ctx = { lookup, NULL };
+	const struct noise_view_lookup vl = { &ctx, view_from_handshake };
+	struct noise_initiation ini;
+	enum noise_result ret;
+
+	*out = NULL;
+	ret = noise_initiation_compute(local, msg, &vl, now_ns, &ini);
+	if (ret == NOISE_OK)
+		ret = noise_initiation_commit(ctx.hs, &ini, now_ns);
+	if (ret == NOISE_OK)
+		*out = ctx.hs;
+	wg_secure_wipe(&ini, sizeof(ini));
 	return ret;
 }
 
@@ -310,13 +380,82 @@ enum noise_result noise_create_response(struct noise_handshake *hs,
 					const struct noise_local *local,
 					struct msg_response *msg, uint32_t local_index)
 {
-	uint8_t eph[KEY_LEN];
-	enum noise_result ret;
+	return noise_create_response_ephemeral(hs, local, msg, local_index, NULL);
+}
 
-	wg_key_generate_private(eph);
-	ret = noise_create_response_ephemeral(hs, local, msg, local_index, eph);
+enum noise_result noise_response_compute(const struct noise_initiation *ini,
+					 const uint8_t *ephemeral_private,
+					 struct noise_response *out)
+{
+	uint8_t ck[HASH_LEN], h[HASH_LEN], key[KEY_LEN], eph[KEY_LEN];
+	enum noise_result ret = NOISE_ERR_LOW_ORDER;
+
+	memset(out, 0, sizeof(*out));
+	out->msg.header.type = MSG_RESPONSE;
+	memcpy(ck, ini->chaining_key, HASH_LEN);
+	memcpy(h, ini->hash, HASH_LEN);
+
+	/* e */
+	if (ephemeral_private)
+		memcpy(eph, ephemeral_private, KEY_LEN);
+	else
+		wg_key_generate_private(eph);
+	if (!wg_key_public_from_private(out->msg.ephemeral, eph))
+		goto out;
+	wg_kdf(ck, NULL, NULL, ck, out->msg.ephemeral, KEY_LEN);
+	mix_hash(h, out->msg.ephemeral, KEY_LEN);
+
+	/* ee, se, psk */
+	if (!mix_response_keys(ck, h, key, eph, ini->remote_ephemeral, eph, ini->remote_static,
+			       ini->preshared_key))
+		goto out;
+
+	/* {} */
+	wg_aead_encrypt(out->msg.encrypted_nothing, NULL, 0, h, HASH_LEN, 0, key);
+	mix_hash(h, out->msg.encrypted_nothing, sizeof(out->msg.encrypted_nothing));
+
+	memcpy(out->remote_ephemeral, ini->remote_ephemeral, KEY_LEN);
+	memcpy(out->chaining_key, ck, HASH_LEN);
+	memcpy(out->hash, h, HASH_LEN);
+	ret = NOISE_OK;
+out:
+	if (ret != NOISE_OK)
+		wg_secure_wipe(out, sizeof(*out));
+	wg_secure_wipe(ck, sizeof(ck));
+	wg_secure_wipe(h, sizeof(h));
+	wg_secure_wipe(key, sizeof(key));
 	wg_secure_wipe(eph, sizeof(eph));
 	return ret;
+}
+
+enum noise_result noise_response_commit(struct noise_handshake *hs,
+					const struct noise_response *r, uint32_t local_index,
+					struct msg_response *msg)
+{
+	if (hs->state != NOISE_CONSUMED_INITIATION ||
+	    !wg_ct_equal(hs->remote_ephemeral, r->remote_ephemeral, KEY_LEN))
+		return NOISE_ERR_STATE;
+	*msg = r->msg;
+	msg->sender_index = host_to_le32(local_index);
+	msg->receiver_index = host_to_le32(hs->remote_index);
+	memcpy(hs->chaining_key, r->chaining_key, HASH_LEN);
+	memcpy(hs->hash, r->hash, HASH_LEN);
+	wg_secure_wipe(hs->remote_ephemeral, KEY_LEN);
+	hs->local_index = local_index;
+	hs->state = NOISE_CREATED_RESPONSE;
+	return NOISE_OK;
+}
+
+/* The initiation hs consumed, as the compute half's input. */
+static void initiation_of(const struct noise_handshake *hs, struct noise_initiation *ini)
+{
+	memset(ini, 0, sizeof(*ini));
+	memcpy(ini->remote_static, hs->remote_static, KEY_LEN);
+	memcpy(ini->remote_ephemeral, hs->remote_ephemeral, KEY_LEN);
+	memcpy(ini->hash, hs->hash, HASH_LEN);
+	memcpy(ini->chaining_key, hs->chaining_key, HASH_LEN);
+	memcpy(ini->preshared_key, hs->preshared_key, KEY_LEN);
+	ini->remote_index = hs->remote_index;
 }
 
 enum noise_result noise_create_response_ephemeral(struct noise_handshake *hs,
@@ -324,50 +463,24 @@ enum noise_result noise_create_response_ephemeral(struct noise_handshake *hs,
 						  struct msg_response *msg, uint32_t local_index,
 						  const uint8_t ephemeral_private[KEY_LEN])
 {
-	uint8_t ck[HASH_LEN], h[HASH_LEN], key[KEY_LEN], eph[KEY_LEN];
+	struct noise_initiation ini;
+	struct noise_response r;
 	enum noise_result ret = NOISE_ERR_STATE;
 
+	memset(&ini, 0, sizeof(ini));
+	memset(&r, 0, sizeof(r));
 	if (hs->state != NOISE_CONSUMED_INITIATION)
 		goto out;
 	ret = NOISE_ERR_NO_IDENTITY;
 	if (!local->has_identity)
 		goto out;
-
-	memset(msg, 0, sizeof(*msg));
-	msg->header.type = MSG_RESPONSE;
-	msg->sender_index = host_to_le32(local_index);
-	msg->receiver_index = host_to_le32(hs->remote_index);
-	memcpy(ck, hs->chaining_key, HASH_LEN);
-	memcpy(h, hs->hash, HASH_LEN);
-
-	/* e */
-	ret = NOISE_ERR_LOW_ORDER;
-	memcpy(eph, ephemeral_private, KEY_LEN);
-	if (!wg_key_public_from_private(msg->ephemeral, eph))
-		goto out;
-	wg_kdf(ck, NULL, NULL, ck, msg->ephemeral, KEY_LEN);
-	mix_hash(h, msg->ephemeral, KEY_LEN);
-
-	/* ee, se, psk */
-	if (!mix_response_keys(ck, h, key, eph, hs->remote_ephemeral, eph, hs->remote_static,
-			       hs->preshared_key))
-		goto out;
-
-	/* {} */
-	wg_aead_encrypt(msg->encrypted_nothing, NULL, 0, h, HASH_LEN, 0, key);
-	mix_hash(h, msg->encrypted_nothing, sizeof(msg->encrypted_nothing));
-
-	memcpy(hs->chaining_key, ck, HASH_LEN);
-	memcpy(hs->hash, h, HASH_LEN);
-	wg_secure_wipe(hs->remote_ephemeral, KEY_LEN);
-	hs->local_index = local_index;
-	hs->state = NOISE_CREATED_RESPONSE;
-	ret = NOISE_OK;
+	initiation_of(hs, &ini);
+	ret = noise_response_compute(&ini, ephemeral_private, &r);
+	if (ret == NOISE_OK)
+		ret = noise_response_commit(hs, &r, local_index, msg);
 out:
-	wg_secure_wipe(ck, sizeof(ck));
-	wg_secure_wipe(h, sizeof(h));
-	wg_secure_wipe(key, sizeof(key));
-	wg_secure_wipe(eph, sizeof(eph));
+	wg_secure_wipe(&ini, sizeof(ini));
+	wg_secure_wipe(&r, sizeof(r));
 	return ret;
 }
 

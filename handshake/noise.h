@@ -113,11 +113,89 @@ enum noise_result noise_consume_initiation(const struct noise_local *local,
 					   const struct msg_initiation *msg,
 					   const struct noise_lookup *lookup, uint64_t now_ns,
 					   struct noise_handshake **out);
+/* --- The responder's work in two halves (vpnd/datapath/hs_queue.h) -----
+ *
+ * compute: stateless, any thread: the X25519s, AEADs and hashing, on the
+ * local identity and on a copy of what it needs of the peer (struct
+ * noise_peer_view), which the caller takes under its own lock. It changes
+ * no handshake. commit: on the handshake's owner, cheap: the checks against
+ * the live state (replay, flood, state) and the copies. Results hold
+ * secrets: the caller wipes them (wg_secure_wipe) once used.
+ * noise_consume_initiation and noise_create_response are compute then
+ * commit, byte for byte what they were. */
+
+/* What the compute half needs of a peer's handshake: a copy, never a
+ * pointer (the owner may change or free the handshake meanwhile). */
+struct noise_peer_view {
+	uint8_t remote_static[KEY_LEN];
+	uint8_t static_static[KEY_LEN];	/* precomputed DH(our static, theirs) */
+	uint8_t preshared_key[KEY_LEN];
+	uint8_t latest_timestamp[TAI64N_LEN];
+	uint64_t last_initiation_consumption_ns;
+};
+/* Copies hs into *view: NOISE_OK, or NOISE_ERR_LOW_ORDER (no valid
+ * static-static DH; *view wiped). */
+enum noise_result noise_peer_view_get(const struct noise_handshake *hs,
+				      struct noise_peer_view *view);
+
+struct noise_view_lookup {
+	void *ctx;
+	/* The view of the peer with this static key: NOISE_OK, or why not
+	 * (NOISE_ERR_UNKNOWN_PEER, NOISE_ERR_LOW_ORDER). */
+	enum noise_result (*view)(void *ctx, const uint8_t pub[KEY_LEN],
+				  struct noise_peer_view *view);
+};
+
+/* An authenticated initiation (a secret: wipe it). */
+struct noise_initiation {
+	uint8_t remote_static[KEY_LEN];
+	uint8_t remote_ephemeral[KEY_LEN];
+	uint8_t hash[HASH_LEN];
+	uint8_t chaining_key[HASH_LEN];
+	uint8_t timestamp[TAI64N_LEN];
+	uint32_t remote_index;		/* host order */
+	uint8_t preshared_key[KEY_LEN];	/* the peer's, from its view */
+};
+/* Compute half of noise_consume_initiation: e, es, s, ss, {t}, and the
+ * replay and flood checks against the view (the commit checks again,
+ * against the live handshake). *out is wiped unless NOISE_OK. */
+enum noise_result noise_initiation_compute(const struct noise_local *local,
+					   const struct msg_initiation *msg,
+					   const struct noise_view_lookup *lookup,
+					   uint64_t now_ns, struct noise_initiation *out);
+/* Commit half: hs is the handshake of ini->remote_static (else
+ * NOISE_ERR_UNKNOWN_PEER); replay and flood checks against hs, then hs
+ * becomes CONSUMED_INITIATION. Nothing changes unless NOISE_OK. */
+enum noise_result noise_initiation_commit(struct noise_handshake *hs,
+					  const struct noise_initiation *ini, uint64_t now_ns);
+
+/* A response computed before its commit: the message without indices and
+ * macs, and the handshake's hash and chaining key after it (a secret). */
+struct noise_response {
+	struct msg_response msg;
+	uint8_t remote_ephemeral[KEY_LEN];	/* of the initiation answered */
+	uint8_t hash[HASH_LEN];
+	uint8_t chaining_key[HASH_LEN];
+};
+/* Compute half of noise_create_response: e, ee, se, psk, {}.
+ * ephemeral_private NULL: a fresh one (non-NULL: test vectors only). *out
+ * is wiped unless NOISE_OK. */
+enum noise_result noise_response_compute(const struct noise_initiation *ini,
+					 const uint8_t *ephemeral_private,
+					 struct noise_response *out);
+/* Commit half: hs must be CONSUMED_INITIATION from the initiation r answers
+ * (same remote ephemeral), else NOISE_ERR_STATE and nothing changes. Fills
+ * *msg (indices included, macs zero); hs becomes CREATED_RESPONSE. */
+enum noise_result noise_response_commit(struct noise_handshake *hs,
+					const struct noise_response *r, uint32_t local_index,
+					struct msg_response *msg);
+
 /* SYN-ACK. Fills msg except mac1/mac2. */
 enum noise_result noise_create_response(struct noise_handshake *hs,
 					const struct noise_local *local,
 					struct msg_response *msg, uint32_t local_index);
-/* Test hook as above: SYN-ACK with a given ephemeral private key. */
+/* Test hook as above: SYN-ACK with a given ephemeral private key (NULL:
+ * a fresh one, which is noise_create_response). */
 enum noise_result noise_create_response_ephemeral(struct noise_handshake *hs,
 						  const struct noise_local *local,
 						  struct msg_response *msg, uint32_t local_index,

@@ -19,6 +19,10 @@
 #define GSO_ECN    0x80
 #define F_NEEDS_CSUM 1
 
+_Static_assert(TUN_OFF_CSUM == TUN_F_CSUM && TUN_OFF_TSO4 == TUN_F_TSO4 &&
+	       TUN_OFF_TSO6 == TUN_F_TSO6 && TUN_OFF_USO4 == TUN_F_USO4 &&
+	       TUN_OFF_USO6 == TUN_F_USO6, "TUN_OFF_* are the kernel's TUN_F_* bits");
+
 int tun_enable_offload(int fd, unsigned *accepted)
 {
 	unsigned with_uso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6;
@@ -426,32 +430,43 @@ static void write_single(int fd, struct tun_pkt *p)
 	(void)write(fd, p->data - VNET_HDR_LEN, p->len + VNET_HDR_LEN);
 }
 
-/* Writes pkts[0..n) (n > 1, already checked mergeable) as one GSO packet:
- * the first packet's headers, fixed up, then every payload. */
-static void write_merged(int fd, struct tun_pkt *pkts, size_t n, size_t total)
-{
-	struct iovec iov[GRO_MAX_SEGS + 1];
-	uint8_t *h = pkts[0].data, *vh = h - VNET_HDR_LEN;
-	size_t l4, hdr, seg;
-	uint8_t proto;
+/* One write in the making: packets pkts[head], then next[head], ...,
+ * tail, all of one flow and each accepted by gro_can_merge. */
+struct gro_group {
+	uint16_t head, tail, count;
+	uint8_t l4, hdr, proto;
+	size_t total;		/* IP length of the merged packet */
+};
 
-	merge_layout(h, pkts[0].len, &l4, &hdr, &proto);
-	seg = pkts[0].len - hdr;
+#define GRO_NONE     0xffff
+#define GRO_WINDOW   1024	/* packets grouped at once (tun_out holds as many) */
+#define GRO_OPEN_MAX 16		/* flows with a merge in progress at once */
+
+/* Writes a group of two or more as one GSO packet: the head's headers,
+ * fixed up, then every payload. */
+static void write_merged(int fd, struct tun_pkt *pkts, const uint16_t *next,
+			 const struct gro_group *g)
+{
+	struct iovec iov[GRO_MAX_SEGS];
+	uint8_t *h = pkts[g->head].data, *vh = h - VNET_HDR_LEN;
+	size_t l4 = g->l4, hdr = g->hdr, seg = pkts[g->head].len - hdr, k = 1;
+	uint8_t proto = g->proto;
+
 	if (proto == IPPROTO_TCP)
-		h[l4 + 13] = pkts[n - 1].data[l4 + 13];	/* PSH of the last segment */
+		h[l4 + 13] = pkts[g->tail].data[l4 + 13];	/* PSH of the last segment */
 	else
-		put16(h + l4 + 4, (uint16_t)(total - l4));	/* the kernel cuts it again */
+		put16(h + l4 + 4, (uint16_t)(g->total - l4));	/* the kernel cuts it again */
 	if (l4 == 20) {
-		put16(h + 2, (uint16_t)total);
+		put16(h + 2, (uint16_t)g->total);
 		put16(h + 10, 0);
 		put16(h + 10, csum_fold(csum_add(0, h, 20)));
 	} else {
-		put16(h + 4, (uint16_t)(total - 40));
+		put16(h + 4, (uint16_t)(g->total - 40));
 	}
 	/* Partial checksum: the pseudo-header sum, uncomplemented, as
 	 * CHECKSUM_PARTIAL wants; the kernel completes it (per segment). */
 	put16(h + l4 + (proto == IPPROTO_TCP ? 16 : 6),
-	      (uint16_t)~csum_fold(pseudo_sum(h, proto, total - l4)));
+	      (uint16_t)~csum_fold(pseudo_sum(h, proto, g->total - l4)));
 
 	memset(vh, 0, VNET_HDR_LEN);
 	vh[0] = F_NEEDS_CSUM;
@@ -464,36 +479,120 @@ static void write_merged(int fd, struct tun_pkt *pkts, size_t n, size_t total)
 	vh[8] = proto == IPPROTO_TCP ? 16 : 6;	/* checksum offset in the L4 header */
 
 	iov[0].iov_base = vh;
-	iov[0].iov_len = VNET_HDR_LEN + pkts[0].len;
-	for (size_t i = 1; i < n; i++) {
-		iov[i].iov_base = pkts[i].data + hdr;
-		iov[i].iov_len = pkts[i].len - hdr;
+	iov[0].iov_len = VNET_HDR_LEN + pkts[g->head].len;
+	for (uint16_t i = next[g->head]; i != GRO_NONE; i = next[i], k++) {
+		iov[k].iov_base = pkts[i].data + hdr;
+		iov[k].iov_len = pkts[i].len - hdr;
 	}
-	(void)writev(fd, iov, (int)n);
+	(void)writev(fd, iov, (int)k);
 }
 
-void tun_write_batch(int fd, struct tun_pkt *pkts, size_t n)
+/* Whether the kernel takes a GSO write of this kind (see tun_write_batch). */
+static bool offload_allows(unsigned offloads, uint8_t proto, size_t l4)
 {
-	size_t i = 0;
+	unsigned need = proto == IPPROTO_TCP ? (l4 == 20 ? TUN_OFF_TSO4 : TUN_OFF_TSO6)
+					     : (l4 == 20 ? TUN_OFF_USO4 : TUN_OFF_USO6);
 
-	while (i < n) {
-		size_t run = 1, total = pkts[i].len;
+	return (offloads & TUN_OFF_CSUM) && (offloads & need) == need;
+}
 
-		while (i + run < n && run < GRO_MAX_SEGS &&
-		       gro_can_merge(pkts[i].data, pkts[i].len, pkts[i + run - 1].data,
-				     pkts[i + run - 1].len, pkts[i + run].data, pkts[i + run].len,
-				     total)) {
-			size_t l4, hdr;
-			uint8_t proto;
+/* Same flow: protocol, addresses and ports (both laid out alike, l4). */
+static bool same_flow_key(const uint8_t *a, const uint8_t *b, size_t l4)
+{
+	if (l4 == 20 ? a[9] != b[9] || memcmp(a + 12, b + 12, 8)
+		     : a[6] != b[6] || memcmp(a + 8, b + 8, 32))
+		return false;
+	return !memcmp(a + l4, b + l4, 4);
+}
 
-			merge_layout(pkts[i].data, pkts[i].len, &l4, &hdr, &proto);
-			total += pkts[i + run].len - hdr;
-			run++;
+/* The open group of pkts[i]'s flow (an index into open[]), or -1. */
+static int find_open(const struct tun_pkt *pkts, const struct gro_group *groups,
+		     const uint16_t *open, size_t nopen, const uint8_t *p, size_t l4)
+{
+	for (size_t k = 0; k < nopen; k++) {
+		const struct gro_group *g = &groups[open[k]];
+
+		if (g->l4 == l4 && same_flow_key(pkts[g->head].data, p, l4))
+			return (int)k;
+	}
+	return -1;
+}
+
+static void close_open(uint16_t *open, size_t *nopen, size_t k)
+{
+	memmove(open + k, open + k + 1, (*nopen - k - 1) * sizeof(*open));
+	(*nopen)--;
+}
+
+/* Groups pkts[0..n) (n <= GRO_WINDOW) by flow, in order of their first
+ * packets; returns the number of groups. A flow has at most one open
+ * group: its packet that cannot join closes it (and starts the next), so
+ * a flow's packets stay in order across its groups. */
+static size_t gro_group_window(const struct tun_pkt *pkts, size_t n, unsigned offloads,
+			       struct gro_group *groups, uint16_t *next)
+{
+	uint16_t open[GRO_OPEN_MAX];
+	size_t ngroups = 0, nopen = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *p = pkts[i].data;
+		struct gro_group *g;
+		size_t l4, hdr;
+		uint8_t proto;
+		int k;
+
+		next[i] = GRO_NONE;
+		if (!merge_layout(p, pkts[i].len, &l4, &hdr, &proto)) {
+			nopen = 0;	/* no flow we know: no merge may pass it */
+			groups[ngroups++] = (struct gro_group){ .head = (uint16_t)i,
+								.tail = (uint16_t)i, .count = 1 };
+			continue;
 		}
-		if (run == 1)
-			write_single(fd, &pkts[i]);
-		else
-			write_merged(fd, &pkts[i], run, total);
-		i += run;
+		k = find_open(pkts, groups, open, nopen, p, l4);
+		if (k >= 0) {
+			g = &groups[open[k]];
+			if (g->count < GRO_MAX_SEGS &&
+			    gro_can_merge(pkts[g->head].data, pkts[g->head].len,
+					  pkts[g->tail].data, pkts[g->tail].len, p, pkts[i].len,
+					  g->total)) {
+				next[g->tail] = (uint16_t)i;
+				g->tail = (uint16_t)i;
+				g->count++;
+				g->total += pkts[i].len - hdr;
+				continue;
+			}
+			close_open(open, &nopen, (size_t)k);
+		}
+		groups[ngroups] = (struct gro_group){ .head = (uint16_t)i, .tail = (uint16_t)i,
+						      .count = 1, .l4 = (uint8_t)l4,
+						      .hdr = (uint8_t)hdr, .proto = proto,
+						      .total = pkts[i].len };
+		if (offload_allows(offloads, proto, l4)) {
+			if (nopen == GRO_OPEN_MAX)
+				close_open(open, &nopen, 0);	/* the oldest */
+			open[nopen++] = (uint16_t)ngroups;
+		}
+		ngroups++;
+	}
+	return ngroups;
+}
+
+void tun_write_batch(int fd, struct tun_pkt *pkts, size_t n, unsigned offloads)
+{
+	struct gro_group groups[GRO_WINDOW];
+	uint16_t next[GRO_WINDOW];
+
+	while (n) {
+		size_t w = n < GRO_WINDOW ? n : GRO_WINDOW;
+		size_t ngroups = gro_group_window(pkts, w, offloads, groups, next);
+
+		for (size_t g = 0; g < ngroups; g++) {
+			if (groups[g].count == 1)
+				write_single(fd, &pkts[groups[g].head]);
+			else
+				write_merged(fd, pkts, next, &groups[g]);
+		}
+		pkts += w;
+		n -= w;
 	}
 }

@@ -6,7 +6,9 @@
 #
 #   [ns cli]                          [ns srv]                          [ns net] ("internet")
 #   veth0 198.18.5.2/24 ----------- veth0 198.18.5.1/24
+#         2001:db8:4::2/64                2001:db8:4::1/64
 #     default via 198.18.5.1          veth1 198.18.6.1/24 ------------ veth0 198.18.6.2/24
+#     default via 2001:db8:4::1
 #                                         2001:db8:6::1/64                   2001:db8:6::2/64
 #   FC 198.19.5.2/24                  FS 198.19.5.1/24                 default via srv
 #      2001:db8:5::2/64                  2001:db8:5::1/64, forwarding on
@@ -21,18 +23,24 @@ veth "$srv" 198.18.6.1/24 "$net" 198.18.6.2/24 veth1 veth0
 ip -n "$srv" addr add 2001:db8:6::1/64 dev veth1 nodad
 ip -n "$net" addr add 2001:db8:6::2/64 dev veth0 nodad
 ip -n "$cli" route add default via 198.18.5.1
+# An IPv6 uplink too, so that "IPv6 outside unreachable" under the kill
+# switch is a finding, not a given (checked reachable before any tunnel).
+ip -n "$cli" addr add 2001:db8:4::2/64 dev veth0 nodad
+ip -n "$srv" addr add 2001:db8:4::1/64 dev veth0 nodad
+ip -n "$cli" -6 route add default via 2001:db8:4::1
 ip -n "$net" route add default via 198.18.6.1
 ip -n "$net" -6 route add default via 2001:db8:6::1
 ip netns exec "$srv" sysctl -qw net.ipv4.ip_forward=1
 ip netns exec "$srv" sysctl -qw net.ipv6.conf.all.forwarding=1
 # Counts what the client sends past the server outside the tunnel (a leak):
-# IPv4 for anything but the server's uplink address, IPv6 for test addresses.
+# IPv4 and IPv6 for anything but the server's uplink addresses (IPv6 in the
+# test prefix).
 ip netns exec "$srv" nft -f - <<'EON'
 table inet leak {
 	chain in {
 		type filter hook prerouting priority 0;
 		iifname "veth0" ip daddr != 198.18.5.1 counter
-		iifname "veth0" ip6 daddr 2001:db8::/32 counter
+		iifname "veth0" ip6 daddr 2001:db8::/32 ip6 daddr != 2001:db8:4::1 counter
 	}
 }
 EON
@@ -81,6 +89,10 @@ same_as() { snap "$WORK/now"; diff -u "$1" "$WORK/now"; }
 gone() { for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 # IPv6 duplicate address detection changes "ip addr" on its own: done first.
 wait_for 10 sh -c "! ip -n $cli addr | grep -q tentative"
+check "without a tunnel, IPv6 beyond the server is reachable by the uplink" \
+	ip netns exec "$cli" ping -6 -c 1 -W 2 2001:db8:6::2
+check "without a tunnel, IPv4 too" ip netns exec "$cli" ping -c 1 -W 2 198.18.6.2
+leaks0=$(leaks)	# those two pings
 snap "$WORK/before"
 
 # --- up, traffic, down --------------------------------------------------------
@@ -107,7 +119,7 @@ check "ping the internet beyond the server (IPv4)" \
 	ip netns exec "$cli" ping -c 2 -i 0.2 -W 2 198.18.6.2
 check "ping the internet beyond the server (IPv6)" \
 	ip netns exec "$cli" ping -6 -c 2 -i 0.2 -W 2 2001:db8:6::2
-check "nothing left the uplink outside the tunnel" test "$(leaks)" = 0
+check "nothing left the uplink outside the tunnel" test "$(leaks)" = "$leaks0"
 check "vpnd reload keeps the full tunnel's fwmark" \
 	sh -c "ip netns exec $cli $VPND reload $WORK/$FC.conf && ip netns exec $cli wg show $FC fwmark | grep -qx 0xca6c"
 check "after reload: ping the internet beyond the server" \
@@ -171,7 +183,7 @@ check "kill switch: an outside address is unreachable" \
 	sh -c "! ip -n $cli route get 198.18.6.2"
 check "kill switch: ping outside fails" \
 	sh -c "! ip netns exec $cli ping -c 2 -i 0.2 -W 1 198.18.6.2"
-check "kill switch: IPv6 outside unreachable too" \
+check "kill switch: IPv6 outside unreachable too (reachable by the uplink without it)" \
 	sh -c "! ip netns exec $cli ping -6 -c 1 -W 1 2001:db8:6::2"
 check "kill switch: nothing leaked out of the uplink" test "$(leaks)" = "$before_leaks"
 check "kill switch: the uplink's own subnet still works" \
@@ -192,6 +204,58 @@ check "kill switch after a worker crash: ping outside fails" \
 check "kill switch after a worker crash: nothing leaked" test "$(leaks)" = "$before_leaks"
 check "vpnd down removes it" ip netns exec "$cli" "$VPND" down "$FC"
 check "... exactly as before" same_as "$WORK/before"
+
+# --- two full tunnels at once: src_valid_mark stays 1 until the last one goes -----------
+FC2=$(ifname ft-d)
+keypair kd
+cat > "$WORK/$FC2.conf" <<EOC
+[Interface]
+PrivateKey = $kd_priv
+Address = 198.19.7.2/24
+
+[Peer]
+PublicKey = $ks_pub
+AllowedIPs = 0.0.0.0/0
+Endpoint = 198.18.5.1:51820
+EOC
+chmod 600 "$WORK/$FC2.conf"
+client_conf
+vpnd_up "$cli" "$WORK/$FC.conf"
+vpnd_up "$cli" "$WORK/$FC2.conf"
+check "second full tunnel: its own table (51821)" \
+	sh -c "ip netns exec $cli wg show $FC2 fwmark | grep -qx 0xca6d"
+check "vpnd down of the first" ip netns exec "$cli" "$VPND" down "$FC"
+check "src_valid_mark still 1: the second full tunnel needs it" \
+	test "$(ip netns exec "$cli" sysctl -n net.ipv4.conf.all.src_valid_mark)" = 1
+check "the second still reaches the server's uplink through its rules" \
+	sh -c "ip -n $cli rule | grep -q 'not from all fwmark 0xca6d lookup 51821'"
+check "vpnd down of the second" ip netns exec "$cli" "$VPND" down "$FC2"
+check "... exactly as before (src_valid_mark back to its old value)" same_as "$WORK/before"
+
+# --- a full tunnel whose name cannot name an nftables table: refused before anything
+BADN="f=$TOKEN"
+cp "$WORK/$FC.conf" "$WORK/$BADN.conf"
+check "full tunnel on '$BADN' refused, naming the name" \
+	sh -c "! ip netns exec $cli $VPND up $WORK/$BADN.conf 2> $WORK/badn.err &&
+	       grep -qF \"nftables table): '$BADN'\" $WORK/badn.err || { cat $WORK/badn.err; exit 1; }"
+check "... nothing touched" same_as "$WORK/before"
+# --- nft cannot delete the table at down: said, and the next down retries
+mkdir -p "$WORK/fakebin"
+cat > "$WORK/fakebin/nft" <<'EOS'
+#!/bin/sh
+[ "$1" = delete ] && exit 1
+exec /usr/sbin/nft "$@"
+EOS
+chmod 755 "$WORK/fakebin/nft"
+PATH="$WORK/fakebin:$PATH" vpnd_up "$cli" "$WORK/$FC.conf"
+check "vpnd down with an nft that fails to delete" ip netns exec "$cli" "$VPND" down "$FC"
+check "the failure is logged, naming the table" \
+	grep -q "nft delete table inet vpnd-$FC failed: the table is still there" "$WORK/$FC.log"
+check "the state stays for a retry" test -e "/var/run/vpnd/$FC.fulltunnel"
+check "vpnd down again (nft works now) removes what is left" \
+	ip netns exec "$cli" "$VPND" down "$FC"
+check "... exactly as before" same_as "$WORK/before"
+client_conf "KillSwitch = true"
 
 # --- KillSwitch, the next up replaces what the dead daemon left -----------------------
 vpnd_up "$cli" "$WORK/$FC.conf"

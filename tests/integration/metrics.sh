@@ -117,7 +117,8 @@ PEER = {"public_key": str, "name": (str, type(None)), "endpoint": (str, type(Non
 REASONS = {"short", "bad_type", "bad_mac1", "cookie_sent", "ratelimited", "bad_handshake",
            "unknown_index", "bad_decrypt", "replay", "key_expired", "bad_inner_source",
            "bad_inner_packet", "no_route", "no_endpoint", "queue_full",
-           "peer_to_peer_refused", "too_big", "cookie_ratelimited", "dh_budget", "hs_queue_full"}
+           "peer_to_peer_refused", "too_big", "cookie_ratelimited", "dh_budget", "hs_queue_full",
+           "hs_stale"}
 def typed(obj, schema, what):
     if set(obj) != set(schema):
         fail(f"{what}: fields {sorted(obj)} != {sorted(schema)}")

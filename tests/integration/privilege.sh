@@ -161,14 +161,31 @@ check "UAPI fwmark change: set on the socket by the monitor" \
 check "the worker's socket carries the mark" \
 	sh -c "ip netns exec $a ss -Huln -e | grep ':51821 ' | grep -q 'fwmark:0x1234'"
 check "still no netlink socket after the rebind" worker_fds_ok
-sed -i 's/^ListenPort = 51820$/ListenPort = 51822/' "$WORK/${IFA}.conf"
+# reload_to_port PORT: the config's ListenPort becomes PORT, SIGHUP, and
+# the worker listens there (within 5 s).
+reload_to_port() {
+	sed -i "s/^ListenPort = .*/ListenPort = $1/" "$WORK/${IFA}.conf"
+	kill -HUP "$monitor"
+	wait_for 5 sh -c "ip netns exec $a wg show ${IFA} listen-port | grep -qx $1"
+}
+worker_socket_on() { ip netns exec "$a" ss -Hulnpe | grep ":$1 " | grep -q "pid=$worker,"; }
 check "reload (SIGHUP) with a new ListenPort: the monitor rebinds for the worker" \
-	sh -c "kill -HUP $monitor; for i in \$(seq 50); do
-		ip netns exec $a wg show ${IFA} listen-port | grep -qx 51822 && exit 0; sleep 0.1
-	done; exit 1"
+	reload_to_port 51822
 check "the socket on 51822 is the worker's; the config's (no) FwMark cleared the mark" \
 	sh -c "ip netns exec $a ss -Hulnpe | grep ':51822 ' | grep 'pid=$worker,' | grep -vq fwmark"
 check "tunnel works after the reload" ip netns exec "$a" ping -c 2 -W 2 198.19.8.2
+# A privileged port the config does not name: the root monitor refuses to
+# bind it on the worker's word (a taken-over worker could not impersonate
+# a host service on port 53); the config's own privileged port is bound.
+check "UAPI listen-port 53 (privileged, not the config's) refused" \
+	sh -c "! ip netns exec $a wg set ${IFA} listen-port 53"
+check "the refusal is logged with the port" \
+	grep -q "refused the worker a socket on privileged port 53" "$WORK/${IFA}.log"
+check "nothing bound on 53; still on 51822" \
+	sh -c "! ip netns exec $a ss -Huln | grep -q ':53 ' && ip netns exec $a wg show ${IFA} listen-port | grep -qx 51822"
+check "reload with ListenPort = 500 (the config's privileged port): bound" \
+	reload_to_port 500
+check "the socket on 500 is the worker's" worker_socket_on 500
 check "the worker never tripped the filter" \
 	sh -c "! grep -q 'forbidden system call' $WORK/${IFA}.log"
 check "the worker is still running" test -d "/proc/$worker"

@@ -12,7 +12,8 @@ type without --type), of exactly N bytes (--len) or longer than N bytes
 OUT, as hex, one per line, and exits 0. With --with-ip each line starts
 with the outer IPv4 header's "tos=HH df=D " (TOS byte in hex, DF bit). Creates FILE (empty) once the socket
 is bound, so that a caller can wait for it before making traffic. After
---timeout seconds without having them all, exits 1 and writes nothing.
+--timeout seconds without having them all, exits 3 and writes nothing (3,
+not 1: "nothing came" must not be mistaken for a crash of this script).
 Needs CAP_NET_RAW; run it in the namespace with `ip netns exec`.
 """
 import argparse
@@ -20,6 +21,7 @@ import socket
 import sys
 import time
 
+TIMED_OUT = 3
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -48,12 +50,12 @@ def main():
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                return 1
+                return TIMED_OUT
             s.settimeout(left)
         try:
             f, addr = s.recvfrom(65535)
         except socket.timeout:
-            return 1
+            return TIMED_OUT
         if addr[2] == socket.PACKET_OUTGOING:
             continue
         ip = f[14:]

@@ -132,16 +132,40 @@ static void test_slots_bounded(void **state)
 	int cfd[UAPI_CONN_MAX + 1], slot;
 
 	for (int i = 0; i < UAPI_CONN_MAX; i++) {
-		cfd[i] = connect_one(f, &slot, T0 + (uint64_t)(i == 3 ? 0 : 10 + i));
+		cfd[i] = connect_one(f, &slot, T0 + 10 + (uint64_t)i);
 		assert_int_equal(slot, i);
 	}
 	cfd[UAPI_CONN_MAX] = connect_one(f, &slot, T0 + 100);
-	assert_int_equal(slot, 3);			/* the oldest */
-	assert_int_equal(read(cfd[3], (char[8]){ 0 }, 8), 0);	/* closed */
+	assert_int_equal(slot, 0);			/* the oldest */
+	assert_int_equal(read(cfd[0], (char[8]){ 0 }, 8), 0);	/* closed */
 	send_text(cfd[UAPI_CONN_MAX], "get=1\n\n");
-	assert_int_equal(uapi_server_ready(&f->s, 3, &f->dev, T0 + 101), UAPI_CONN_CLOSED);
+	assert_int_equal(uapi_server_ready(&f->s, 0, &f->dev, T0 + 101), UAPI_CONN_CLOSED);
 	assert_non_null(strstr(read_all(cfd[UAPI_CONN_MAX]), "errno=0"));
 	for (int i = 0; i <= UAPI_CONN_MAX; i++)
+		close(cfd[i]);
+}
+
+/* 3b. Connections accepted in the same loop turn (one clock reading):
+ * eviction still goes by order of acceptance, never the newest first (a
+ * tie in deadline once sent a just-accepted client out at the next
+ * connection: uapi_stall.sh's trickler, cut at 3.5 s instead of 5). */
+static void test_slots_evict_in_accept_order(void **state)
+{
+	struct fixture *f = *state;
+	int cfd[UAPI_CONN_MAX + 2], slot;
+
+	for (int i = 0; i < UAPI_CONN_MAX; i++)
+		cfd[i] = connect_one(f, &slot, T0);
+	cfd[UAPI_CONN_MAX] = connect_one(f, &slot, T0);
+	assert_int_equal(slot, 0);			/* the first accepted went */
+	assert_int_equal(read(cfd[0], (char[8]){ 0 }, 8), 0);
+	cfd[UAPI_CONN_MAX + 1] = connect_one(f, &slot, T0);
+	assert_int_equal(slot, 1);			/* the second, not the newest */
+	assert_int_equal(read(cfd[1], (char[8]){ 0 }, 8), 0);
+	send_text(cfd[UAPI_CONN_MAX], "get=1\n\n");	/* the newer one still served */
+	assert_int_equal(uapi_server_ready(&f->s, 0, &f->dev, T0 + 1), UAPI_CONN_CLOSED);
+	assert_non_null(strstr(read_all(cfd[UAPI_CONN_MAX]), "errno=0"));
+	for (int i = 0; i < UAPI_CONN_MAX + 2; i++)
 		close(cfd[i]);
 }
 
@@ -273,6 +297,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trickled_request_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_client_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slots_evict_in_accept_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_request_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_unknown_and_unread_answer, setup,
 						teardown),

@@ -5,6 +5,7 @@
 #include "vpnd/control/fulltunnel.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "tun/netlink.h"
 #include "vpnd/common/atomic_file.h"
+#include "vpnd/common/ifname.h"
 #include "vpnd/common/log.h"
 #include "vpnd/control/runprog.h"
 
@@ -96,8 +98,15 @@ int fulltunnel_pick_table(struct nl *nl, const struct config *cfg, uint32_t *tab
 	return -EBUSY;
 }
 
-int fulltunnel_check(const struct config *cfg, char *err, size_t err_len)
+static bool name_is_safe(const char *ifname);
+
+int fulltunnel_check(const char *ifname, const struct config *cfg, char *err, size_t err_len)
 {
+	if (fulltunnel_any(cfg) && !name_is_safe(ifname)) {
+		snprintf(err, err_len, "a full tunnel needs an interface name of letters, digits, "
+			 "'_', '.' and '-' only (it names an nftables table): '%s'", ifname);
+		return -EINVAL;
+	}
 	if (cfg->kill_switch && !fulltunnel_any(cfg)) {
 		snprintf(err, err_len, "KillSwitch = true needs a full tunnel: AllowedIPs with "
 			 "0.0.0.0/0 or ::/0, and Table = auto");
@@ -106,8 +115,9 @@ int fulltunnel_check(const struct config *cfg, char *err, size_t err_len)
 	return 0;
 }
 
-/* The name goes into a file name and into an nftables string: only the
- * characters of ordinary interface names. */
+/* The name goes into a file name and into an nftables table name, whose
+ * identifiers cannot hold the '=' and '+' that ifname_valid (wg-quick's
+ * rule) lets through: a stricter rule, not a second copy of it. */
 static bool name_is_safe(const char *ifname)
 {
 	size_t n = strlen(ifname);
@@ -231,13 +241,17 @@ static int nft_load(const char *ifname, const struct config *cfg, uint32_t mark,
 	return ret;
 }
 
-static int nft_delete(const char *ifname)
+/* Gone afterwards: deleted now, or absent already (its load failed, or
+ * somebody removed it). A table still there is a failure to report, and
+ * the state file stays so that the next down tries again. */
+static bool nft_delete(const char *ifname)
 {
 	char table[32];
-	char *argv[] = { "nft", "delete", "table", "inet", table, NULL };
+	char *del[] = { "nft", "delete", "table", "inet", table, NULL };
+	char *list[] = { "nft", "list", "table", "inet", table, NULL };
 
 	snprintf(table, sizeof(table), "vpnd-%s", ifname);
-	return run_nft(argv, true);	/* absent if its load failed */
+	return run_nft(del, true) == 0 || run_nft(list, true) != 0;
 }
 
 /* --- src_valid_mark -------------------------------------------------------- */
@@ -265,6 +279,46 @@ static int sysctl_write(int v)
 	fprintf(f, "%d\n", v);
 	ret = fclose(f) == 0 ? 0 : -errno;
 	return ret;
+}
+
+/* Another interface's IPv4 full tunnel, up now, needs src_valid_mark = 1
+ * too (its up found it set, by us, and recorded nothing to restore): the
+ * duty to put the old value back passes to it instead of being done now.
+ * True when some other state file took it. */
+static bool sysctl_pass_on(const char *ifname, int old)
+{
+	char other[IFNAME_MAX_LEN + 1];
+	bool passed = false;
+	struct dirent *e;
+	struct ft_state st;
+	DIR *d = opendir(FULLTUNNEL_STATE_DIR);
+	size_t n;
+
+	while (d && !passed && (e = readdir(d))) {
+		n = strlen(e->d_name);
+		if (n <= strlen(".fulltunnel") || n - strlen(".fulltunnel") > IFNAME_MAX_LEN ||
+		    strcmp(e->d_name + n - strlen(".fulltunnel"), ".fulltunnel"))
+			continue;
+		snprintf(other, sizeof(other), "%.*s", (int)(n - strlen(".fulltunnel")), e->d_name);
+		if (!strcmp(other, ifname) || !name_is_safe(other) || state_read(other, &st) != 1 ||
+		    !(st.steps & (STEP_RULE_MARK << family_shift(AF_INET))))
+			continue;
+		st.steps |= STEP_SYSCTL;
+		st.old_src_valid_mark = old;
+		passed = state_write(other, &st) == 0;
+		if (passed)
+			log_info("%s: src_valid_mark stays 1 while %s's full tunnel needs it",
+				 ifname, other);
+	}
+	if (d)
+		closedir(d);
+	return passed;
+}
+
+/* At undo: the old value back, or the duty to another full tunnel. */
+static bool sysctl_hand_back(const char *ifname, int old)
+{
+	return sysctl_pass_on(ifname, old) || sysctl_write(old) == 0;
 }
 
 /* --- up ---------------------------------------------------------------- */
@@ -426,10 +480,13 @@ enum fulltunnel_undo fulltunnel_undo(const char *ifname, bool keep_kill_switch, 
 	nl = nl_open(err, err_len);
 	if (!nl)
 		return FULLTUNNEL_FAILED;
-	if (st.steps & STEP_NFT)	/* absent when its load failed: fine */
-		nft_delete(ifname);
+	if ((st.steps & STEP_NFT) && !nft_delete(ifname)) {
+		snprintf(err, err_len, "nft delete table inet vpnd-%s failed: the table is "
+			 "still there", ifname);
+		ok = false;
+	}
 	if (st.steps & STEP_SYSCTL)
-		ok &= sysctl_write(st.old_src_valid_mark) == 0;
+		ok &= sysctl_hand_back(ifname, st.old_src_valid_mark);
 	ok &= family_down(nl, &st, AF_INET, err, err_len);
 	ok &= family_down(nl, &st, AF_INET6, err, err_len);
 	nl_close(nl);

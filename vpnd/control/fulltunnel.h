@@ -43,9 +43,11 @@ int fulltunnel_pick_table(struct nl *nl, const struct config *cfg, uint32_t *tab
 /* True if cfg routes a /0 of family through the policy-routing table. */
 bool fulltunnel_family(const struct config *cfg, int family);
 
-/* Checks that need the whole config (KillSwitch without a full tunnel is
- * refused: it would protect nothing). 0, or -EINVAL with err set. */
-int fulltunnel_check(const struct config *cfg, char *err, size_t err_len);
+/* Checks that need the whole config, before anything on the host is
+ * touched: KillSwitch without a full tunnel is refused (it would protect
+ * nothing), and so is a full tunnel whose interface name cannot name an
+ * nftables table. 0, or -EINVAL with err set. */
+int fulltunnel_check(const char *ifname, const struct config *cfg, char *err, size_t err_len);
 
 /* Installs everything for ifname (already up, its /0 allowed IPs in the
  * device) with the table fulltunnel_pick_table chose. Nothing to do: 0.

@@ -32,7 +32,7 @@ static int apply_peer(struct device *dev, const struct config_peer *cp, char *er
 	}
 	bool keepalive_was_off = !peer->timers.persistent_keepalive_interval;
 
-	noise_handshake_set_psk(peer->hs, cp->has_preshared_key ? cp->preshared_key : NULL);
+	device_peer_set_psk(dev, peer, cp->has_preshared_key ? cp->preshared_key : NULL);
 	if (cp->has_endpoint)
 		peer_set_endpoint(peer, &cp->endpoint);
 	for (size_t i = 0; i < cp->n_allowed_ips; i++) {

@@ -304,7 +304,7 @@ static int set_peer_key(struct set_state *st, const char *key, const char *value
 		if (!wg_key_from_hex(k, value))
 			return EINVAL;
 		if (peer)
-			noise_handshake_set_psk(peer->hs, k);
+			device_peer_set_psk(st->dev, peer, k);
 		wg_secure_wipe(k, sizeof(k));
 	} else if (!strcmp(key, "endpoint")) {
 		return set_peer_endpoint(peer, value);

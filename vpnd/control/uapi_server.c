@@ -38,7 +38,7 @@ int uapi_server_add(struct uapi_server *s, int fd, uint64_t now)
 			oldest = i;
 			break;
 		}
-		if (s->conn[i].deadline_ns < s->conn[oldest].deadline_ns)
+		if (s->conn[i].seq < s->conn[oldest].seq)
 			oldest = i;
 	}
 	/* All taken: the oldest goes, so that idle clients can never lock
@@ -47,6 +47,7 @@ int uapi_server_add(struct uapi_server *s, int fd, uint64_t now)
 		conn_close(&s->conn[oldest]);
 	s->conn[oldest].fd = fd;
 	s->conn[oldest].deadline_ns = now + UAPI_DEADLINE_NS;
+	s->conn[oldest].seq = s->accepted++;
 	return (int)oldest;
 }
 

@@ -5,7 +5,8 @@
  * reads its answer, costs one slot until its deadline, never the loop's
  * time: every exchange has one overall deadline (UAPI_DEADLINE_NS from
  * accept), at most UAPI_CONN_MAX connections are open at once (beyond that
- * the oldest is closed for the new one), and a request is at most UAPI_MAX_REQUEST
+ * the oldest, by order of acceptance, not by clock (several are accepted
+ * at one clock reading), is closed for the new one), and a request is at most UAPI_MAX_REQUEST
  * bytes. Buffers that held a request or an answer are wiped (keys). */
 #ifndef VPND_CONTROL_UAPI_SERVER_H
 #define VPND_CONTROL_UAPI_SERVER_H
@@ -25,10 +26,12 @@ struct uapi_conn {
 	size_t len, cap, off;	/* off: bytes of the answer written */
 	bool answering;
 	uint64_t deadline_ns;
+	uint64_t seq;		/* order of acceptance: the eviction order */
 };
 
 struct uapi_server {
 	struct uapi_conn conn[UAPI_CONN_MAX];
+	uint64_t accepted;	/* connections so far (the next seq) */
 };
 
 /* What the caller's poll must wait for next on the connection's fd. */

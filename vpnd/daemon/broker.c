@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -120,6 +121,17 @@ static bool is_udp_socket(int fd)
 	       proto == IPPROTO_UDP;
 }
 
+void broker_allow_port(struct broker *b, uint16_t config_port)
+{
+	atomic_store(&b->low_port, config_port < 1024 ? config_port : 0);
+}
+
+bool broker_port_allowed(const struct broker *b, uint16_t port)
+{
+	return port == 0 || port >= 1024 ||
+	       port == atomic_load(&((struct broker *)b)->low_port);
+}
+
 /* Answers one request. 0: the worker closed the channel; -1: broken. */
 static int serve_one(struct broker *b)
 {
@@ -132,6 +144,10 @@ static int serve_one(struct broker *b)
 		return n == 0 ? 0 : -1;
 	if (n != sizeof(rq)) {
 		rp.err = EINVAL;
+	} else if (rq.op == BROKER_BIND && !broker_port_allowed(b, rq.port)) {
+		rp.err = EACCES;
+		log_warn("%s: refused the worker a socket on privileged port %u: only the "
+			 "config's ListenPort may be below 1024", b->ifname, rq.port);
 	} else if (rq.op == BROKER_BIND) {
 		out = device_open_udp(rq.port, rq.mark, &rp.family);
 		rp.err = out < 0 ? -out : 0;

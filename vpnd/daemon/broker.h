@@ -5,12 +5,18 @@
  * netlink) and stops the worker when the interface is deleted.
  *
  * Requests are fixed-size records; the monitor trusts nothing in them but
- * the port and mark it is asked for (a worker can only get UDP sockets, on
- * ports it could have asked the config for anyway). */
+ * the port and mark it is asked for: a worker can only get UDP sockets, on
+ * unprivileged ports (which any user may bind) or on the one privileged
+ * port (< 1024) the operator's config names (broker_allow_port). A port
+ * below 1024 asked for otherwise (`wg set listen-port 53`, or a worker
+ * taken over to impersonate a host service) is refused with EACCES and
+ * logged: the root monitor never binds a privileged port on the word of
+ * the unprivileged worker alone. */
 #ifndef VPND_DAEMON_BROKER_H
 #define VPND_DAEMON_BROKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,7 +35,14 @@ struct broker {
 	pthread_t thread;
 	bool started;
 	char ifname[16];
+	_Atomic uint16_t low_port;	/* the config's port if < 1024, else 0 */
 };
+
+/* The privileged port the config names (its ListenPort when below 1024;
+ * anything else: none). Set before broker_start and after each reload. */
+void broker_allow_port(struct broker *b, uint16_t config_port);
+/* Whether the worker may have a socket on port (0 = any free port). */
+bool broker_port_allowed(const struct broker *b, uint16_t port);
 
 /* SO_MARK on fd (0 clears): 0 or -errno. Root (CAP_NET_ADMIN) only; the
  * one place vpnd sets a socket's mark. */

@@ -554,6 +554,25 @@ static void save_config(struct daemon *d, const struct config *cfg)
 	running_state_free(&rs);
 }
 
+/* The port the broker may bind below 1024: the config's own (broker.h). */
+static void allow_config_port(struct broker *b, const struct config *cfg)
+{
+	broker_allow_port(b, cfg && cfg->has_listen_port ? cfg->listen_port : 0);
+}
+
+/* Before a reload: the new config's privileged port may be bound while it
+ * is applied (the old one stays allowed if the file has an error). */
+static void allow_reloaded_port(struct broker *b, const char *path)
+{
+	struct config next = { 0 };
+	char err[256];
+
+	if (path && config_load(&next, path, err, sizeof(err), NULL) == CONFIG_OK &&
+	    next.has_listen_port && next.listen_port < 1024)
+		broker_allow_port(b, next.listen_port);
+	config_free(&next);
+}
+
 /* Waits for the worker; SIGTERM/SIGINT run PreDown while the interface is
  * still there, then stop the worker; SIGHUP reloads. */
 static int monitor_main(struct daemon *d, pid_t worker, int chan, int events)
@@ -569,6 +588,7 @@ static int monitor_main(struct daemon *d, pid_t worker, int chan, int events)
 
 	/* Without it the worker has no way to a new socket and nobody sees
 	 * the link go: stop. */
+	allow_config_port(&broker, cfg);
 	if (broker_start(&broker, chan, events, d->dev.ifname, &d->link, worker, err,
 			 sizeof(err)) < 0) {
 		log_error("%s: %s", d->dev.ifname, err);
@@ -599,7 +619,9 @@ static int monitor_main(struct daemon *d, pid_t worker, int chan, int events)
 			continue;
 		}
 		if (sig == SIGHUP) {
+			allow_reloaded_port(&broker, d->opts->config_path);
 			monitor_reload(d, &reloaded, &cfg);
+			allow_config_port(&broker, cfg);
 			continue;
 		}
 		log_info("%s: signal %d, shutting down", d->dev.ifname, sig);
@@ -682,7 +704,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	if (cfg && d->opts->netns && cfg->kill_switch)
 		log_warn("%s: KillSwitch does nothing with --netns: the namespace's only way "
 			 "out is the tunnel", d->opts->ifname);
-	if (cfg && !d->opts->netns && fulltunnel_check(cfg, err, err_len) < 0)
+	if (cfg && !d->opts->netns && fulltunnel_check(d->opts->ifname, cfg, err, err_len) < 0)
 		return -EINVAL;
 	/* What a crashed earlier run left (its kill switch included). */
 	d->owns_ifname = true;
@@ -709,6 +731,10 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		d->dev.tun_vnet_hdr = true;
 		if (tun_enable_offload(fd, &offloads) < 0)
 			log_warn("%s: no TUN offloads: one packet per read", name);
+		else if (!(offloads & TUN_OFF_USO4))
+			log_debug("%s: no TUN USO (kernel before 6.2): UDP datagrams written one by one",
+				  name);
+		d->dev.tun_offloads = offloads;
 	}
 	d->dev.ifindex = nl_ifindex(name);
 	d->link = (struct nl_link){ .ifindex = d->dev.ifindex, .nsid = NL_NSID_HERE,

@@ -27,6 +27,7 @@ static const char *const drop_names[DROP_COUNT] = {
 	[DROP_DH_BUDGET] = "dh_budget",
 	[DROP_HS_QUEUE_FULL] = "hs_queue_full",
 	[DROP_HANDSHAKE] = "bad_handshake",
+	[DROP_HS_STALE] = "hs_stale",
 	[DROP_UNKNOWN_INDEX] = "unknown_index",
 	[DROP_DECRYPT] = "bad_decrypt",
 	[DROP_REPLAY] = "replay",
@@ -147,14 +148,20 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 	}
 	if (same)
 		return true;
-	ok = noise_local_set(dev->local, key);
 
-	/* The handshake thread reads the checker: not while it changes. */
+	/* The handshake thread copies the identity and the peers' views, and
+	 * reads the checker: none of them while they change. */
 	hs_queue_lock(dev->hsq);
+	ok = noise_local_set(dev->local, key);
+	dev->local_gen++;
 	if (dev->local->has_identity)
 		cookie_checker_init(&dev->cookie_checker, dev->local->public_key);
 	else
 		cookie_checker_wipe(&dev->cookie_checker);
+	for (struct peer *p = dev->peers_first; p; p = p->next) {
+		noise_handshake_set_local(p->hs, dev->local);
+		p->hs_gen = ++dev->hs_gen_next;
+	}
 	hs_queue_unlock(dev->hsq);
 	/* A new identity invalidates every session and handshake; a peer with
 	 * our own public key would be talking to itself: drop it. */
@@ -166,7 +173,6 @@ bool device_set_private_key(struct device *dev, const uint8_t *key)
 			continue;
 		}
 		peer_expire_sending_keys(p);
-		noise_handshake_set_local(p->hs, dev->local);
 	}
 	return ok;
 }
@@ -331,6 +337,9 @@ struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
 	cookie_maker_init(&peer->cookie, pub);
 	timers_init(&peer->timers, 0);
 
+	/* The handshake thread walks the hash chains (hs_queue.h). */
+	hs_queue_lock(dev->hsq);
+	peer->hs_gen = ++dev->hs_gen_next;
 	if (dev->n_peers >= dev->n_buckets)
 		rehash(dev);
 	i = bucket_of(dev, pub);
@@ -343,6 +352,7 @@ struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN])
 		dev->peers_first = peer;
 	dev->peers_last = peer;
 	dev->n_peers++;
+	hs_queue_unlock(dev->hsq);
 	return peer;
 }
 
@@ -350,10 +360,15 @@ void device_peer_remove(struct device *dev, struct peer *peer)
 {
 	struct peer **pp = &dev->peer_buckets[bucket_of(dev, peer->public_key)];
 
+	/* Out of the hash under the lock: then the handshake thread cannot
+	 * reach it, and the loop drops any result computed for it (its key
+	 * finds no peer, or a new one with another hs_gen). */
+	hs_queue_lock(dev->hsq);
 	while (*pp && *pp != peer)
 		pp = &(*pp)->hash_next;
 	if (*pp)
 		*pp = peer->hash_next;
+	hs_queue_unlock(dev->hsq);
 	if (peer->prev)
 		peer->prev->next = peer->next;
 	else
@@ -372,6 +387,20 @@ void device_peer_remove(struct device *dev, struct peer *peer)
 	wg_arena_free(dev->secrets, peer->hs);	/* wiped */
 	wg_secure_wipe(peer, sizeof(*peer));
 	free(peer);
+}
+
+void device_peer_set_psk(struct device *dev, struct peer *peer, const uint8_t *psk)
+{
+	static const uint8_t none[KEY_LEN];
+
+	/* A config reload sets every peer's key again: the same key keeps
+	 * the handshakes in flight. */
+	if (wg_ct_equal(peer->hs->preshared_key, psk ? psk : none, KEY_LEN))
+		return;
+	hs_queue_lock(dev->hsq);
+	noise_handshake_set_psk(peer->hs, psk);
+	peer->hs_gen = ++dev->hs_gen_next;
+	hs_queue_unlock(dev->hsq);
 }
 
 void device_peers_remove_all(struct device *dev)

@@ -55,6 +55,8 @@ enum drop_reason {
 	DROP_DH_BUDGET,		/* handshake over the global DH budget per second */
 	DROP_HS_QUEUE_FULL,	/* handshake message, handshake queue full */
 	DROP_HANDSHAKE,		/* handshake that failed Noise checks */
+	DROP_HS_STALE,		/* handshake computed on the thread for a peer (or key)
+				 * that changed before the loop could commit it */
 	DROP_UNKNOWN_INDEX,	/* no session for the receiver index */
 	DROP_DECRYPT,		/* transport AEAD failed */
 	DROP_REPLAY,		/* counter replayed or too old */
@@ -113,6 +115,7 @@ struct device {
 	const struct udp_socket_ops *udp_ops;
 	void *udp_ops_ctx;
 	bool tun_vnet_hdr;		/* TUN packets carry a virtio_net_hdr */
+	unsigned tun_offloads;		/* TUN_OFF_* the kernel accepted (GSO writes) */
 	unsigned tun_last_reads;	/* packets the last TUN wake-up brought */
 	bool udp_gso;			/* UDP_SEGMENT works on udp_fd */
 	bool udp_gro;			/* UDP_GRO enabled on udp_fd */
@@ -148,11 +151,21 @@ struct device {
 	 * each message encrypted when queued and decrypted when received. */
 	struct crypto_pool *pool;
 	/* The handshake queue and thread (hs_queue.h); NULL: handshakes on
-	 * the event loop. The thread uses cookie_checker, ratelimiter,
-	 * cookie_limiter, dh_limiter, dh_budget, ratelimiter_gc_ns and the load window
-	 * (device_under_load) under the queue's gate lock; nothing else of
-	 * the device. */
+	 * the event loop. Under the queue's gate lock (hs_queue_lock) the
+	 * thread uses cookie_checker, ratelimiter, cookie_limiter,
+	 * dh_limiter, dh_budget, ratelimiter_gc_ns and the load window
+	 * (device_under_load), and copies what a DH needs: *local with
+	 * local_gen, and through the peer hash (peer_buckets, n_buckets,
+	 * each peer's hash_next) a peer's noise_peer_view and hs_gen. The
+	 * loop writes all of these only under that lock (device.c;
+	 * receive.c for the replay timestamp), and reads them freely: the
+	 * thread never writes them. Nothing else of the device. */
 	struct hs_queue *hsq;
+	/* Generations, for the loop to know that what the thread computed is
+	 * still for the same thing: local_gen moves when the private key
+	 * changes; each peer's hs_gen takes the next hs_gen_next when the
+	 * peer is made, its PSK or our key changes. */
+	uint64_t local_gen, hs_gen_next;
 	struct rx_job *rx_run;		/* RX_RUN_MAX entries */
 	size_t rx_run_len, rx_run_bytes;
 
@@ -189,6 +202,9 @@ int device_set_fwmark(struct device *dev, uint32_t fwmark);
 struct peer *device_peer_lookup(struct device *dev, const uint8_t pub[KEY_LEN]);
 struct peer *device_peer_create(struct device *dev, const uint8_t pub[KEY_LEN]);
 void device_peer_remove(struct device *dev, struct peer *peer);
+/* Sets (NULL clears) a peer's preshared key; a different key makes a
+ * handshake computed with the old one stale (hs_gen). */
+void device_peer_set_psk(struct device *dev, struct peer *peer, const uint8_t *psk);
 void device_peers_remove_all(struct device *dev);
 /* Under load by the DH-budget rule (see under_load_until_ns). */
 bool device_under_load(const struct device *dev, uint64_t now);

@@ -23,26 +23,41 @@
 
 #define HS_NICE      19	/* lowest priority: the data path wins the CPU */
 #define OUT_CAPACITY 1024	/* results: bounded by the DH budget and cookie limiter */
-#define OUT_WAKE_EVERY 64	/* results between wakes of the loop, for latency */
+#define OUT_WAKE_EVERY 64	/* cookie replies between wakes of the loop */
 
-enum item_kind { ITEM_HANDSHAKE, ITEM_COOKIE };
-
-struct item {
+/* loop -> thread: a message as it came. */
+struct in_item {
 	struct endpoint src;
 	uint16_t len;
-	uint8_t kind;
-	uint8_t buf[sizeof(struct msg_initiation)];	/* the largest of types 1-3 */
+	uint8_t buf[sizeof(struct msg_initiation)];	/* the larger of types 1-2 */
+};
+
+enum out_kind { OUT_INITIATION, OUT_RESPONSE, OUT_COOKIE };
+
+/* thread -> loop: what is left to do. Holds secrets (OUT_INITIATION): the
+ * ring is in guarded memory and each slot is wiped once used. */
+struct out_item {
+	struct endpoint src;
+	uint8_t kind;			/* enum out_kind */
+	union {
+		struct hs_initiation_result init;	/* computed, to commit */
+		struct msg_response response;		/* passed the gate */
+		struct msg_cookie_reply reply;		/* to send */
+	} u;
 };
 
 struct ring {
-	struct item *slots;
+	unsigned char *slots;
+	size_t size;			/* of one slot */
 	uint32_t mask;
+	bool secret;			/* wg_secure_alloc'd, wiped when freed */
 	_Atomic uint32_t head, tail;
 };
 
 struct hs_queue {
 	struct device *dev;
 	struct ring in, out;		/* in: loop -> thread; out: thread -> loop */
+	struct noise_local *local;	/* thread: the identity, copied per DH */
 	int in_efd, out_efd;
 	bool pushed;			/* loop: pushed since the last kick */
 	pthread_t thread;
@@ -53,9 +68,11 @@ struct hs_queue {
 	_Atomic uint64_t drops[DROP_COUNT];
 };
 
-static bool ring_init(struct ring *r, uint32_t capacity)
+static bool ring_init(struct ring *r, uint32_t capacity, size_t size, bool secret)
 {
-	r->slots = calloc(capacity, sizeof(*r->slots));
+	r->slots = secret ? wg_secure_alloc((size_t)capacity * size) : calloc(capacity, size);
+	r->size = size;
+	r->secret = secret;
 	r->mask = capacity - 1;
 	atomic_init(&r->head, 0);
 	atomic_init(&r->tail, 0);
@@ -68,14 +85,28 @@ static uint32_t ring_count(struct ring *r)
 	       atomic_load_explicit(&r->tail, memory_order_acquire);
 }
 
+static void ring_free(struct ring *r)
+{
+	if (r->secret)
+		wg_secure_free(r->slots);	/* wiped */
+	else
+		free(r->slots);
+	r->slots = NULL;
+}
+
+static void *ring_at(struct ring *r, uint32_t i)
+{
+	return r->slots + (size_t)(i & r->mask) * r->size;
+}
+
 /* Producer: the free slot, or NULL when full; ring_commit publishes it. */
-static struct item *ring_slot(struct ring *r)
+static void *ring_slot(struct ring *r)
 {
 	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 
 	if (head - atomic_load_explicit(&r->tail, memory_order_acquire) > r->mask)
 		return NULL;
-	return &r->slots[head & r->mask];
+	return ring_at(r, head);
 }
 
 static void ring_commit(struct ring *r)
@@ -84,13 +115,13 @@ static void ring_commit(struct ring *r)
 }
 
 /* Consumer: the oldest slot, or NULL when empty; ring_release frees it. */
-static struct item *ring_peek(struct ring *r)
+static void *ring_peek(struct ring *r)
 {
 	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 
 	if (tail == atomic_load_explicit(&r->head, memory_order_acquire))
 		return NULL;
-	return &r->slots[tail & r->mask];
+	return ring_at(r, tail);
 }
 
 static void ring_release(struct ring *r)
@@ -110,46 +141,82 @@ static void count(struct hs_queue *q, enum drop_reason r)
 	atomic_fetch_add_explicit(&q->drops[r], 1, memory_order_relaxed);
 }
 
-/* Thread: one message through the gate; what it passes goes out. */
-static bool gate_one(struct hs_queue *q, const struct item *in, uint64_t now)
+/* Thread: the rest of a message the gate passed, into out: an initiation
+ * is computed here (the DHs, and the response to it), with the identity
+ * copied under the gate lock; a response goes on as it is (hs_queue.h). */
+static bool pass_one(struct hs_queue *q, const struct in_item *in, uint64_t local_gen,
+		     uint64_t now, struct out_item *out)
+{
+	enum drop_reason why = DROP_HANDSHAKE;
+	bool ok;
+
+	if (in->buf[0] != MSG_INITIATION) {
+		out->kind = OUT_RESPONSE;
+		memcpy(&out->u.response, in->buf, sizeof(out->u.response));
+		return true;
+	}
+	out->kind = OUT_INITIATION;
+	ok = receive_initiation_compute(q->dev, q->local, local_gen, in->buf, now, &out->u.init,
+					&why);
+	if (!ok)
+		count(q, why);	/* the slot was wiped and is not published */
+	return ok;
+}
+
+/* Thread: one message through the gate; what it passes goes out. Returns
+ * how much it adds towards waking the loop: 0 (nothing out), 1 (cheap
+ * results are batched), OUT_WAKE_EVERY (a computed initiation: its
+ * initiator waits, and one more wake is nothing beside its DHs). */
+static unsigned gate_one(struct hs_queue *q, const struct in_item *in, uint64_t now)
 {
 	struct msg_cookie_reply reply;
 	enum drop_reason why = DROP_HANDSHAKE;
 	enum hs_verdict v;
-	struct item *out;
+	struct out_item *out;
+	uint64_t local_gen = 0;
+	unsigned weight = 0;
 	bool under_load;
 
 	/* Under load by the queue (the thread falls behind; the message
 	 * itself still counts as queued: +1); the gate adds the rate rule. */
 	under_load = hs_load_update(&q->load, ring_count(&q->in) + 1, q->in.mask + 1, now);
+	/* Room for the result first (this thread is the ring's only
+	 * producer, so it stays): a loop that does not drain must not make
+	 * the gate spend DH budget and cookie allowance on results that
+	 * would be thrown away. */
+	out = ring_slot(&q->out);
+	if (!out) {
+		count(q, DROP_HS_QUEUE_FULL);
+		return 0;
+	}
 	pthread_mutex_lock(&q->gate_lock);
 	v = receive_handshake_gate(q->dev, in->buf, in->len, &in->src, under_load, now, &reply,
 				   &why);
 	atomic_store_explicit(&q->load_until_ns,
 			      q->load.until_ns > q->dev->under_load_until_ns ? q->load.until_ns :
 			      q->dev->under_load_until_ns, memory_order_relaxed);
+	if (v == HS_PASS && in->buf[0] == MSG_INITIATION) {
+		memcpy(q->local, q->dev->local, sizeof(*q->local));
+		local_gen = q->dev->local_gen;
+	}
 	pthread_mutex_unlock(&q->gate_lock);
 	if (v == HS_DROP) {
 		count(q, why);
-		return false;
-	}
-	out = ring_slot(&q->out);
-	if (!out) {
-		count(q, DROP_HS_QUEUE_FULL);
-		return false;
+		goto out;
 	}
 	out->src = in->src;
 	if (v == HS_COOKIE) {
-		out->kind = ITEM_COOKIE;
-		out->len = sizeof(reply);
-		memcpy(out->buf, &reply, sizeof(reply));
-	} else {
-		out->kind = ITEM_HANDSHAKE;
-		out->len = in->len;
-		memcpy(out->buf, in->buf, in->len);
+		out->kind = OUT_COOKIE;
+		out->u.reply = reply;
+	} else if (!pass_one(q, in, local_gen, now, out)) {
+		goto out;
 	}
+	/* Before the commit: then the slot is the loop's. */
+	weight = out->kind == OUT_INITIATION ? OUT_WAKE_EVERY : 1;
 	ring_commit(&q->out);
-	return true;
+out:
+	wg_secure_wipe(q->local, sizeof(*q->local));
+	return weight;
 }
 
 static void *thread_main(void *arg)
@@ -161,14 +228,14 @@ static void *thread_main(void *arg)
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HS_NICE);
 	while (read(q->in_efd, &n, sizeof(n)) == sizeof(n) || errno == EINTR) {
 		unsigned since_wake = 0;
-		struct item *in;
+		struct in_item *in;
 
 		if (atomic_load(&q->stop))
 			break;
 		while ((in = ring_peek(&q->in))) {
 			since_wake += gate_one(q, in, now_monotonic_ns());
 			ring_release(&q->in);
-			if (since_wake == OUT_WAKE_EVERY) {
+			if (since_wake >= OUT_WAKE_EVERY) {
 				wake(q->out_efd);
 				since_wake = 0;
 			}
@@ -185,8 +252,9 @@ static void free_queue(struct hs_queue *q)
 		close(q->in_efd);
 	if (q->out_efd >= 0)
 		close(q->out_efd);
-	free(q->in.slots);
-	free(q->out.slots);
+	ring_free(&q->in);
+	ring_free(&q->out);	/* wiped: results not drained hold secrets */
+	wg_secure_free(q->local);
 	pthread_mutex_destroy(&q->gate_lock);
 	free(q);
 }
@@ -205,8 +273,10 @@ struct hs_queue *hs_queue_start(struct device *dev)
 	atomic_init(&q->stop, false);
 	q->in_efd = eventfd(0, EFD_CLOEXEC);
 	q->out_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (q->in_efd < 0 || q->out_efd < 0 || !ring_init(&q->in, HS_QUEUE_CAPACITY) ||
-	    !ring_init(&q->out, OUT_CAPACITY))
+	q->local = wg_secure_alloc(sizeof(*q->local));
+	if (q->in_efd < 0 || q->out_efd < 0 || !q->local ||
+	    !ring_init(&q->in, HS_QUEUE_CAPACITY, sizeof(struct in_item), false) ||
+	    !ring_init(&q->out, OUT_CAPACITY, sizeof(struct out_item), true))
 		goto fail;
 	rc = pthread_create(&q->thread, NULL, thread_main, q);
 	if (rc) {
@@ -234,13 +304,12 @@ void hs_queue_stop(struct hs_queue *q)
 bool hs_queue_push(struct hs_queue *q, const uint8_t *buf, size_t len,
 		   const struct endpoint *src)
 {
-	struct item *it = ring_slot(&q->in);
+	struct in_item *it = ring_slot(&q->in);
 
 	if (!it || len > sizeof(it->buf))
 		return false;
 	it->src = *src;
 	it->len = (uint16_t)len;
-	it->kind = ITEM_HANDSHAKE;
 	memcpy(it->buf, buf, len);
 	ring_commit(&q->in);
 	q->pushed = true;
@@ -263,7 +332,7 @@ int hs_queue_fd(const struct hs_queue *q)
 void hs_queue_drain(struct device *dev, uint64_t now)
 {
 	struct hs_queue *q = dev->hsq;
-	struct item *it;
+	struct out_item *it;
 	uint64_t n;
 
 	if (!q)
@@ -274,10 +343,15 @@ void hs_queue_drain(struct device *dev, uint64_t now)
 		 * dropped, not answered; nothing leaves until up. */
 		if (dev->link_down)
 			;
-		else if (it->kind == ITEM_COOKIE)
-			receive_cookie_sent(dev, &it->src, (const struct msg_cookie_reply *)it->buf);
+		else if (it->kind == OUT_COOKIE)
+			receive_cookie_sent(dev, &it->src, &it->u.reply);
+		else if (it->kind == OUT_INITIATION)
+			receive_initiation_commit(dev, &it->u.init, &it->src, now);
 		else
-			receive_handshake_pass(dev, it->buf, &it->src, now);
+			receive_handshake_pass(dev, (const uint8_t *)&it->u.response, &it->src,
+					       now);
+		if (it->kind == OUT_INITIATION)
+			wg_secure_wipe(&it->u.init, sizeof(it->u.init));
 		ring_release(&q->out);
 	}
 }

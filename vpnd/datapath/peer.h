@@ -35,6 +35,7 @@ struct peer {
 	/* In the device's secret arena (device.h): PSK, static-static DH,
 	 * chaining key and ephemeral are never dumped, locked where allowed. */
 	struct noise_handshake *hs;
+	uint64_t hs_gen;		/* device.h: local_gen, hs_gen_next */
 	struct cookie_maker cookie;
 	struct keypair *kp_previous, *kp_current, *kp_next;
 

@@ -64,16 +64,21 @@ static void derive_and_install(struct peer *peer, uint64_t now)
 	timers_session_derived(&peer->timers, now);
 }
 
-static void answer_initiation(struct device *dev, struct peer *peer, uint64_t now)
+/* pre: the response the handshake thread computed, or NULL: made here. */
+static void answer_initiation(struct device *dev, struct peer *peer,
+			      const struct noise_response *pre, uint64_t now)
 {
 	struct msg_response msg;
+	enum noise_result r;
 	uint32_t index;
 
 	peer_drop_handshake_index(peer);
 	index = index_table_add(&dev->index, peer, NULL);
 	if (!index)
 		return;
-	if (noise_create_response(peer->hs, dev->local, &msg, index) != NOISE_OK) {
+	r = pre ? noise_response_commit(peer->hs, pre, index, &msg) :
+		  noise_create_response(peer->hs, dev->local, &msg, index);
+	if (r != NOISE_OK) {
 		index_table_remove(&dev->index, index);
 		peer->hs->local_index = 0;
 		return;
@@ -90,25 +95,107 @@ static void answer_initiation(struct device *dev, struct peer *peer, uint64_t no
 	dev->handshakes_answered++;
 }
 
+/* An initiation consumed into peer's handshake: answer it. */
+static void initiation_accepted(struct device *dev, struct peer *peer,
+				const struct endpoint *src, const struct noise_response *pre,
+				uint64_t now)
+{
+	peer->handshakes_received++;
+	peer->rx_bytes += sizeof(struct msg_initiation);
+	peer_update_endpoint(peer, src);
+	handshake_done_timers(peer, now);
+	answer_initiation(dev, peer, pre, now);
+	peer_timers_changed(peer);
+}
+
+/* Without a handshake queue: everything here. */
 static void receive_initiation(struct device *dev, const uint8_t *buf,
 			       const struct endpoint *src, uint64_t now)
 {
 	const struct noise_lookup lookup = { dev, lookup_by_public_key };
 	struct noise_handshake *hs;
-	struct peer *peer;
 
 	if (noise_consume_initiation(dev->local, (const struct msg_initiation *)buf, &lookup,
 				     now, &hs) != NOISE_OK) {
 		device_count_drop(dev, DROP_HANDSHAKE);
 		return;
 	}
-	peer = PEER_OF_HS(hs);
-	peer->handshakes_received++;
-	peer->rx_bytes += sizeof(struct msg_initiation);
-	peer_update_endpoint(peer, src);
-	handshake_done_timers(peer, now);
-	answer_initiation(dev, peer, now);
-	peer_timers_changed(peer);
+	initiation_accepted(dev, PEER_OF_HS(hs), src, NULL, now);
+}
+
+/* The handshake thread's view of a peer, copied under the gate lock;
+ * peer_gen says which version of the peer it was. */
+struct thread_view {
+	struct device *dev;
+	uint64_t local_gen;	/* of the thread's identity copy */
+	uint64_t peer_gen;
+};
+
+static enum noise_result thread_view_of(void *ctx, const uint8_t pub[KEY_LEN],
+					struct noise_peer_view *view)
+{
+	struct thread_view *c = ctx;
+	enum noise_result r = NOISE_ERR_STATE;	/* our key changed since the copy */
+	struct peer *peer;
+
+	hs_queue_lock(c->dev->hsq);
+	if (c->dev->local_gen != c->local_gen)
+		goto out;
+	r = NOISE_ERR_UNKNOWN_PEER;
+	peer = device_peer_lookup(c->dev, pub);
+	if (!peer)
+		goto out;
+	r = noise_peer_view_get(peer->hs, view);
+	c->peer_gen = peer->hs_gen;
+out:
+	hs_queue_unlock(c->dev->hsq);
+	return r;
+}
+
+bool receive_initiation_compute(struct device *dev, const struct noise_local *local,
+				uint64_t local_gen, const uint8_t *buf, uint64_t now,
+				struct hs_initiation_result *out, enum drop_reason *why)
+{
+	struct thread_view c = { dev, local_gen, 0 };
+	const struct noise_view_lookup lookup = { &c, thread_view_of };
+	enum noise_result r;
+
+	r = noise_initiation_compute(local, (const struct msg_initiation *)buf, &lookup, now,
+				     &out->ini);
+	/* Speculative: the loop still checks the timestamp and the flood
+	 * rule, and the peer, before it takes this response. */
+	if (r == NOISE_OK)
+		r = noise_response_compute(&out->ini, NULL, &out->resp);
+	if (r != NOISE_OK) {
+		wg_secure_wipe(out, sizeof(*out));
+		*why = r == NOISE_ERR_STATE ? DROP_HS_STALE : DROP_HANDSHAKE;
+		return false;
+	}
+	out->peer_gen = c.peer_gen;
+	return true;
+}
+
+void receive_initiation_commit(struct device *dev, const struct hs_initiation_result *r,
+			       const struct endpoint *src, uint64_t now)
+{
+	struct peer *peer = device_peer_lookup(dev, r->ini.remote_static);
+	enum noise_result res;
+
+	/* Removed, or re-added, or its PSK or our key changed since the
+	 * thread copied its view: what was computed is for something else. */
+	if (!peer || peer->hs_gen != r->peer_gen) {
+		device_count_drop(dev, DROP_HS_STALE);
+		return;
+	}
+	/* The replay timestamp is part of the thread's view. */
+	hs_queue_lock(dev->hsq);
+	res = noise_initiation_commit(peer->hs, &r->ini, now);
+	hs_queue_unlock(dev->hsq);
+	if (res != NOISE_OK) {
+		device_count_drop(dev, DROP_HANDSHAKE);
+		return;
+	}
+	initiation_accepted(dev, peer, src, &r->resp, now);
 }
 
 static void receive_response(struct device *dev, const uint8_t *buf,
@@ -188,8 +275,8 @@ enum hs_verdict receive_handshake_gate(struct device *dev, const uint8_t *buf, s
 	/* under_load is the queue's rule (hsload.h: at least 1/8 full, held
 	 * 1 s, as the kernel's); the DH budget's adds to it (below): more
 	 * messages asking for a DH in a second than the budget grants, held
-	 * 1 s. The DHs are the loop's, and a thread that keeps up with the
-	 * cheap checks never fills its queue: DH work beyond what we allow is
+	 * 1 s. A thread that keeps up with the cheap checks never fills its
+	 * queue: DH work beyond what we allow is
 	 * this design's backlog. An honest burst (a hub of 600 peers
 	 * restarting) stays within the budget and off the cookie path. */
 	under_load = under_load || device_under_load(dev, now);
@@ -409,8 +496,9 @@ static void transport_deliver(struct device *dev, struct peer *peer, struct keyp
 	    peer_to_peer(dev, peer, inner, plain_len, family, now))
 		return;
 	if (dev->tun_vnet_hdr) {
-		/* Queued: receive_flush merges TCP runs into super-packets. The
-		 * vnet header goes over the transport header, no longer needed. */
+		/* Queued: receive_flush merges each flow's segments into
+		 * super-packets (tun_write_batch). The vnet header goes over
+		 * the transport header, no longer needed. */
 		dev->tun_out[dev->tun_out_count].data = inner;
 		dev->tun_out[dev->tun_out_count].len = plain_len;
 		if (++dev->tun_out_count == TUN_OUT_MAX)
@@ -485,7 +573,7 @@ void receive_flush(struct device *dev)
 {
 	if (!dev->tun_out_count)
 		return;
-	tun_write_batch(dev->tun_fd, dev->tun_out, dev->tun_out_count);
+	tun_write_batch(dev->tun_fd, dev->tun_out, dev->tun_out_count, dev->tun_offloads);
 	dev->tun_out_count = 0;
 }
 
@@ -547,6 +635,11 @@ static void run_flush(struct device *dev, uint64_t now)
 	}
 }
 
+static bool handshake_queued(const struct device *dev, uint32_t type)
+{
+	return dev->hsq && (type == MSG_INITIATION || type == MSG_RESPONSE);
+}
+
 void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
 		       const struct endpoint *src, uint8_t ds, uint64_t now)
 {
@@ -565,7 +658,13 @@ void receive_batch_add(struct device *dev, uint8_t *buf, size_t len,
 		type = 0;
 	}
 	if (type != MSG_TRANSPORT) {
-		run_flush(dev, now);
+		/* A message for the handshake queue is only copied there, and
+		 * nothing in the run depends on it (a responder sends no data
+		 * before the initiator's ACK): the run goes on, so that a flood
+		 * of initiations mixed into the data cannot cut every batch
+		 * into runs too small for the crypto pool. */
+		if (!handshake_queued(dev, type))
+			run_flush(dev, now);
 		receive_packet(dev, buf, len, src, ds, now);
 		return;
 	}
