@@ -239,6 +239,40 @@ static void test_private_key_change(void **state)
 	noise_local_clear(&in.local);
 }
 
+/* The gate lock held by the thread at the commit: the loop does not wait
+ * for it (a nice-19 holder may be preempted long on a busy CPU); nothing
+ * is done and the commit is to be retried, which then goes through. */
+static void test_commit_retries_when_locked(void **state)
+{
+	struct device *dev = *state;
+	struct hs_initiation_result r;
+	enum drop_reason why = DROP_SHORT;
+	struct initiator in;
+	struct msg_initiation m;
+
+	device_identity(dev);
+	initiator_init(&in, dev);
+	initiation(&in, FIX_WALL_START, &m);
+	dev->hsq = hs_queue_start(dev);
+	assert_non_null(dev->hsq);
+	assert_true(compute(dev, &m, dev->local_gen, &r, &why));
+	hs_queue_lock(dev->hsq);	/* as the thread at its gate */
+	assert_int_equal(receive_initiation_commit(dev, &r, &src_ep, FIX_NOW_START),
+			 HS_COMMIT_RETRY);
+	assert_int_equal(in.peer->hs->state, NOISE_ZEROED);
+	assert_null(in.peer->kp_next);
+	assert_int_equal(dev->handshakes_answered, 0);
+	hs_queue_unlock(dev->hsq);
+	assert_int_equal(receive_initiation_commit(dev, &r, &src_ep, FIX_NOW_START),
+			 HS_COMMIT_DONE);
+	assert_non_null(in.peer->kp_next);
+	assert_int_equal(dev->handshakes_answered, 1);
+	hs_queue_stop(dev->hsq);
+	dev->hsq = NULL;
+	wg_secure_wipe(&r, sizeof(r));
+	noise_local_clear(&in.local);
+}
+
 /* The result ring full (the loop does not drain): what comes next is
  * dropped as hs_queue_full before the gate, so it spends nothing there (no
  * cookie allowance, no DH budget) on results that would be thrown away.
@@ -288,6 +322,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_after_psk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_key_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_ring_spends_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_retries_when_locked, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -329,6 +329,28 @@ int hs_queue_fd(const struct hs_queue *q)
 	return q->out_efd;
 }
 
+/* Loop: one result. False: not done (the thread holds the gate lock),
+ * to be taken again on the next turn, in order. */
+static bool drain_one(struct device *dev, struct out_item *it, uint64_t now)
+{
+	/* Administratively down (wg_stop): what was queued before is
+	 * dropped, not answered; nothing leaves until up. */
+	if (dev->link_down)
+		return true;
+	switch (it->kind) {
+	case OUT_COOKIE:
+		receive_cookie_sent(dev, &it->src, &it->u.reply);
+		return true;
+	case OUT_INITIATION:
+		return receive_initiation_commit(dev, &it->u.init, &it->src, now) ==
+		       HS_COMMIT_DONE;
+	case OUT_RESPONSE:
+		receive_handshake_pass(dev, (const uint8_t *)&it->u.response, &it->src, now);
+		return true;
+	}
+	return true;
+}
+
 void hs_queue_drain(struct device *dev, uint64_t now)
 {
 	struct hs_queue *q = dev->hsq;
@@ -339,17 +361,12 @@ void hs_queue_drain(struct device *dev, uint64_t now)
 		return;
 	(void)!read(q->out_efd, &n, sizeof(n));
 	while ((it = ring_peek(&q->out))) {
-		/* Administratively down (wg_stop): what was queued before is
-		 * dropped, not answered; nothing leaves until up. */
-		if (dev->link_down)
-			;
-		else if (it->kind == OUT_COOKIE)
-			receive_cookie_sent(dev, &it->src, &it->u.reply);
-		else if (it->kind == OUT_INITIATION)
-			receive_initiation_commit(dev, &it->u.init, &it->src, now);
-		else
-			receive_handshake_pass(dev, (const uint8_t *)&it->u.response, &it->src,
-					       now);
+		if (!drain_one(dev, it, now)) {
+			/* The data path goes on; this wake brings the loop
+			 * back for the rest at its next turn. */
+			wake(q->out_efd);
+			break;
+		}
 		if (it->kind == OUT_INITIATION)
 			wg_secure_wipe(&it->u.init, sizeof(it->u.init));
 		ring_release(&q->out);
@@ -371,6 +388,11 @@ void hs_queue_lock(struct hs_queue *q)
 {
 	if (q)
 		pthread_mutex_lock(&q->gate_lock);
+}
+
+bool hs_queue_trylock(struct hs_queue *q)
+{
+	return !q || pthread_mutex_trylock(&q->gate_lock) == 0;
 }
 
 void hs_queue_unlock(struct hs_queue *q)

@@ -89,9 +89,14 @@ bool receive_initiation_compute(struct device *dev, const struct noise_local *lo
 				uint64_t local_gen, const uint8_t *buf, uint64_t now,
 				struct hs_initiation_result *out, enum drop_reason *why);
 /* On the loop: the commit half (checks, state, index, macs, keypair,
- * send). Does not wipe *r (the caller owns it). */
-void receive_initiation_commit(struct device *dev, const struct hs_initiation_result *r,
-			       const struct endpoint *src, uint64_t now);
+ * send). Does not wipe *r (the caller owns it). The gate lock is only
+ * tried: the loop never waits for the nice-19 thread, which a busy CPU may
+ * leave preempted while it holds the lock (a priority inversion that would
+ * stall the data path); HS_COMMIT_RETRY then means nothing was done and
+ * the result is to be committed again on a later turn. */
+enum hs_commit { HS_COMMIT_DONE, HS_COMMIT_RETRY };
+enum hs_commit receive_initiation_commit(struct device *dev, const struct hs_initiation_result *r,
+					 const struct endpoint *src, uint64_t now);
 /* On the loop: queues a cookie reply the gate made, and counts it. */
 void receive_cookie_sent(struct device *dev, const struct endpoint *src,
 			 const struct msg_cookie_reply *reply);
@@ -118,5 +123,8 @@ bool hs_queue_under_load(const struct hs_queue *q, uint64_t now);
  * private key, the peer table, a PSK, a replay timestamp. NULL: no-op. */
 void hs_queue_lock(struct hs_queue *q);
 void hs_queue_unlock(struct hs_queue *q);
+/* Loop, on the per-handshake path: the lock if it is free now (true; NULL:
+ * true, nothing to lock), else false at once. */
+bool hs_queue_trylock(struct hs_queue *q);
 
 #endif

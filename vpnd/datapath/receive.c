@@ -175,8 +175,8 @@ bool receive_initiation_compute(struct device *dev, const struct noise_local *lo
 	return true;
 }
 
-void receive_initiation_commit(struct device *dev, const struct hs_initiation_result *r,
-			       const struct endpoint *src, uint64_t now)
+enum hs_commit receive_initiation_commit(struct device *dev, const struct hs_initiation_result *r,
+					 const struct endpoint *src, uint64_t now)
 {
 	struct peer *peer = device_peer_lookup(dev, r->ini.remote_static);
 	enum noise_result res;
@@ -185,17 +185,19 @@ void receive_initiation_commit(struct device *dev, const struct hs_initiation_re
 	 * thread copied its view: what was computed is for something else. */
 	if (!peer || peer->hs_gen != r->peer_gen) {
 		device_count_drop(dev, DROP_HS_STALE);
-		return;
+		return HS_COMMIT_DONE;
 	}
 	/* The replay timestamp is part of the thread's view. */
-	hs_queue_lock(dev->hsq);
+	if (!hs_queue_trylock(dev->hsq))
+		return HS_COMMIT_RETRY;
 	res = noise_initiation_commit(peer->hs, &r->ini, now);
 	hs_queue_unlock(dev->hsq);
 	if (res != NOISE_OK) {
 		device_count_drop(dev, DROP_HANDSHAKE);
-		return;
+		return HS_COMMIT_DONE;
 	}
 	initiation_accepted(dev, peer, src, &r->resp, now);
+	return HS_COMMIT_DONE;
 }
 
 static void receive_response(struct device *dev, const uint8_t *buf,
