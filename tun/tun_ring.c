@@ -143,6 +143,20 @@ static int arm(struct tun_ring *r)
 	sqe->flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BUF_GROUP;
 	io_uring_sqe_set_data64(sqe, TAG_READ);
+	return 0;	/* armed once submitted (submit_read) */
+}
+
+/* The read prepared by arm() goes to the kernel: armed from now on, and
+ * only then (a read that never left must not be waited for at close, nor
+ * hide a failed re-arm). With get_events, completions posted meanwhile
+ * are taken too. 0 or -errno. */
+static int submit_read(struct tun_ring *r, bool get_events)
+{
+	int ret = get_events ? io_uring_submit_and_get_events(&r->ring) :
+		  io_uring_submit(&r->ring);
+
+	if (ret < 1)
+		return ret < 0 ? ret : -EIO;
 	r->armed = true;
 	return 0;
 }
@@ -172,7 +186,7 @@ static int ring_setup(struct tun_ring *r, int fd, char *err, size_t err_len)
 	if (ret == 0)
 		ret = arm(r);
 	if (ret == 0)
-		ret = io_uring_submit(&r->ring) == 1 ? 0 : -EIO;
+		ret = submit_read(r, false);
 	if (ret < 0)
 		say(err, err_len, "registration", -ret);
 	return ret;
@@ -200,7 +214,6 @@ struct tun_ring *tun_ring_open(int fd, size_t buf_len, unsigned nbufs, char *err
 	r->nbufs = nbufs;
 	ret = ring_setup(r, fd, err, err_len);
 	if (ret < 0) {
-		r->armed = false;	/* nothing was submitted */
 		tun_ring_close(r);
 		errno = -ret;
 		return NULL;
@@ -290,9 +303,12 @@ enum tun_ring_result tun_ring_reap(struct tun_ring *r, tun_ring_packet_fn fn, vo
 	bool rearm = !r->armed;
 
 	for (int round = 0; round < 2 && res == TUN_RING_OK; round++) {
-		if (rearm && arm(r) < 0)
+		/* A re-arm that does not reach the kernel fails the ring
+		 * (the caller falls back to read()); a mere run of waiting
+		 * work that fails is tried again next time. */
+		if (rearm && (arm(r) < 0 || submit_read(r, true) < 0))
 			return TUN_RING_FAILED;
-		if ((rearm || work_waits(r)) && io_uring_submit_and_get_events(&r->ring) < 0 &&
+		if (!rearm && work_waits(r) && io_uring_submit_and_get_events(&r->ring) < 0 &&
 		    !r->armed)
 			return TUN_RING_FAILED;
 		rearm = false;
@@ -302,7 +318,7 @@ enum tun_ring_result tun_ring_reap(struct tun_ring *r, tun_ring_packet_fn fn, vo
 		if (!rearm && !work_waits(r))
 			break;
 	}
-	if (res == TUN_RING_OK && rearm && (arm(r) < 0 || io_uring_submit(&r->ring) != 1))
+	if (res == TUN_RING_OK && rearm && (arm(r) < 0 || submit_read(r, false) < 0))
 		return TUN_RING_FAILED;
 	return res;
 }
@@ -332,6 +348,10 @@ static void cancel_read(struct tun_ring *r)
 		if (ret < 0)
 			return;
 		if (cqe->user_data == TAG_READ && !(cqe->flags & IORING_CQE_F_MORE))
+			r->armed = false;
+		/* Nothing to cancel: the read had ended already (its last
+		 * completion taken before): no further one will come. */
+		if (cqe->user_data == TAG_CANCEL && cqe->res == -ENOENT)
 			r->armed = false;
 		io_uring_cqe_seen(&r->ring, cqe);
 	}
