@@ -182,14 +182,14 @@ static void state_remove(const char *ifname)
 /* --- nftables -------------------------------------------------------------- */
 
 /* nft from $PATH (or /usr/sbin), argv[0] replaced by its full path. */
-static int run_nft(char **argv, bool quiet)
+static int run_nft(char **argv, const char *input, bool quiet)
 {
 	char path[PATH_MAX];
 
 	if (!runprog_find("nft", path))
 		snprintf(path, sizeof(path), "/usr/sbin/nft");
 	argv[0] = path;
-	return runprog(argv, NULL, quiet) == 0 ? 0 : -EIO;
+	return runprog(argv, input, quiet) == 0 ? 0 : -EIO;
 }
 
 /* The rules of wg-quick's add_default, in one table of our own: drop
@@ -234,24 +234,27 @@ static int nft_load(const char *ifname, const struct config *cfg, uint32_t mark,
 		return -EIO;
 	}
 	nft_write_rules(af.f, ifname, cfg, mark);
-	ret = atomic_file_commit(&af, ATOMIC_REPLACE) == 0 ? run_nft(argv, false) : -EIO;
+	ret = atomic_file_commit(&af, ATOMIC_REPLACE) == 0 ? run_nft(argv, NULL, false) : -EIO;
 	if (ret < 0)
 		snprintf(err, err_len, "nft -f %s: cannot load table inet vpnd-%s", path, ifname);
 	unlink(path);
 	return ret;
 }
 
-/* Gone afterwards: deleted now, or absent already (its load failed, or
- * somebody removed it). A table still there is a failure to report, and
- * the state file stays so that the next down tries again. */
+/* Gone afterwards, for certain: one nft transaction that adds the table
+ * (nothing if it is there) and deletes it, so that exit 0 means it is gone
+ * whether or not it was there (its load failed, somebody removed it), and
+ * anything else (nft missing, refused, killed) means it may still be: a
+ * failure to report, and the state file stays so that the next down tries
+ * again. The name passed name_is_safe. */
 static bool nft_delete(const char *ifname)
 {
-	char table[32];
-	char *del[] = { "nft", "delete", "table", "inet", table, NULL };
-	char *list[] = { "nft", "list", "table", "inet", table, NULL };
+	char script[96];
+	char *argv[] = { "nft", "-f", "-", NULL };
 
-	snprintf(table, sizeof(table), "vpnd-%s", ifname);
-	return run_nft(del, true) == 0 || run_nft(list, true) != 0;
+	snprintf(script, sizeof(script), "add table inet vpnd-%s\ndelete table inet vpnd-%s\n",
+		 ifname, ifname);
+	return run_nft(argv, script, true) == 0;
 }
 
 /* --- src_valid_mark -------------------------------------------------------- */
@@ -481,7 +484,7 @@ enum fulltunnel_undo fulltunnel_undo(const char *ifname, bool keep_kill_switch, 
 	if (!nl)
 		return FULLTUNNEL_FAILED;
 	if ((st.steps & STEP_NFT) && !nft_delete(ifname)) {
-		snprintf(err, err_len, "nft delete table inet vpnd-%s failed: the table is "
+		snprintf(err, err_len, "nft delete table inet vpnd-%s failed: the table may be "
 			 "still there", ifname);
 		ok = false;
 	}
