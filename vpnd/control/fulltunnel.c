@@ -16,6 +16,7 @@
 #include "tun/netlink.h"
 #include "vpnd/common/atomic_file.h"
 #include "vpnd/common/ifname.h"
+#include "vpnd/common/lock.h"
 #include "vpnd/common/log.h"
 #include "vpnd/control/runprog.h"
 
@@ -397,8 +398,8 @@ static int sysctl_up(struct ft_run *r, char *err, size_t err_len)
 	return ret;
 }
 
-int fulltunnel_up(struct nl *nl, const char *ifname, unsigned ifindex, const struct config *cfg,
-		  uint32_t table, char *err, size_t err_len)
+static int up_locked(struct nl *nl, const char *ifname, unsigned ifindex,
+		     const struct config *cfg, uint32_t table, char *err, size_t err_len)
 {
 	struct ft_run r = { .nl = nl, .ifname = ifname };
 	int ret;
@@ -460,8 +461,8 @@ static bool family_down(struct nl *nl, const struct ft_state *st, int family, ch
 	return ok;
 }
 
-enum fulltunnel_undo fulltunnel_undo(const char *ifname, bool keep_kill_switch, char *err,
-				     size_t err_len)
+static enum fulltunnel_undo undo_locked(const char *ifname, bool keep_kill_switch, char *err,
+					size_t err_len)
 {
 	struct ft_state st;
 	struct nl *nl;
@@ -497,4 +498,39 @@ enum fulltunnel_undo fulltunnel_undo(const char *ifname, bool keep_kill_switch, 
 		return FULLTUNNEL_FAILED;
 	state_remove(ifname);
 	return FULLTUNNEL_UNDONE;
+}
+
+/* --- one at a time --------------------------------------------------------- */
+
+/* Ups and undos of all interfaces take turns (an flock on the state
+ * directory itself, so no lock file stays behind): an undo that passes the
+ * src_valid_mark duty into another interface's state file must not race
+ * that interface's own up or undo rewriting or removing it. */
+static int lock_state_dir(void)
+{
+	mkdir(FULLTUNNEL_STATE_DIR, 0755);
+	return lock_config_file(FULLTUNNEL_STATE_DIR);
+}
+
+int fulltunnel_up(struct nl *nl, const char *ifname, unsigned ifindex, const struct config *cfg,
+		  uint32_t table, char *err, size_t err_len)
+{
+	int lock = lock_state_dir(), ret;
+
+	ret = up_locked(nl, ifname, ifindex, cfg, table, err, err_len);
+	if (lock >= 0)
+		close(lock);
+	return ret;
+}
+
+enum fulltunnel_undo fulltunnel_undo(const char *ifname, bool keep_kill_switch, char *err,
+				     size_t err_len)
+{
+	int lock = lock_state_dir();
+	enum fulltunnel_undo r;
+
+	r = undo_locked(ifname, keep_kill_switch, err, err_len);
+	if (lock >= 0)
+		close(lock);
+	return r;
 }
