@@ -18,26 +18,7 @@ IFA=$(ifname vi-a) IFB=$(ifname vi-b)
 ns_new a; ns_new b
 veth "$a" 198.18.2.1/24 "$b" 198.18.2.2/24
 keypair ka; keypair kb
-cat > "$WORK/${IFA}.conf" <<EOC
-[Interface]
-PrivateKey = $ka_priv
-Address = 198.19.2.1/24, 2001:db8:2::1/64
-ListenPort = 51820
-[Peer]
-PublicKey = $kb_pub
-AllowedIPs = 198.19.2.2/32, 2001:db8:2::2/128
-Endpoint = 198.18.2.2:51820
-EOC
-cat > "$WORK/${IFB}.conf" <<EOC
-[Interface]
-PrivateKey = $kb_priv
-Address = 198.19.2.2/24, 2001:db8:2::2/64
-ListenPort = 51820
-[Peer]
-PublicKey = $ka_pub
-AllowedIPs = 198.19.2.1/32, 2001:db8:2::1/128
-EOC
-chmod 600 "$WORK"/*.conf
+pair_confs 2
 VPND_CRYPTO_THREADS=2 vpnd_up "$a" "$WORK/${IFA}.conf"
 VPND_CRYPTO_THREADS=1 vpnd_up "$b" "$WORK/${IFB}.conf"
 head -c 64M /dev/urandom > "$WORK/blob"
@@ -58,31 +39,12 @@ check "64 MiB a -> b over IPv4 inside, sha256 equal" transfer "$a" "$b" 198.19.2
 check "64 MiB b -> a over IPv4 inside, sha256 equal" transfer "$b" "$a" 198.19.2.1 7002
 check "64 MiB a -> b over IPv6 inside, sha256 equal" transfer "$a" "$b" 2001:db8:2::2 7003
 check "64 MiB b -> a over IPv6 inside, sha256 equal" transfer "$b" "$a" 2001:db8:2::1 7004
-# transfer_two FROM_NS TO_NS ADDR4 ADDR6 PORT: two transfers at once, one
-# over IPv4 inside to PORT and one over IPv6 inside to PORT+1, whose
-# segments interleave in the receiver's batches (its GRO merges each flow
-# around the other's): both arrive with the right sha256.
-transfer_two() {
-	local pids=() p
-	for p in 0 1; do
-		ip netns exec "$2" timeout 60 ncat -l "$(($5 + p))" > "$WORK/recv$p" &
-		pids+=($!)
-		PIDS+=($!)
-		wait_for 5 ip netns exec "$2" ss -ltn "sport = :$(($5 + p))" -H | grep -q . || true
-	done
-	sleep 0.3
-	ip netns exec "$1" timeout 60 ncat --send-only "$3" "$5" < "$WORK/blob" &
-	pids+=($!)
-	PIDS+=($!)
-	ip netns exec "$1" timeout 60 ncat --send-only "$4" "$(($5 + 1))" < "$WORK/blob"
-	for p in "${pids[@]}"; do wait "$p"; done
-	[ "$(sha256sum < "$WORK/recv0" | cut -d' ' -f1)" = "$want" ] &&
-		[ "$(sha256sum < "$WORK/recv1" | cut -d' ' -f1)" = "$want" ]
-}
+# Two at once (lib.sh sha_two): the receiver's GRO merges each flow around
+# the other's.
 check "64 MiB twice at once a -> b (IPv4 and IPv6 inside), both sha256 equal" \
-	transfer_two "$a" "$b" 198.19.2.2 2001:db8:2::2 7005
+	sha_two "$a" "$b" 198.19.2.2 2001:db8:2::2 7005
 check "64 MiB twice at once b -> a (IPv4 and IPv6 inside), both sha256 equal" \
-	transfer_two "$b" "$a" 198.19.2.1 2001:db8:2::1 7007
+	sha_two "$b" "$a" 198.19.2.1 2001:db8:2::1 7007
 # udp_bursts FROM_NS TO_NS TO_ADDR PORT: bursts of 40 datagrams of one size
 # (64, 1000, 1200 bytes; the last of a burst shorter, as a run may end),
 # each carrying its number and bytes derived from it; the receiver counts

@@ -6,6 +6,8 @@
 #   wggo_up NS IFNAME      wireguard-go -f in NS (pid tracked)
 #   $SNIFF                 tests/tools/sniff.py: captures WireGuard messages
 #   ifname BASE            prints BASE-<token>: a per-run interface name
+#   pair_confs N           configs of two dual-stack peers IFA and IFB (see above the function)
+#   sha_two FROM TO A4 A6 PORT  $WORK/blob sent twice at once, sha256 checked
 #   hub_topology N [opts]  a server namespace and N clients, configs, vpnd up
 #                          (see above the function)
 #   check "what" cmd...    run cmd, count pass/fail, print a line
@@ -138,6 +140,57 @@ wait_for() {
 finish() {
 	echo "$TEST_NAME: $PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
+}
+
+# sha_two FROM_NS TO_NS ADDR4 ADDR6 PORT: $WORK/blob (the caller's) sent
+# twice at once with ncat, over IPv4 inside to PORT and over IPv6 inside to
+# PORT+1, so that the two flows' segments interleave in the receiver's
+# batches (its GRO merges each flow around the other's); true when both
+# arrive with the blob's sha256.
+sha_two() {
+	local pids=() p want
+	want=$(sha256sum < "$WORK/blob" | cut -d' ' -f1)
+	for p in 0 1; do
+		ip netns exec "$2" timeout 60 ncat -l "$(($5 + p))" > "$WORK/recv$p" &
+		pids+=($!)
+		PIDS+=($!)
+		wait_for 5 sh -c "ip netns exec $2 ss -ltnH 'sport = :$(($5 + p))' | grep -q ."
+	done
+	ip netns exec "$1" timeout 60 ncat --send-only "$3" "$5" < "$WORK/blob" &
+	pids+=($!)
+	PIDS+=($!)
+	ip netns exec "$1" timeout 60 ncat --send-only "$4" "$(($5 + 1))" < "$WORK/blob"
+	for p in "${pids[@]}"; do wait "$p"; done
+	[ "$(sha256sum < "$WORK/recv0" | cut -d' ' -f1)" = "$want" ] &&
+		[ "$(sha256sum < "$WORK/recv1" | cut -d' ' -f1)" = "$want" ]
+}
+
+# pair_confs N: $WORK/$IFA.conf and $WORK/$IFB.conf for two peers across
+# the veth 198.18.N.1 <-> 198.18.N.2, inside 198.19.N.1/2 and
+# 2001:db8:N::1/2; a knows b's endpoint (port 51820), b learns a's. Needs
+# IFA, IFB and the keypairs ka and kb (keypair).
+pair_confs() {
+	local n=$1
+	cat > "$WORK/${IFA}.conf" <<EOC
+[Interface]
+PrivateKey = $ka_priv
+Address = 198.19.$n.1/24, 2001:db8:$n::1/64
+ListenPort = 51820
+[Peer]
+PublicKey = $kb_pub
+AllowedIPs = 198.19.$n.2/32, 2001:db8:$n::2/128
+Endpoint = 198.18.$n.2:51820
+EOC
+	cat > "$WORK/${IFB}.conf" <<EOC
+[Interface]
+PrivateKey = $kb_priv
+Address = 198.19.$n.2/24, 2001:db8:$n::2/64
+ListenPort = 51820
+[Peer]
+PublicKey = $ka_pub
+AllowedIPs = 198.19.$n.1/32, 2001:db8:$n::1/128
+EOC
+	chmod 600 "$WORK/${IFA}.conf" "$WORK/${IFB}.conf"
 }
 
 # hub_topology N [options]: a hub with N clients (N at most 9).

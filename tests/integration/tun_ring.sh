@@ -19,26 +19,7 @@ IFA=$(ifname vr-a) IFB=$(ifname vr-b)
 ns_new a; ns_new b
 veth "$a" 198.18.12.1/24 "$b" 198.18.12.2/24
 keypair ka; keypair kb
-cat > "$WORK/${IFA}.conf" <<EOC
-[Interface]
-PrivateKey = $ka_priv
-Address = 198.19.12.1/24, 2001:db8:12::1/64
-ListenPort = 51820
-[Peer]
-PublicKey = $kb_pub
-AllowedIPs = 198.19.12.2/32, 2001:db8:12::2/128
-Endpoint = 198.18.12.2:51820
-EOC
-cat > "$WORK/${IFB}.conf" <<EOC
-[Interface]
-PrivateKey = $kb_priv
-Address = 198.19.12.2/24, 2001:db8:12::2/64
-ListenPort = 51820
-[Peer]
-PublicKey = $ka_pub
-AllowedIPs = 198.19.12.1/32, 2001:db8:12::1/128
-EOC
-chmod 600 "$WORK"/*.conf
+pair_confs 12
 export VPND_IO_URING=1
 VPND_NO_OFFLOAD=1 vpnd_up "$a" "$WORK/${IFA}.conf"
 vpnd_up "$b" "$WORK/${IFB}.conf"
