@@ -142,6 +142,20 @@ finish() {
 	[ "$FAIL" -eq 0 ]
 }
 
+# sha_one FROM_NS TO_NS TO_ADDR PORT: $WORK/blob sent once with ncat; true
+# when what arrived has the blob's sha256.
+sha_one() {
+	local pid want
+	want=$(sha256sum < "$WORK/blob" | cut -d' ' -f1)
+	ip netns exec "$2" timeout 60 ncat -l "$4" > "$WORK/recv" &
+	pid=$!
+	PIDS+=("$pid")
+	wait_for 5 sh -c "ip netns exec $2 ss -ltnH 'sport = :$4' | grep -q ."
+	ip netns exec "$1" timeout 60 ncat --send-only "$3" "$4" < "$WORK/blob"
+	wait "$pid"
+	[ "$(sha256sum < "$WORK/recv" | cut -d' ' -f1)" = "$want" ]
+}
+
 # sha_two FROM_NS TO_NS ADDR4 ADDR6 PORT: $WORK/blob (the caller's) sent
 # twice at once with ncat, over IPv4 inside to PORT and over IPv6 inside to
 # PORT+1, so that the two flows' segments interleave in the receiver's
