@@ -55,9 +55,10 @@ srv_stat() {
 		sed -n "s/^$1=//p" | head -1
 }
 # srv_rx_total: bytes received from all peers by the server (UAPI rx_bytes).
+# "%.0f", not "%d": mawk's %d stops at 2^31 - 1, which a run's total passes.
 srv_rx_total() {
 	printf 'get=1\n\n' | ip netns exec "$srv" ncat -U /var/run/wireguard/$SRV.sock |
-		awk -F= '$1 == "rx_bytes" { n += $2 } END { printf "%d\n", n }'
+		awk -F= '$1 == "rx_bytes" { n += $2 } END { printf "%.0f\n", n }'
 }
 # peer_stat NS IFNAME KEY: a per-peer counter (clients have one peer).
 peer_stat() {
@@ -168,14 +169,11 @@ echo "  server memory after iperf3 under flood: VmHWM $(mem VmHWM) kB, VmRSS $(m
 echo "  throughput during the flood: $(mbit "$flood_bps") ($flood_bytes bytes in 3 s)"
 check "the established tunnel carries TCP during the flood (iperf3 > 0 bytes)" \
 	[ "$flood_bytes" -gt 0 ]
-# Not only iperf3's word: the server itself counted the tunnel's bytes,
-# and the flood was still running when the measurement ended.
-# At least half of what iperf3 counted: the server's rx counter has come out
-# 3-12 % below iperf3's bytes in about half the runs since the GRO flow
-# table (1.06x above before, and without a flood): an open finding, see
-# the closing note of stop 17; this check is about "no traffic at all".
-check "the server received tunnel traffic during the flood (2 x $srv_rx_during >= $flood_bytes > 0)" \
-	[ "$flood_bytes" -gt 0 -a "$((2 * srv_rx_during))" -ge "$flood_bytes" ]
+# Not only iperf3's word: the server itself counted the tunnel's bytes
+# (each message with its 32 bytes of header and tag: ~1.06x iperf3's
+# payload), and the flood was still running when the measurement ended.
+check "the server received tunnel traffic during the flood ($srv_rx_during >= $flood_bytes > 0)" \
+	[ "$flood_bytes" -gt 0 -a "$srv_rx_during" -ge "$flood_bytes" ]
 check "  ... while the flood was still running" [ "$flood_alive" = 1 ]
 check "c1 pings the server during the flood" \
 	ip netns exec "$c1" ping -c 5 -i 0.2 -W 2 198.19.41.1

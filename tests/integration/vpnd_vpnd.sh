@@ -104,9 +104,10 @@ traffic() {
 	check "$tag: ping IPv4 inside after load" ip netns exec "$lns" ping -c 2 -i 0.2 -W 2 "$r4"
 }
 
-# rx_bytes NS IF: bytes received from all peers, per wg(8).
+# rx_bytes NS IF: bytes received from all peers, per wg(8). "%.0f": mawk
+# prints a sum over 2^31 as 2.1e+09, and its %d stops at 2^31 - 1.
 rx_bytes() {
-	ip netns exec "$1" wg show "$2" transfer | awk '{ s += $2 } END { print s + 0 }'
+	ip netns exec "$1" wg show "$2" transfer | awk '{ s += $2 } END { printf "%.0f\n", s }'
 }
 
 ns_new a; ns_new b; ns_new c; ns_new d; ns_new e; ns_new f; ns_new g; ns_new h
