@@ -37,6 +37,8 @@
 # Environment: VPND (binary), TOOLS, REPS (default 3), QUICK=1 (2 s tests, 20 pings:
 # about 3 minutes with REPS=1), T (seconds per iperf3 test, default 5),
 # PINGS (default 200), ONLY="veth vpnd ..." (measure only these set-ups),
+# TESTS="ping tcp1 tcp4 tcpr udp" (the default: all; a subset skips the rest,
+# shown as nan, e.g. TESTS=ping for a latency-only run),
 # KEEP=1 (keep the logs and the last iperf3 JSON of each kind in /tmp).
 # VPND_B=PATH adds a set-up "vpndB": vpnd<->vpnd again with another binary
 # (bnB<ID>a/b, 198.19.7.0/24, UDP :51827), to compare a change before and
@@ -386,19 +388,31 @@ iperf() {
 	return 0
 }
 
+TESTS=${TESTS:-ping tcp1 tcp4 tcpr udp}
+# wanted TEST: true if TEST is in TESTS, else its metrics are recorded as nan.
+wanted() {
+	case " $TESTS " in *" $1 "*) return 0 ;; esac
+	local m
+	for m in "${@:2}"; do record "$c" "$m" "$rep" nan; done
+	return 1
+}
+
 measure() {	# measure CONFIG REP
 	local c=$1 rep=$2 rtt min avg max t0 t1 bps bytes pps loss cpu mbcpu
 	TARGET_IP=${TARGET[$c]}
 
 	# ping: idle RTT, 5 ms apart
+	wanted ping rtt_min rtt_avg rtt_max && {
 	run ip netns exec "$NS_A" ping -q -c "$PINGS" -i 0.005 -W 1 "$TARGET_IP" > "$WORK/ping.out" 2>&1
 	rtt=$(sed -n 's|.* = \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/.*|\1 \2 \3|p' "$WORK/ping.out")
 	read -r min avg max <<< "${rtt:-nan nan nan}"
 	record "$c" rtt_min "$rep" "$min"
 	record "$c" rtt_avg "$rep" "$avg"
 	record "$c" rtt_max "$rep" "$max"
+	}
 
 	# TCP 1 stream, with the daemons' CPU time around it
+	wanted tcp1 tcp1 cpu mbcpu && {
 	# shellcheck disable=SC2086 # a list of pids
 	t0=$(cpu_ticks ${DAEMONS[$c]})
 	iperf tcp1
@@ -414,19 +428,26 @@ measure() {	# measure CONFIG REP
 	fi
 	record "$c" cpu "$rep" "$cpu"
 	record "$c" mbcpu "$rep" "$mbcpu"
+	}
 
+	wanted tcp4 tcp4 && {
 	iperf tcp4 -P 4
 	read -r bps _ <<< "$(iperf_json tcp "$WORK/tcp4.json")"
 	record "$c" tcp4 "$rep" "$bps"
+	}
 
+	wanted tcpr tcpr && {
 	iperf tcpr -R
 	read -r bps _ <<< "$(iperf_json tcp "$WORK/tcpr.json")"
 	record "$c" tcpr "$rep" "$bps"
+	}
 
+	wanted udp udp_pps udp_loss && {
 	iperf udp -u -l 64 -b 0
 	read -r pps loss <<< "$(iperf_json udp "$WORK/udp.json")"
 	record "$c" udp_pps "$rep" "$pps"
 	record "$c" udp_loss "$rep" "$loss"
+	}
 
 	python3 - "$RESULTS" "$c" "$rep" <<'EOF'
 import sys

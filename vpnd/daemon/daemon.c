@@ -239,6 +239,16 @@ static void tun_readable(struct daemon *d, uint32_t events, uint64_t now)
 	}
 }
 
+/* The answer to what was just written to the TUN is read in the same
+ * turn when it is likely there (packet_io_tun_answer_due): a ping through
+ * the tunnel saves an epoll_wait on its way back. */
+static void udp_readable(struct daemon *d, uint64_t now)
+{
+	packet_io_udp_readable(&d->dev, now);
+	if (packet_io_tun_answer_due(&d->dev))
+		tun_readable(d, 0, now);
+}
+
 static void run_loop(struct daemon *d)
 {
 	struct epoll_event evs[8];
@@ -253,7 +263,7 @@ static void run_loop(struct daemon *d)
 			switch (evs[i].data.u32) {
 			case EV_TUN: tun_readable(d, evs[i].events, now); break;
 			case EV_TUN_RING: tun_readable(d, 0, now); break;
-			case EV_UDP: packet_io_udp_readable(&d->dev, now); break;
+			case EV_UDP: udp_readable(d, now); break;
 			case EV_UAPI: handle_uapi(d, now); break;
 			case EV_WATCH: watch_event(d); break;
 			case EV_SIGNAL: handle_signal(d); break;

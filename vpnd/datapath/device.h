@@ -117,6 +117,12 @@ struct device {
 	bool tun_vnet_hdr;		/* TUN packets carry a virtio_net_hdr */
 	unsigned tun_offloads;		/* TUN_OFF_* the kernel accepted (GSO writes) */
 	unsigned tun_last_reads;	/* packets the last TUN wake-up brought */
+	/* Reading the TUN right after writing to it (packet_io.h):
+	 * tun_written is set by receive.c when a UDP turn wrote to the TUN;
+	 * tun_answer_skip counts the writes to let pass before the next try
+	 * (after a try found nothing); tun_answer_reading marks a try. */
+	bool tun_written, tun_answer_reading;
+	unsigned tun_answer_skip;
 	bool udp_gso;			/* UDP_SEGMENT works on udp_fd */
 	bool udp_gro;			/* UDP_GRO enabled on udp_fd */
 	uint8_t *tun_read_buf;		/* one TUN super-packet (vnet_hdr mode) */

@@ -108,8 +108,24 @@ enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 		reads++;
 	}
 	dev->tun_last_reads = reads;
+	if (dev->tun_answer_reading) {
+		dev->tun_answer_skip = reads ? 0 : TUN_ANSWER_BACKOFF;
+		dev->tun_answer_reading = false;
+	}
 	send_flush(dev);
 	return res;
+}
+
+bool packet_io_tun_answer_due(struct device *dev)
+{
+	if (!dev->tun_written || dev->tun_ring)
+		return false;
+	if (dev->tun_answer_skip) {
+		dev->tun_answer_skip--;
+		return false;
+	}
+	dev->tun_answer_reading = true;
+	return true;
 }
 
 int udp_enable_pktinfo(int fd, int family)
@@ -240,21 +256,39 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 		struct cmsghdr align;
 	} cmsg[BATCH_MAX];
 
-	for (int round = 0; round < 8; round++) {
-		int n;
+	/* The headers are laid out once for a block of receive buffers
+	 * (keyed by its address: a block freed and another one allocated
+	 * at the same place has the same layout); the
+	 * kernel changes only msg_len, msg_namelen, msg_controllen and
+	 * msg_flags, which are reset for the entries a call filled. Not all
+	 * BATCH_MAX each call: a lone packet's turn stays short. */
+	static const void *laid_out_for;
+	static int dirty;	/* entries [0, dirty) need their reset */
 
+	dev->tun_written = false;
+	if (laid_out_for != dev->rx_bufs) {
+		memset(msgs, 0, sizeof(msgs));
 		for (int i = 0; i < BATCH_MAX; i++) {
 			iov[i].iov_base = dev->rx_bufs[i];
 			iov[i].iov_len = PACKET_BUF_LEN;
-			memset(&msgs[i], 0, sizeof(msgs[i]));
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
 			msgs[i].msg_hdr.msg_name = &from[i].addr;
-			msgs[i].msg_hdr.msg_namelen = sizeof(from[i].addr);
 			msgs[i].msg_hdr.msg_control = cmsg[i].buf;
+		}
+		laid_out_for = dev->rx_bufs;
+		dirty = BATCH_MAX;
+	}
+	for (int round = 0; round < 8; round++) {
+		int n;
+
+		for (int i = 0; i < dirty; i++) {
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i].addr);
 			msgs[i].msg_hdr.msg_controllen = sizeof(cmsg[i].buf);
+			msgs[i].msg_hdr.msg_flags = 0;
 		}
 		n = recvmmsg(dev->udp_fd, msgs, BATCH_MAX, MSG_DONTWAIT, NULL);
+		dirty = n > 0 ? n : 1;	/* a failed call: entry 0, to be sure */
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++) {

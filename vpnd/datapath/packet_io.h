@@ -4,6 +4,7 @@
 #ifndef VPND_DATAPATH_PACKET_IO_H
 #define VPND_DATAPATH_PACKET_IO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct device;
@@ -26,5 +27,17 @@ int udp_enable_pktinfo(int fd, int family);
 /* The TUN (or, with dev->tun_ring, the ring's fd) is readable. */
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now);
 void packet_io_udp_readable(struct device *dev, uint64_t now);
+
+/* True when the loop should read the TUN at once (packet_io_tun_readable)
+ * instead of through another epoll_wait: the UDP turn just handled wrote to
+ * the TUN, and the kernel handles a TUN write in the writer's context, so
+ * its answer (a ping's echo reply, TCP's ACKs) is often queued on the TUN
+ * when write() returns. A try that finds nothing (the host only receives:
+ * a client's ping replies, a one-way stream) lets the next
+ * TUN_ANSWER_BACKOFF writes pass without one, so such traffic pays one
+ * empty read per that many writes. Never with a tun_ring (its reads are
+ * not read() calls). */
+#define TUN_ANSWER_BACKOFF 64
+bool packet_io_tun_answer_due(struct device *dev);
 
 #endif

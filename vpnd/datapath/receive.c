@@ -507,6 +507,7 @@ static void transport_deliver(struct device *dev, struct peer *peer, struct keyp
 			receive_flush(dev);
 	} else {
 		(void)write(dev->tun_fd, inner, plain_len);
+		dev->tun_written = true;
 	}
 }
 
@@ -577,6 +578,7 @@ void receive_flush(struct device *dev)
 		return;
 	tun_write_batch(dev->tun_fd, dev->tun_out, dev->tun_out_count, dev->tun_offloads);
 	dev->tun_out_count = 0;
+	dev->tun_written = true;
 }
 
 /* --- batches across the crypto pool ---------------------------------------
