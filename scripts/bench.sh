@@ -19,7 +19,11 @@
 # pings 5 ms apart), TCP 1 stream with the CPU time (utime+stime from
 # /proc/PID/stat, child processes included) both tunnel daemons used
 # meanwhile, TCP 4 streams, TCP reverse (server -> client), UDP 64-byte
-# packets at full speed (received packets/s and loss). The set-ups take
+# packets at full speed (received packets/s and loss, and where the lost
+# ones went: the sender's interface queue, i.e. the sending daemon did not
+# read its TUN fast enough; the receiving daemon's socket; the receiving
+# iperf3's socket, i.e. the tunnel delivered them but iperf3 did not read
+# them in time). The set-ups take
 # turns within each repetition (a different one first each time), so drift
 # and outside load spread over all of them. At the end: medians with
 # min-max; vpnd<->vpnd against the best of wireguard-go, fastd and tinc for
@@ -278,6 +282,13 @@ declare -A TARGET=([veth]=198.18.0.2 [wg]=198.19.1.2 [vpnd]=198.19.2.2 [mix]=198
 declare -A DAEMONS=([veth]="" [wg]="${DPID[bnw${ID}a]} ${DPID[bnw${ID}b]}"
 	[vpnd]="${DPID[bnd${ID}a]} ${DPID[bnd${ID}b]}" [mix]="${DPID[bnx${ID}a]} ${DPID[bnx${ID}b]}"
 	[fastd]="${DPID[bnf${ID}a]} ${DPID[bnf${ID}b]}" [tinc]="${DPID[bnt${ID}a]} ${DPID[bnt${ID}b]}")
+# The client side's interface (its TX drops: the sending daemon did not
+# read the TUN fast enough) and the tunnel's UDP port (the receiving
+# daemon's socket drops) of each set-up, for where UDP 64 B packets are lost.
+declare -A IFA=([veth]=bnv${ID}a [wg]=bnw${ID}a [vpnd]=bnd${ID}a [mix]=bnx${ID}a
+	[fastd]=bnf${ID}a [tinc]=bnt${ID}a [vpndB]=bnB${ID}a [vpnd1]=bne${ID}a)
+declare -A UPORT=([veth]=0 [wg]=51821 [vpnd]=51822 [mix]=51823 [fastd]=51825
+	[tinc]=51826 [vpndB]=51827 [vpnd1]=51824)
 # ONLY="veth vpnd ...": measure only these set-ups (all are still set up)
 if [ -n "${ONLY:-}" ]; then
 	read -r -a CONFIGS <<< "$ONLY"
@@ -397,8 +408,27 @@ wanted() {
 	return 1
 }
 
+# udp_drops CONFIG: "TXDROPS RCVBUFERRS TUNNELSOCKDROPS": the client-side
+# interface's TX drops, the server namespace's UDP receive-buffer errors
+# (IPv4 and IPv6) and the drops of the server daemon's sockets on the
+# tunnel's port (0 for plain veth).
+udp_drops() {
+	local q r t=0
+	q=$(ip -n "$NS_A" -s -j link show "${IFA[$1]}" | jq '.[0].stats64.tx.dropped // 0')
+	r=$(ip netns exec "$NS_B" awk '$1 ~ /^Udp6?:$/ && $2 ~ /^[0-9]+$/ { n += $6 }
+		$1 == "Udp6RcvbufErrors" { n += $2 } END { printf "%.0f\n", n }' \
+		/proc/net/snmp /proc/net/snmp6)
+	if [ "${UPORT[$1]}" != 0 ]; then
+		t=$(ip netns exec "$NS_B" ss -uanmH "sport = :${UPORT[$1]}" |
+			sed -n 's/.*skmem:(.*,d\([0-9]*\)).*/\1/p' | awk '{ n += $1 } END { printf "%.0f\n", n }')
+	fi
+	echo "$q $r $t"
+}
+# pct PART WHOLE: PART in % of WHOLE, nan when WHOLE is 0.
+pct() { python3 -c "w = $2; print(100.0 * $1 / w if w else float('nan'))"; }
+
 measure() {	# measure CONFIG REP
-	local c=$1 rep=$2 rtt min avg max t0 t1 bps bytes pps loss cpu mbcpu
+	local c=$1 rep=$2 rtt min avg max t0 t1 bps bytes pps loss cpu mbcpu q0 q1 r0 r1 s0 s1 sent
 	TARGET_IP=${TARGET[$c]}
 
 	# ping: idle RTT, 5 ms apart
@@ -442,11 +472,21 @@ measure() {	# measure CONFIG REP
 	record "$c" tcpr "$rep" "$bps"
 	}
 
-	wanted udp udp_pps udp_loss && {
+	wanted udp udp_pps udp_loss udp_lost_tunq udp_lost_tsock udp_lost_app && {
+	read -r q0 r0 s0 <<< "$(udp_drops "$c")"
 	iperf udp -u -l 64 -b 0
+	read -r q1 r1 s1 <<< "$(udp_drops "$c")"
 	read -r pps loss <<< "$(iperf_json udp "$WORK/udp.json")"
 	record "$c" udp_pps "$rep" "$pps"
 	record "$c" udp_loss "$rep" "$loss"
+	# Where the lost ones went, in % of what iperf3 sent: the client
+	# side's interface queue (TX drops), the receiving daemon's socket,
+	# the receiving iperf3's socket (UDP receive-buffer errors in the
+	# server namespace that were not the daemon's).
+	sent=$(jq -r '.end.sum.packets // 0' "$WORK/udp.json" 2>/dev/null || echo 0)
+	record "$c" udp_lost_tunq "$rep" "$(pct $((q1 - q0)) "$sent")"
+	record "$c" udp_lost_tsock "$rep" "$(pct $((s1 - s0)) "$sent")"
+	record "$c" udp_lost_app "$rep" "$(pct $(((r1 - r0) - (s1 - s0))) "$sent")"
 	}
 
 	python3 - "$RESULTS" "$c" "$rep" <<'EOF'
@@ -504,6 +544,9 @@ metrics = [
     ("tcpr", "TCP reverse Mbit/s", 1e-6, "{:.0f}", True),
     ("udp_pps", "UDP 64 B rx kpkt/s", 1e-3, "{:.1f}", True),
     ("udp_loss", "UDP 64 B loss %", 1, "{:.1f}", False),
+    ("udp_lost_tunq", " lost: sender queue %", 1, "{:.1f}", False),
+    ("udp_lost_tsock", " lost: tunnel sock %", 1, "{:.1f}", False),
+    ("udp_lost_app", " lost: rcv iperf3 %", 1, "{:.1f}", False),
     ("rtt_min", "ping RTT min ms", 1, "{:.3f}", False),
     ("rtt_avg", "ping RTT avg ms", 1, "{:.3f}", False),
     ("rtt_max", "ping RTT max ms", 1, "{:.3f}", False),
