@@ -75,6 +75,15 @@ static enum io_result tun_ring_readable(struct device *dev, uint64_t now)
 	return res == TUN_RING_GONE ? IO_LINK_GONE : res == TUN_RING_FAILED ? IO_RING_FAILED : IO_OK;
 }
 
+void packet_io_tun_ring_stop(struct device *dev, uint64_t now)
+{
+	struct ring_turn t = { .dev = dev, .now = now };
+
+	tun_ring_close_handing_over(dev->tun_ring, ring_packet, &t);
+	dev->tun_ring = NULL;
+	send_flush(dev);
+}
+
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 {
 	enum io_result res = IO_OK;
