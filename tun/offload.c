@@ -190,12 +190,19 @@ enum gso_result gso_begin(struct gso_iter *it, const uint8_t *in, size_t len)
 	return GSO_OK;
 }
 
-/* A packet with no GSO: copy, and complete a partial checksum. */
+bool vnet_hdr_is_gso(const uint8_t *hdr)
+{
+	return (hdr[1] & (uint8_t)~GSO_ECN) != GSO_NONE;
+}
+
+/* A packet with no GSO: copied unless it is in place already, and a
+ * partial checksum completed. */
 static size_t single_packet(struct gso_iter *it, uint8_t *out, size_t cap)
 {
 	if (it->index || it->len > cap)
 		return 0;
-	memcpy(out, it->pkt, it->len);
+	if (out != it->pkt)
+		memcpy(out, it->pkt, it->len);
 	if (it->needs_csum) {
 		uint8_t *field = out + it->csum_start + it->csum_offset;
 		uint16_t c;

@@ -30,6 +30,10 @@
  * TUN_OFF_* bits the kernel took (0 on failure). 0 or -errno. */
 int tun_enable_offload(int fd, unsigned *accepted);
 
+/* True if the virtio_net_hdr at hdr (VNET_HDR_LEN bytes) announces a GSO
+ * super-packet, false for a single packet. */
+bool vnet_hdr_is_gso(const uint8_t *hdr);
+
 /* Iterates over the segments of one packet read from the TUN. */
 struct gso_iter {
 	const uint8_t *pkt;	/* the IP packet (after the vnet header) */
@@ -54,7 +58,9 @@ enum gso_result {
 enum gso_result gso_begin(struct gso_iter *it, const uint8_t *in, size_t len);
 /* Writes the next segment into out (cap bytes) as a complete IP packet with
  * valid checksums; returns its length, or 0 when there are no more (or it
- * does not fit). */
+ * does not fit). A single packet (no GSO) may be completed in place: out
+ * is then the packet itself (in + VNET_HDR_LEN); a super-packet's segments
+ * must not overlap it. */
 size_t gso_next(struct gso_iter *it, uint8_t *out, size_t cap);
 
 /* Internet checksum helpers (RFC 1071), exposed for tests. */

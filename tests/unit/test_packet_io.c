@@ -6,7 +6,11 @@
  *    tries find packets, once per TUN_ANSWER_BACKOFF writes after a try
  *    found nothing, never with a tun_ring (numbered cases);
  *  - recvmmsg's headers, laid out once and reset only where a call filled
- *    them, still take every datagram across calls of different sizes. */
+ *    them, still take every datagram across calls of different sizes;
+ *  - vnet_hdr reads: a single packet is completed in its send slot (its
+ *    partial UDP checksum made whole), a super-packet that would fit in a
+ *    slot is still split from tun_read_buf (checked through the ICMP
+ *    unreachable the device writes back, which quotes the packet). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tun/offload.h"
 #include "vpnd/common/clock.h"
 #include "vpnd/datapath/device.h"
 #include "vpnd/datapath/packet_io.h"
@@ -114,6 +119,178 @@ static void test_answer_due_cases(void **state)
 	dev->tun_fd = -1;
 }
 
+/* --- vnet_hdr reads: a single packet is completed in its send slot ---- */
+
+/* IPv4/UDP 198.18.0.1:1000 -> 198.18.0.2:2000 with payload bytes at p
+ * (after the 10-byte vnet header), its UDP checksum left partial (the
+ * pseudo-header sum, as the kernel leaves it with NEEDS_CSUM) and the
+ * vnet header saying so; gso_size > 0: a UDP_L4 super-packet of payloads
+ * of that size. Returns the bytes written at p. */
+static size_t udp_vnet_packet(uint8_t *p, size_t payload, uint16_t gso_size)
+{
+	static const uint8_t src[4] = { 198, 18, 0, 1 }, dst[4] = { 198, 18, 0, 2 };
+	uint8_t *ip = p + VNET_HDR_LEN, *udp = ip + 20, pseudo[12];
+	size_t udp_len = 8 + payload;
+	uint16_t partial;
+
+	memset(p, 0, VNET_HDR_LEN + 20 + udp_len);
+	p[0] = 1;			/* VIRTIO_NET_HDR_F_NEEDS_CSUM */
+	p[1] = gso_size ? 5 : 0;	/* VIRTIO_NET_HDR_GSO_UDP_L4 */
+	p[2] = 28;			/* hdr_len */
+	p[4] = (uint8_t)gso_size;
+	p[5] = (uint8_t)(gso_size >> 8);
+	p[6] = 20;			/* csum_start: the UDP header */
+	p[8] = 6;			/* csum_offset: its checksum */
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((20 + udp_len) >> 8);
+	ip[3] = (uint8_t)(20 + udp_len);
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, src, 4);
+	memcpy(ip + 16, dst, 4);
+	ip[10] = 0;
+	{
+		uint16_t c = csum_fold(csum_add(0, ip, 20));
+
+		ip[10] = (uint8_t)(c >> 8);
+		ip[11] = (uint8_t)c;
+	}
+	udp[0] = 1000 >> 8; udp[1] = 1000 & 0xff;
+	udp[2] = 2000 >> 8; udp[3] = 2000 & 0xff;
+	udp[4] = (uint8_t)(udp_len >> 8);
+	udp[5] = (uint8_t)udp_len;
+	for (size_t i = 0; i < payload; i++)
+		udp[8 + i] = (uint8_t)(i * 7 + 1);
+	memcpy(pseudo, src, 4);
+	memcpy(pseudo + 4, dst, 4);
+	pseudo[8] = 0;
+	pseudo[9] = 17;
+	pseudo[10] = (uint8_t)(udp_len >> 8);
+	pseudo[11] = (uint8_t)udp_len;
+	partial = (uint16_t)~csum_fold(csum_add(0, pseudo, sizeof(pseudo)));
+	udp[6] = (uint8_t)(partial >> 8);
+	udp[7] = (uint8_t)partial;
+	return VNET_HDR_LEN + 20 + udp_len;
+}
+
+/* The ICMP unreachable the device wrote back (no route): the packet it
+ * quotes (IPv4/UDP) has a valid UDP checksum and ip_len bytes. */
+static void check_quoted_udp(int kernel_side, size_t want_ip_len)
+{
+	uint8_t buf[1600], pseudo[12];
+	ssize_t n = read(kernel_side, buf, sizeof(buf));
+	const uint8_t *quoted = buf + VNET_HDR_LEN + 20 + 8, *udp = quoted + 20;
+	size_t ip_len, udp_len;
+
+	assert_true(n >= (ssize_t)(VNET_HDR_LEN + 20 + 8 + 28));
+	assert_int_equal(buf[VNET_HDR_LEN + 20], 3);	/* ICMP destination unreachable */
+	ip_len = (size_t)quoted[2] << 8 | quoted[3];
+	assert_int_equal(ip_len, want_ip_len);
+	udp_len = ip_len - 20;
+	assert_true((size_t)n >= VNET_HDR_LEN + 20 + 8 + ip_len);	/* quoted whole */
+	memcpy(pseudo, quoted + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = 17;
+	pseudo[10] = (uint8_t)(udp_len >> 8);
+	pseudo[11] = (uint8_t)udp_len;
+	assert_int_equal(csum_fold(csum_add(csum_add(0, pseudo, sizeof(pseudo)), udp, udp_len)), 0);
+}
+
+/* IPv4/TCP super-packet (TSO): two segments of 100 bytes, ACK|PSH, seq
+ * 1000, at p after its vnet header (checksum partial). */
+static size_t tcp_tso_packet(uint8_t *p)
+{
+	uint8_t *ip = p + VNET_HDR_LEN, *tcp = ip + 20;
+	size_t ip_len = 20 + 20 + 200;
+
+	memset(p, 0, VNET_HDR_LEN + ip_len);
+	p[0] = 1;	/* NEEDS_CSUM */
+	p[1] = 1;	/* VIRTIO_NET_HDR_GSO_TCPV4 */
+	p[2] = 40;
+	p[4] = 100;	/* gso_size */
+	p[6] = 20;	/* csum_start */
+	p[8] = 16;	/* csum_offset */
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(ip_len >> 8);
+	ip[3] = (uint8_t)ip_len;
+	ip[8] = 64;
+	ip[9] = 6;
+	ip[12] = 198; ip[13] = 18; ip[14] = 0; ip[15] = 1;
+	ip[16] = 198; ip[17] = 18; ip[18] = 0; ip[19] = 2;
+	tcp[1] = 80;
+	tcp[3] = 90;
+	tcp[6] = 1000 >> 8; tcp[7] = 1000 & 0xff;	/* seq */
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x18;	/* ACK|PSH */
+	for (size_t i = 0; i < 200; i++)
+		tcp[20 + i] = (uint8_t)i;
+	return VNET_HDR_LEN + ip_len;
+}
+
+/* The next ICMP unreachable's quoted TCP header: its sequence number and
+ * flags. */
+static void quoted_tcp(int kernel_side, unsigned *seq, uint8_t *flags)
+{
+	uint8_t buf[1600];
+	ssize_t n = read(kernel_side, buf, sizeof(buf));
+	const uint8_t *tcp = buf + VNET_HDR_LEN + 20 + 8 + 20;
+
+	assert_true(n >= (ssize_t)(VNET_HDR_LEN + 20 + 8 + 40));
+	*seq = (unsigned)tcp[4] << 24 | (unsigned)tcp[5] << 16 | (unsigned)tcp[6] << 8 | tcp[7];
+	*flags = tcp[13];
+}
+
+static void test_vnet_reads(void **state)
+{
+	struct device *dev = *state;
+	uint8_t pkt[2048];
+	size_t n;
+	int fds[2];
+
+	fake_tun(dev, fds);
+	dev->tun_vnet_hdr = true;
+	/* A single packet: read into its slot, checksum completed there. */
+	n = udp_vnet_packet(pkt, 16, 0);
+	assert_int_equal(write(fds[1], pkt, n), (ssize_t)n);
+	assert_int_equal(packet_io_tun_readable(dev, NOW), IO_OK);
+	assert_int_equal(dev->drops[DROP_NO_ROUTE], 1);
+	check_quoted_udp(fds[1], 20 + 8 + 16);
+	/* A UDP_L4 super-packet small enough to fit in one slot: split from
+	 * tun_read_buf, not over itself. */
+	n = udp_vnet_packet(pkt, 200, 100);
+	assert_int_equal(write(fds[1], pkt, n), (ssize_t)n);
+	assert_int_equal(packet_io_tun_readable(dev, NOW), IO_OK);
+	assert_int_equal(dev->drops[DROP_NO_ROUTE], 3);
+	assert_int_equal(dev->drops[DROP_INNER_INVALID], 0);
+	check_quoted_udp(fds[1], 20 + 8 + 100);
+	check_quoted_udp(fds[1], 20 + 8 + 100);
+	/* A TSO super-packet that fits in a slot: the first segment must not
+	 * be written over the super-packet, whose header the last one still
+	 * needs (PSH stays on the last only). */
+	n = tcp_tso_packet(pkt);
+	assert_int_equal(write(fds[1], pkt, n), (ssize_t)n);
+	assert_int_equal(packet_io_tun_readable(dev, NOW), IO_OK);
+	assert_int_equal(dev->drops[DROP_NO_ROUTE], 5);
+	{
+		unsigned seq;
+		uint8_t flags;
+
+		quoted_tcp(fds[1], &seq, &flags);
+		assert_int_equal(seq, 1000);
+		assert_int_equal(flags, 0x10);
+		quoted_tcp(fds[1], &seq, &flags);
+		assert_int_equal(seq, 1100);
+		assert_int_equal(flags, 0x18);
+	}
+	/* A single packet larger than a slot: dropped whole, as before. */
+	n = udp_vnet_packet(pkt, 1600, 0);
+	assert_int_equal(write(fds[1], pkt, n), (ssize_t)n);
+	assert_int_equal(packet_io_tun_readable(dev, NOW), IO_OK);
+	close(fds[0]);
+	close(fds[1]);
+	dev->tun_fd = -1;
+}
+
 /* A loopback UDP socket pair: *rx becomes the device's udp_fd. */
 static void udp_pair(struct device *dev, int *tx)
 {
@@ -169,6 +346,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_answer_due_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recvmmsg_headers_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vnet_reads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -11,6 +11,7 @@
 #include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "handshake/wire.h"
@@ -20,6 +21,10 @@
 #include "vpnd/datapath/hs_queue.h"
 #include "vpnd/datapath/receive.h"
 #include "vpnd/datapath/send.h"
+
+/* Room for an inner packet in a send slot (after the transport header,
+ * before the padding and the tag). */
+#define SLOT_CAP (TX_BUF_LEN - MSG_TRANSPORT_HEADER_LEN - 32)
 
 /* One read gives one packet, or with offloads a super-packet (at buf) that
  * is split into MTU-sized packets straight into the send batch. */
@@ -35,7 +40,7 @@ static void tun_read_one(struct device *dev, uint8_t *buf, size_t n, uint64_t no
 	for (;;) {
 		uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
 
-		len = gso_next(&it, slot, TX_BUF_LEN - MSG_TRANSPORT_HEADER_LEN - 32);
+		len = gso_next(&it, slot, SLOT_CAP);
 		if (!len)
 			break;
 		send_from_tun(dev, slot, len, now);
@@ -84,6 +89,36 @@ void packet_io_tun_ring_stop(struct device *dev, uint64_t now)
 	send_flush(dev);
 }
 
+/* The vnet header goes in the slot's headroom, where the transport header
+ * is written later. */
+_Static_assert(MSG_TRANSPORT_HEADER_LEN >= VNET_HDR_LEN, "no room for the vnet header");
+
+/* One read() in vnet_hdr mode. A single packet that fits lands in its send
+ * slot, its vnet header in the slot's headroom, and is completed there (no
+ * copy: gso_next works in place). A super-packet runs on into tun_read_buf,
+ * and what landed in the slot is moved in front of it, so that the split
+ * reads one contiguous buffer (its segments are written into the slots). */
+static ssize_t tun_read_vnet(struct device *dev, uint64_t now)
+{
+	uint8_t *head = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN - VNET_HDR_LEN;
+	size_t head_len = VNET_HDR_LEN + SLOT_CAP;
+	struct iovec iov[2] = {
+		{ .iov_base = head, .iov_len = head_len },
+		{ .iov_base = dev->tun_read_buf + head_len, .iov_len = PACKET_BUF_LEN - head_len },
+	};
+	ssize_t n = readv(dev->tun_fd, iov, 2);
+
+	if (n < 0)
+		return n;
+	if ((size_t)n <= head_len && (size_t)n >= VNET_HDR_LEN && !vnet_hdr_is_gso(head)) {
+		tun_read_one(dev, head, (size_t)n, now);
+	} else {
+		memcpy(dev->tun_read_buf, head, (size_t)n < head_len ? (size_t)n : head_len);
+		tun_read_one(dev, dev->tun_read_buf, (size_t)n, now);
+	}
+	return n;
+}
+
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 {
 	enum io_result res = IO_OK;
@@ -95,18 +130,15 @@ enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 	/* Bounded rounds so the UDP side and the timers get their turn. */
 	for (int round = 0; round < 2 * BATCH_MAX; round++) {
 		uint8_t *slot = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN;
-		uint8_t *dst = dev->tun_vnet_hdr ? dev->tun_read_buf : slot;
-		size_t cap = dev->tun_vnet_hdr ? PACKET_BUF_LEN : TX_BUF_LEN - 64;
-		ssize_t n = read(dev->tun_fd, dst, cap);
+		ssize_t n = dev->tun_vnet_hdr ? tun_read_vnet(dev, now) :
+			    read(dev->tun_fd, slot, TX_BUF_LEN - 64);
 
 		if (n < 0) {
 			if (errno == EBADFD || errno == EIO)
 				res = IO_LINK_GONE;
 			break;
 		}
-		if (dev->tun_vnet_hdr)
-			tun_read_one(dev, dev->tun_read_buf, (size_t)n, now);
-		else
+		if (!dev->tun_vnet_hdr)
 			send_from_tun(dev, slot, (size_t)n, now);
 		/* When traffic is sparse (the last wake-up brought one packet),
 		 * the first packet leaves now, not after the read that finds
