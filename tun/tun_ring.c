@@ -297,6 +297,10 @@ static bool work_waits(const struct tun_ring *r)
  * its turn (what is left makes the ring's fd readable again). A system
  * call only when reads wait or the read is re-armed: completions already
  * posted are taken from shared memory. */
+/* FAILED comes only once the read has stopped (a final completion, or a
+ * re-arm that did not reach the kernel) and after drain_cq took every
+ * completion posted: a caller that closes the ring then and falls back to
+ * read() loses no packet the ring had read, and the kernel reads no more. */
 enum tun_ring_result tun_ring_reap(struct tun_ring *r, tun_ring_packet_fn fn, void *ctx)
 {
 	enum tun_ring_result res = TUN_RING_OK;
@@ -323,37 +327,9 @@ enum tun_ring_result tun_ring_reap(struct tun_ring *r, tun_ring_packet_fn fn, vo
 	return res;
 }
 
-/* A completion of the read that carries a packet goes to fn (if any);
- * its buffer is not given back (the ring is closing). */
-static void hand_over(struct tun_ring *r, const struct io_uring_cqe *cqe, tun_ring_packet_fn fn,
-		      void *ctx)
-{
-	unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-
-	if (fn && cqe->user_data == TAG_READ && (cqe->flags & IORING_CQE_F_BUFFER) &&
-	    bid < r->nbufs && cqe->res > 0) {
-		fn(ctx, buf_at(r, bid), (size_t)cqe->res);
-		r->packets++;
-	}
-}
-
-/* Completions already posted, the read over: handed over, consumed. */
-static void hand_over_posted(struct tun_ring *r, tun_ring_packet_fn fn, void *ctx)
-{
-	struct io_uring_cqe *cqe;
-	unsigned head, seen = 0;
-
-	io_uring_for_each_cqe(&r->ring, head, cqe) {
-		hand_over(r, cqe, fn, ctx);
-		seen++;
-	}
-	io_uring_cq_advance(&r->ring, seen);
-}
-
 /* Cancel the read and wait for its final completion: until then the
- * kernel may still write into the buffers. What it read meanwhile goes to
- * fn. */
-static void cancel_read(struct tun_ring *r, tun_ring_packet_fn fn, void *ctx)
+ * kernel may still write into the buffers. */
+static void cancel_read(struct tun_ring *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 	struct __kernel_timespec ts = { .tv_sec = 1 };
@@ -375,7 +351,6 @@ static void cancel_read(struct tun_ring *r, tun_ring_packet_fn fn, void *ctx)
 		}
 		if (ret < 0)
 			return;
-		hand_over(r, cqe, fn, ctx);
 		if (cqe->user_data == TAG_READ && !(cqe->flags & IORING_CQE_F_MORE))
 			r->armed = false;
 		/* Nothing to cancel: the read had ended already (its last
@@ -388,18 +363,11 @@ static void cancel_read(struct tun_ring *r, tun_ring_packet_fn fn, void *ctx)
 
 void tun_ring_close(struct tun_ring *r)
 {
-	tun_ring_close_handing_over(r, NULL, NULL);
-}
-
-void tun_ring_close_handing_over(struct tun_ring *r, tun_ring_packet_fn fn, void *ctx)
-{
 	if (!r)
 		return;
 	if (r->ring_up) {
 		if (r->armed)
-			cancel_read(r, fn, ctx);
-		else
-			hand_over_posted(r, fn, ctx);
+			cancel_read(r);
 		/* The TUN file goes now, not when the kernel gets round to
 		 * freeing the ring: closing the TUN fd deletes the link. */
 		if (r->files_registered)

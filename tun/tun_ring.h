@@ -57,15 +57,8 @@ uint64_t tun_ring_packets(const struct tun_ring *r);
 
 /* Cancels the read, waits for its last completion so that the kernel no
  * longer writes into the buffers, closes the ring (and so its reference to
- * the TUN file) and frees everything. NULL is fine. Packets the ring had
- * read but not handed over are dropped. */
+ * the TUN file) and frees everything. NULL is fine. */
 void tun_ring_close(struct tun_ring *r);
-
-/* tun_ring_close, but every packet the ring had read and not handed over
- * yet (up to its number of buffers: completions posted, or posted while
- * the read is cancelled) goes to fn first, in order: for a fall-back to
- * read() at run time, which then reads what the ring had not. */
-void tun_ring_close_handing_over(struct tun_ring *r, tun_ring_packet_fn fn, void *ctx);
 
 /* For tests: the ring itself (struct io_uring *), to submit SQEs that the
  * restrictions must refuse. */

@@ -9,8 +9,7 @@
  *    calls are refused (-EACCES), so io_uring cannot get round the worker's
  *    seccomp filter;
  *  - the other end closing says GONE; closing with the read armed and
- *    packets queued frees everything (ASan), and can hand over what the
- *    ring read but did not reap, in order, the rest left for read(). */
+ *    packets queued frees everything (ASan). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -276,36 +275,6 @@ static void test_close_busy(void **state)
 	f->r = NULL;
 }
 
-/* The fall-back to read() at run time: closed with packets read into the
- * buffers but not reaped, the ring hands them over in order, and the rest
- * are still in the TUN for read(): none lost, none twice. */
-static void test_close_hands_over(void **state)
-{
-	struct fixture *f = ring_or_skip(state, 8);
-	uint8_t pkt[256];
-	uint32_t seq, next;
-	struct epoll_event ev;
-	int n;
-
-	for (uint32_t i = 0; i < 20; i++)
-		send_seq(f->fds[1], i, 100);
-	do	/* the read runs: completions posted, not reaped */
-		n = epoll_wait(f->epfd, &ev, 1, 2000);
-	while (n < 0 && errno == EINTR);
-	assert_int_equal(n, 1);
-	tun_ring_close_handing_over(f->r, on_packet, &f->got);
-	f->r = NULL;
-	assert_true(f->got.n >= 1);
-	for (next = 0; next < f->got.n; next++)
-		assert_int_equal(f->got.seq[next], next);
-	while (read(f->fds[0], pkt, sizeof(pkt)) == 100) {
-		memcpy(&seq, pkt, 4);
-		assert_int_equal(seq, next);
-		next++;
-	}
-	assert_int_equal(next, 20);
-}
-
 static void test_bad_arguments(void **state)
 {
 	char err[128];
@@ -328,7 +297,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restricted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_busy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_hands_over, setup, teardown),
 		cmocka_unit_test(test_bad_arguments),
 	};
 

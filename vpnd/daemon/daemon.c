@@ -210,14 +210,15 @@ static void start_tun_ring(struct daemon *d)
 
 /* The ring's read could not be armed again: back to read() on the TUN
  * fd, for the rest of the run. */
-static void stop_tun_ring(struct daemon *d, uint64_t now)
+static void stop_tun_ring(struct daemon *d)
 {
 	struct epoll_event readable = { .events = EPOLLIN, .data.u32 = EV_TUN };
 
 	log_warn("%s: TUN reads: io_uring read failed, one read() per packet from now on",
 		 d->dev.ifname);
 	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, tun_ring_fd(d->dev.tun_ring), NULL);
-	packet_io_tun_ring_stop(&d->dev, now);
+	tun_ring_close(d->dev.tun_ring);
+	d->dev.tun_ring = NULL;
 	epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, d->dev.tun_fd, &readable);
 }
 
@@ -230,7 +231,7 @@ static void tun_readable(struct daemon *d, uint32_t events, uint64_t now)
 	if (!(events & (EPOLLERR | EPOLLHUP)))
 		res = packet_io_tun_readable(&d->dev, now);
 	if (res == IO_RING_FAILED) {
-		stop_tun_ring(d, now);
+		stop_tun_ring(d);
 	} else if (res == IO_LINK_GONE || (events & (EPOLLERR | EPOLLHUP))) {
 		log_info("%s: TUN closed by the kernel (interface deleted), shutting down",
 			 d->dev.ifname);

@@ -80,15 +80,6 @@ static enum io_result tun_ring_readable(struct device *dev, uint64_t now)
 	return res == TUN_RING_GONE ? IO_LINK_GONE : res == TUN_RING_FAILED ? IO_RING_FAILED : IO_OK;
 }
 
-void packet_io_tun_ring_stop(struct device *dev, uint64_t now)
-{
-	struct ring_turn t = { .dev = dev, .now = now };
-
-	tun_ring_close_handing_over(dev->tun_ring, ring_packet, &t);
-	dev->tun_ring = NULL;
-	send_flush(dev);
-}
-
 /* The vnet header goes in the slot's headroom, where the transport header
  * is written later. */
 _Static_assert(MSG_TRANSPORT_HEADER_LEN >= VNET_HDR_LEN, "no room for the vnet header");

@@ -28,10 +28,6 @@ int udp_enable_pktinfo(int fd, int family);
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now);
 void packet_io_udp_readable(struct device *dev, uint64_t now);
 
-/* After IO_RING_FAILED: closes dev->tun_ring, sending on every packet it
- * had read but not handed over, so a fall-back to read() loses none. */
-void packet_io_tun_ring_stop(struct device *dev, uint64_t now);
-
 /* True when the loop should read the TUN at once (packet_io_tun_readable)
  * instead of through another epoll_wait: the UDP turn just handled wrote to
  * the TUN, and the kernel handles a TUN write in the writer's context, so
