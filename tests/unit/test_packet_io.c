@@ -282,33 +282,50 @@ static void test_vnet_reads(void **state)
 		assert_int_equal(seq, 1100);
 		assert_int_equal(flags, 0x18);
 	}
-	/* A single packet larger than a slot: dropped whole, as before. */
-	n = udp_vnet_packet(pkt, 1600, 0);
+	/* A single packet past the MTU (one that changed under us): it runs
+	 * on into tun_read_buf and is handled from there, checksum and all. */
+	device_set_mtu(dev, 100);
+	n = udp_vnet_packet(pkt, 200, 0);
 	assert_int_equal(write(fds[1], pkt, n), (ssize_t)n);
 	assert_int_equal(packet_io_tun_readable(dev, NOW), IO_OK);
+	assert_int_equal(dev->drops[DROP_NO_ROUTE], 6);
+	check_quoted_udp(fds[1], 20 + 8 + 200);
+	/* Shorter than a vnet header: dropped as invalid. */
+	assert_int_equal(write(fds[1], pkt, 5), 5);
+	assert_int_equal(packet_io_tun_readable(dev, NOW), IO_OK);
+	assert_int_equal(dev->drops[DROP_INNER_INVALID], 1);
 	close(fds[0]);
 	close(fds[1]);
 	dev->tun_fd = -1;
 }
 
-/* A loopback UDP socket pair: *rx becomes the device's udp_fd. */
-static void udp_pair(struct device *dev, int *tx)
+/* A dual-stack UDP socket on loopback as the device's udp_fd (as the
+ * daemon's: IPv6, v4-mapped IPv4, packet info and DS asked for), and one
+ * sender of each family. An IPv4 datagram brings more control data
+ * (IP_PKTINFO, IPV6_PKTINFO, IP_TOS) than an IPv6 one (IPV6_PKTINFO,
+ * IPV6_TCLASS), so a header left as the kernel shrank it cuts the next. */
+static void udp_dual(struct device *dev, int *tx4, int *tx6)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in to4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 to6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	socklen_t alen = sizeof(a);
-	int rx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	int bufsz = 4 << 20;
+	int rx = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0), off = 0, bufsz = 4 << 20;
 
 	assert_true(rx >= 0);
+	assert_int_equal(setsockopt(rx, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)), 0);
 	setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 	assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(getsockname(rx, (struct sockaddr *)&a, &alen), 0);
-	assert_int_equal(udp_enable_pktinfo(rx, AF_INET), 0);
-	*tx = socket(AF_INET, SOCK_DGRAM, 0);
-	assert_true(*tx >= 0);
-	assert_int_equal(connect(*tx, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(udp_enable_pktinfo(rx, AF_INET6), 0);
+	to4.sin_port = to6.sin6_port = a.sin6_port;
+	*tx4 = socket(AF_INET, SOCK_DGRAM, 0);
+	*tx6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	assert_true(*tx4 >= 0 && *tx6 >= 0);
+	assert_int_equal(connect(*tx4, (struct sockaddr *)&to4, sizeof(to4)), 0);
+	assert_int_equal(connect(*tx6, (struct sockaddr *)&to6, sizeof(to6)), 0);
 	dev->udp_fd = rx;
-	dev->udp_family = AF_INET;
+	dev->udp_family = AF_INET6;
 }
 
 /* Datagrams of an unknown type: each one taken is counted once. */
@@ -323,20 +340,27 @@ static void send_unknown(int tx, int n)
 static void test_recvmmsg_headers_reused(void **state)
 {
 	struct device *dev = *state;
-	/* Batches below, at and above BATCH_MAX, then small again: the
-	 * entries a big call filled must be reset for the next. */
-	static const int batches[] = { 1, 3, BATCH_MAX, 2, BATCH_MAX + 5, 1, 7 };
+	/* Batches below, at and above BATCH_MAX, then small again, IPv6 and
+	 * IPv4 taking turns: the entries a call filled must be reset for the
+	 * next, or an IPv4 datagram's control data is cut (MSG_CTRUNC). */
+	static const struct { int n; bool v6; } batches[] = {
+		{ 1, false }, { 3, true }, { BATCH_MAX, true }, { 2, false },
+		{ BATCH_MAX + 5, false }, { 1, true }, { 7, false }, { BATCH_MAX, true },
+		{ BATCH_MAX, false },
+	};
 	uint64_t total = 0;
-	int tx;
+	int tx4, tx6;
 
-	udp_pair(dev, &tx);
+	udp_dual(dev, &tx4, &tx6);
 	for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++) {
-		send_unknown(tx, batches[i]);
-		total += (uint64_t)batches[i];
+		send_unknown(batches[i].v6 ? tx6 : tx4, batches[i].n);
+		total += (uint64_t)batches[i].n;
 		packet_io_udp_readable(dev, NOW);
 		assert_int_equal(dev->drops[DROP_BAD_TYPE], total);
+		assert_int_equal(dev->rx_cmsg_truncated, 0);
 	}
-	close(tx);
+	close(tx4);
+	close(tx6);
 	close(dev->udp_fd);
 	dev->udp_fd = -1;
 }

@@ -119,7 +119,7 @@ struct device {
 	unsigned tun_last_reads;	/* packets the last TUN wake-up brought */
 	/* Reading the TUN right after writing to it (packet_io.h):
 	 * tun_written is set by receive.c when a UDP turn wrote to the TUN;
-	 * tun_answer_skip counts the writes to let pass before the next try
+	 * tun_answer_skip counts the writing turns to let pass before the next try
 	 * (after a try found nothing); tun_answer_reading marks a try. */
 	bool tun_written, tun_answer_reading;
 	unsigned tun_answer_skip;
@@ -141,6 +141,10 @@ struct device {
 	unsigned icmp_tokens;		/* icmp.c's rate limit */
 	uint64_t icmp_last_ns;
 	uint64_t icmp_sent;		/* destination-unreachable errors written */
+	/* Datagrams whose control data the kernel cut (MSG_CTRUNC): their
+	 * source for replies or their DS field may be missing. Zero unless
+	 * the receive headers are set up wrong. */
+	uint64_t rx_cmsg_truncated;
 	uint64_t cookie_replies_sent;
 	uint64_t handshakes_answered;
 

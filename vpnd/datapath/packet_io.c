@@ -84,15 +84,20 @@ static enum io_result tun_ring_readable(struct device *dev, uint64_t now)
  * is written later. */
 _Static_assert(MSG_TRANSPORT_HEADER_LEN >= VNET_HDR_LEN, "no room for the vnet header");
 
-/* One read() in vnet_hdr mode. A single packet that fits lands in its send
- * slot, its vnet header in the slot's headroom, and is completed there (no
- * copy: gso_next works in place). A super-packet runs on into tun_read_buf,
- * and what landed in the slot is moved in front of it, so that the split
- * reads one contiguous buffer (its segments are written into the slots). */
+_Static_assert(VNET_HDR_LEN + SLOT_CAP <= PACKET_BUF_LEN, "tun_read_buf smaller than a slot");
+
+/* One read() in vnet_hdr mode. A single packet (at most the MTU) lands in
+ * its send slot, its vnet header in the slot's headroom, and is completed
+ * there (no copy: gso_next works in place). A super-packet runs on past
+ * the MTU into tun_read_buf, and its first MTU bytes are moved in front of
+ * the rest there (one copy of at most an MTU per super-packet), so that the
+ * split reads one contiguous buffer and writes its segments into the
+ * slots. A single packet past the MTU (one that changed under us) takes
+ * that way too. */
 static ssize_t tun_read_vnet(struct device *dev, uint64_t now)
 {
 	uint8_t *head = dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN - VNET_HDR_LEN;
-	size_t head_len = VNET_HDR_LEN + SLOT_CAP;
+	size_t head_len = VNET_HDR_LEN + (dev->mtu < SLOT_CAP ? dev->mtu : SLOT_CAP);
 	struct iovec iov[2] = {
 		{ .iov_base = head, .iov_len = head_len },
 		{ .iov_base = dev->tun_read_buf + head_len, .iov_len = PACKET_BUF_LEN - head_len },
@@ -326,6 +331,9 @@ void packet_io_udp_readable(struct device *dev, uint64_t now)
 		for (int i = 0; i < n; i++) {
 			uint8_t ds;
 			size_t seg = parse_cmsgs(&msgs[i].msg_hdr, &from[i].src, &ds);
+
+			if (msgs[i].msg_hdr.msg_flags & MSG_CTRUNC)
+				dev->rx_cmsg_truncated++;
 
 			normalise_source(&from[i].addr);
 			receive_datagram(dev, dev->rx_bufs[i], msgs[i].msg_len, seg, &from[i], ds,
