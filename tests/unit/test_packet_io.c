@@ -119,57 +119,6 @@ static void test_answer_due_cases(void **state)
 	dev->tun_fd = -1;
 }
 
-/* Whether a packet is still queued on the TUN stand-in. */
-static bool tun_has_queued(int tun_fd)
-{
-	uint8_t b;
-
-	return recv(tun_fd, &b, 1, MSG_DONTWAIT | MSG_PEEK) >= 0;
-}
-
-/* A lone packet is read without the read that finds the queue empty; a
- * burst is read to its end from the wake-up after (numbered cases). */
-static void test_lone_packet_one_read(void **state)
-{
-	struct device *dev = *state;
-	uint64_t t = NOW;
-	int fds[2];
-
-	fake_tun(dev, fds);
-	/* 1: three queued, nothing read for long: taken for a lone packet,
-	 * one read, two stay queued (epoll_wait would report them). */
-	for (int i = 0; i < 3; i++)
-		tun_queue_junk(fds[1]);
-	assert_int_equal(packet_io_tun_readable(dev, t), IO_OK);
-	assert_int_equal(dev->drops[DROP_INNER_INVALID], 1);
-	assert_true(tun_has_queued(fds[0]));
-	/* 2: the wake-up close behind reads the rest. */
-	t += 10 * 1000;
-	assert_int_equal(packet_io_tun_readable(dev, t), IO_OK);
-	assert_int_equal(dev->drops[DROP_INNER_INVALID], 3);
-	assert_false(tun_has_queued(fds[0]));
-	/* 3: after a wake-up that brought two, the next drains even if
-	 * it comes late. */
-	tun_queue_junk(fds[1]);
-	tun_queue_junk(fds[1]);
-	t += NSEC_PER_SEC;
-	assert_int_equal(packet_io_tun_readable(dev, t), IO_OK);
-	assert_int_equal(dev->drops[DROP_INNER_INVALID], 5);
-	/* 4: one packet long after a wake-up that brought one: lone again. */
-	tun_queue_junk(fds[1]);
-	t += NSEC_PER_SEC;
-	assert_int_equal(packet_io_tun_readable(dev, t), IO_OK);
-	tun_queue_junk(fds[1]);
-	tun_queue_junk(fds[1]);
-	t += NSEC_PER_SEC;
-	assert_int_equal(packet_io_tun_readable(dev, t), IO_OK);
-	assert_int_equal(dev->drops[DROP_INNER_INVALID], 7);
-	assert_true(tun_has_queued(fds[0]));
-	close(fds[0]);
-	close(fds[1]);
-	dev->tun_fd = -1;
-}
-
 /* --- vnet_hdr reads: a single packet is completed in its send slot ---- */
 
 /* IPv4/UDP 198.18.0.1:1000 -> 198.18.0.2:2000 with payload bytes at p
@@ -422,7 +371,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_answer_due_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recvmmsg_headers_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vnet_reads, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lone_packet_one_read, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -117,7 +117,6 @@ struct device {
 	bool tun_vnet_hdr;		/* TUN packets carry a virtio_net_hdr */
 	unsigned tun_offloads;		/* TUN_OFF_* the kernel accepted (GSO writes) */
 	unsigned tun_last_reads;	/* packets the last TUN wake-up brought */
-	uint64_t tun_last_read_ns;	/* when a TUN wake-up last brought any */
 	/* Reading the TUN right after writing to it (packet_io.h):
 	 * tun_written is set by receive.c when a UDP turn wrote to the TUN;
 	 * tun_answer_skip counts the writing turns to let pass before the next try

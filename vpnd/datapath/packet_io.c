@@ -119,12 +119,9 @@ enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 {
 	enum io_result res = IO_OK;
 	unsigned reads = 0;
-	bool sparse, lone;
 
 	if (dev->tun_ring)
 		return tun_ring_readable(dev, now);
-	sparse = dev->tun_last_reads <= 1;
-	lone = sparse && now - dev->tun_last_read_ns >= TUN_LONE_GAP_NS;
 
 	/* Bounded rounds so the UDP side and the timers get their turn. */
 	for (int round = 0; round < 2 * BATCH_MAX; round++) {
@@ -142,18 +139,12 @@ enum io_result packet_io_tun_readable(struct device *dev, uint64_t now)
 		/* When traffic is sparse (the last wake-up brought one packet),
 		 * the first packet leaves now, not after the read that finds
 		 * the queue empty: a lone packet (a ping) never waits for a
-		 * batch, and makes no second read (TUN_LONE_GAP_NS). Under a
-		 * flood every packet is batched, as before. */
-		reads++;
-		if (round == 0 && sparse) {
+		 * batch. Under a flood every packet is batched, as before. */
+		if (round == 0 && dev->tun_last_reads <= 1)
 			send_flush(dev);
-			if (lone)
-				break;
-		}
+		reads++;
 	}
 	dev->tun_last_reads = reads;
-	if (reads)
-		dev->tun_last_read_ns = now;
 	if (dev->tun_answer_reading) {
 		dev->tun_answer_skip = reads ? 0 : TUN_ANSWER_BACKOFF;
 		dev->tun_answer_reading = false;

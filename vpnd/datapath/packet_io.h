@@ -24,14 +24,6 @@ enum io_result {
  * calls it. -errno. */
 int udp_enable_pktinfo(int fd, int family);
 
-/* A TUN wake-up this long after the last one that brought packets, when
- * that one brought at most one, is taken for a lone packet (a ping, a
- * keystroke): it is read and sent, and the loop goes back to epoll_wait
- * without the read that would find the queue empty. If more was queued
- * (a burst starting), the level-triggered epoll_wait returns at once and
- * the next wake-up, close behind, reads the queue to its end. */
-#define TUN_LONE_GAP_NS (100 * 1000)
-
 /* The TUN (or, with dev->tun_ring, the ring's fd) is readable. */
 enum io_result packet_io_tun_readable(struct device *dev, uint64_t now);
 void packet_io_udp_readable(struct device *dev, uint64_t now);
