@@ -16,8 +16,9 @@
 #    mode, tun device, its TCP meta connection on the same port)
 #
 # For each set-up, in every repetition: ping RTT (min, avg, 99th
-# percentile, max; PINGS pings 5 ms apart), TCP 1 stream with the CPU time (utime+stime from
-# /proc/PID/stat, child processes included) both tunnel daemons used
+# percentile, max; PINGS pings 5 ms apart), TCP 1 stream with the CPU
+# time (utime+stime from /proc/PID/stat, child processes included) both
+# tunnel daemons used
 # meanwhile, TCP 4 streams, TCP reverse (server -> client), UDP 64-byte
 # packets at full speed (received packets/s and loss, and where the lost
 # ones went: the sender's interface queue, i.e. the sending daemon did not

@@ -296,8 +296,8 @@ static bool work_waits(const struct tun_ring *r)
  * once) and takes what came meanwhile, then the caller's other work gets
  * its turn (what is left makes the ring's fd readable again). A system
  * call only when reads wait or the read is re-armed: completions already
- * posted are taken from shared memory. */
-/* FAILED comes only once the read has stopped (a final completion, or a
+ * posted are taken from shared memory.
+ * FAILED comes only once the read has stopped (a final completion, or a
  * re-arm that did not reach the kernel) and after drain_cq took every
  * completion posted: a caller that closes the ring then and falls back to
  * read() loses no packet the ring had read, and the kernel reads no more. */

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "handshake/wire.h"
 #include "tun/offload.h"
 #include "vpnd/common/clock.h"
 #include "vpnd/datapath/device.h"
@@ -255,6 +256,11 @@ static void test_vnet_reads(void **state)
 	assert_int_equal(packet_io_tun_readable(dev, NOW), IO_OK);
 	assert_int_equal(dev->drops[DROP_NO_ROUTE], 1);
 	check_quoted_udp(fds[1], 20 + 8 + 16);
+	/* ... read by the kernel into the send slot itself: its vnet header
+	 * sits in the slot's headroom (a read into tun_read_buf, as before,
+	 * would not have put it there). */
+	assert_memory_equal(dev->tx_bufs[dev->tx_count] + MSG_TRANSPORT_HEADER_LEN - VNET_HDR_LEN,
+			    pkt, VNET_HDR_LEN);
 	/* A UDP_L4 super-packet small enough to fit in one slot: split from
 	 * tun_read_buf, not over itself. */
 	n = udp_vnet_packet(pkt, 200, 100);

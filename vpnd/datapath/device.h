@@ -119,8 +119,9 @@ struct device {
 	unsigned tun_last_reads;	/* packets the last TUN wake-up brought */
 	/* Reading the TUN right after writing to it (packet_io.h):
 	 * tun_written is set by receive.c when a UDP turn wrote to the TUN;
-	 * tun_answer_skip counts the writing turns to let pass before the next try
-	 * (after a try found nothing); tun_answer_reading marks a try. */
+	 * tun_answer_skip counts the writing turns to let pass before the
+	 * next try (after a try found nothing); tun_answer_reading marks a
+	 * try. */
 	bool tun_written, tun_answer_reading;
 	unsigned tun_answer_skip;
 	bool udp_gso;			/* UDP_SEGMENT works on udp_fd */

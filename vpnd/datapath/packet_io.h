@@ -35,8 +35,8 @@ void packet_io_udp_readable(struct device *dev, uint64_t now);
  * when write() returns. A try that finds nothing (the host only receives:
  * a client's ping replies, a one-way stream) lets the next
  * TUN_ANSWER_BACKOFF UDP turns that wrote to the TUN pass without one, so
- * such traffic pays one empty read per that many turns. Never with a tun_ring (its reads are
- * not read() calls). */
+ * such traffic pays one empty read per that many turns. Never with a
+ * tun_ring (its reads are not read() calls). */
 #define TUN_ANSWER_BACKOFF 64
 bool packet_io_tun_answer_due(struct device *dev);
 
