@@ -53,7 +53,7 @@
 # vpnd<->vpnd again (bne<ID>a/b, 198.19.4.0/24, UDP :51824) with
 # VPND_CRYPTO_THREADS=1, to compare the threaded and single-threaded paths
 # in one run.
-# Needs root, iperf3, wireguard-go, wg, fastd, tincd, ping, python3
+# Needs root, iperf3, wireguard-go, wg, fastd, tincd, ping, ss, jq, python3
 # (`scripts/deps.sh bench` installs them). Addresses: 198.18.0.0/15
 # only. Everything started is tracked by PID and stopped on exit (Ctrl-C too),
 # and the namespaces are deleted.
@@ -99,7 +99,7 @@ run() {
 # --- checks --------------------------------------------------------------
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
-for c in ip iperf3 wireguard-go wg fastd tincd ping ss python3 timeout; do
+for c in ip iperf3 wireguard-go wg fastd tincd ping ss jq python3 timeout; do
 	command -v "$c" > /dev/null || die "missing $c"
 done
 [ -x "$VPND" ] || die "no vpnd binary at $VPND (make first)"

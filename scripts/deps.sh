@@ -5,7 +5,7 @@
 # man-db and groff-base to render the man page. Safe to run as often as you like; a no-op when all is there.
 # `deps.sh bench` adds what only `make bench` and `make bench-flood` use: the
 # other VPNs vpnd is measured against (fastd, tinc 1.0) and perf for profiles.
-# jq reads iperf3's JSON (flood.sh, bench_flood.sh).
+# jq reads iperf3's JSON and ip's counters (flood.sh, bench_flood.sh, bench.sh).
 set -e
 PKGS="build-essential pkg-config libsodium-dev libmnl-dev libcmocka-dev libb2-dev libcap-ng-dev
       clang libclang-rt-14-dev libseccomp-dev liburing-dev
